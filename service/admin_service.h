@@ -1,0 +1,28 @@
+// AdminService: catalog.admin.v1.CatalogAdminService (demotion, metrics),
+// called by catalog-admin. Demotion runs under the caller's deadline, not
+// max_call: a large keyspace takes a while, and demotion's safety does not
+// depend on its own duration (it compares before deleting).
+#pragma once
+
+#include "catalog/admin/v1/admin.grpc.pb.h"
+#include "service/catalog_core.h"
+#include "storage/metrics.h"
+
+namespace catalog::service {
+
+class AdminService final : public catalog::admin::v1::CatalogAdminService::Service {
+ public:
+  // Does not take ownership.
+  AdminService(CatalogCore* core, storage::Metrics* metrics);
+
+  grpc::Status Demote(grpc::ServerContext* context, const catalog::admin::v1::DemoteRequest* request,
+                      catalog::admin::v1::DemoteResponse* response) override;
+  grpc::Status GetMetrics(grpc::ServerContext* context, const catalog::admin::v1::GetMetricsRequest* request,
+                          catalog::admin::v1::GetMetricsResponse* response) override;
+
+ private:
+  CatalogCore* const core_;
+  storage::Metrics* const metrics_;
+};
+
+}  // namespace catalog::service

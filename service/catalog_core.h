@@ -1,0 +1,59 @@
+// CatalogCore: the catalog's business rules, shared by every API version's
+// adapter (catalog.v1 now, catalog.v2 later). It validates input, stamps
+// versions and update times, and keeps records in a TieredStore; it knows
+// nothing of Redis or MySQL.
+//
+// Errors: INVALID_ARGUMENT naming the field and index; ABORTED for a version
+// mismatch (nothing written); UNAVAILABLE / DEADLINE_EXCEEDED from storage.
+// A missing product is a value (nullopt), never an error.
+//
+// Thread-safety: all methods may be called concurrently.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "catalog/v1/catalog.pb.h"
+#include "storage/tiered_store.h"
+
+namespace catalog::service {
+
+struct CoreOptions {
+  // Most ids or products in one call. Default 1000.
+  int64_t max_batch_size = 1000;
+};
+
+class CatalogCore {
+ public:
+  // How products are stored: key "product:<id>", table `products`, version
+  // in catalog.v1.Product field 9.
+  static const storage::RecordType& ProductRecordType();
+
+  // Does not take ownership; `store` and `clock` must outlive the core.
+  CatalogCore(storage::TieredStore* store, const storage::Clock* clock, CoreOptions options);
+
+  // Stored encodings (catalog.v1.Product wire format) aligned with `ids`;
+  // nullopt where no product exists.
+  absl::StatusOr<std::vector<storage::MaybeValue>> BatchGet(absl::Span<const std::string> ids,
+                                                            absl::Time deadline);
+
+  absl::StatusOr<std::optional<catalog::v1::Product>> Get(const std::string& id, absl::Time deadline);
+
+  // Stores all products or none; returns them as stored (version, time).
+  absl::StatusOr<std::vector<catalog::v1::Product>> Upsert(absl::Span<const catalog::v1::Product* const> products,
+                                                           absl::Time deadline);
+
+  // Returns how many of `ids` existed.
+  absl::StatusOr<int64_t> Delete(absl::Span<const std::string> ids, absl::Time deadline);
+
+  absl::StatusOr<storage::DemoteResult> Demote(int64_t idle_seconds, int64_t limit, absl::Time deadline);
+
+ private:
+  storage::TieredStore* const store_;
+  const storage::Clock* const clock_;
+  const CoreOptions options_;
+};
+
+}  // namespace catalog::service

@@ -1,0 +1,37 @@
+// CatalogV1Service: catalog.v1.CatalogService over CatalogCore.
+//
+// Sync handlers, deliberately: every storage call blocks on a pooled
+// connection, so each call runs on a gRPC server thread from start to end,
+// bounded by its deadline (capped at max_call).
+//
+// Thread-safety: handlers run concurrently; the service holds no state of
+// its own.
+#pragma once
+
+#include "catalog/v1/catalog.grpc.pb.h"
+#include "service/catalog_core.h"
+#include "storage/metrics.h"
+
+namespace catalog::service {
+
+class CatalogV1Service final : public catalog::v1::CatalogService::Service {
+ public:
+  // Does not take ownership.
+  CatalogV1Service(CatalogCore* core, storage::Metrics* metrics, absl::Duration max_call);
+
+  grpc::Status GetProduct(grpc::ServerContext* context, const catalog::v1::GetProductRequest* request,
+                          catalog::v1::Product* response) override;
+  grpc::Status BatchGetProducts(grpc::ServerContext* context, const catalog::v1::BatchGetProductsRequest* request,
+                                catalog::v1::BatchGetProductsResponse* response) override;
+  grpc::Status UpsertProducts(grpc::ServerContext* context, const catalog::v1::UpsertProductsRequest* request,
+                              catalog::v1::UpsertProductsResponse* response) override;
+  grpc::Status DeleteProducts(grpc::ServerContext* context, const catalog::v1::DeleteProductsRequest* request,
+                              catalog::v1::DeleteProductsResponse* response) override;
+
+ private:
+  CatalogCore* const core_;
+  storage::Metrics* const metrics_;
+  const absl::Duration max_call_;
+};
+
+}  // namespace catalog::service

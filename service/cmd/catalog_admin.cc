@@ -1,0 +1,83 @@
+// catalog-admin: operator commands against a running catalog-server.
+//   catalog-admin [--target=host:port] demote --idle-seconds N [--limit K]
+//   catalog-admin [--target=host:port] metrics
+#include <grpcpp/grpcpp.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "catalog/admin/v1/admin.grpc.pb.h"
+
+namespace {
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: catalog-admin [--target=host:port] demote --idle-seconds N [--limit K]\n"
+               "       catalog-admin [--target=host:port] metrics\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string target = "127.0.0.1:50051";
+  std::string command;
+  int64_t idle_seconds = -1;
+  int64_t limit = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](absl::string_view flag, int64_t* out) {
+      if (i + 1 >= argc || !absl::SimpleAtoi(argv[i + 1], out)) {
+        std::fprintf(stderr, "catalog-admin: %s needs an integer\n", std::string(flag).c_str());
+        return false;
+      }
+      ++i;
+      return true;
+    };
+    if (absl::StartsWith(arg, "--target=")) {
+      target = arg.substr(9);
+    } else if (arg == "--idle-seconds") {
+      if (!value(arg, &idle_seconds)) return 2;
+    } else if (arg == "--limit") {
+      if (!value(arg, &limit)) return 2;
+    } else if (command.empty() && (arg == "demote" || arg == "metrics")) {
+      command = arg;
+    } else {
+      return Usage();
+    }
+  }
+  auto stub = catalog::admin::v1::CatalogAdminService::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(30));
+  if (command == "demote") {
+    if (idle_seconds < 0) return Usage();
+    catalog::admin::v1::DemoteRequest request;
+    request.set_idle_seconds(idle_seconds);
+    request.set_limit(limit);
+    catalog::admin::v1::DemoteResponse response;
+    grpc::Status status = stub->Demote(&context, request, &response);
+    if (!status.ok()) {
+      std::fprintf(stderr, "catalog-admin: demote failed: %d %s\n", status.error_code(), status.error_message().c_str());
+      return 1;
+    }
+    std::printf("scanned=%lld demoted=%lld tombstones_retired=%lld skipped_changed=%lld\n",
+                static_cast<long long>(response.scanned()), static_cast<long long>(response.demoted()),
+                static_cast<long long>(response.tombstones_retired()),
+                static_cast<long long>(response.skipped_changed()));
+    return 0;
+  }
+  if (command == "metrics") {
+    catalog::admin::v1::GetMetricsResponse response;
+    grpc::Status status = stub->GetMetrics(&context, {}, &response);
+    if (!status.ok()) {
+      std::fprintf(stderr, "catalog-admin: metrics failed: %d %s\n", status.error_code(), status.error_message().c_str());
+      return 1;
+    }
+    std::fputs(response.text().c_str(), stdout);
+    return 0;
+  }
+  return Usage();
+}

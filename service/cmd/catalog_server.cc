@@ -1,0 +1,55 @@
+// catalog-server: parses options, starts the server, and on SIGTERM/SIGINT
+// stops accepting calls, lets in-flight calls finish and exits 0.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "service/config.h"
+#include "service/server.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      std::printf("usage: catalog-server [--option=value ...]\n\n%s", catalog::service::ConfigHelp().c_str());
+      return 0;
+    }
+  }
+  absl::StatusOr<catalog::service::Config> config =
+      catalog::service::ParseConfig(args, [](const std::string& name) -> std::optional<std::string> {
+        const char* value = std::getenv(name.c_str());
+        return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+      });
+  if (!config.ok()) {
+    std::fprintf(stderr, "catalog-server: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+
+  // Block the stop signals in every thread (gRPC's included), then wait for
+  // them here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<catalog::service::CatalogServer>> server =
+      catalog::service::CatalogServer::Start(*config);
+  if (!server.ok()) {
+    std::fprintf(stderr, "catalog-server: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "catalog-server: listening on %s (port %d), redis %s:%lld, mysql %s:%lld\n",
+               config->listen_address.c_str(), (*server)->port(), config->redis_host.c_str(),
+               static_cast<long long>(config->redis_port), config->mysql_host.c_str(),
+               static_cast<long long>(config->mysql_port));
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::fprintf(stderr, "catalog-server: signal %d, finishing in-flight calls\n", signal_number);
+  (*server)->Shutdown(absl::Milliseconds(config->shutdown_grace_ms));
+  std::fprintf(stderr, "catalog-server: stopped\n");
+  return 0;
+}

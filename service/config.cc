@@ -1,0 +1,92 @@
+#include "service/config.h"
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace catalog::service {
+namespace {
+
+std::string EnvName(absl::string_view option) { return absl::StrCat("CATALOG_", absl::AsciiStrToUpper(option)); }
+
+absl::Status SetInt(absl::string_view name, absl::string_view source, const std::string& text, int64_t min,
+                    int64_t max, int64_t* field) {
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value)) {
+    return absl::InvalidArgumentError(absl::StrCat(source, " ", name, ": \"", text, "\" is not an integer"));
+  }
+  if (value < min || value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, " ", name, ": ", value, " is out of range [", min, ", ", max, "]"));
+  }
+  *field = value;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
+                                   const std::function<std::optional<std::string>(const std::string&)>& getenv) {
+  Config config;
+  // Setters by option name; `source` says where a bad value came from.
+  using Setter = std::function<absl::Status(absl::string_view source, const std::string& value)>;
+  absl::flat_hash_map<std::string, Setter> setters;
+#define CATALOG_INT_SETTER(name, default_value, min, max, help)                        \
+  setters[#name] = [&config](absl::string_view source, const std::string& value) {      \
+    return SetInt(#name, source, value, min, max, &config.name);                       \
+  };
+  CATALOG_INT_OPTIONS(CATALOG_INT_SETTER)
+#undef CATALOG_INT_SETTER
+#define CATALOG_STRING_SETTER(name, default_value, help)                               \
+  setters[#name] = [&config](absl::string_view, const std::string& value) {             \
+    config.name = value;                                                               \
+    return absl::OkStatus();                                                           \
+  };
+  CATALOG_STRING_OPTIONS(CATALOG_STRING_SETTER)
+#undef CATALOG_STRING_SETTER
+
+  for (const auto& [name, setter] : setters) {
+    const std::string env = EnvName(name);
+    if (std::optional<std::string> value = getenv(env); value.has_value()) {
+      if (absl::Status s = setter(absl::StrCat("environment variable ", env, " (option"), *value); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(s.message(), ")"));
+      }
+    }
+  }
+  for (const std::string& arg : args) {
+    if (!absl::StartsWith(arg, "--") || arg.find('=') == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("argument \"", arg, "\": expected --option=value (see --help)"));
+    }
+    const size_t eq = arg.find('=');
+    const std::string name = arg.substr(2, eq - 2);
+    auto it = setters.find(name);
+    if (it == setters.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown option --", name, " (see --help)"));
+    }
+    if (absl::Status s = it->second("option", arg.substr(eq + 1)); !s.ok()) return s;
+  }
+  if (config.listen_address.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("option listen_address: \"", config.listen_address, "\" is not host:port"));
+  }
+  return config;
+}
+
+std::string ConfigHelp() {
+  std::string out = "Options (flag --name=value, or environment variable CATALOG_NAME):\n";
+#define CATALOG_INT_HELP(name, default_value, min, max, help) \
+  absl::StrAppend(&out, absl::StrFormat("  --%-26s default %-10d range [%d, %d]\n      %s\n", #name, \
+                                        int64_t{default_value}, int64_t{min}, int64_t{max}, help));
+  CATALOG_INT_OPTIONS(CATALOG_INT_HELP)
+#undef CATALOG_INT_HELP
+#define CATALOG_STRING_HELP(name, default_value, help) \
+  absl::StrAppend(&out, absl::StrFormat("  --%-26s default \"%s\"\n      %s\n", #name, default_value, help));
+  CATALOG_STRING_OPTIONS(CATALOG_STRING_HELP)
+#undef CATALOG_STRING_HELP
+  return out;
+}
+
+}  // namespace catalog::service

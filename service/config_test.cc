@@ -1,0 +1,50 @@
+#include "service/config.h"
+
+#include <catch2/catch.hpp>
+#include <map>
+
+namespace catalog::service {
+namespace {
+
+auto Env(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+}
+
+TEST_CASE("defaults, environment, then flags") {
+  auto config = ParseConfig({}, Env({}));
+  REQUIRE(config.ok());
+  CHECK(config->max_batch_size == 1000);
+  CHECK(config->listen_address == "127.0.0.1:50051");
+
+  config = ParseConfig({"--redis_port=7000"}, Env({{"CATALOG_REDIS_PORT", "6000"}, {"CATALOG_MYSQL_USER", "u"}}));
+  REQUIRE(config.ok());
+  CHECK(config->redis_port == 7000);
+  CHECK(config->mysql_user == "u");
+}
+
+TEST_CASE("bad configuration is rejected with a precise message") {
+  CHECK(ParseConfig({"--redis_port=70000"}, Env({})).status().message() ==
+        "option redis_port: 70000 is out of range [1, 65535]");
+  CHECK(ParseConfig({"--max_batch_size=lots"}, Env({})).status().message() ==
+        "option max_batch_size: \"lots\" is not an integer");
+  CHECK(ParseConfig({"--no_such=1"}, Env({})).status().message() == "unknown option --no_such (see --help)");
+  CHECK(ParseConfig({"redis_port"}, Env({})).status().message() ==
+        "argument \"redis_port\": expected --option=value (see --help)");
+  CHECK(ParseConfig({}, Env({{"CATALOG_MAX_CALL_MS", "0"}})).status().message() ==
+        "environment variable CATALOG_MAX_CALL_MS (option max_call_ms: 0 is out of range [10, 600000])");
+  CHECK(ParseConfig({"--listen_address=50051"}, Env({})).status().message() ==
+        "option listen_address: \"50051\" is not host:port");
+}
+
+TEST_CASE("help lists every option with its default") {
+  const std::string help = ConfigHelp();
+  CHECK(help.find("--max_batch_size") != std::string::npos);
+  CHECK(help.find("default 1000") != std::string::npos);
+  CHECK(help.find("--mysql_password") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace catalog::service

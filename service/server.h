@@ -1,0 +1,38 @@
+// CatalogServer: builds the whole service from a Config (pools, tiers,
+// store, core, gRPC services with reflection and health) and runs it.
+//
+// Ownership: the server owns everything it builds; destroying it after
+// Shutdown() releases all connections.
+// Thread-safety: Shutdown() may be called from any thread, once.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "service/config.h"
+
+namespace catalog::service {
+
+class CatalogServer {
+ public:
+  // Connects to MySQL to ensure the schema, then listens. Errors: a precise
+  // message for an unreachable MySQL or a port that cannot be bound.
+  static absl::StatusOr<std::unique_ptr<CatalogServer>> Start(const Config& config);
+  ~CatalogServer();
+
+  // Stops accepting calls, lets in-flight ones finish until `grace` has
+  // passed (then cancels them), and returns when all handlers are done.
+  void Shutdown(absl::Duration grace);
+
+  // The bound port (useful with listen_address "127.0.0.1:0").
+  int port() const;
+
+ private:
+  struct Parts;
+  explicit CatalogServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace catalog::service

@@ -1,0 +1,93 @@
+#include "storage/connection_pool.h"
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+namespace catalog::storage {
+namespace {
+
+struct Conn {
+  int serial;
+};
+
+struct PoolFixture {
+  Metrics metrics;
+  int connects = 0;
+  absl::Status connect_error;
+  ConnectionPool<Conn> pool{PoolOptions{"test pool", 2, absl::Milliseconds(50)},
+                            [this](absl::Time) -> absl::StatusOr<std::unique_ptr<Conn>> {
+                              if (!connect_error.ok()) return connect_error;
+                              return std::make_unique<Conn>(Conn{++connects});
+                            },
+                            &metrics};
+  absl::Time Later() { return absl::Now() + absl::Seconds(5); }
+};
+
+TEST_CASE("leases are reused and bounded by the pool size") {
+  PoolFixture f;
+  {
+    auto a = f.pool.Acquire(f.Later());
+    auto b = f.pool.Acquire(f.Later());
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    auto c = f.pool.Acquire(f.Later());
+    CHECK(absl::IsUnavailable(c.status()));
+    CHECK(c.status().message().find("test pool: no free connection") != absl::string_view::npos);
+    CHECK(f.metrics.Get(Counter::pool_wait_timeouts_total) == 1);
+  }
+  auto again = f.pool.Acquire(f.Later());
+  REQUIRE(again.ok());
+  CHECK(again->reused());
+  CHECK(f.connects == 2);
+}
+
+TEST_CASE("a waiter gets the connection released by another thread") {
+  PoolFixture f;
+  auto a = f.pool.Acquire(f.Later());
+  auto b = f.pool.Acquire(f.Later());
+  REQUIRE(a.ok());
+  std::thread releaser([lease = std::move(*a)]() mutable {
+    absl::SleepFor(absl::Milliseconds(10));
+    auto dropped = std::move(lease);
+  });
+  auto c = f.pool.Acquire(f.Later());
+  releaser.join();
+  CHECK(c.ok());
+}
+
+TEST_CASE("a broken connection retires idle ones made before it") {
+  PoolFixture f;
+  {
+    auto a = f.pool.Acquire(f.Later());
+    auto b = f.pool.Acquire(f.Later());
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+  }  // Both idle now.
+  {
+    auto a = f.pool.Acquire(f.Later());
+    REQUIRE(a.ok());
+    a->MarkBroken();
+  }
+  auto fresh = f.pool.Acquire(f.Later());
+  REQUIRE(fresh.ok());
+  CHECK_FALSE(fresh->reused());
+  CHECK((*fresh)->serial == 3);
+}
+
+TEST_CASE("connect failures free the slot and pass the error through") {
+  PoolFixture f;
+  f.connect_error = absl::UnavailableError("refused");
+  CHECK(absl::IsUnavailable(f.pool.Acquire(f.Later()).status()));
+  CHECK(absl::IsUnavailable(f.pool.Acquire(f.Later()).status()));
+  CHECK(absl::IsUnavailable(f.pool.Acquire(f.Later()).status()));
+  f.connect_error = absl::OkStatus();
+  CHECK(f.pool.Acquire(f.Later()).ok());
+}
+
+TEST_CASE("an expired deadline fails without waiting") {
+  PoolFixture f;
+  CHECK(absl::IsDeadlineExceeded(f.pool.Acquire(absl::Now() - absl::Seconds(1)).status()));
+}
+
+}  // namespace
+}  // namespace catalog::storage

@@ -1,0 +1,60 @@
+// Metrics: a fixed registry of counters and histograms (listed in
+// storage/metric_list.h) and their Prometheus text exposition.
+//
+// Thread-safety: all methods are safe to call concurrently; updates are
+// lock-free relaxed atomics, so a rendering may mix values from slightly
+// different moments.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "storage/metric_list.h"
+
+namespace catalog::storage {
+
+enum class Counter {
+#define CATALOG_ENUM_ENTRY(name, help) name,
+  CATALOG_COUNTERS(CATALOG_ENUM_ENTRY)
+#undef CATALOG_ENUM_ENTRY
+      kCount
+};
+
+enum class Histogram {
+#define CATALOG_ENUM_ENTRY(name, help) name,
+  CATALOG_HISTOGRAMS(CATALOG_ENUM_ENTRY)
+#undef CATALOG_ENUM_ENTRY
+      kCount
+};
+
+class Metrics {
+ public:
+  // Upper bounds (seconds) of the histogram buckets; +Inf is implicit.
+  static constexpr std::array<double, 12> kBucketBounds = {
+      0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5};
+
+  void Add(Counter counter, int64_t delta = 1) {
+    counters_[static_cast<size_t>(counter)].fetch_add(delta, std::memory_order_relaxed);
+  }
+  int64_t Get(Counter counter) const {
+    return counters_[static_cast<size_t>(counter)].load(std::memory_order_relaxed);
+  }
+  void Observe(Histogram histogram, absl::Duration value);
+
+  // Prometheus text exposition format 0.0.4, every metric with HELP and TYPE.
+  std::string RenderPrometheusText() const;
+
+ private:
+  struct HistogramCells {
+    std::array<std::atomic<int64_t>, kBucketBounds.size() + 1> buckets{};
+    std::atomic<int64_t> count{0};
+    std::atomic<int64_t> sum_nanos{0};
+  };
+  std::array<std::atomic<int64_t>, static_cast<size_t>(Counter::kCount)> counters_{};
+  std::array<HistogramCells, static_cast<size_t>(Histogram::kCount)> histograms_{};
+};
+
+}  // namespace catalog::storage

@@ -1,0 +1,184 @@
+#include "storage/mysql_tier.h"
+
+#include <cppconn/exception.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+#include <mysql_driver.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+
+namespace catalog::storage {
+namespace {
+
+std::string Endpoint(const MySqlOptions& options) {
+  return absl::StrCat("mysql ", options.host, ":", options.port);
+}
+
+// The one place mysql-connector-c++ exceptions become statuses.
+absl::Status ToStatus(const sql::SQLException& e, const MySqlOptions& options, absl::Time deadline) {
+  const std::string text = absl::StrCat(Endpoint(options), ": ", e.what(), " (error ", e.getErrorCode(),
+                                        ", state ", e.getSQLState(), ")");
+  switch (e.getErrorCode()) {
+    case 1969:  // ER_STATEMENT_TIMEOUT: max_statement_time from our deadline.
+      return absl::DeadlineExceededError(text);
+    case 2002:  // CR_CONNECTION_ERROR
+    case 2003:  // CR_CONN_HOST_ERROR
+    case 2005:  // CR_UNKNOWN_HOST
+    case 2006:  // CR_SERVER_GONE_ERROR
+    case 2013:  // CR_SERVER_LOST
+    case 2055:  // CR_SERVER_LOST_EXTENDED
+    case 1040:  // ER_CON_COUNT_ERROR
+    case 1053:  // ER_SERVER_SHUTDOWN
+    case 1205:  // ER_LOCK_WAIT_TIMEOUT
+    case 1213:  // ER_LOCK_DEADLOCK
+    case 1927:  // ER_CONNECTION_KILLED
+      return absl::Now() >= deadline ? absl::DeadlineExceededError(text) : absl::UnavailableError(text);
+    default:
+      return absl::InternalError(text);
+  }
+}
+
+std::string Hex(absl::string_view bytes) { return absl::StrCat("X'", absl::BytesToHexString(bytes), "'"); }
+
+}  // namespace
+
+MySqlConnection::MySqlConnection(std::unique_ptr<sql::Connection> connection)
+    : connection_(std::move(connection)) {}
+MySqlConnection::~MySqlConnection() = default;
+
+MySqlTier::MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metrics)
+    : options_(options),
+      type_(std::move(type)),
+      metrics_(metrics),
+      pool_(
+          [&] {
+            PoolOptions pool = options.pool;
+            pool.name = Endpoint(options);
+            return pool;
+          }(),
+          [this](absl::Time deadline) -> absl::StatusOr<std::unique_ptr<MySqlConnection>> {
+            metrics_->Add(Counter::mysql_connects_total);
+            sql::ConnectOptionsMap connect;
+            connect["hostName"] = sql::SQLString(absl::StrCat("tcp://", options_.host, ":", options_.port));
+            connect["userName"] = sql::SQLString(options_.user);
+            connect["password"] = sql::SQLString(options_.password);
+            connect["schema"] = sql::SQLString(options_.database);
+            connect["OPT_CONNECT_TIMEOUT"] = options_.connect_timeout_seconds;
+            connect["OPT_READ_TIMEOUT"] = options_.io_timeout_seconds;
+            connect["OPT_WRITE_TIMEOUT"] = options_.io_timeout_seconds;
+            connect["OPT_RECONNECT"] = false;
+            try {
+              std::unique_ptr<sql::Connection> connection(
+                  sql::mysql::get_mysql_driver_instance()->connect(connect));
+              return std::make_unique<MySqlConnection>(std::move(connection));
+            } catch (const sql::SQLException& e) {
+              metrics_->Add(Counter::mysql_errors_total);
+              return ToStatus(e, options_, deadline);
+            }
+          },
+          metrics) {
+  // The driver singleton initializes the client library; do it once here
+  // rather than racing from request threads.
+  sql::mysql::get_mysql_driver_instance();
+}
+
+MySqlTier::~MySqlTier() = default;
+
+template <typename Result, typename Run>
+absl::StatusOr<Result> MySqlTier::Execute(const std::string& sql, absl::Time deadline, Run run) {
+  absl::StatusOr<ConnectionPool<MySqlConnection>::Lease> lease = pool_.Acquire(deadline);
+  if (!lease.ok()) {
+    metrics_->Add(Counter::mysql_errors_total);
+    return lease.status();
+  }
+  const absl::Duration remaining = deadline - absl::Now();
+  if (remaining <= absl::ZeroDuration()) {
+    return absl::DeadlineExceededError(absl::StrCat(Endpoint(options_), ": deadline exceeded before query"));
+  }
+  // MariaDB aborts the statement itself when the caller's time is up.
+  const std::string bounded = absl::StrFormat("SET STATEMENT max_statement_time=%.3f FOR %s",
+                                              std::max(absl::ToDoubleSeconds(remaining), 0.001), sql);
+  metrics_->Add(Counter::mysql_queries_total);
+  try {
+    std::unique_ptr<sql::Statement> statement((*lease)->get().createStatement());
+    return run(*statement, bounded);
+  } catch (const sql::SQLException& e) {
+    // The connection's state is unknown after a failure: never reuse it.
+    lease->MarkBroken();
+    metrics_->Add(Counter::mysql_errors_total);
+    return ToStatus(e, options_, deadline);
+  }
+}
+
+absl::Status MySqlTier::EnsureSchema(absl::Time deadline) {
+  const std::string ddl = absl::StrCat(
+      "CREATE TABLE IF NOT EXISTS ", type_.table,
+      " (id VARBINARY(255) NOT NULL PRIMARY KEY, payload MEDIUMBLOB NOT NULL, version BIGINT NOT NULL,"
+      " updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB");
+  return Execute<bool>(ddl, deadline, [](sql::Statement& statement, const std::string& text) {
+           statement.execute(text);
+           return true;
+         }).status();
+}
+
+absl::StatusOr<std::vector<std::optional<ColdRecord>>> MySqlTier::MultiGet(absl::Span<const std::string> ids,
+                                                                           absl::Time deadline) {
+  std::vector<std::optional<ColdRecord>> records(ids.size());
+  if (ids.empty()) return records;
+  std::string sql = absl::StrCat("SELECT id, payload, version FROM ", type_.table, " WHERE id IN (");
+  for (size_t i = 0; i < ids.size(); ++i) absl::StrAppend(&sql, i == 0 ? "" : ",", Hex(ids[i]));
+  sql += ")";
+  absl::StatusOr<absl::flat_hash_map<std::string, ColdRecord>> rows =
+      Execute<absl::flat_hash_map<std::string, ColdRecord>>(
+          sql, deadline, [](sql::Statement& statement, const std::string& text) {
+            std::unique_ptr<sql::ResultSet> result(statement.executeQuery(text));
+            absl::flat_hash_map<std::string, ColdRecord> by_id;
+            while (result->next()) {
+              by_id[result->getString(1).asStdString()] =
+                  ColdRecord{result->getString(2).asStdString(), result->getInt64(3)};
+            }
+            return by_id;
+          });
+  if (!rows.ok()) return rows.status();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto it = rows->find(ids[i]);
+    if (it != rows->end()) records[i] = it->second;
+  }
+  return records;
+}
+
+absl::Status MySqlTier::PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) {
+  if (records.empty()) return absl::OkStatus();
+  std::string sql = absl::StrCat("INSERT INTO ", type_.table, " (id, payload, version, updated_at) VALUES ");
+  for (size_t i = 0; i < records.size(); ++i) {
+    absl::StrAppend(&sql, i == 0 ? "" : ",", "(", Hex(records[i].id), ",", Hex(records[i].payload), ",",
+                    records[i].version, ",NOW(6))");
+  }
+  // Assignments run left to right and see earlier ones: version goes last
+  // so the comparisons above it still read the stored version.
+  absl::StrAppend(&sql,
+                  " ON DUPLICATE KEY UPDATE"
+                  " payload = IF(VALUES(version) > version, VALUES(payload), payload),"
+                  " updated_at = IF(VALUES(version) > version, VALUES(updated_at), updated_at),"
+                  " version = GREATEST(version, VALUES(version))");
+  return Execute<int>(sql, deadline, [](sql::Statement& statement, const std::string& text) {
+           return statement.executeUpdate(text);
+         }).status();
+}
+
+absl::StatusOr<int64_t> MySqlTier::DeleteOlderThan(absl::Span<const IdVersion> ids, absl::Time deadline) {
+  if (ids.empty()) return 0;
+  std::string sql = absl::StrCat("DELETE FROM ", type_.table, " WHERE ");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    absl::StrAppend(&sql, i == 0 ? "" : " OR ", "(id = ", Hex(ids[i].id), " AND version < ", ids[i].version, ")");
+  }
+  return Execute<int64_t>(sql, deadline, [](sql::Statement& statement, const std::string& text) {
+    return static_cast<int64_t>(statement.executeUpdate(text));
+  });
+}
+
+}  // namespace catalog::storage

@@ -1,0 +1,76 @@
+// MySqlTier: the cold tier in one MySQL/MariaDB table, and MySqlPool, its
+// connections (mysql-connector-c++ 1.1, whose exceptions enter the codebase
+// only in mysql_tier.cc's ToStatus()).
+//
+// Every statement is one round trip over the text protocol. Ids and payloads
+// are sent as hex literals (X'..'), which is binary-safe without escaping.
+// Statements are bounded on the server by `SET STATEMENT max_statement_time`
+// from the caller's deadline, and on the client by read/write timeouts.
+//
+// Contract: see ColdTier. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "storage/connection_pool.h"
+#include "storage/record_codec.h"
+#include "storage/tiers.h"
+
+namespace sql {
+class Connection;
+}
+
+namespace catalog::storage {
+
+struct MySqlOptions {
+  std::string host = "127.0.0.1";
+  int port = 3306;
+  std::string user = "catalog";
+  std::string password;
+  std::string database = "catalog";
+  // Connect and I/O bounds; the client library counts whole seconds.
+  // Defaults 1 s each.
+  int connect_timeout_seconds = 1;
+  int io_timeout_seconds = 1;
+  // Pool size and wait bound.
+  PoolOptions pool;
+};
+
+class MySqlConnection {
+ public:
+  explicit MySqlConnection(std::unique_ptr<sql::Connection> connection);
+  ~MySqlConnection();
+  sql::Connection& get() { return *connection_; }
+
+ private:
+  std::unique_ptr<sql::Connection> connection_;
+};
+
+class MySqlTier : public ColdTier {
+ public:
+  // `options` and `metrics` must outlive the tier.
+  MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metrics);
+  ~MySqlTier() override;
+
+  // Creates the record table if it does not exist.
+  absl::Status EnsureSchema(absl::Time deadline);
+
+  absl::StatusOr<std::vector<std::optional<ColdRecord>>> MultiGet(absl::Span<const std::string> ids,
+                                                                  absl::Time deadline) override;
+  absl::Status PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) override;
+  absl::StatusOr<int64_t> DeleteOlderThan(absl::Span<const IdVersion> ids, absl::Time deadline) override;
+
+ private:
+  // Runs `sql` (bounded by `deadline`) on a pooled connection; `run` gets the
+  // statement and the bounded SQL text. Exceptions become statuses here.
+  template <typename Result, typename Run>
+  absl::StatusOr<Result> Execute(const std::string& sql, absl::Time deadline, Run run);
+
+  const MySqlOptions& options_;
+  const RecordType type_;
+  Metrics* const metrics_;
+  ConnectionPool<MySqlConnection> pool_;
+};
+
+}  // namespace catalog::storage

@@ -1,0 +1,139 @@
+#include "storage/redis_connection.h"
+
+#include <sys/time.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace catalog::storage {
+namespace {
+
+timeval SocketTimeout(absl::Duration d) { return absl::ToTimeval(std::max(d, absl::Milliseconds(1))); }
+
+std::string Endpoint(const RedisOptions& options) {
+  return absl::StrCat("redis ", options.host, ":", options.port);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
+    const RedisOptions& options, absl::Time deadline) {
+  const absl::Duration budget = std::min(options.connect_timeout, deadline - absl::Now());
+  if (budget <= absl::ZeroDuration()) {
+    return absl::DeadlineExceededError(absl::StrCat(Endpoint(options), ": deadline exceeded before connect"));
+  }
+  redisContext* context = redisConnectWithTimeout(options.host.c_str(), options.port, SocketTimeout(budget));
+  if (context == nullptr) return absl::ResourceExhaustedError("redis: cannot allocate context");
+  if (context->err != 0) {
+    absl::Status status = absl::UnavailableError(absl::StrCat(Endpoint(options), ": connect: ", context->errstr));
+    redisFree(context);
+    return status;
+  }
+  // Replies of a 1000-key MGET reach ~600 KB: keep the reader's buffer
+  // instead of shrinking it back to 16 KB after every reply.
+  context->reader->maxbuf = 1 << 20;
+  return std::unique_ptr<RedisConnection>(new RedisConnection(context, options));
+}
+
+RedisConnection::RedisConnection(redisContext* context, const RedisOptions& options)
+    : context_(context), options_(options) {}
+
+RedisConnection::~RedisConnection() { redisFree(context_); }
+
+absl::Status RedisConnection::ToStatus(absl::Time timeout_at, absl::Time deadline) const {
+  const bool timed_out = context_->err == REDIS_ERR_IO && absl::Now() >= timeout_at - absl::Milliseconds(1);
+  if (timed_out && timeout_at >= deadline) {
+    return absl::DeadlineExceededError(absl::StrCat(Endpoint(options_), ": deadline exceeded waiting for reply"));
+  }
+  if (timed_out) {
+    return absl::UnavailableError(absl::StrCat(Endpoint(options_), ": no reply within ",
+                                               absl::FormatDuration(options_.command_timeout)));
+  }
+  return absl::UnavailableError(absl::StrCat(Endpoint(options_), ": ", context_->errstr));
+}
+
+absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::RoundTrip(
+    const std::vector<RedisCommand>& commands, absl::Time deadline) {
+  const absl::Time now = absl::Now();
+  const absl::Duration timeout = std::min(options_.command_timeout, deadline - now);
+  if (timeout <= absl::ZeroDuration()) {
+    return absl::DeadlineExceededError(absl::StrCat(Endpoint(options_), ": deadline exceeded before sending"));
+  }
+  // Socket timeouts cost two syscalls: only change them when the bound moves
+  // by more than a millisecond (most calls run with the same deadline slack).
+  if (absl::AbsDuration(timeout - current_timeout_) > absl::Milliseconds(1)) {
+    if (redisSetTimeout(context_, SocketTimeout(timeout)) != REDIS_OK) return ToStatus(now + timeout, deadline);
+    current_timeout_ = timeout;
+  }
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const RedisCommand& command : commands) {
+    argv.clear();
+    lengths.clear();
+    for (const std::string& arg : command) {
+      argv.push_back(arg.data());
+      lengths.push_back(arg.size());
+    }
+    if (redisAppendCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data()) != REDIS_OK) {
+      return ToStatus(now + timeout, deadline);
+    }
+  }
+  std::vector<RedisReplyPtr> replies;
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* reply = nullptr;
+    if (redisGetReply(context_, &reply) != REDIS_OK || reply == nullptr) {
+      return ToStatus(now + timeout, deadline);
+    }
+    replies.emplace_back(static_cast<redisReply*>(reply));
+  }
+  return replies;
+}
+
+RedisPool::RedisPool(const RedisOptions& options, Metrics* metrics)
+    : options_(options),
+      metrics_(metrics),
+      pool_(
+          [&] {
+            PoolOptions pool = options.pool;
+            pool.name = Endpoint(options);
+            return pool;
+          }(),
+          [this](absl::Time deadline) {
+            metrics_->Add(Counter::redis_connects_total);
+            return RedisConnection::Connect(options_, deadline);
+          },
+          metrics) {}
+
+absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::RoundTrip(const std::vector<RedisCommand>& commands,
+                                                                absl::Time deadline, bool idempotent) {
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<ConnectionPool<RedisConnection>::Lease> lease = pool_.Acquire(deadline);
+    if (!lease.ok()) {
+      metrics_->Add(Counter::redis_errors_total);
+      return lease.status();
+    }
+    metrics_->Add(Counter::redis_round_trips_total);
+    absl::StatusOr<std::vector<RedisReplyPtr>> replies = (*lease)->RoundTrip(commands, deadline);
+    if (replies.ok()) return replies;
+    metrics_->Add(Counter::redis_errors_total);
+    lease->MarkBroken();
+    // A pooled connection that died while idle says nothing about Redis now:
+    // reads get one more try on a fresh connection.
+    const bool retry = idempotent && attempt == 0 && lease->reused() &&
+                       absl::IsUnavailable(replies.status()) && absl::Now() < deadline;
+    if (!retry) return replies.status();
+  }
+}
+
+absl::Status RedisReplyError(const redisReply& reply, absl::string_view what) {
+  const absl::string_view message(reply.str, reply.len);
+  const std::string text = absl::StrCat("redis ", what, ": ", message);
+  for (absl::string_view transient : {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY"}) {
+    if (absl::StartsWith(message, transient)) return absl::UnavailableError(text);
+  }
+  return absl::InternalError(text);
+}
+
+}  // namespace catalog::storage

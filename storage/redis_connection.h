@@ -1,0 +1,90 @@
+// RedisConnection: one blocking hiredis connection, and RedisPool, the pool
+// of them. The only place hiredis errors enter the codebase (ToStatus).
+//
+// Thread-safety: a RedisConnection is used by one thread at a time (the pool
+// hands it out through a Lease); RedisPool is thread-safe.
+#pragma once
+
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "storage/connection_pool.h"
+#include "storage/metrics.h"
+
+namespace catalog::storage {
+
+struct RedisReplyDeleter {
+  void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
+
+// One command as its arguments (binary-safe).
+using RedisCommand = std::vector<std::string>;
+
+struct RedisOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  // Bound on establishing a TCP connection. Default 250 ms.
+  absl::Duration connect_timeout = absl::Milliseconds(250);
+  // Bound on one round trip even when the caller's deadline is later.
+  // Default 1 s.
+  absl::Duration command_timeout = absl::Seconds(1);
+  // Pool size and wait bound.
+  PoolOptions pool;
+};
+
+class RedisConnection {
+ public:
+  // Connects within min(deadline, now + connect_timeout). UNAVAILABLE on
+  // failure.
+  static absl::StatusOr<std::unique_ptr<RedisConnection>> Connect(const RedisOptions& options,
+                                                                  absl::Time deadline);
+  ~RedisConnection();
+
+  // Sends all commands in one write and reads all replies: one round trip.
+  // Error replies are returned as replies (type REDIS_REPLY_ERROR); a
+  // transport error or timeout fails the whole call and leaves the
+  // connection unusable (broken() becomes true).
+  absl::StatusOr<std::vector<RedisReplyPtr>> RoundTrip(const std::vector<RedisCommand>& commands,
+                                                       absl::Time deadline);
+
+  bool broken() const { return context_->err != 0; }
+
+ private:
+  RedisConnection(redisContext* context, const RedisOptions& options);
+  absl::Status ToStatus(absl::Time timeout_at, absl::Time deadline) const;
+
+  redisContext* const context_;
+  const RedisOptions& options_;
+  absl::Duration current_timeout_ = absl::ZeroDuration();
+};
+
+class RedisPool {
+ public:
+  // `options` and `metrics` must outlive the pool.
+  RedisPool(const RedisOptions& options, Metrics* metrics);
+
+  // One round trip on a pooled connection. `idempotent` commands are sent
+  // once more on a fresh connection when a reused one turns out to be dead
+  // (e.g. Redis restarted); others report the error.
+  absl::StatusOr<std::vector<RedisReplyPtr>> RoundTrip(const std::vector<RedisCommand>& commands,
+                                                       absl::Time deadline, bool idempotent);
+
+  const RedisOptions& options() const { return options_; }
+
+ private:
+  const RedisOptions& options_;
+  Metrics* const metrics_;
+  ConnectionPool<RedisConnection> pool_;
+};
+
+// Turns an error reply into a status (INTERNAL, or UNAVAILABLE for LOADING,
+// BUSY, MASTERDOWN and similar transient server states).
+absl::Status RedisReplyError(const redisReply& reply, absl::string_view what);
+
+}  // namespace catalog::storage

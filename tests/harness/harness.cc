@@ -1,0 +1,240 @@
+#include "tests/harness/harness.h"
+
+#include <arpa/inet.h>
+#include <cppconn/exception.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+#include <fcntl.h>
+#include <mysql_driver.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+extern char** environ;
+
+namespace catalog::testing {
+namespace {
+
+[[noreturn]] void Fail(const std::string& message) { throw std::runtime_error(message); }
+
+std::string RequireEnv(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') {
+    Fail(absl::StrCat(name, " is not set: run the tests through tools/test, which starts MariaDB"));
+  }
+  return value;
+}
+
+std::string TempDir(const std::string& prefix) {
+  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr) Fail("mkdtemp failed");
+  return pattern;
+}
+
+}  // namespace
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) Fail("bind failed");
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool WaitForPort(int port, absl::Duration timeout) {
+  const absl::Time until = absl::Now() + timeout;
+  while (absl::Now() < until) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (ok) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
+std::string UniqueName(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  return absl::StrCat(prefix, "_", getpid(), "_", counter++, "_", absl::ToUnixMicros(absl::Now()) % 1000000);
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) Stop(SIGKILL, absl::Seconds(5));
+}
+
+void ChildProcess::Start(const std::vector<std::string>& argv, const std::string& log_path) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const int rc = posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) Fail(absl::StrCat("cannot start ", argv[0], ": ", strerror(rc)));
+  exit_status_ = -1;
+}
+
+bool ChildProcess::running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  const pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+int ChildProcess::Stop(int signal, absl::Duration timeout) {
+  if (!running()) return exit_status_;
+  kill(pid_, signal);
+  const absl::Time until = absl::Now() + timeout;
+  while (absl::Now() < until) {
+    if (!running()) return exit_status_;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+  return -1;
+}
+
+RedisServer::RedisServer() : port_(FreePort()), dir_(TempDir("catalog-redis")) { Start(); }
+
+void RedisServer::Start() {
+  process_.Start({"redis-server", "--bind", "127.0.0.1", "--port", std::to_string(port_), "--dir", dir_, "--save",
+                  "", "--appendonly", "no", "--maxmemory-policy", "volatile-lru"},
+                 dir_ + "/redis.log");
+  if (!WaitForPort(port_, absl::Seconds(10))) Fail("redis-server did not start");
+}
+
+void RedisServer::Stop() { process_.Stop(SIGKILL, absl::Seconds(5)); }
+
+std::unique_ptr<redisReply, void (*)(void*)> RedisServer::Command(const std::vector<std::string>& args) {
+  redisContext* context = redisConnect("127.0.0.1", port_);
+  if (context == nullptr || context->err) Fail("cannot connect to test redis");
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const std::string& a : args) {
+    argv.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  void* reply = redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data());
+  redisFree(context);
+  if (reply == nullptr) Fail("test redis command failed");
+  return {static_cast<redisReply*>(reply), freeReplyObject};
+}
+
+long long RedisServer::CommandCalls(const std::string& command) {
+  auto reply = Command({"INFO", "commandstats"});
+  const std::string text(reply->str, reply->len);
+  const std::string key = absl::StrCat("cmdstat_", command, ":calls=");
+  const size_t at = text.find(key);
+  if (at == std::string::npos) return 0;
+  return std::stoll(text.substr(at + key.size()));
+}
+
+void RedisServer::ResetStats() { Command({"CONFIG", "RESETSTAT"}); }
+
+MySqlClient::MySqlClient(int port, const std::string& database) {
+  sql::ConnectOptionsMap options;
+  options["hostName"] = sql::SQLString(absl::StrCat("tcp://127.0.0.1:", port));
+  options["userName"] = sql::SQLString("catalog");
+  options["password"] = sql::SQLString("catalog");
+  if (!database.empty()) options["schema"] = sql::SQLString(database);
+  connection_.reset(sql::mysql::get_mysql_driver_instance()->connect(options));
+}
+
+MySqlClient::~MySqlClient() = default;
+
+void MySqlClient::Execute(const std::string& sql) {
+  std::unique_ptr<sql::Statement> statement(connection_->createStatement());
+  statement->execute(sql);
+}
+
+long long MySqlClient::QueryInt(const std::string& sql) {
+  std::unique_ptr<sql::Statement> statement(connection_->createStatement());
+  std::unique_ptr<sql::ResultSet> result(statement->executeQuery(sql));
+  if (!result->next()) Fail("query returned no row: " + sql);
+  return result->getInt64(1);
+}
+
+long long MySqlClient::ComSelect() {
+  std::unique_ptr<sql::Statement> statement(connection_->createStatement());
+  std::unique_ptr<sql::ResultSet> result(statement->executeQuery("SHOW GLOBAL STATUS LIKE 'Com_select'"));
+  if (!result->next()) Fail("no Com_select");
+  return std::stoll(result->getString(2).asStdString());
+}
+
+SharedMySql::SharedMySql()
+    : port_(std::stoi(RequireEnv("CATALOG_TEST_MYSQL_PORT"))), database_(UniqueName("catalog_test")) {
+  MySqlClient(port_, "").Execute("CREATE DATABASE " + database_);
+  client_ = std::make_unique<MySqlClient>(port_, database_);
+}
+
+PrivateMySql::PrivateMySql() : port_(FreePort()), dir_(TempDir("catalog-mariadb")) {
+  const std::string template_dir = RequireEnv("CATALOG_TEST_MYSQL_TEMPLATE");
+  std::filesystem::copy(template_dir, dir_ + "/data", std::filesystem::copy_options::recursive);
+  Start();
+}
+
+PrivateMySql::~PrivateMySql() {
+  Stop();
+  std::filesystem::remove_all(dir_);
+}
+
+void PrivateMySql::Start() {
+  process_.Start({"mariadbd", "--no-defaults", "--datadir=" + dir_ + "/data", "--port=" + std::to_string(port_),
+                  "--bind-address=127.0.0.1", "--socket=" + dir_ + "/mysqld.sock", "--pid-file=" + dir_ + "/mysqld.pid",
+                  "--user=" + std::string(getenv("USER") ? getenv("USER") : "root"), "--skip-log-bin",
+                  "--innodb-buffer-pool-size=32M", "--log-error=" + dir_ + "/mysqld.log"},
+                 dir_ + "/mariadbd.out");
+  if (!WaitForPort(port_, absl::Seconds(60))) Fail("private mariadbd did not start");
+}
+
+void PrivateMySql::Stop() { process_.Stop(SIGKILL, absl::Seconds(10)); }
+
+CatalogServerProcess::CatalogServerProcess(int redis_port, int mysql_port, const std::string& database,
+                                           const std::vector<std::string>& extra_flags)
+    : port_(FreePort()) {
+  std::vector<std::string> argv = {CATALOG_SERVER_BINARY,
+                                   absl::StrCat("--listen_address=127.0.0.1:", port_),
+                                   absl::StrCat("--redis_port=", redis_port),
+                                   absl::StrCat("--mysql_port=", mysql_port),
+                                   "--mysql_user=catalog",
+                                   "--mysql_password=catalog",
+                                   "--mysql_database=" + database};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  const std::string log = TempDir("catalog-server") + "/server.log";
+  process_.Start(argv, log);
+  if (!WaitForPort(port_, absl::Seconds(30))) Fail("catalog-server did not start; see " + log);
+}
+
+int CatalogServerProcess::Terminate(absl::Duration timeout) { return process_.Stop(SIGTERM, timeout); }
+
+}  // namespace catalog::testing

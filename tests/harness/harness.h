@@ -1,0 +1,126 @@
+// Test harness: real redis-server, mariadbd and catalog-server processes on
+// free loopback ports, plus direct clients to inspect them (command counts,
+// rows). Used by integration and end-to-end tests only.
+//
+// The shared MariaDB comes from tools/test (CATALOG_TEST_MYSQL_PORT); each
+// test gets its own database in it. Redis servers are cheap, so each test
+// starts its own. A private mariadbd (for "MySQL down" tests) starts from the
+// data directory template in CATALOG_TEST_MYSQL_TEMPLATE.
+#pragma once
+
+#include <hiredis/hiredis.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace sql {
+class Connection;
+}
+
+namespace catalog::testing {
+
+int FreePort();
+bool WaitForPort(int port, absl::Duration timeout);
+std::string UniqueName(const std::string& prefix);
+
+// A child process, killed on destruction if still running.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ~ChildProcess();
+  void Start(const std::vector<std::string>& argv, const std::string& log_path);
+  // Sends `signal` and waits up to `timeout`; returns the exit code (or
+  // 128 + signal), or -1 if it did not exit (it is then SIGKILLed).
+  int Stop(int signal, absl::Duration timeout);
+  bool running();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int exit_status_ = -1;
+};
+
+class RedisServer {
+ public:
+  // Starts at once on a free port.
+  RedisServer();
+  void Start();  // Again on the same port after Stop().
+  void Stop();
+  int port() const { return port_; }
+  // Runs one command on a fresh connection; dies on transport failure.
+  std::unique_ptr<redisReply, void (*)(void*)> Command(const std::vector<std::string>& args);
+  // `calls` of one command from INFO commandstats (0 if never called).
+  long long CommandCalls(const std::string& command);
+  void ResetStats();
+
+ private:
+  int port_;
+  std::string dir_;
+  ChildProcess process_;
+};
+
+// A connection to a MariaDB server as the catalog user.
+class MySqlClient {
+ public:
+  MySqlClient(int port, const std::string& database);
+  ~MySqlClient();
+  void Execute(const std::string& sql);
+  long long QueryInt(const std::string& sql);
+  long long ComSelect();  // Global Com_select counter.
+
+ private:
+  std::unique_ptr<sql::Connection> connection_;
+};
+
+// The MariaDB of tools/test, with a database created for this test.
+class SharedMySql {
+ public:
+  SharedMySql();
+  int port() const { return port_; }
+  const std::string& database() const { return database_; }
+  MySqlClient& client() { return *client_; }
+
+ private:
+  int port_;
+  std::string database_;
+  std::unique_ptr<MySqlClient> client_;
+};
+
+// A private mariadbd that a test may stop and start.
+class PrivateMySql {
+ public:
+  PrivateMySql();
+  ~PrivateMySql();
+  void Start();
+  void Stop();
+  int port() const { return port_; }
+  const std::string& database() const { return database_; }
+
+ private:
+  int port_;
+  std::string dir_;
+  std::string database_ = "catalog";
+  ChildProcess process_;
+};
+
+// The real catalog-server binary.
+class CatalogServerProcess {
+ public:
+  CatalogServerProcess(int redis_port, int mysql_port, const std::string& database,
+                       const std::vector<std::string>& extra_flags = {});
+  int port() const { return port_; }
+  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+  // SIGTERM; returns the exit code.
+  int Terminate(absl::Duration timeout = absl::Seconds(30));
+  ChildProcess& process() { return process_; }
+
+ private:
+  int port_;
+  ChildProcess process_;
+};
+
+}  // namespace catalog::testing

@@ -1,0 +1,110 @@
+# Shared by tools/run, tools/test and tools/bench. Source it; do not run it.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${CATALOG_BUILD_DIR:-$ROOT/build}"
+
+APT_PACKAGES=(
+  build-essential cmake pkg-config ccache git
+  protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev grpc-proto
+  libabsl-dev libhiredis-dev libmysqlcppconn-dev catch2
+  redis-server redis-tools mariadb-server mariadb-client
+  nghttp2-client
+)
+
+log() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Installs whichever of APT_PACKAGES are missing (nothing to do: no apt run).
+install_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    as_root apt-get update -qq
+    # Debian's maintainer scripts would start system Redis/MariaDB: we run
+    # our own under .local/, so keep the system ones from starting.
+    as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+      apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {
+  local type="${1:-Release}"
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$type" >/dev/null
+  cmake --build "$BUILD_DIR" -j "$(nproc)"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_for_port() { # port seconds what
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    port_in_use "$1" && return 0
+    sleep 0.1
+  done
+  die "$3 did not open port $1 within $2 s"
+}
+
+# start_redis DIR PORT [extra args...]: a redis-server with data under DIR.
+start_redis() {
+  local dir="$1" port="$2"
+  shift 2
+  mkdir -p "$dir"
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize no \
+    --maxmemory-policy volatile-lru --logfile "$dir/redis.log" "$@" &
+  echo $! >"$dir/redis.pid"
+  wait_for_port "$port" 10 "redis-server"
+}
+
+# start_mariadb DIR PORT: a mariadbd with data under DIR/data, user
+# catalog/catalog owning database `catalog`. Initializes DIR on first use.
+start_mariadb() {
+  local dir="$1" port="$2"
+  mkdir -p "$dir"
+  if [ ! -d "$dir/data/mysql" ]; then
+    log "initializing MariaDB data in $dir/data"
+    mariadb-install-db --no-defaults --datadir="$dir/data" --user="$(id -un)" \
+      --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 ||
+      { cat "$dir/install.log" >&2; die "mariadb-install-db failed"; }
+  fi
+  mariadbd --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \
+    --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" --user="$(id -un)" \
+    --log-error="$dir/mysqld.log" --skip-log-bin --innodb-buffer-pool-size=128M \
+    --innodb-log-file-size=48M --max-connections=500 2>>"$dir/mysqld.log" &
+  echo $! >"$dir/mariadbd.pid"
+  local i
+  for ((i = 0; i < 300; i++)); do
+    mariadb-admin --no-defaults --socket="$dir/mysqld.sock" -uroot ping >/dev/null 2>&1 && break
+    kill -0 "$(cat "$dir/mariadbd.pid")" 2>/dev/null || { tail -20 "$dir/mysqld.log" >&2; die "mariadbd exited"; }
+    sleep 0.1
+  done
+  mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot <<'SQL'
+CREATE DATABASE IF NOT EXISTS catalog;
+CREATE USER IF NOT EXISTS 'catalog'@'%' IDENTIFIED BY 'catalog';
+CREATE USER IF NOT EXISTS 'catalog'@'localhost' IDENTIFIED BY 'catalog';
+GRANT ALL PRIVILEGES ON *.* TO 'catalog'@'%';
+GRANT ALL PRIVILEGES ON *.* TO 'catalog'@'localhost';
+SQL
+}
+
+stop_pidfile() { # pidfile
+  [ -f "$1" ] || return 0
+  local pid
+  pid="$(cat "$1")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$1"
+}
