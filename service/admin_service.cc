@@ -16,7 +16,7 @@ grpc::Status AdminService::Demote(grpc::ServerContext* context, const DemoteRequ
     if (!result.ok()) return result.status();
     response->set_scanned(result->scanned);
     response->set_demoted(result->demoted);
-    response->set_tombstones_retired(result->tombstones_retired);
+    response->set_tombstones_demoted(result->tombstones_demoted);
     response->set_skipped_changed(result->skipped_changed);
     return absl::OkStatus();
   });

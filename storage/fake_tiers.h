@@ -98,18 +98,6 @@ class FakeColdTier : public ColdTier {
     }
     return absl::OkStatus();
   }
-  absl::StatusOr<int64_t> DeleteOlderThan(absl::Span<const IdVersion> ids, absl::Time) override {
-    if (!fail.ok()) return fail;
-    int64_t n = 0;
-    for (const IdVersion& v : ids) {
-      auto it = rows.find(v.id);
-      if (it != rows.end() && it->second.version < v.version) {
-        rows.erase(it);
-        ++n;
-      }
-    }
-    return n;
-  }
 };
 
 }  // namespace catalog::storage

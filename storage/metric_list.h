@@ -24,7 +24,7 @@
   X(version_conflicts_total, "Upserts rejected with ABORTED for a version mismatch.")    \
   X(demoted_total, "Records moved from Redis to MySQL by demotion.")                     \
   X(demote_skipped_changed_total, "Idle records kept in Redis because they changed during demotion.") \
-  X(tombstones_retired_total, "Delete tombstones removed by demotion.")
+  X(tombstones_demoted_total, "Delete tombstones moved from Redis to MySQL by demotion.")
 
 #define CATALOG_HISTOGRAMS(X) \
   X(rpc_duration_seconds, "Time from receiving a gRPC call to its status, all methods.")

@@ -170,15 +170,4 @@ absl::Status MySqlTier::PutIfNewer(absl::Span<const ColdWrite> records, absl::Ti
          }).status();
 }
 
-absl::StatusOr<int64_t> MySqlTier::DeleteOlderThan(absl::Span<const IdVersion> ids, absl::Time deadline) {
-  if (ids.empty()) return 0;
-  std::string sql = absl::StrCat("DELETE FROM ", type_.table, " WHERE ");
-  for (size_t i = 0; i < ids.size(); ++i) {
-    absl::StrAppend(&sql, i == 0 ? "" : " OR ", "(id = ", Hex(ids[i].id), " AND version < ", ids[i].version, ")");
-  }
-  return Execute<int64_t>(sql, deadline, [](sql::Statement& statement, const std::string& text) {
-    return static_cast<int64_t>(statement.executeUpdate(text));
-  });
-}
-
 }  // namespace catalog::storage

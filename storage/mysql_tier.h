@@ -59,7 +59,6 @@ class MySqlTier : public ColdTier {
   absl::StatusOr<std::vector<std::optional<ColdRecord>>> MultiGet(absl::Span<const std::string> ids,
                                                                   absl::Time deadline) override;
   absl::Status PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) override;
-  absl::StatusOr<int64_t> DeleteOlderThan(absl::Span<const IdVersion> ids, absl::Time deadline) override;
 
  private:
   // Runs `sql` (bounded by `deadline`) on a pooled connection; `run` gets the

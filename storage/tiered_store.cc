@@ -40,7 +40,7 @@ absl::StatusOr<std::vector<MaybeValue>> TieredStore::Read(absl::Span<const std::
   CATALOG_ASSIGN_OR_RETURN(rows, cold_->MultiGet(cold_ids, deadline));
   std::vector<IdValue> promotions;
   for (size_t j = 0; j < cold_ids.size(); ++j) {
-    if (!rows[j].has_value()) continue;
+    if (!rows[j].has_value() || IsTombstone(rows[j]->payload)) continue;  // Deleted.
     values[cold_positions[j]] = rows[j]->payload;
     promotions.push_back(IdValue{std::move(cold_ids[j]), std::move(rows[j]->payload)});
   }
@@ -95,9 +95,11 @@ absl::StatusOr<TieredStore::Snapshot> TieredStore::Look(absl::Span<const std::st
   CATALOG_ASSIGN_OR_RETURN(rows, cold_->MultiGet(cold_ids, deadline));
   for (size_t j = 0; j < cold_ids.size(); ++j) {
     if (!rows[j].has_value()) continue;
-    snapshot.live[cold_positions[j]] = true;
-    snapshot.live_version[cold_positions[j]] = rows[j]->version;
     snapshot.last_version[cold_positions[j]] = rows[j]->version;
+    if (!IsTombstone(rows[j]->payload)) {
+      snapshot.live[cold_positions[j]] = true;
+      snapshot.live_version[cold_positions[j]] = rows[j]->version;
+    }
   }
   return snapshot;
 }
@@ -137,24 +139,15 @@ absl::StatusOr<int64_t> TieredStore::Delete(absl::Span<const std::string> ids, a
   for (int attempt = 0; attempt < options_.max_write_attempts; ++attempt) {
     CATALOG_ASSIGN_OR_RETURN(snapshot, Look(ids, deadline));
     std::vector<CasEntry> entries;
-    std::vector<IdVersion> cold_deletes;
     for (size_t i = 0; i < ids.size(); ++i) {
       if (!snapshot.live[i]) continue;  // Nothing to delete under this id.
-      const int64_t tombstone_version = snapshot.last_version[i] + 1;
-      entries.push_back(CasEntry{ids[i], std::move(snapshot.primary[i]), EncodeTombstone(tombstone_version)});
-      cold_deletes.push_back(IdVersion{ids[i], tombstone_version});
+      entries.push_back(
+          CasEntry{ids[i], std::move(snapshot.primary[i]), EncodeTombstone(snapshot.last_version[i] + 1)});
     }
     if (entries.empty()) return 0;
     CATALOG_ASSIGN_OR_RETURN(applied, primary_->CompareAndSet(entries, deadline));
-    if (!applied) {
-      metrics_->Add(Counter::write_conflict_retries_total);
-      continue;
-    }
-    // Tombstones first, then MySQL rows (cold-only records and the stale
-    // copies promotions leave): a read racing with us finds the tombstone.
-    absl::StatusOr<int64_t> removed = cold_->DeleteOlderThan(cold_deletes, deadline);
-    if (!removed.ok()) return removed.status();
-    return static_cast<int64_t>(entries.size());
+    if (applied) return static_cast<int64_t>(entries.size());
+    metrics_->Add(Counter::write_conflict_retries_total);
   }
   return absl::AbortedError(absl::StrCat("concurrent modification: gave up after ", options_.max_write_attempts,
                                          " attempts; retry the call"));
@@ -173,40 +166,33 @@ absl::StatusOr<DemoteResult> TieredStore::Demote(absl::Duration min_idle, int64_
     result.scanned += page.scanned;
     cursor = page.next_cursor;
     std::vector<ColdWrite> records;
-    std::vector<IdVersion> tombstones;
     std::vector<IdValue> candidates;
     for (IdValue& idle : page.idle) {
-      if (limit > 0 && result.demoted + result.tombstones_retired + static_cast<int64_t>(candidates.size()) >= limit) {
+      if (limit > 0 && result.demoted + result.tombstones_demoted + static_cast<int64_t>(candidates.size()) >= limit) {
         break;
       }
       const DecodedValue decoded = DecodeStoredValue(idle.value, type_.version_field_number);
       if (decoded.kind == ValueKind::kCorrupt) continue;  // Left for an operator to inspect.
-      if (decoded.kind == ValueKind::kTombstone) {
-        tombstones.push_back(IdVersion{idle.id, decoded.version});
-      } else {
-        records.push_back(ColdWrite{idle.id, idle.value, decoded.version});
-      }
+      records.push_back(ColdWrite{idle.id, idle.value, decoded.version});
       candidates.push_back(std::move(idle));
     }
     // MySQL first: once Redis lets go, the cold tier must already hold the
-    // value (or hold no row older than the tombstone).
+    // value (a record, or a tombstone superseding the older row).
     if (absl::Status s = cold_->PutIfNewer(records, deadline); !s.ok()) return s;
-    if (absl::StatusOr<int64_t> s = cold_->DeleteOlderThan(tombstones, deadline); !s.ok()) return s.status();
     // Then remove from Redis only what nobody changed since the scan.
     CATALOG_ASSIGN_OR_RETURN(deleted, primary_->CompareAndDelete(candidates, deadline));
     for (size_t i = 0; i < candidates.size(); ++i) {
-      const bool tombstone = IsTombstone(candidates[i].value);
       if (!deleted[i]) {
         ++result.skipped_changed;
-      } else if (tombstone) {
-        ++result.tombstones_retired;
+      } else if (IsTombstone(candidates[i].value)) {
+        ++result.tombstones_demoted;
       } else {
         ++result.demoted;
       }
     }
-  } while (cursor != 0 && (limit == 0 || result.demoted + result.tombstones_retired < limit));
+  } while (cursor != 0 && (limit == 0 || result.demoted + result.tombstones_demoted < limit));
   metrics_->Add(Counter::demoted_total, result.demoted);
-  metrics_->Add(Counter::tombstones_retired_total, result.tombstones_retired);
+  metrics_->Add(Counter::tombstones_demoted_total, result.tombstones_demoted);
   metrics_->Add(Counter::demote_skipped_changed_total, result.skipped_changed);
   return result;
 }

@@ -2,11 +2,12 @@
 // cold tier (MySQL).
 //
 // Where a record lives:
-// - Redis holds every recently used record and every delete tombstone. It is
-//   the source of truth for any id it has a value for, and the one place
+// - Redis holds every recently used record and recent delete tombstones. It
+//   is the source of truth for any id it has a value for, and the one place
 //   where writes are serialized (atomic compare-and-set scripts).
-// - MySQL holds records demoted for being idle, plus stale copies that a
-//   promotion left behind; it is the truth only for ids absent from Redis.
+// - MySQL holds records and tombstones demoted for being idle, plus stale
+//   copies that a promotion left behind; it is the truth only for ids absent
+//   from Redis.
 //
 // Safety invariant (why nothing acknowledged is lost and nothing deleted comes
 // back): every Read/Write/Delete finishes within `max_operation_time`, and
@@ -14,8 +15,10 @@
 // record in MySQL and writes it back with SET NX can never race with a
 // demotion of a newer version, and a write that saw an id absent from Redis
 // can never be overtaken by a demotion of a value written after its look.
-// Deletes leave tombstones in Redis (no TTL, so never evicted); demotion
-// retires idle tombstones after removing older MySQL rows.
+// Deletes write tombstones in Redis (no TTL, so never evicted); demotion
+// moves idle ones to MySQL like records, replacing the older row there. So a
+// late promotion never resurrects a deleted record, and versions keep
+// growing across a delete and a re-create.
 //
 // Errors: UNAVAILABLE / DEADLINE_EXCEEDED from the tiers pass through;
 // ABORTED when concurrent writers keep winning (max_write_attempts);
@@ -71,7 +74,7 @@ struct WriteResult {
 struct DemoteResult {
   int64_t scanned = 0;
   int64_t demoted = 0;
-  int64_t tombstones_retired = 0;
+  int64_t tombstones_demoted = 0;
   int64_t skipped_changed = 0;
 };
 
@@ -93,14 +96,13 @@ class TieredStore {
   absl::StatusOr<WriteResult> Write(absl::Span<const WriteIntent> intents, RecordEncoder encode,
                                     absl::Time deadline);
 
-  // Deletes ids (distinct) from both tiers; returns how many existed. If the
-  // cold tier fails after the Redis tombstones are set, the error is
-  // returned but the records already read as deleted; demotion finishes the
-  // cold side later.
+  // Deletes ids (distinct); returns how many existed. One compare-and-set
+  // of tombstones in Redis is the whole write: MySQL is only read (for ids
+  // absent from Redis), its rows are superseded when tombstones demote.
   absl::StatusOr<int64_t> Delete(absl::Span<const std::string> ids, absl::Time deadline);
 
-  // Moves up to `limit` (0: all) records idle for at least `min_idle` to the
-  // cold tier and retires idle tombstones. `min_idle` must exceed
+  // Moves up to `limit` (0: all) records and tombstones idle for at least
+  // `min_idle` to the cold tier. `min_idle` must exceed
   // max_operation_time + 1 s (Redis idle clocks tick in seconds).
   absl::StatusOr<DemoteResult> Demote(absl::Duration min_idle, int64_t limit, absl::Time deadline);
 

@@ -1,9 +1,10 @@
 // The two storage tiers behind TieredStore, as interfaces so tests can put a
 // fault-injecting double in place of either (override one method).
 //
-// PrimaryTier (Redis): holds every recently used record and every delete
-// tombstone; it is the serialization point for writes. ColdTier (MySQL):
-// holds records demoted for being idle, and stale copies of promoted ones.
+// PrimaryTier (Redis): holds every recently used record and every recent
+// delete tombstone; it is the serialization point for writes. ColdTier
+// (MySQL): holds records and tombstones demoted for being idle, and stale
+// copies of promoted records.
 //
 // Conventions for every method:
 // - `ids` are record ids without key prefix; results are index-aligned.
@@ -91,11 +92,6 @@ struct ColdWrite {
   int64_t version = 0;
 };
 
-struct IdVersion {
-  std::string id;
-  int64_t version = 0;
-};
-
 class ColdTier {
  public:
   virtual ~ColdTier() = default;
@@ -107,11 +103,6 @@ class ColdTier {
   // Inserts each record, or replaces the stored row only if the record's
   // version is greater, in one statement.
   virtual absl::Status PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) = 0;
-
-  // Deletes each id's row if its version is below the given version, in one
-  // statement. Returns the number of rows deleted.
-  virtual absl::StatusOr<int64_t> DeleteOlderThan(absl::Span<const IdVersion> ids,
-                                                  absl::Time deadline) = 0;
 };
 
 }  // namespace catalog::storage

@@ -63,9 +63,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "catalog-admin: demote failed: %d %s\n", status.error_code(), status.error_message().c_str());
       return 1;
     }
-    std::printf("scanned=%lld demoted=%lld tombstones_retired=%lld skipped_changed=%lld\n",
+    std::printf("scanned=%lld demoted=%lld tombstones_demoted=%lld skipped_changed=%lld\n",
                 static_cast<long long>(response.scanned()), static_cast<long long>(response.demoted()),
-                static_cast<long long>(response.tombstones_retired()),
+                static_cast<long long>(response.tombstones_demoted()),
                 static_cast<long long>(response.skipped_changed()));
     return 0;
   }

@@ -1,0 +1,357 @@
+// End-to-end: the real catalog-server binary over a real gRPC channel, on a
+// real redis-server and MariaDB started by the harness.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <future>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "catalog/admin/v1/admin.grpc.pb.h"
+#include "catalog/v1/catalog.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/harness/harness.h"
+
+namespace catalog {
+namespace {
+
+using catalog::testing::CatalogServerProcess;
+using catalog::testing::PrivateMySql;
+using catalog::testing::RedisServer;
+using catalog::testing::SharedMySql;
+using namespace catalog::v1;
+
+Product MakeProduct(const std::string& id, const std::string& title = "Title") {
+  Product p;
+  p.set_id(id);
+  p.set_sku("SKU-" + id);
+  p.set_title(title);
+  p.set_description(std::string(450, 'd'));
+  p.mutable_price()->set_currency_code("EUR");
+  p.mutable_price()->set_amount_minor(1999);
+  p.set_stock_quantity(7);
+  (*p.mutable_attributes())["color"] = "red";
+  p.add_category_ids("shoes");
+  return p;
+}
+
+struct Client {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<CatalogService::Stub> stub;
+  std::unique_ptr<catalog::admin::v1::CatalogAdminService::Stub> admin;
+
+  explicit Client(const std::string& target)
+      : channel(grpc::CreateChannel(target, grpc::InsecureChannelCredentials())),
+        stub(CatalogService::NewStub(channel)),
+        admin(catalog::admin::v1::CatalogAdminService::NewStub(channel)) {}
+
+  static void Deadline(grpc::ClientContext& context, absl::Duration d = absl::Seconds(10)) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + d));
+  }
+  grpc::Status Upsert(const std::vector<Product>& products, UpsertProductsResponse* response = nullptr) {
+    grpc::ClientContext context;
+    Deadline(context);
+    UpsertProductsRequest request;
+    for (const Product& p : products) *request.add_products() = p;
+    UpsertProductsResponse ignored;
+    return stub->UpsertProducts(&context, request, response ? response : &ignored);
+  }
+  grpc::Status BatchGet(const std::vector<std::string>& ids, BatchGetProductsResponse* response,
+                        absl::Duration deadline = absl::Seconds(10)) {
+    grpc::ClientContext context;
+    Deadline(context, deadline);
+    BatchGetProductsRequest request;
+    for (const std::string& id : ids) request.add_ids(id);
+    return stub->BatchGetProducts(&context, request, response);
+  }
+  grpc::Status Get(const std::string& id, Product* response) {
+    grpc::ClientContext context;
+    Deadline(context);
+    GetProductRequest request;
+    request.set_id(id);
+    return stub->GetProduct(&context, request, response);
+  }
+  grpc::Status Delete(const std::vector<std::string>& ids, DeleteProductsResponse* response) {
+    grpc::ClientContext context;
+    Deadline(context);
+    DeleteProductsRequest request;
+    for (const std::string& id : ids) request.add_ids(id);
+    return stub->DeleteProducts(&context, request, response);
+  }
+  catalog::admin::v1::DemoteResponse Demote(int64_t idle_seconds) {
+    grpc::ClientContext context;
+    Deadline(context, absl::Seconds(60));
+    catalog::admin::v1::DemoteRequest request;
+    request.set_idle_seconds(idle_seconds);
+    catalog::admin::v1::DemoteResponse response;
+    grpc::Status status = admin->Demote(&context, request, &response);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    return response;
+  }
+};
+
+struct Stack {
+  RedisServer redis;
+  SharedMySql mysql;
+  CatalogServerProcess server;
+  Client client;
+  explicit Stack(const std::vector<std::string>& flags = {})
+      : server(redis.port(), mysql.port(), mysql.database(), flags), client(server.target()) {}
+};
+
+std::vector<std::string> Ids(const std::string& prefix, int n) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) ids.push_back(absl::StrCat(prefix, i));
+  return ids;
+}
+
+TEST_CASE("upsert, get, batch get in request order, delete") {
+  Stack s;
+  UpsertProductsResponse upserted;
+  REQUIRE(s.client.Upsert({MakeProduct("a", "A"), MakeProduct("b", "B")}, &upserted).ok());
+  REQUIRE(upserted.products_size() == 2);
+  CHECK(upserted.products(0).version() == 1);
+  CHECK(upserted.products(0).update_time().seconds() > 0);
+
+  Product got;
+  REQUIRE(s.client.Get("a", &got).ok());
+  CHECK(got.title() == "A");
+  CHECK(got.attributes().at("color") == "red");
+  CHECK(got.version() == 1);
+
+  BatchGetProductsResponse batch;
+  REQUIRE(s.client.BatchGet({"b", "unknown", "a"}, &batch).ok());
+  REQUIRE(batch.products_size() == 2);
+  CHECK(batch.products(0).id() == "b");
+  CHECK(batch.products(1).id() == "a");
+  CHECK(batch.missing_ids_size() == 1);
+  CHECK(batch.missing_ids(0) == "unknown");
+
+  Product again = MakeProduct("a", "A2");
+  again.set_version(1);
+  REQUIRE(s.client.Upsert({again}, &upserted).ok());
+  CHECK(upserted.products(0).version() == 2);
+
+  DeleteProductsResponse deleted;
+  REQUIRE(s.client.Delete({"a", "unknown"}, &deleted).ok());
+  CHECK(deleted.deleted_count() == 1);
+  grpc::Status status = s.client.Get("a", &got);
+  CHECK(status.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(status.error_message() == "product \"a\" not found");
+}
+
+TEST_CASE("a stale version fails the whole upsert with ABORTED and writes nothing") {
+  Stack s;
+  REQUIRE(s.client.Upsert({MakeProduct("a", "A")}).ok());
+  Product fresh = MakeProduct("new", "N");
+  Product stale = MakeProduct("a", "stale");
+  stale.set_version(5);
+  grpc::Status status = s.client.Upsert({fresh, stale});
+  CHECK(status.error_code() == grpc::StatusCode::ABORTED);
+  CHECK(status.error_message() ==
+        "products[1].version: 5 does not match the stored version 1 of id \"a\"; nothing was written");
+  Product got;
+  CHECK(s.client.Get("new", &got).error_code() == grpc::StatusCode::NOT_FOUND);
+  REQUIRE(s.client.Get("a", &got).ok());
+  CHECK(got.title() == "A");
+}
+
+TEST_CASE("bad input gets INVALID_ARGUMENT naming the field and index") {
+  Stack s({"--max_batch_size=5"});
+  BatchGetProductsResponse batch;
+  grpc::Status status = s.client.BatchGet({}, &batch);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message() == "ids: must not be empty");
+  status = s.client.BatchGet(Ids("x", 6), &batch);
+  CHECK(status.error_message() == "ids: 6 ids exceed the limit of 5");
+  status = s.client.BatchGet({"ok", "o k"}, &batch);
+  CHECK(status.error_message() == "ids[1]: \"o k\" is not a valid id (^[A-Za-z0-9._:-]{1,128}$)");
+  status = s.client.BatchGet({"a", "b", "a"}, &batch);
+  CHECK(status.error_message() == "ids[2]: duplicate of ids[0] \"a\"");
+
+  Product bad = MakeProduct("p");
+  bad.mutable_price()->set_currency_code("euro");
+  status = s.client.Upsert({MakeProduct("q"), bad});
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message() ==
+        "products[1].price.currency_code: \"euro\" is not a 3-letter upper-case ISO 4217 code");
+  Product got;
+  CHECK(s.client.Get("q", &got).error_code() == grpc::StatusCode::NOT_FOUND);  // Nothing partial.
+
+  DeleteProductsResponse deleted;
+  status = s.client.Delete({"a", "a"}, &deleted);
+  CHECK(status.error_message() == "ids[1]: duplicate of ids[0] \"a\"");
+  status = s.client.Get(std::string(200, 'x'), &got);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_CASE("malformed request bytes are rejected and the server keeps serving") {
+  Stack s;
+  grpc::GenericStub generic(s.client.channel);
+  grpc::ClientContext context;
+  Client::Deadline(context);
+  const std::string garbage = "\xff\xff\xff\xff\x0f garbage";
+  grpc::Slice slice(garbage);
+  grpc::ByteBuffer request(&slice, 1);
+  std::promise<grpc::Status> done;
+  grpc::ByteBuffer response;
+  generic.UnaryCall(&context, "/catalog.v1.CatalogService/BatchGetProducts", grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status status) { done.set_value(status); });
+  grpc::Status status = done.get_future().get();
+  CHECK_FALSE(status.ok());
+  CHECK(status.error_code() != grpc::StatusCode::UNAVAILABLE);
+  BatchGetProductsResponse batch;
+  CHECK(s.client.BatchGet({"a"}, &batch).ok());
+}
+
+TEST_CASE("batch reads: one MGET, no SQL when hot, one SELECT for cold misses") {
+  Stack s({"--max_call_ms=1000"});
+  const auto ids = Ids("p", 100);
+  std::vector<Product> products;
+  for (const std::string& id : ids) products.push_back(MakeProduct(id));
+  REQUIRE(s.client.Upsert(products).ok());
+
+  s.redis.ResetStats();
+  long long selects = s.mysql.client().ComSelect();
+  BatchGetProductsResponse batch;
+  REQUIRE(s.client.BatchGet(ids, &batch).ok());
+  CHECK(batch.products_size() == 100);
+  CHECK(s.redis.CommandCalls("mget") == 1);
+  CHECK(s.mysql.client().ComSelect() - selects == 0);
+
+  absl::SleepFor(absl::Milliseconds(3100));
+  CHECK(s.client.Demote(2).demoted() == 100);
+  s.redis.ResetStats();
+  selects = s.mysql.client().ComSelect();
+  batch.Clear();
+  REQUIRE(s.client.BatchGet(ids, &batch).ok());
+  CHECK(batch.products_size() == 100);
+  CHECK(batch.products(42).id() == "p42");
+  CHECK(s.redis.CommandCalls("mget") == 1);
+  CHECK(s.redis.CommandCalls("set") == 100);
+  CHECK(s.mysql.client().ComSelect() - selects == 1);
+}
+
+TEST_CASE("reflection lists every service and describes grpc.health.v1") {
+  Stack s;
+  using namespace grpc::reflection::v1alpha;
+  auto stub = ServerReflection::NewStub(s.client.channel);
+  grpc::ClientContext context;
+  Client::Deadline(context);
+  auto stream = stub->ServerReflectionInfo(&context);
+  ServerReflectionRequest request;
+  request.set_list_services("*");
+  REQUIRE(stream->Write(request));
+  ServerReflectionResponse response;
+  REQUIRE(stream->Read(&response));
+  std::set<std::string> names;
+  for (const auto& service : response.list_services_response().service()) names.insert(service.name());
+  CHECK(names.count("catalog.v1.CatalogService") == 1);
+  CHECK(names.count("catalog.admin.v1.CatalogAdminService") == 1);
+  CHECK(names.count("grpc.health.v1.Health") == 1);
+  CHECK(names.count("grpc.reflection.v1alpha.ServerReflection") == 1);
+
+  for (const std::string symbol : {"grpc.health.v1.Health", "catalog.v1.CatalogService"}) {
+    request.set_file_containing_symbol(symbol);
+    REQUIRE(stream->Write(request));
+    REQUIRE(stream->Read(&response));
+    INFO(symbol);
+    CHECK(response.file_descriptor_response().file_descriptor_proto_size() >= 1);
+  }
+  stream->WritesDone();
+}
+
+TEST_CASE("health check reports SERVING") {
+  Stack s;
+  auto stub = grpc::health::v1::Health::NewStub(s.client.channel);
+  grpc::ClientContext context;
+  Client::Deadline(context);
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  REQUIRE(stub->Check(&context, request, &response).ok());
+  CHECK(response.status() == grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_CASE("Redis down: UNAVAILABLE inside a 1 s deadline, then recovery without restart") {
+  Stack s;
+  REQUIRE(s.client.Upsert({MakeProduct("a")}).ok());
+  s.redis.Stop();
+  BatchGetProductsResponse batch;
+  for (int i = 0; i < 3; ++i) {  // Each call, not only the first.
+    grpc::Status status = s.client.BatchGet({"a"}, &batch, absl::Seconds(1));
+    INFO(status.error_message());
+    CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
+  }
+  CHECK(s.client.Upsert({MakeProduct("b")}).error_code() == grpc::StatusCode::UNAVAILABLE);
+  s.redis.Start();  // Empty again: this test Redis keeps no data.
+  REQUIRE(s.client.Upsert({MakeProduct("a")}).ok());
+  batch.Clear();
+  grpc::Status status = s.client.BatchGet({"a"}, &batch, absl::Seconds(1));
+  INFO(status.error_message());
+  CHECK(status.ok());
+  CHECK(batch.products_size() == 1);
+}
+
+TEST_CASE("MySQL down: hot batches succeed, cold ones fail UNAVAILABLE, then recovery") {
+  RedisServer redis;
+  PrivateMySql mysql;
+  CatalogServerProcess server(redis.port(), mysql.port(), mysql.database(), {"--max_call_ms=1000"});
+  Client client(server.target());
+  REQUIRE(client.Upsert({MakeProduct("cold")}).ok());
+  absl::SleepFor(absl::Milliseconds(3100));
+  REQUIRE(client.Demote(2).demoted() == 1);
+  REQUIRE(client.Upsert({MakeProduct("hot")}).ok());
+
+  mysql.Stop();
+  BatchGetProductsResponse batch;
+  grpc::Status status = client.BatchGet({"hot"}, &batch, absl::Seconds(1));
+  CHECK(status.ok());
+  status = client.BatchGet({"hot", "cold"}, &batch, absl::Seconds(1));
+  INFO(status.error_message());
+  CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
+
+  mysql.Start();
+  batch.Clear();
+  status = client.BatchGet({"hot", "cold"}, &batch, absl::Seconds(5));
+  INFO(status.error_message());
+  CHECK(status.ok());
+  CHECK(batch.products_size() == 2);
+}
+
+TEST_CASE("SIGTERM: in-flight calls finish, then the server exits 0") {
+  Stack s;
+  REQUIRE(s.client.Upsert({MakeProduct("a")}).ok());
+  // Hold every Redis command for a while so a call is surely in flight.
+  s.redis.Command({"CLIENT", "PAUSE", "1500"});
+  auto in_flight = std::async(std::launch::async, [&] {
+    BatchGetProductsResponse batch;
+    grpc::Status status = s.client.BatchGet({"a"}, &batch, absl::Seconds(10));
+    return std::make_pair(status, batch.products_size());
+  });
+  absl::SleepFor(absl::Milliseconds(500));
+  kill(s.server.process().pid(), SIGTERM);
+  auto [status, found] = in_flight.get();
+  INFO(status.error_message());
+  CHECK(status.ok());
+  CHECK(found == 1);
+  CHECK(s.server.Terminate() == 0);
+}
+
+TEST_CASE("admin metrics are exported as Prometheus text") {
+  Stack s;
+  BatchGetProductsResponse batch;
+  REQUIRE(s.client.BatchGet({"a"}, &batch).ok());
+  grpc::ClientContext context;
+  Client::Deadline(context);
+  catalog::admin::v1::GetMetricsResponse metrics;
+  REQUIRE(s.client.admin->GetMetrics(&context, {}, &metrics).ok());
+  CHECK(metrics.text().find("catalog_rpc_requests_total 1\n") != std::string::npos);
+  CHECK(metrics.text().find("catalog_read_misses_total 1\n") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace catalog
