@@ -1,0 +1,241 @@
+// catalog-bench: a gRPC load generator for BatchGetProducts.
+//
+//   catalog-bench --target=H:P populate --keys=N --value-bytes=B [--prefix=p]
+//   catalog-bench --target=H:P run --keys=N --batch=100 --concurrency=32
+//                 --seconds=10 [--cold-ids-file=F --cold-fraction=0.2] [--prefix=p]
+//   catalog-bench write-request --batch=100 --out=FILE [--prefix=p]
+//
+// `run` keeps `concurrency` calls in flight from one thread over one
+// completion queue (like redis-benchmark's single event loop) and prints one
+// line: req/s, keys/s, p50/p99/p99.9 in ms. Responses are checked for size
+// once, then kept as raw bytes: the client's parsing is not what we measure.
+// `write-request` writes a gRPC-framed request body for h2load.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "catalog/admin/v1/admin.grpc.pb.h"
+#include "catalog/v1/catalog.grpc.pb.h"
+
+namespace {
+
+using catalog::v1::BatchGetProductsRequest;
+using catalog::v1::BatchGetProductsResponse;
+
+std::map<std::string, std::string> flags;
+
+std::string Flag(const std::string& name, const std::string& fallback) {
+  auto it = flags.find(name);
+  return it == flags.end() ? fallback : it->second;
+}
+int64_t IntFlag(const std::string& name, int64_t fallback) {
+  int64_t v = fallback;
+  if (flags.count(name) && !absl::SimpleAtoi(flags[name], &v)) {
+    std::fprintf(stderr, "catalog-bench: --%s needs an integer\n", name.c_str());
+    std::exit(2);
+  }
+  return v;
+}
+
+std::string Id(const std::string& prefix, int64_t i) { return absl::StrCat(prefix, i); }
+
+int Populate(catalog::v1::CatalogService::Stub& stub) {
+  const int64_t keys = IntFlag("keys", 10000);
+  const int64_t value_bytes = IntFlag("value-bytes", 600);
+  const std::string prefix = Flag("prefix", "bench");
+  for (int64_t start = 0; start < keys; start += 500) {
+    catalog::v1::UpsertProductsRequest request;
+    for (int64_t i = start; i < std::min(keys, start + 500); ++i) {
+      catalog::v1::Product* p = request.add_products();
+      p->set_id(Id(prefix, i));
+      p->set_sku(absl::StrCat("SKU-", i));
+      p->set_title(absl::StrCat("Benchmark product ", i));
+      p->mutable_price()->set_currency_code("EUR");
+      p->mutable_price()->set_amount_minor(1999);
+      p->set_stock_quantity(5);
+      p->add_category_ids("bench");
+      p->set_version(0);
+      // Pad the description so the stored record is about value_bytes.
+      const int64_t overhead = static_cast<int64_t>(p->ByteSizeLong()) + 16;  // + version, update_time.
+      p->set_description(std::string(std::max<int64_t>(0, value_bytes - overhead - 3), 'd'));
+    }
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    catalog::v1::UpsertProductsResponse response;
+    grpc::Status status = stub.UpsertProducts(&context, request, &response);
+    if (!status.ok()) {
+      std::fprintf(stderr, "catalog-bench: populate failed: %s\n", status.error_message().c_str());
+      return 1;
+    }
+    if (start == 0) std::fprintf(stderr, "record size: %zu bytes\n", response.products(0).ByteSizeLong());
+  }
+  return 0;
+}
+
+struct Call {
+  grpc::ClientContext context;
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  absl::Time start;
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> reader;
+  int64_t cold_ids = 0;
+};
+
+grpc::ByteBuffer Serialize(const BatchGetProductsRequest& request) {
+  const std::string bytes = request.SerializeAsString();
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+int Run(const std::shared_ptr<grpc::Channel>& channel) {
+  const int64_t keys = IntFlag("keys", 10000);
+  const int64_t batch = IntFlag("batch", 100);
+  const int64_t concurrency = IntFlag("concurrency", 32);
+  const absl::Duration duration = absl::Seconds(IntFlag("seconds", 10));
+  const std::string prefix = Flag("prefix", "bench");
+  double cold_fraction = 0;
+  if (flags.count("cold-fraction")) absl::SimpleAtod(flags["cold-fraction"], &cold_fraction);
+  std::vector<std::string> cold_ids;
+  if (flags.count("cold-ids-file")) {
+    std::ifstream in(flags["cold-ids-file"]);
+    for (std::string line; std::getline(in, line);) cold_ids.push_back(line);
+  }
+  const int64_t cold_per_batch = static_cast<int64_t>(cold_fraction * batch + 0.5);
+  size_t next_cold = 0;
+
+  // Pre-built requests over random hot ids; cold ones are built per call.
+  std::mt19937_64 rng(42);
+  std::vector<grpc::ByteBuffer> hot_requests;
+  for (int r = 0; r < 256; ++r) {
+    BatchGetProductsRequest request;
+    std::vector<int64_t> picked;
+    while (static_cast<int64_t>(picked.size()) < batch) {
+      const int64_t k = static_cast<int64_t>(rng() % keys);
+      if (std::find(picked.begin(), picked.end(), k) == picked.end()) picked.push_back(k);
+    }
+    for (int64_t k : picked) request.add_ids(Id(prefix, k));
+    hot_requests.push_back(Serialize(request));
+  }
+  auto next_request = [&](int64_t* cold_used) {
+    *cold_used = 0;
+    if (cold_per_batch == 0 || next_cold + cold_per_batch > cold_ids.size()) {
+      return hot_requests[rng() % hot_requests.size()];
+    }
+    BatchGetProductsRequest request;
+    for (int64_t i = 0; i < cold_per_batch; ++i) request.add_ids(cold_ids[next_cold++]);
+    for (int64_t i = 0; i < batch - cold_per_batch; ++i) request.add_ids(Id(prefix, (next_cold * 7919 + i) % keys));
+    *cold_used = cold_per_batch;
+    return Serialize(request);
+  };
+
+  // Check one response end to end before measuring.
+  {
+    grpc::ClientContext context;
+    BatchGetProductsRequest request;
+    for (int64_t i = 0; i < batch; ++i) request.add_ids(Id(prefix, i));
+    BatchGetProductsResponse response;
+    grpc::Status status = catalog::v1::CatalogService::NewStub(channel)->BatchGetProducts(&context, request, &response);
+    if (!status.ok() || response.products_size() != batch) {
+      std::fprintf(stderr, "catalog-bench: check call failed (%s, %d products); populate first\n",
+                   status.error_message().c_str(), response.products_size());
+      return 1;
+    }
+  }
+
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  const std::string method = "/catalog.v1.CatalogService/BatchGetProducts";
+  std::vector<uint32_t> latencies_us;
+  latencies_us.reserve(1 << 20);
+  int64_t errors = 0, cold_reads = 0, in_flight = 0;
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + duration;
+
+  auto launch = [&]() {
+    auto* call = new Call;
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    grpc::ByteBuffer request = next_request(&call->cold_ids);
+    call->start = absl::Now();
+    call->reader = stub.PrepareUnaryCall(&call->context, method, request, &cq);
+    call->reader->StartCall();
+    call->reader->Finish(&call->response, &call->status, call);
+    ++in_flight;
+  };
+  for (int64_t i = 0; i < concurrency; ++i) launch();
+  void* tag = nullptr;
+  bool ok = false;
+  while (in_flight > 0 && cq.Next(&tag, &ok)) {
+    --in_flight;
+    auto* call = static_cast<Call*>(tag);
+    const absl::Time now = absl::Now();
+    if (call->status.ok()) {
+      latencies_us.push_back(static_cast<uint32_t>(absl::ToInt64Microseconds(now - call->start)));
+      cold_reads += call->cold_ids;
+    } else if (++errors <= 3) {
+      std::fprintf(stderr, "catalog-bench: call failed: %d %s\n", call->status.error_code(),
+                   call->status.error_message().c_str());
+    }
+    delete call;
+    if (now < end) launch();
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::sort(latencies_us.begin(), latencies_us.end());
+  auto pct = [&](double p) {
+    if (latencies_us.empty()) return 0.0;
+    return latencies_us[std::min(latencies_us.size() - 1, static_cast<size_t>(p * latencies_us.size()))] / 1000.0;
+  };
+  const double rps = latencies_us.size() / seconds;
+  std::printf("req/s=%.0f keys/s=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f calls=%zu errors=%lld cold_keys=%lld\n",
+              rps, rps * batch, pct(0.5), pct(0.99), pct(0.999), latencies_us.size(), static_cast<long long>(errors),
+              static_cast<long long>(cold_reads));
+  return errors == 0 ? 0 : 1;
+}
+
+int WriteRequest() {
+  BatchGetProductsRequest request;
+  const std::string prefix = Flag("prefix", "bench");
+  for (int64_t i = 0; i < IntFlag("batch", 100); ++i) request.add_ids(Id(prefix, i));
+  const std::string body = request.SerializeAsString();
+  std::string framed(5, '\0');  // gRPC frame: uncompressed flag + big-endian length.
+  const uint32_t n = static_cast<uint32_t>(body.size());
+  framed[1] = static_cast<char>(n >> 24);
+  framed[2] = static_cast<char>(n >> 16);
+  framed[3] = static_cast<char>(n >> 8);
+  framed[4] = static_cast<char>(n);
+  framed += body;
+  std::ofstream(Flag("out", "request.bin"), std::ios::binary) << framed;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string command;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos) {
+      flags[arg.substr(2, arg.find('=') - 2)] = arg.substr(arg.find('=') + 1);
+    } else {
+      command = arg;
+    }
+  }
+  if (command == "write-request") return WriteRequest();
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  auto channel = grpc::CreateCustomChannel(Flag("target", "127.0.0.1:50051"), grpc::InsecureChannelCredentials(), args);
+  if (command == "populate") return Populate(*catalog::v1::CatalogService::NewStub(channel));
+  if (command == "run") return Run(channel);
+  std::fprintf(stderr, "usage: catalog-bench [--target=H:P] populate|run|write-request [--flag=value ...]\n");
+  return 2;
+}
