@@ -1,5 +1,7 @@
 #include "service/catalog_v1_service.h"
 
+#include <grpcpp/support/method_handler.h>
+
 #include "absl/strings/str_cat.h"
 #include "service/grpc_glue.h"
 
@@ -7,8 +9,35 @@ namespace catalog::service {
 
 using namespace catalog::v1;
 
+template <typename Request, typename Response>
+void CatalogV1Service::Register(const char* method,
+                                grpc::Status (CatalogV1Service::*handler)(grpc::ServerContext*, const Request*,
+                                                                          Response*)) {
+  const google::protobuf::ServiceDescriptor* service =
+      BatchGetProductsRequest::descriptor()->file()->FindServiceByName("CatalogService");
+  if (service->FindMethodByName(method) == nullptr) std::abort();  // A name out of step with the proto.
+  // Requests parse through MessageLite like generated code; responses use
+  // their own SerializationTraits (protobuf, or EncodedBatchResponse).
+  using BaseRequest = google::protobuf::MessageLite;
+  using BaseResponse = std::conditional_t<std::is_base_of_v<google::protobuf::MessageLite, Response>,
+                                          google::protobuf::MessageLite, Response>;
+  method_paths_.push_back(absl::StrCat("/", service->full_name(), "/", method));
+  AddMethod(new grpc::internal::RpcServiceMethod(
+      method_paths_.back().c_str(), grpc::internal::RpcMethod::NORMAL_RPC,
+      new grpc::internal::RpcMethodHandler<CatalogV1Service, Request, Response, BaseRequest, BaseResponse>(
+          [handler](CatalogV1Service* self, grpc::ServerContext* context, const Request* request, Response* response) {
+            return (self->*handler)(context, request, response);
+          },
+          this)));
+}
+
 CatalogV1Service::CatalogV1Service(CatalogCore* core, storage::Metrics* metrics, absl::Duration max_call)
-    : core_(core), metrics_(metrics), max_call_(max_call) {}
+    : core_(core), metrics_(metrics), max_call_(max_call) {
+  Register("GetProduct", &CatalogV1Service::GetProduct);
+  Register("BatchGetProducts", &CatalogV1Service::BatchGetProducts);
+  Register("UpsertProducts", &CatalogV1Service::UpsertProducts);
+  Register("DeleteProducts", &CatalogV1Service::DeleteProducts);
+}
 
 grpc::Status CatalogV1Service::GetProduct(grpc::ServerContext* context, const GetProductRequest* request,
                                           Product* response) {
@@ -22,19 +51,12 @@ grpc::Status CatalogV1Service::GetProduct(grpc::ServerContext* context, const Ge
 }
 
 grpc::Status CatalogV1Service::BatchGetProducts(grpc::ServerContext* context, const BatchGetProductsRequest* request,
-                                                BatchGetProductsResponse* response) {
+                                                EncodedBatchResponse* response) {
   return Instrumented(*metrics_, [&]() -> absl::Status {
     const std::vector<std::string> ids(request->ids().begin(), request->ids().end());
     absl::StatusOr<std::vector<storage::MaybeValue>> values = core_->BatchGet(ids, CallDeadline(*context, max_call_));
     if (!values.ok()) return values.status();
-    response->mutable_products()->Reserve(static_cast<int>(ids.size()));
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (!(*values)[i].has_value()) {
-        response->add_missing_ids(ids[i]);
-      } else if (!response->add_products()->ParseFromString(*(*values)[i])) {
-        return absl::DataLossError(absl::StrCat("stored product \"", ids[i], "\" does not parse"));
-      }
-    }
+    *response = EncodedBatchResponse::Build(ids, *values);
     return absl::OkStatus();
   });
 }

@@ -57,7 +57,9 @@ struct Client {
     UpsertProductsRequest request;
     for (const Product& p : products) *request.add_products() = p;
     UpsertProductsResponse ignored;
-    return stub->UpsertProducts(&context, request, response ? response : &ignored);
+    grpc::Status status = stub->UpsertProducts(&context, request, response ? response : &ignored);
+    UNSCOPED_INFO("upsert: " << status.error_code() << " " << status.error_message());
+    return status;
   }
   grpc::Status BatchGet(const std::vector<std::string>& ids, BatchGetProductsResponse* response,
                         absl::Duration deadline = absl::Seconds(10)) {

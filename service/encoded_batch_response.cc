@@ -1,0 +1,50 @@
+#include "service/encoded_batch_response.h"
+
+#include "catalog/v1/catalog.pb.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+
+namespace catalog::service {
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+using google::protobuf::io::CodedOutputStream;
+
+constexpr uint32_t kProductsTag = WireFormatLite::MakeTag(catalog::v1::BatchGetProductsResponse::kProductsFieldNumber,
+                                                          WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+constexpr uint32_t kMissingIdsTag = WireFormatLite::MakeTag(
+    catalog::v1::BatchGetProductsResponse::kMissingIdsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+
+size_t FieldSize(uint32_t tag, size_t length) {
+  return CodedOutputStream::VarintSize32(tag) + CodedOutputStream::VarintSize32(static_cast<uint32_t>(length)) + length;
+}
+
+uint8_t* WriteField(uint32_t tag, const std::string& bytes, uint8_t* out) {
+  out = CodedOutputStream::WriteVarint32ToArray(tag, out);
+  out = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), out);
+  return std::copy(bytes.begin(), bytes.end(), out);
+}
+
+}  // namespace
+
+EncodedBatchResponse EncodedBatchResponse::Build(absl::Span<const std::string> ids,
+                                                 absl::Span<const std::optional<std::string>> values) {
+  size_t total = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    total += values[i].has_value() ? FieldSize(kProductsTag, values[i]->size()) : FieldSize(kMissingIdsTag, ids[i].size());
+  }
+  grpc::Slice slice(total);
+  uint8_t* out = const_cast<uint8_t*>(slice.begin());
+  // Canonical field order: all products (field 1), then all missing ids.
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (values[i].has_value()) out = WriteField(kProductsTag, *values[i], out);
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!values[i].has_value()) out = WriteField(kMissingIdsTag, ids[i], out);
+  }
+  EncodedBatchResponse response;
+  response.buffer = grpc::ByteBuffer(&slice, 1);
+  return response;
+}
+
+}  // namespace catalog::service
