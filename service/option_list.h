@@ -17,7 +17,10 @@
   X(max_call_ms, 5000, 10, 600000, "Cap on any call's deadline (also the default); demotion needs idle times above it.") \
   X(write_attempts, 8, 1, 1000, "Optimistic compare-and-set attempts per write before ABORTED.")       \
   X(max_message_bytes, 67108864, 4096, 1073741824, "Largest gRPC request or response message.")        \
-  X(shutdown_grace_ms, 10000, 0, 600000, "On SIGTERM, how long in-flight calls may take to finish.")
+  X(shutdown_grace_ms, 10000, 0, 600000, "On SIGTERM, how long in-flight calls may take to finish.")        \
+  X(grpc_completion_queues, 1, 1, 64, "gRPC sync server completion queues.")                            \
+  X(grpc_min_pollers, 2, 1, 1024, "gRPC sync server threads kept polling for new calls.")             \
+  X(grpc_max_pollers, 16, 1, 4096, "gRPC sync server polling threads kept alive between calls (fewer: threads are created and destroyed per call).")
 
 // X(name, default, help)
 #define CATALOG_STRING_OPTIONS(X)                                                     \

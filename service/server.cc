@@ -79,6 +79,12 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &parts->port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes));
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS,
+                              static_cast<int>(config.grpc_completion_queues));
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
+                              static_cast<int>(config.grpc_min_pollers));
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              static_cast<int>(config.grpc_max_pollers));
   builder.RegisterService(parts->v1_service.get());
   builder.RegisterService(parts->admin_service.get());
   parts->server = builder.BuildAndStart();

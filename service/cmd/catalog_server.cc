@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "service/config.h"
 #include "service/server.h"
 
@@ -26,6 +27,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "catalog-server: %s\n", std::string(config.status().message()).c_str());
     return 2;
   }
+
+  // Debian's abseil checks every mutex acquisition for lock-order cycles
+  // (~1% of a loaded server's CPU). Lock order here is flat and reviewed.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Block the stop signals in every thread (gRPC's included), then wait for
   // them here.
