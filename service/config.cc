@@ -75,6 +75,17 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
   return config;
 }
 
+std::vector<std::string> ConfigOptionNames() {
+  std::vector<std::string> names;
+#define CATALOG_INT_NAME(name, default_value, min, max, help) names.push_back(#name);
+  CATALOG_INT_OPTIONS(CATALOG_INT_NAME)
+#undef CATALOG_INT_NAME
+#define CATALOG_STRING_NAME(name, default_value, help) names.push_back(#name);
+  CATALOG_STRING_OPTIONS(CATALOG_STRING_NAME)
+#undef CATALOG_STRING_NAME
+  return names;
+}
+
 std::string ConfigHelp() {
   std::string out = "Options (flag --name=value, or environment variable CATALOG_NAME):\n";
 #define CATALOG_INT_HELP(name, default_value, min, max, help) \

@@ -34,4 +34,7 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
 // The option reference as text: name, default, range and help per line.
 std::string ConfigHelp();
 
+// Every option's name, in declaration order.
+std::vector<std::string> ConfigOptionNames();
+
 }  // namespace catalog::service

@@ -1,7 +1,9 @@
 #include "service/config.h"
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <map>
+#include <sstream>
 
 namespace catalog::service {
 namespace {
@@ -44,6 +46,17 @@ TEST_CASE("help lists every option with its default") {
   CHECK(help.find("--max_batch_size") != std::string::npos);
   CHECK(help.find("default 1000") != std::string::npos);
   CHECK(help.find("--mysql_password") != std::string::npos);
+}
+
+TEST_CASE("README's configuration table lists every option") {
+  std::ifstream in(CATALOG_SOURCE_DIR "/README.md");
+  REQUIRE(in.good());
+  std::stringstream readme;
+  readme << in.rdbuf();
+  for (const std::string& name : ConfigOptionNames()) {
+    INFO(name);
+    CHECK(readme.str().find("| `" + name + "` |") != std::string::npos);
+  }
 }
 
 }  // namespace

@@ -33,6 +33,18 @@ install_packages() {
   fi
 }
 
+# buf (pinned in tools/npm/package-lock.json) for `buf curl` and proto checks.
+# Debian's nodejs/npm are installed only where no npm is on the PATH.
+BUF="$ROOT/tools/npm/node_modules/.bin/buf"
+install_buf() {
+  command -v npm >/dev/null || install_packages nodejs npm
+  if [ ! -x "$BUF" ]; then
+    log "installing buf from npm (tools/npm)"
+    (cd "$ROOT/tools/npm" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  "$BUF" --version >/dev/null || die "buf does not run: $BUF"
+}
+
 build() {
   local type="${1:-Release}"
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$type" >/dev/null
@@ -41,8 +53,15 @@ build() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# A port nothing listens on now (from the range Linux does not hand out as
+# ephemeral ports by default, so a client socket will not take it meanwhile).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  local port _
+  for _ in $(seq 200); do
+    port=$((20000 + RANDOM % 12000))
+    port_in_use "$port" || { echo "$port"; return 0; }
+  done
+  die "no free port found"
 }
 
 wait_for_port() { # port seconds what
