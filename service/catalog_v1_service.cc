@@ -1,9 +1,8 @@
 #include "service/catalog_v1_service.h"
 
-#include <grpcpp/support/method_handler.h>
-
 #include "absl/strings/str_cat.h"
 #include "service/grpc_glue.h"
+#include "service/unary_handler.h"
 
 namespace catalog::service {
 
@@ -16,19 +15,9 @@ void CatalogV1Service::Register(const char* method,
   const google::protobuf::ServiceDescriptor* service =
       BatchGetProductsRequest::descriptor()->file()->FindServiceByName("CatalogService");
   if (service->FindMethodByName(method) == nullptr) std::abort();  // A name out of step with the proto.
-  // Requests parse through MessageLite like generated code; responses use
-  // their own SerializationTraits (protobuf, or EncodedBatchResponse).
-  using BaseRequest = google::protobuf::MessageLite;
-  using BaseResponse = std::conditional_t<std::is_base_of_v<google::protobuf::MessageLite, Response>,
-                                          google::protobuf::MessageLite, Response>;
   method_paths_.push_back(absl::StrCat("/", service->full_name(), "/", method));
-  AddMethod(new grpc::internal::RpcServiceMethod(
-      method_paths_.back().c_str(), grpc::internal::RpcMethod::NORMAL_RPC,
-      new grpc::internal::RpcMethodHandler<CatalogV1Service, Request, Response, BaseRequest, BaseResponse>(
-          [handler](CatalogV1Service* self, grpc::ServerContext* context, const Request* request, Response* response) {
-            return (self->*handler)(context, request, response);
-          },
-          this)));
+  AddMethod(new grpc::internal::RpcServiceMethod(method_paths_.back().c_str(), grpc::internal::RpcMethod::NORMAL_RPC,
+                                                 new UnaryHandler<CatalogV1Service, Request, Response>(this, handler)));
 }
 
 CatalogV1Service::CatalogV1Service(CatalogCore* core, storage::Metrics* metrics, absl::Duration max_call)

@@ -21,6 +21,7 @@
   X(promotions_skipped_total, "Cold records not written back: a newer value or tombstone was in Redis, or the deadline had passed.") \
   X(promotion_failures_total, "Write-backs to Redis that failed; the read still succeeded.") \
   X(write_conflict_retries_total, "Optimistic write attempts retried after a concurrent change.") \
+  X(cold_tombstone_failures_total, "Deletes whose tombstones reached Redis but not MySQL (demotion finishes them).") \
   X(version_conflicts_total, "Upserts rejected with ABORTED for a version mismatch.")    \
   X(demoted_total, "Records moved from Redis to MySQL by demotion.")                     \
   X(demote_skipped_changed_total, "Idle records kept in Redis because they changed during demotion.") \

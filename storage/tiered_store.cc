@@ -146,8 +146,23 @@ absl::StatusOr<int64_t> TieredStore::Delete(absl::Span<const std::string> ids, a
     }
     if (entries.empty()) return 0;
     CATALOG_ASSIGN_OR_RETURN(applied, primary_->CompareAndSet(entries, deadline));
-    if (applied) return static_cast<int64_t>(entries.size());
-    metrics_->Add(Counter::write_conflict_retries_total);
+    if (!applied) {
+      metrics_->Add(Counter::write_conflict_retries_total);
+      continue;
+    }
+    // The Redis tombstones decided the outcome. Writing them over the cold
+    // rows too removes the old payloads from MySQL now rather than at the
+    // next demotion; if that fails it only counts: the tombstones hide the
+    // rows, and demotion writes the same tombstones later.
+    std::vector<ColdWrite> cold_tombstones;
+    for (const CasEntry& entry : entries) {
+      cold_tombstones.push_back(
+          ColdWrite{entry.id, *entry.replacement, DecodeStoredValue(*entry.replacement, 0).version});
+    }
+    if (!cold_->PutIfNewer(cold_tombstones, deadline).ok()) {
+      metrics_->Add(Counter::cold_tombstone_failures_total, static_cast<int64_t>(entries.size()));
+    }
+    return static_cast<int64_t>(entries.size());
   }
   return absl::AbortedError(absl::StrCat("concurrent modification: gave up after ", options_.max_write_attempts,
                                          " attempts; retry the call"));

@@ -97,8 +97,9 @@ class TieredStore {
                                     absl::Time deadline);
 
   // Deletes ids (distinct); returns how many existed. One compare-and-set
-  // of tombstones in Redis is the whole write: MySQL is only read (for ids
-  // absent from Redis), its rows are superseded when tombstones demote.
+  // of tombstones in Redis decides; the same tombstones then replace the
+  // MySQL rows in one statement (a failure there is counted, not returned:
+  // the Redis tombstones already hide the rows, and demotion rewrites them).
   absl::StatusOr<int64_t> Delete(absl::Span<const std::string> ids, absl::Time deadline);
 
   // Moves up to `limit` (0: all) records and tombstones idle for at least

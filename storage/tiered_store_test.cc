@@ -155,7 +155,8 @@ TEST_CASE("deletes write tombstones that hide cold rows and count what existed")
   CHECK(f.primary.values["hot"] == EncodeTombstone(3));
   CHECK(f.primary.values["cold"] == EncodeTombstone(6));
   CHECK(f.primary.values.count("never") == 0);
-  CHECK(f.cold.rows.size() == 2);  // Superseded by the tombstones until they demote.
+  CHECK(f.cold.rows.at("hot").payload == EncodeTombstone(3));  // Old payloads gone from MySQL too.
+  CHECK(f.cold.rows.at("cold").payload == EncodeTombstone(6));
   // A late promotion of the old cold value cannot bring it back.
   std::vector<IdValue> late = {{"cold", Record("cold", 5)}};
   CHECK_FALSE((*f.primary.AddIfAbsent(late, f.deadline))[0]);
@@ -168,6 +169,19 @@ TEST_CASE("deletes write tombstones that hide cold rows and count what existed")
   auto result = f.store.Write(again, [](size_t, int64_t v) { return Record("cold", v); }, f.deadline);
   REQUIRE(result.ok());
   CHECK(result->versions == std::vector<int64_t>{7});
+}
+
+TEST_CASE("a delete decided in Redis succeeds even when MySQL cannot take the tombstones") {
+  Fixture f;
+  f.primary.values["hot"] = Record("hot", 2);
+  f.cold.fail = absl::UnavailableError("mysql down");
+  auto deleted = f.store.Delete({"hot"}, f.deadline);
+  REQUIRE(deleted.ok());
+  CHECK(*deleted == 1);
+  CHECK(f.metrics.Get(Counter::cold_tombstone_failures_total) == 1);
+  auto values = f.store.Read({"hot"}, f.deadline);
+  REQUIRE(values.ok());
+  CHECK_FALSE((*values)[0].has_value());
 }
 
 TEST_CASE("demotion moves idle records and tombstones, keeps busy ones") {

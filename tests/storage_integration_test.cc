@@ -200,6 +200,9 @@ TEST_CASE("deleted records stay deleted through demotion of their tombstones") {
   auto deleted = s.store->Delete({"x"}, Stack::Later());
   REQUIRE(deleted.ok());
   CHECK(*deleted == 1);
+  // The old payload left MySQL at once: the row holds the tombstone (byte 0).
+  CHECK(s.mysql.client().QueryInt("SELECT ASCII(payload) FROM products WHERE id = 'x'") == 0);
+  CHECK(s.mysql.client().QueryInt("SELECT version FROM products WHERE id = 'x'") == 2);
   absl::SleepFor(absl::Milliseconds(3100));
   auto demoted = s.store->Demote(absl::Seconds(2), 0, Stack::Later());
   REQUIRE(demoted.ok());
