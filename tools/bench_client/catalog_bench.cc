@@ -2,11 +2,13 @@
 //
 //   catalog-bench --target=H:P populate --keys=N --value-bytes=B [--prefix=p]
 //   catalog-bench --target=H:P run --keys=N --batch=100 --concurrency=32
-//                 --seconds=10 [--cold-ids-file=F --cold-fraction=0.2] [--prefix=p]
+//                 --seconds=10 [--channels=1] [--cold-ids-file=F --cold-fraction=0.2]
+//                 [--prefix=p]
 //   catalog-bench write-request --batch=100 --out=FILE [--prefix=p]
 //
 // `run` keeps `concurrency` calls in flight from one thread over one
-// completion queue (like redis-benchmark's single event loop) and prints one
+// completion queue (like redis-benchmark's single event loop), spread over
+// `channels` HTTP/2 connections (frontends have many), and prints one
 // line: req/s, keys/s, p50/p99/p99.9 in ms. Responses are checked for size
 // once, then kept as raw bytes: the client's parsing is not what we measure.
 // `write-request` writes a gRPC-framed request body for h2load.
@@ -23,6 +25,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "catalog/admin/v1/admin.grpc.pb.h"
@@ -48,7 +51,9 @@ int64_t IntFlag(const std::string& name, int64_t fallback) {
   return v;
 }
 
-std::string Id(const std::string& prefix, int64_t i) { return absl::StrCat(prefix, i); }
+// Zero-padded to 12 digits like redis-benchmark's __rand_int__, so the
+// reference can MGET random keys of the same data set.
+std::string Id(const std::string& prefix, int64_t i) { return absl::StrFormat("%s%012d", prefix, i); }
 
 int Populate(catalog::v1::CatalogService::Stub& stub) {
   const int64_t keys = IntFlag("keys", 10000);
@@ -98,7 +103,17 @@ grpc::ByteBuffer Serialize(const BatchGetProductsRequest& request) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
-int Run(const std::shared_ptr<grpc::Channel>& channel) {
+// A separate TCP connection per channel: a distinct channel argument keeps
+// gRPC from sharing one subchannel between them.
+std::shared_ptr<grpc::Channel> NewChannel(int index) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetInt("catalog_bench.channel_index", index);
+  return grpc::CreateCustomChannel(Flag("target", "127.0.0.1:50051"), grpc::InsecureChannelCredentials(), args);
+}
+
+int Run() {
+  const std::shared_ptr<grpc::Channel> channel = NewChannel(0);
   const int64_t keys = IntFlag("keys", 10000);
   const int64_t batch = IntFlag("batch", 100);
   const int64_t concurrency = IntFlag("concurrency", 32);
@@ -153,7 +168,11 @@ int Run(const std::shared_ptr<grpc::Channel>& channel) {
     }
   }
 
-  grpc::GenericStub stub(channel);
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
+  for (int64_t c = 0; c < std::max<int64_t>(1, IntFlag("channels", 1)); ++c) {
+    stubs.push_back(std::make_unique<grpc::GenericStub>(NewChannel(static_cast<int>(c))));
+  }
+  int64_t launched = 0;
   grpc::CompletionQueue cq;
   const std::string method = "/catalog.v1.CatalogService/BatchGetProducts";
   std::vector<uint32_t> latencies_us;
@@ -167,7 +186,7 @@ int Run(const std::shared_ptr<grpc::Channel>& channel) {
     call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     grpc::ByteBuffer request = next_request(&call->cold_ids);
     call->start = absl::Now();
-    call->reader = stub.PrepareUnaryCall(&call->context, method, request, &cq);
+    call->reader = stubs[launched++ % stubs.size()]->PrepareUnaryCall(&call->context, method, request, &cq);
     call->reader->StartCall();
     call->reader->Finish(&call->response, &call->status, call);
     ++in_flight;
@@ -231,11 +250,8 @@ int main(int argc, char** argv) {
     }
   }
   if (command == "write-request") return WriteRequest();
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel(Flag("target", "127.0.0.1:50051"), grpc::InsecureChannelCredentials(), args);
-  if (command == "populate") return Populate(*catalog::v1::CatalogService::NewStub(channel));
-  if (command == "run") return Run(channel);
+  if (command == "populate") return Populate(*catalog::v1::CatalogService::NewStub(NewChannel(0)));
+  if (command == "run") return Run();
   std::fprintf(stderr, "usage: catalog-bench [--target=H:P] populate|run|write-request [--flag=value ...]\n");
   return 2;
 }
