@@ -5,6 +5,7 @@
 //                 --seconds=10 [--channels=1] [--cold-ids-file=F --cold-fraction=0.2]
 //                 [--prefix=p]
 //   catalog-bench write-request --batch=100 --out=FILE [--prefix=p]
+//   catalog-bench serve-fixed --listen=H:P --batch=100 --value-bytes=600
 //
 // `run` keeps `concurrency` calls in flight from one thread over one
 // completion queue (like redis-benchmark's single event loop), spread over
@@ -12,6 +13,9 @@
 // line: req/s, keys/s, p50/p99/p99.9 in ms. Responses are checked for size
 // once, then kept as raw bytes: the client's parsing is not what we measure.
 // `write-request` writes a gRPC-framed request body for h2load.
+// `serve-fixed` is the transport ceiling: a sync gRPC server (the same
+// threading model as catalog-server) answering every BatchGetProducts with a
+// fixed response of the same size, touching no storage at all.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
@@ -221,6 +225,36 @@ int Run() {
   return errors == 0 ? 0 : 1;
 }
 
+class FixedResponseService final : public catalog::v1::CatalogService::Service {
+ public:
+  FixedResponseService(int64_t batch, int64_t value_bytes) {
+    for (int64_t i = 0; i < batch; ++i) {
+      catalog::v1::Product* p = response_.add_products();
+      p->set_id(Id("bench", i));
+      p->set_description(std::string(std::max<int64_t>(0, value_bytes - 25), 'd'));
+    }
+  }
+  grpc::Status BatchGetProducts(grpc::ServerContext*, const BatchGetProductsRequest*,
+                                BatchGetProductsResponse* response) override {
+    *response = response_;
+    return grpc::Status::OK;
+  }
+
+ private:
+  BatchGetProductsResponse response_;
+};
+
+int ServeFixed() {
+  FixedResponseService service(IntFlag("batch", 100), IntFlag("value-bytes", 600));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(Flag("listen", "127.0.0.1:50052"), grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) return 1;
+  server->Wait();
+  return 0;
+}
+
 int WriteRequest() {
   BatchGetProductsRequest request;
   const std::string prefix = Flag("prefix", "bench");
@@ -250,6 +284,7 @@ int main(int argc, char** argv) {
     }
   }
   if (command == "write-request") return WriteRequest();
+  if (command == "serve-fixed") return ServeFixed();
   if (command == "populate") return Populate(*catalog::v1::CatalogService::NewStub(NewChannel(0)));
   if (command == "run") return Run();
   std::fprintf(stderr, "usage: catalog-bench [--target=H:P] populate|run|write-request [--flag=value ...]\n");
