@@ -5,6 +5,8 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -353,6 +355,18 @@ TEST_CASE("admin metrics are exported as Prometheus text") {
   REQUIRE(s.client.admin->GetMetrics(&context, {}, &metrics).ok());
   CHECK(metrics.text().find("catalog_rpc_requests_total 1\n") != std::string::npos);
   CHECK(metrics.text().find("catalog_read_misses_total 1\n") != std::string::npos);
+
+  // Prometheus's own linter accepts the exposition.
+  const std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/" +
+                           catalog::testing::UniqueName("metrics") + ".txt";
+  std::ofstream(path) << metrics.text();
+  const std::string command = "promtool check metrics < " + path + " > " + path + ".out 2>&1";
+  const int rc = std::system(command.c_str());
+  std::ifstream out(path + ".out");
+  const std::string promtool_output((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+  INFO("promtool: " << promtool_output);
+  CHECK(rc == 0);
+  CHECK(promtool_output.empty());
 }
 
 }  // namespace

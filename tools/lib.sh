@@ -9,7 +9,7 @@ APT_PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev grpc-proto
   libabsl-dev libhiredis-dev libmysqlcppconn-dev catch2
   redis-server redis-tools mariadb-server mariadb-client
-  nghttp2-client
+  nghttp2-client prometheus
 )
 
 log() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*" >&2; }
