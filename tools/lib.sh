@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libabsl-dev libhiredis-dev libmysqlcppconn-dev catch2
   redis-server redis-tools mariadb-server mariadb-client
   nghttp2-client prometheus
+  python3 python3-grpcio python3-protobuf php-cli
 )
 
 log() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*" >&2; }
@@ -33,15 +34,21 @@ install_packages() {
   fi
 }
 
-# buf (pinned in tools/npm/package-lock.json) for `buf curl` and proto checks.
-# Debian's nodejs/npm are installed only where no npm is on the PATH.
+# npm-installed tools, each pinned by a committed package-lock.json: buf
+# (tools/npm) for `buf curl` and the proto gate, and the TypeScript client's
+# runtime and generator (clients/typescript). Debian's nodejs/npm are
+# installed only where no npm is on the PATH.
 BUF="$ROOT/tools/npm/node_modules/.bin/buf"
-install_buf() {
+install_node_tools() {
   command -v npm >/dev/null || install_packages nodejs npm
-  if [ ! -x "$BUF" ]; then
-    log "installing buf from npm (tools/npm)"
-    (cd "$ROOT/tools/npm" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-  fi
+  local dir
+  for dir in "$ROOT/tools/npm" "$ROOT/clients/typescript"; do
+    if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+      log "npm ci in ${dir#$ROOT/}"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+      touch "$dir/node_modules"
+    fi
+  done
   "$BUF" --version >/dev/null || die "buf does not run: $BUF"
 }
 

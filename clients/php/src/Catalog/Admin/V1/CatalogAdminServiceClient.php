@@ -1,0 +1,54 @@
+<?php
+// GENERATED CODE -- DO NOT EDIT!
+
+// Original file comments:
+// catalog.admin.v1: operator RPCs, called by catalog-admin. Not for frontends.
+namespace Catalog\Admin\V1;
+
+/**
+ */
+class CatalogAdminServiceClient extends \Grpc\BaseStub {
+
+    /**
+     * @param string $hostname hostname
+     * @param array $opts channel options
+     * @param \Grpc\Channel $channel (optional) re-use channel object
+     */
+    public function __construct($hostname, $opts, $channel = null) {
+        parent::__construct($hostname, $opts, $channel);
+    }
+
+    /**
+     * Moves records idle in Redis for at least idle_seconds into the MySQL cold
+     * tier (write MySQL first, then compare-and-delete in Redis), delete
+     * tombstones included. idle_seconds must exceed the server's maximum
+     * call duration (max_call_ms); otherwise INVALID_ARGUMENT.
+     * @param \Catalog\Admin\V1\DemoteRequest $argument input argument
+     * @param array $metadata metadata
+     * @param array $options call options
+     * @return \Grpc\UnaryCall
+     */
+    public function Demote(\Catalog\Admin\V1\DemoteRequest $argument,
+      $metadata = [], $options = []) {
+        return $this->_simpleRequest('/catalog.admin.v1.CatalogAdminService/Demote',
+        $argument,
+        ['\Catalog\Admin\V1\DemoteResponse', 'decode'],
+        $metadata, $options);
+    }
+
+    /**
+     * The server's metrics in Prometheus text exposition format.
+     * @param \Catalog\Admin\V1\GetMetricsRequest $argument input argument
+     * @param array $metadata metadata
+     * @param array $options call options
+     * @return \Grpc\UnaryCall
+     */
+    public function GetMetrics(\Catalog\Admin\V1\GetMetricsRequest $argument,
+      $metadata = [], $options = []) {
+        return $this->_simpleRequest('/catalog.admin.v1.CatalogAdminService/GetMetrics',
+        $argument,
+        ['\Catalog\Admin\V1\GetMetricsResponse', 'decode'],
+        $metadata, $options);
+    }
+
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# usage: tests/with_server.sh SERVER_BINARY COMMAND [ARGS...]
+# Runs COMMAND with CATALOG_TEST_TARGET=127.0.0.1:PORT pointing at a fresh
+# catalog-server: its own redis-server on a free port, its own database in
+# the MariaDB of tools/test (CATALOG_TEST_MYSQL_PORT). Stops both afterwards,
+# and exits with COMMAND's status. For the client suites written in other
+# languages; C++ tests use tests/harness instead.
+source "$(dirname "$0")/../tools/lib.sh"
+SERVER="$1"
+shift
+[ -n "${CATALOG_TEST_MYSQL_PORT:-}" ] || die "CATALOG_TEST_MYSQL_PORT is not set: run through tools/test"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/with-server.XXXXXX")"
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [ -n "${SERVER_PID:-}" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  stop_pidfile "$WORK/redis/redis.pid"
+  rm -rf "$WORK"
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+REDIS_PORT="$(free_port)"
+start_redis "$WORK/redis" "$REDIS_PORT" --save '' --appendonly no
+DATABASE="client_test_$$_$RANDOM"
+mariadb --no-defaults -h 127.0.0.1 -P "$CATALOG_TEST_MYSQL_PORT" -ucatalog -pcatalog -e "CREATE DATABASE $DATABASE"
+PORT="$(free_port)"
+"$SERVER" --listen_address="127.0.0.1:$PORT" --redis_port="$REDIS_PORT" --mysql_port="$CATALOG_TEST_MYSQL_PORT" \
+  --mysql_password=catalog --mysql_database="$DATABASE" 2>"$WORK/server.log" &
+SERVER_PID=$!
+wait_for_port "$PORT" 30 catalog-server
+export CATALOG_TEST_TARGET="127.0.0.1:$PORT"
+"$@"
