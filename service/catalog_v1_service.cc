@@ -2,26 +2,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/grpc_glue.h"
-#include "service/unary_handler.h"
 
 namespace catalog::service {
 
 using namespace catalog::v1;
 
-template <typename Request, typename Response>
-void CatalogV1Service::Register(const char* method,
-                                grpc::Status (CatalogV1Service::*handler)(grpc::ServerContext*, const Request*,
-                                                                          Response*)) {
-  const google::protobuf::ServiceDescriptor* service =
-      BatchGetProductsRequest::descriptor()->file()->FindServiceByName("CatalogService");
-  if (service->FindMethodByName(method) == nullptr) std::abort();  // A name out of step with the proto.
-  method_paths_.push_back(absl::StrCat("/", service->full_name(), "/", method));
-  AddMethod(new grpc::internal::RpcServiceMethod(method_paths_.back().c_str(), grpc::internal::RpcMethod::NORMAL_RPC,
-                                                 new UnaryHandler<CatalogV1Service, Request, Response>(this, handler)));
-}
-
 CatalogV1Service::CatalogV1Service(CatalogCore* core, storage::Metrics* metrics, absl::Duration max_call)
-    : core_(core), metrics_(metrics), max_call_(max_call) {
+    : RegisteredService(GetProductRequest::descriptor()->file()->FindServiceByName("CatalogService")),
+      core_(core),
+      metrics_(metrics),
+      max_call_(max_call) {
   Register("GetProduct", &CatalogV1Service::GetProduct);
   Register("BatchGetProducts", &CatalogV1Service::BatchGetProducts);
   Register("UpsertProducts", &CatalogV1Service::UpsertProducts);

@@ -4,31 +4,23 @@
 // connection, so each call runs on a gRPC server thread from start to end,
 // bounded by its deadline (capped at max_call).
 //
-// The methods are registered here rather than through the generated
-// CatalogService::Service so that BatchGetProducts can answer with an
-// EncodedBatchResponse (stored bytes, never parsed). Method names come from
-// the generated descriptor, so reflection and every generated client see
-// exactly catalog.v1.CatalogService.
+// The methods are registered by hand (RegisteredService) rather than through
+// the generated CatalogService::Service so that BatchGetProducts can answer
+// with an EncodedBatchResponse (stored bytes, never parsed).
 //
 // Thread-safety: handlers run concurrently; the service holds no state of
 // its own.
 #pragma once
 
-#include <grpcpp/grpcpp.h>
-
-#include <deque>
-#include <string>
-#include <grpcpp/impl/codegen/proto_utils.h>
-#include <grpcpp/impl/service_type.h>
-
 #include "catalog/v1/catalog.pb.h"
 #include "service/catalog_core.h"
 #include "service/encoded_batch_response.h"
+#include "service/registered_service.h"
 #include "storage/metrics.h"
 
 namespace catalog::service {
 
-class CatalogV1Service final : public grpc::Service {
+class CatalogV1Service final : public RegisteredService {
  public:
   // Does not take ownership.
   CatalogV1Service(CatalogCore* core, storage::Metrics* metrics, absl::Duration max_call);
@@ -43,15 +35,9 @@ class CatalogV1Service final : public grpc::Service {
                               catalog::v1::DeleteProductsResponse* response);
 
  private:
-  template <typename Request, typename Response>
-  void Register(const char* method,
-                grpc::Status (CatalogV1Service::*handler)(grpc::ServerContext*, const Request*, Response*));
-
   CatalogCore* const core_;
   storage::Metrics* const metrics_;
   const absl::Duration max_call_;
-  // gRPC keeps the method names as bare pointers: they live here.
-  std::deque<std::string> method_paths_;
 };
 
 }  // namespace catalog::service

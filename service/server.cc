@@ -8,6 +8,7 @@
 #include "service/admin_service.h"
 #include "service/catalog_core.h"
 #include "service/catalog_v1_service.h"
+#include "service/catalog_v2_service.h"
 #include "storage/mysql_tier.h"
 #include "storage/redis_tier.h"
 #include "storage/tiered_store.h"
@@ -24,6 +25,7 @@ struct CatalogServer::Parts {
   std::unique_ptr<storage::TieredStore> store;
   std::unique_ptr<CatalogCore> core;
   std::unique_ptr<CatalogV1Service> v1_service;
+  std::unique_ptr<CatalogV2Service> v2_service;
   std::unique_ptr<AdminService> admin_service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
@@ -67,6 +69,8 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   parts->core = std::make_unique<CatalogCore>(parts->store.get(), clock, CoreOptions{config.max_batch_size});
   parts->v1_service =
       std::make_unique<CatalogV1Service>(parts->core.get(), &parts->metrics, absl::Milliseconds(config.max_call_ms));
+  parts->v2_service =
+      std::make_unique<CatalogV2Service>(parts->core.get(), &parts->metrics, absl::Milliseconds(config.max_call_ms));
   parts->admin_service = std::make_unique<AdminService>(parts->core.get(), &parts->metrics);
 
   // Health is served by gRPC's built-in service; linking the generated
@@ -86,6 +90,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                               static_cast<int>(config.grpc_max_pollers));
   builder.RegisterService(parts->v1_service.get());
+  builder.RegisterService(parts->v2_service.get());
   builder.RegisterService(parts->admin_service.get());
   parts->server = builder.BuildAndStart();
   if (parts->server == nullptr || parts->port == 0) {

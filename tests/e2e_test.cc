@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "catalog/admin/v1/admin.grpc.pb.h"
 #include "catalog/v1/catalog.grpc.pb.h"
+#include "catalog/v2/catalog.grpc.pb.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/harness/harness.h"
@@ -255,6 +257,7 @@ TEST_CASE("reflection lists every service and describes grpc.health.v1") {
   std::set<std::string> names;
   for (const auto& service : response.list_services_response().service()) names.insert(service.name());
   CHECK(names.count("catalog.v1.CatalogService") == 1);
+  CHECK(names.count("catalog.v2.CatalogService") == 1);
   CHECK(names.count("catalog.admin.v1.CatalogAdminService") == 1);
   CHECK(names.count("grpc.health.v1.Health") == 1);
   CHECK(names.count("grpc.reflection.v1alpha.ServerReflection") == 1);
@@ -367,6 +370,91 @@ TEST_CASE("admin metrics are exported as Prometheus text") {
   INFO("promtool: " << promtool_output);
   CHECK(rc == 0);
   CHECK(promtool_output.empty());
+}
+
+grpc::ClientContext* WithDeadline(grpc::ClientContext* context) {
+  Client::Deadline(*context);
+  return context;
+}
+
+TEST_CASE("a product written through v2 reads the same through v1") {
+  Stack s;
+  auto v2 = catalog::v2::CatalogService::NewStub(s.client.channel);
+  catalog::v2::UpsertProductsRequest upsert;
+  catalog::v2::Product* p = upsert.add_products();
+  p->set_id("cross-2");
+  p->set_sku("SKU-X");
+  p->set_title("Written by v2");
+  p->mutable_price()->set_currency_code("CHF");
+  p->mutable_price()->set_amount_minor(995);
+  p->set_stock_quantity(3);
+  (*p->mutable_attributes())["material"] = "wool";
+  p->add_category_ids("knitwear");
+  catalog::v2::UpsertProductsResponse stored;
+  grpc::ClientContext context;
+  REQUIRE(v2->UpsertProducts(WithDeadline(&context), upsert, &stored).ok());
+  REQUIRE(stored.products_size() == 1);
+  CHECK(stored.products(0).version() == 1);
+
+  Product via_v1;
+  REQUIRE(s.client.Get("cross-2", &via_v1).ok());
+  CHECK(via_v1.title() == "Written by v2");
+  CHECK(via_v1.price().currency_code() == "CHF");
+  CHECK(via_v1.price().amount_minor() == 995);
+  CHECK(via_v1.attributes().at("material") == "wool");
+  CHECK(via_v1.category_ids(0) == "knitwear");
+  CHECK(via_v1.version() == 1);
+  CHECK(via_v1.SerializeAsString() == stored.products(0).SerializeAsString());  // Same bytes, both ways.
+}
+
+TEST_CASE("a product written through v1 reads through v2, with read masks and per-id results") {
+  Stack s;
+  REQUIRE(s.client.Upsert({MakeProduct("cross-1", "Written by v1")}).ok());
+  auto v2 = catalog::v2::CatalogService::NewStub(s.client.channel);
+
+  catalog::v2::GetProductRequest get;
+  get.set_id("cross-1");
+  catalog::v2::Product full;
+  grpc::ClientContext c1;
+  REQUIRE(v2->GetProduct(WithDeadline(&c1), get, &full).ok());
+  Product v1_copy;
+  REQUIRE(s.client.Get("cross-1", &v1_copy).ok());
+  CHECK(full.SerializeAsString() == v1_copy.SerializeAsString());
+
+  catalog::v2::BatchGetProductsRequest batch;
+  batch.add_ids("nope");
+  batch.add_ids("cross-1");
+  batch.mutable_read_mask()->add_paths("id");
+  batch.mutable_read_mask()->add_paths("title");
+  batch.mutable_read_mask()->add_paths("price");
+  catalog::v2::BatchGetProductsResponse results;
+  grpc::ClientContext c2;
+  REQUIRE(v2->BatchGetProducts(WithDeadline(&c2), batch, &results).ok());
+  REQUIRE(results.results_size() == 2);
+  CHECK(results.results(0).id() == "nope");
+  CHECK(results.results(0).has_not_found());
+  CHECK(results.results(1).id() == "cross-1");
+  REQUIRE(results.results(1).has_product());
+  const catalog::v2::Product& trimmed = results.results(1).product();
+  CHECK(trimmed.title() == "Written by v1");
+  CHECK(trimmed.price().amount_minor() == 1999);
+  CHECK(trimmed.description().empty());  // Not in the mask.
+  CHECK(trimmed.attributes().empty());
+  CHECK(trimmed.version() == 0);
+
+  batch.mutable_read_mask()->add_paths("colour");
+  grpc::ClientContext c3;
+  grpc::Status status = v2->BatchGetProducts(WithDeadline(&c3), batch, &results);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message() == "read_mask.paths[3]: \"colour\" is not a field of catalog.v2.Product");
+
+  catalog::v2::DeleteProductsRequest del;
+  del.add_ids("cross-1");
+  catalog::v2::DeleteProductsResponse deleted;
+  grpc::ClientContext c4;
+  REQUIRE(v2->DeleteProducts(WithDeadline(&c4), del, &deleted).ok());
+  CHECK(deleted.deleted_count() == 1);
+  CHECK(s.client.Get("cross-1", &v1_copy).error_code() == grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ block="${block/S=http:\/\/127.0.0.1:50051/S=http://$CATALOG_TEST_TARGET}"
 output="$(bash -euo pipefail -c "$block" 2>&1)" || { echo "FAIL: the README block failed:"; echo "$output"; exit 1; }
 for expected in 'catalog.v1.CatalogService' 'grpc.health.v1.Health' 'grpc.reflection.v1alpha.ServerReflection' \
   'catalog.v1.CatalogService/BatchGetProducts' '"id": "shoe-1"' '"version": "1"' '"missingIds": [' '"nope"' \
-  '"status": "SERVING"'; do
+  '"status": "SERVING"' 'catalog.v2.CatalogService' '"results": [' '"notFound": {}'; do
   grep -qF -- "$expected" <<<"$output" || { echo "FAIL: README output lacks $expected:"; echo "$output"; exit 1; }
   echo "ok: $expected"
 done

@@ -1,0 +1,120 @@
+#include "service/catalog_v2_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/field_mask_util.h"
+#include "service/grpc_glue.h"
+
+namespace catalog::service {
+namespace {
+
+using google::protobuf::FieldMask;
+using google::protobuf::util::FieldMaskUtil;
+
+// v1 and v2 products share one wire format: converting is re-reading bytes.
+template <typename To, typename From>
+To Convert(const From& from) {
+  To to;
+  to.ParseFromString(from.SerializeAsString());
+  return to;
+}
+
+absl::Status ValidateReadMask(const FieldMask& mask) {
+  for (int i = 0; i < mask.paths_size(); ++i) {
+    if (!FieldMaskUtil::GetFieldDescriptors(catalog::v2::Product::descriptor(), mask.paths(i), nullptr)) {
+      return absl::InvalidArgumentError(absl::StrCat("read_mask.paths[", i, "]: \"", mask.paths(i),
+                                                     "\" is not a field of catalog.v2.Product"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// An empty mask means every field (AIP-157).
+void ApplyReadMask(const FieldMask& mask, catalog::v2::Product* product) {
+  if (mask.paths_size() > 0) FieldMaskUtil::TrimMessage(mask, product);
+}
+
+}  // namespace
+
+CatalogV2Service::CatalogV2Service(CatalogCore* core, storage::Metrics* metrics, absl::Duration max_call)
+    : RegisteredService(catalog::v2::Product::descriptor()->file()->FindServiceByName("CatalogService")),
+      core_(core),
+      metrics_(metrics),
+      max_call_(max_call) {
+  Register("GetProduct", &CatalogV2Service::GetProduct);
+  Register("BatchGetProducts", &CatalogV2Service::BatchGetProducts);
+  Register("UpsertProducts", &CatalogV2Service::UpsertProducts);
+  Register("DeleteProducts", &CatalogV2Service::DeleteProducts);
+}
+
+grpc::Status CatalogV2Service::GetProduct(grpc::ServerContext* context, const catalog::v2::GetProductRequest* request,
+                                          catalog::v2::Product* response) {
+  return Instrumented(*metrics_, [&]() -> absl::Status {
+    if (absl::Status s = ValidateReadMask(request->read_mask()); !s.ok()) return s;
+    absl::StatusOr<std::optional<catalog::v1::Product>> product =
+        core_->Get(request->id(), CallDeadline(*context, max_call_));
+    if (!product.ok()) return product.status();
+    if (!product->has_value()) return absl::NotFoundError(absl::StrCat("product \"", request->id(), "\" not found"));
+    *response = Convert<catalog::v2::Product>(**product);
+    ApplyReadMask(request->read_mask(), response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CatalogV2Service::BatchGetProducts(grpc::ServerContext* context,
+                                                const catalog::v2::BatchGetProductsRequest* request,
+                                                catalog::v2::BatchGetProductsResponse* response) {
+  return Instrumented(*metrics_, [&]() -> absl::Status {
+    if (absl::Status s = ValidateReadMask(request->read_mask()); !s.ok()) return s;
+    const std::vector<std::string> ids(request->ids().begin(), request->ids().end());
+    absl::StatusOr<std::vector<storage::MaybeValue>> values = core_->BatchGet(ids, CallDeadline(*context, max_call_));
+    if (!values.ok()) return values.status();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      catalog::v2::ProductResult* result = response->add_results();
+      result->set_id(ids[i]);
+      if (!(*values)[i].has_value()) {
+        result->mutable_not_found();
+        continue;
+      }
+      // The stored v1 encoding is a v2 encoding too.
+      if (!result->mutable_product()->ParseFromString(*(*values)[i])) {
+        return absl::DataLossError(absl::StrCat("stored product \"", ids[i], "\" does not parse"));
+      }
+      ApplyReadMask(request->read_mask(), result->mutable_product());
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CatalogV2Service::UpsertProducts(grpc::ServerContext* context,
+                                              const catalog::v2::UpsertProductsRequest* request,
+                                              catalog::v2::UpsertProductsResponse* response) {
+  return Instrumented(*metrics_, [&]() -> absl::Status {
+    if (!request->request_id().empty()) {
+      return absl::UnimplementedError("request_id: idempotent upserts are not served yet; send it empty");
+    }
+    std::vector<catalog::v1::Product> products;
+    products.reserve(request->products_size());
+    for (const catalog::v2::Product& p : request->products()) products.push_back(Convert<catalog::v1::Product>(p));
+    std::vector<const catalog::v1::Product*> pointers;
+    for (const catalog::v1::Product& p : products) pointers.push_back(&p);
+    absl::StatusOr<std::vector<catalog::v1::Product>> stored =
+        core_->Upsert(pointers, CallDeadline(*context, max_call_));
+    if (!stored.ok()) return stored.status();
+    for (const catalog::v1::Product& p : *stored) *response->add_products() = Convert<catalog::v2::Product>(p);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CatalogV2Service::DeleteProducts(grpc::ServerContext* context,
+                                              const catalog::v2::DeleteProductsRequest* request,
+                                              catalog::v2::DeleteProductsResponse* response) {
+  return Instrumented(*metrics_, [&]() -> absl::Status {
+    const std::vector<std::string> ids(request->ids().begin(), request->ids().end());
+    absl::StatusOr<int64_t> deleted = core_->Delete(ids, CallDeadline(*context, max_call_));
+    if (!deleted.ok()) return deleted.status();
+    response->set_deleted_count(*deleted);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace catalog::service

@@ -1,0 +1,37 @@
+// CatalogV2Service: catalog.v2.CatalogService, an adapter over the same
+// CatalogCore as v1. Products cross between the versions through their wire
+// encoding, which the two protos keep identical (wire_compatibility_test.cc
+// holds them to it); v2 adds read masks, per-id results, pages over a
+// category and idempotent upserts on top of the core.
+//
+// Thread-safety: handlers run concurrently; no state of its own.
+#pragma once
+
+#include "catalog/v2/catalog.pb.h"
+#include "service/catalog_core.h"
+#include "service/registered_service.h"
+#include "storage/metrics.h"
+
+namespace catalog::service {
+
+class CatalogV2Service final : public RegisteredService {
+ public:
+  // Does not take ownership.
+  CatalogV2Service(CatalogCore* core, storage::Metrics* metrics, absl::Duration max_call);
+
+  grpc::Status GetProduct(grpc::ServerContext* context, const catalog::v2::GetProductRequest* request,
+                          catalog::v2::Product* response);
+  grpc::Status BatchGetProducts(grpc::ServerContext* context, const catalog::v2::BatchGetProductsRequest* request,
+                                catalog::v2::BatchGetProductsResponse* response);
+  grpc::Status UpsertProducts(grpc::ServerContext* context, const catalog::v2::UpsertProductsRequest* request,
+                              catalog::v2::UpsertProductsResponse* response);
+  grpc::Status DeleteProducts(grpc::ServerContext* context, const catalog::v2::DeleteProductsRequest* request,
+                              catalog::v2::DeleteProductsResponse* response);
+
+ private:
+  CatalogCore* const core_;
+  storage::Metrics* const metrics_;
+  const absl::Duration max_call_;
+};
+
+}  // namespace catalog::service
