@@ -1,6 +1,9 @@
 #include "service/catalog_core.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 #include "service/validation.h"
 
@@ -14,8 +17,9 @@ const storage::RecordType& CatalogCore::ProductRecordType() {
   return *type;
 }
 
-CatalogCore::CatalogCore(storage::TieredStore* store, const storage::Clock* clock, CoreOptions options)
-    : store_(store), clock_(clock), options_(options) {}
+CatalogCore::CatalogCore(storage::TieredStore* store, storage::RequestLog* request_log, const storage::Clock* clock,
+                         storage::Metrics* metrics, CoreOptions options)
+    : store_(store), request_log_(request_log), clock_(clock), metrics_(metrics), options_(options) {}
 
 absl::StatusOr<std::vector<storage::MaybeValue>> CatalogCore::BatchGet(absl::Span<const std::string> ids,
                                                                        absl::Time deadline) {
@@ -59,6 +63,67 @@ absl::StatusOr<std::vector<Product>> CatalogCore::Upsert(absl::Span<const Produc
         "products[", c.index, "].version: ", c.expected, " does not match ",
         c.stored == 0 ? std::string("any stored product") : absl::StrCat("the stored version ", c.stored),
         " of id \"", products[c.index]->id(), "\"; nothing was written"));
+  }
+  return stored;
+}
+
+namespace {
+
+// A stable digest of what a request asks for (deterministic serialization,
+// FNV-1a 64): tells a retry from a different request reusing the id.
+std::string Fingerprint(absl::Span<const Product* const> products) {
+  uint64_t hash = 14695981039346656037ull;
+  for (const Product* product : products) {
+    std::string bytes;
+    {
+      google::protobuf::io::StringOutputStream stream(&bytes);
+      google::protobuf::io::CodedOutputStream out(&stream);
+      out.SetSerializationDeterministic(true);
+      product->SerializeWithCachedSizes(&out);
+    }
+    bytes.push_back('\0');
+    for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
+  }
+  return absl::StrCat(absl::Hex(hash, absl::kZeroPad16));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Product>> CatalogCore::UpsertOnce(const std::string& request_id,
+                                                             absl::Span<const Product* const> products,
+                                                             absl::Time deadline) {
+  if (absl::Status s = ValidateId(request_id, "request_id"); !s.ok()) return s;
+  if (absl::Status s = ValidateProductBatch(products, "products", options_.max_batch_size); !s.ok()) return s;
+  for (const Product* product : products) product->ByteSizeLong();  // Caches sizes for Fingerprint.
+  const std::string fingerprint = Fingerprint(products);
+  absl::StatusOr<storage::RequestClaim> claim = request_log_->Claim(request_id, fingerprint, deadline);
+  if (!claim.ok()) return claim.status();
+  if (claim->kind != storage::RequestClaim::Kind::kNew) {
+    if (claim->fingerprint != fingerprint) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request_id: \"", request_id, "\" was already used for a different request"));
+    }
+    if (claim->kind == storage::RequestClaim::Kind::kInProgress) {
+      return absl::AbortedError(
+          absl::StrCat("request_id \"", request_id, "\": the first call is still in progress; retry later"));
+    }
+    catalog::v1::UpsertProductsResponse recorded;
+    if (!recorded.ParseFromString(claim->response)) {
+      return absl::DataLossError(absl::StrCat("request_id \"", request_id, "\": recorded result does not parse"));
+    }
+    metrics_->Add(storage::Counter::request_replays_total);
+    return std::vector<Product>(recorded.products().begin(), recorded.products().end());
+  }
+  absl::StatusOr<std::vector<Product>> stored = Upsert(products, deadline);
+  if (!stored.ok()) {
+    if (!request_log_->Abandon(request_id, deadline).ok()) metrics_->Add(storage::Counter::request_log_failures_total);
+    return stored.status();
+  }
+  catalog::v1::UpsertProductsResponse result;
+  for (const Product& product : *stored) *result.add_products() = product;
+  // The write happened: report it even if it cannot be recorded (counted).
+  if (!request_log_->Complete(request_id, fingerprint, result.SerializeAsString(), deadline).ok()) {
+    metrics_->Add(storage::Counter::request_log_failures_total);
   }
   return stored;
 }

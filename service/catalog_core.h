@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "catalog/v1/catalog.pb.h"
+#include "storage/request_log.h"
 #include "storage/tiered_store.h"
 
 namespace catalog::service {
@@ -31,8 +32,9 @@ class CatalogCore {
   // in catalog.v1.Product field 9.
   static const storage::RecordType& ProductRecordType();
 
-  // Does not take ownership; `store` and `clock` must outlive the core.
-  CatalogCore(storage::TieredStore* store, const storage::Clock* clock, CoreOptions options);
+  // Does not take ownership; all pointers must outlive the core.
+  CatalogCore(storage::TieredStore* store, storage::RequestLog* request_log, const storage::Clock* clock,
+              storage::Metrics* metrics, CoreOptions options);
 
   // Stored encodings (catalog.v1.Product wire format) aligned with `ids`;
   // nullopt where no product exists.
@@ -45,6 +47,14 @@ class CatalogCore {
   absl::StatusOr<std::vector<catalog::v1::Product>> Upsert(absl::Span<const catalog::v1::Product* const> products,
                                                            absl::Time deadline);
 
+  // Upsert applied at most once per `request_id` (AIP-155): a retry with the
+  // same id and the same products returns the first call's result without
+  // writing; the same id with other products is INVALID_ARGUMENT; a retry
+  // while the first call still runs is ABORTED (retry later). A call that
+  // fails is forgotten, so its retry is applied.
+  absl::StatusOr<std::vector<catalog::v1::Product>> UpsertOnce(
+      const std::string& request_id, absl::Span<const catalog::v1::Product* const> products, absl::Time deadline);
+
   // Returns how many of `ids` existed.
   absl::StatusOr<int64_t> Delete(absl::Span<const std::string> ids, absl::Time deadline);
 
@@ -52,7 +62,9 @@ class CatalogCore {
 
  private:
   storage::TieredStore* const store_;
+  storage::RequestLog* const request_log_;
   const storage::Clock* const clock_;
+  storage::Metrics* const metrics_;
   const CoreOptions options_;
 };
 

@@ -89,16 +89,15 @@ grpc::Status CatalogV2Service::UpsertProducts(grpc::ServerContext* context,
                                               const catalog::v2::UpsertProductsRequest* request,
                                               catalog::v2::UpsertProductsResponse* response) {
   return Instrumented(*metrics_, [&]() -> absl::Status {
-    if (!request->request_id().empty()) {
-      return absl::UnimplementedError("request_id: idempotent upserts are not served yet; send it empty");
-    }
     std::vector<catalog::v1::Product> products;
     products.reserve(request->products_size());
     for (const catalog::v2::Product& p : request->products()) products.push_back(Convert<catalog::v1::Product>(p));
     std::vector<const catalog::v1::Product*> pointers;
     for (const catalog::v1::Product& p : products) pointers.push_back(&p);
+    const absl::Time deadline = CallDeadline(*context, max_call_);
     absl::StatusOr<std::vector<catalog::v1::Product>> stored =
-        core_->Upsert(pointers, CallDeadline(*context, max_call_));
+        request->request_id().empty() ? core_->Upsert(pointers, deadline)
+                                      : core_->UpsertOnce(request->request_id(), pointers, deadline);
     if (!stored.ok()) return stored.status();
     for (const catalog::v1::Product& p : *stored) *response->add_products() = Convert<catalog::v2::Product>(p);
     return absl::OkStatus();

@@ -11,6 +11,7 @@
 #include "service/catalog_v2_service.h"
 #include "storage/mysql_tier.h"
 #include "storage/redis_tier.h"
+#include "storage/request_log.h"
 #include "storage/tiered_store.h"
 
 namespace catalog::service {
@@ -23,6 +24,7 @@ struct CatalogServer::Parts {
   std::unique_ptr<storage::RedisTier> redis_tier;
   std::unique_ptr<storage::MySqlTier> mysql_tier;
   std::unique_ptr<storage::TieredStore> store;
+  std::unique_ptr<storage::RedisRequestLog> request_log;
   std::unique_ptr<CatalogCore> core;
   std::unique_ptr<CatalogV1Service> v1_service;
   std::unique_ptr<CatalogV2Service> v2_service;
@@ -66,7 +68,11 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   store_options.max_write_attempts = static_cast<int>(config.write_attempts);
   parts->store = std::make_unique<storage::TieredStore>(type, parts->redis_tier.get(), parts->mysql_tier.get(),
                                                         clock, &parts->metrics, store_options);
-  parts->core = std::make_unique<CatalogCore>(parts->store.get(), clock, CoreOptions{config.max_batch_size});
+  storage::RequestLogOptions log_options;
+  log_options.claim_ttl = 2 * absl::Milliseconds(config.max_call_ms) + absl::Seconds(1);
+  parts->request_log = std::make_unique<storage::RedisRequestLog>(parts->redis_pool.get(), log_options);
+  parts->core = std::make_unique<CatalogCore>(parts->store.get(), parts->request_log.get(), clock, &parts->metrics,
+                                              CoreOptions{config.max_batch_size});
   parts->v1_service =
       std::make_unique<CatalogV1Service>(parts->core.get(), &parts->metrics, absl::Milliseconds(config.max_call_ms));
   parts->v2_service =

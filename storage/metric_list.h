@@ -22,6 +22,8 @@
   X(promotion_failures_total, "Write-backs to Redis that failed; the read still succeeded.") \
   X(write_conflict_retries_total, "Optimistic write attempts retried after a concurrent change.") \
   X(cold_tombstone_failures_total, "Deletes whose tombstones reached Redis but not MySQL (demotion finishes them).") \
+  X(request_replays_total, "Upserts answered from the request log (a retry with a known request_id).") \
+  X(request_log_failures_total, "Request log writes that failed after the upsert itself succeeded or failed.") \
   X(version_conflicts_total, "Upserts rejected with ABORTED for a version mismatch.")    \
   X(demoted_total, "Records moved from Redis to MySQL by demotion.")                     \
   X(demote_skipped_changed_total, "Idle records kept in Redis because they changed during demotion.") \

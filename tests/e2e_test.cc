@@ -457,5 +457,51 @@ TEST_CASE("a product written through v1 reads through v2, with read masks and pe
   CHECK(s.client.Get("cross-1", &v1_copy).error_code() == grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_CASE("a v2 upsert retried with the same request_id is applied once") {
+  Stack s;
+  auto v2 = catalog::v2::CatalogService::NewStub(s.client.channel);
+  catalog::v2::UpsertProductsRequest request;
+  request.set_request_id("req-7f3a");
+  catalog::v2::Product* p = request.add_products();
+  p->set_id("once");
+  p->set_sku("S");
+  p->set_title("Applied once");
+  p->mutable_price()->set_currency_code("EUR");
+  catalog::v2::UpsertProductsResponse first, retry;
+  grpc::ClientContext c1, c2;
+  REQUIRE(v2->UpsertProducts(WithDeadline(&c1), request, &first).ok());
+  REQUIRE(v2->UpsertProducts(WithDeadline(&c2), request, &retry).ok());
+  CHECK(first.products(0).version() == 1);
+  CHECK(retry.SerializeAsString() == first.SerializeAsString());  // The recorded result, not a new write.
+  Product stored;
+  REQUIRE(s.client.Get("once", &stored).ok());
+  CHECK(stored.version() == 1);
+  // The log entry is a cache key: it expires (and volatile-lru may evict it).
+  CHECK(s.redis.Command({"PTTL", "request:req-7f3a"})->integer > 0);
+  CHECK(s.redis.Command({"TTL", "product:once"})->integer == -1);  // Products never expire.
+
+  p->set_title("Something else");
+  grpc::ClientContext c3;
+  grpc::Status status = v2->UpsertProducts(WithDeadline(&c3), request, &retry);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message() == "request_id: \"req-7f3a\" was already used for a different request");
+
+  request.set_request_id("not valid");
+  grpc::ClientContext c4;
+  status = v2->UpsertProducts(WithDeadline(&c4), request, &retry);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message() == "request_id: \"not valid\" is not a valid id (^[A-Za-z0-9._:-]{1,128}$)");
+
+  // A call that failed is forgotten: its retry is applied.
+  request.set_request_id("req-conflict");
+  p->set_version(5);
+  grpc::ClientContext c5;
+  CHECK(v2->UpsertProducts(WithDeadline(&c5), request, &retry).error_code() == grpc::StatusCode::ABORTED);
+  p->set_version(1);
+  grpc::ClientContext c6;
+  REQUIRE(v2->UpsertProducts(WithDeadline(&c6), request, &retry).ok());
+  CHECK(retry.products(0).version() == 2);
+}
+
 }  // namespace
 }  // namespace catalog

@@ -20,8 +20,10 @@ class UpsertProductsRequest extends \Google\Protobuf\Internal\Message
      */
     private $products;
     /**
-     * Optional, up to 64 characters [A-Za-z0-9._:-]: a retry with the same
-     * request_id within 24 hours returns the first call's response.
+     * Optional, 1..128 characters [A-Za-z0-9._:-] (a UUID fits): a retry with
+     * the same request_id within 24 hours returns the first call's response
+     * without writing again. Reusing it for different products is
+     * INVALID_ARGUMENT; retrying while the first call still runs is ABORTED.
      *
      * Generated from protobuf field <code>string request_id = 2;</code>
      */
@@ -36,8 +38,10 @@ class UpsertProductsRequest extends \Google\Protobuf\Internal\Message
      *     @type array<\Catalog\V2\Product>|\Google\Protobuf\Internal\RepeatedField $products
      *           1..max_batch_size products with distinct ids.
      *     @type string $request_id
-     *           Optional, up to 64 characters [A-Za-z0-9._:-]: a retry with the same
-     *           request_id within 24 hours returns the first call's response.
+     *           Optional, 1..128 characters [A-Za-z0-9._:-] (a UUID fits): a retry with
+     *           the same request_id within 24 hours returns the first call's response
+     *           without writing again. Reusing it for different products is
+     *           INVALID_ARGUMENT; retrying while the first call still runs is ABORTED.
      * }
      */
     public function __construct($data = NULL) {
@@ -72,8 +76,10 @@ class UpsertProductsRequest extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Optional, up to 64 characters [A-Za-z0-9._:-]: a retry with the same
-     * request_id within 24 hours returns the first call's response.
+     * Optional, 1..128 characters [A-Za-z0-9._:-] (a UUID fits): a retry with
+     * the same request_id within 24 hours returns the first call's response
+     * without writing again. Reusing it for different products is
+     * INVALID_ARGUMENT; retrying while the first call still runs is ABORTED.
      *
      * Generated from protobuf field <code>string request_id = 2;</code>
      * @return string
@@ -84,8 +90,10 @@ class UpsertProductsRequest extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Optional, up to 64 characters [A-Za-z0-9._:-]: a retry with the same
-     * request_id within 24 hours returns the first call's response.
+     * Optional, 1..128 characters [A-Za-z0-9._:-] (a UUID fits): a retry with
+     * the same request_id within 24 hours returns the first call's response
+     * without writing again. Reusing it for different products is
+     * INVALID_ARGUMENT; retrying while the first call still runs is ABORTED.
      *
      * Generated from protobuf field <code>string request_id = 2;</code>
      * @param string $var

@@ -328,8 +328,10 @@ export declare type UpsertProductsRequest = Message<"catalog.v2.UpsertProductsRe
   products: Product[];
 
   /**
-   * Optional, up to 64 characters [A-Za-z0-9._:-]: a retry with the same
-   * request_id within 24 hours returns the first call's response.
+   * Optional, 1..128 characters [A-Za-z0-9._:-] (a UUID fits): a retry with
+   * the same request_id within 24 hours returns the first call's response
+   * without writing again. Reusing it for different products is
+   * INVALID_ARGUMENT; retrying while the first call still runs is ABORTED.
    *
    * @generated from field: string request_id = 2;
    */
