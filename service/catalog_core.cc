@@ -1,7 +1,9 @@
 #include "service/catalog_core.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
@@ -13,9 +15,36 @@ using catalog::v1::Product;
 
 const storage::RecordType& CatalogCore::ProductRecordType() {
   static const storage::RecordType* const type =
-      new storage::RecordType{"product:", "products", Product::kVersionFieldNumber};
+      new storage::RecordType{"product:", "products", Product::kVersionFieldNumber, "product-index:"};
   return *type;
 }
+
+namespace {
+
+constexpr int32_t kDefaultPageSize = 50;
+
+std::string CategoryIndex(const std::string& category) { return absl::StrCat("category:", category); }
+
+// Page tokens: base64url of "1\n<category>\n<last id>" (ids never hold '\n').
+std::string EncodePageToken(const std::string& category, const std::string& last_id) {
+  return absl::WebSafeBase64Escape(absl::StrCat("1\n", category, "\n", last_id));
+}
+
+absl::StatusOr<std::string> DecodePageToken(const std::string& token, const std::string& category) {
+  std::string decoded;
+  std::vector<std::string> parts;
+  if (absl::WebSafeBase64Unescape(token, &decoded)) parts = absl::StrSplit(decoded, '\n');
+  if (parts.size() != 3 || parts[0] != "1") {
+    return absl::InvalidArgumentError("page_token: not a token returned by ListProducts");
+  }
+  if (parts[1] != category) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token: belongs to category \"", parts[1], "\", not \"", category, "\""));
+  }
+  return parts[2];
+}
+
+}  // namespace
 
 CatalogCore::CatalogCore(storage::TieredStore* store, storage::RequestLog* request_log, const storage::Clock* clock,
                          storage::Metrics* metrics, CoreOptions options)
@@ -45,6 +74,17 @@ absl::StatusOr<std::vector<Product>> CatalogCore::Upsert(absl::Span<const Produc
   std::vector<storage::WriteIntent> intents;
   intents.reserve(products.size());
   for (const Product* product : products) intents.push_back({product->id(), product->version()});
+
+  // Category index first, record second: the index is then always a
+  // superset of the truth (a failed write leaves an extra entry, which List
+  // skips), never missing a product that was written.
+  std::vector<storage::IndexEntry> index_entries;
+  for (const Product* product : products) {
+    for (const std::string& category : product->category_ids()) {
+      index_entries.push_back({CategoryIndex(category), product->id()});
+    }
+  }
+  if (absl::Status s = store_->IndexAdd(index_entries, deadline); !s.ok()) return s;
 
   const google::protobuf::Timestamp now =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_->Now()));
@@ -126,6 +166,46 @@ absl::StatusOr<std::vector<Product>> CatalogCore::UpsertOnce(const std::string& 
     metrics_->Add(storage::Counter::request_log_failures_total);
   }
   return stored;
+}
+
+absl::StatusOr<ProductPage> CatalogCore::List(const std::string& category_id, int32_t page_size,
+                                              const std::string& page_token, absl::Time deadline) {
+  if (absl::Status s = ValidateId(category_id, "category_id"); !s.ok()) return s;
+  if (page_size < 0) return absl::InvalidArgumentError(absl::StrCat("page_size: ", page_size, " must be >= 0"));
+  const int64_t size = page_size == 0 ? kDefaultPageSize : std::min<int64_t>(page_size, options_.max_batch_size);
+  std::string after;
+  if (!page_token.empty()) {
+    absl::StatusOr<std::string> last = DecodePageToken(page_token, category_id);
+    if (!last.ok()) return last.status();
+    after = *std::move(last);
+  }
+  // Index entries may be stale (a product moved to another category, or
+  // deleted): read the products and keep those still in the category,
+  // fetching further until the page is full or the index ends.
+  ProductPage page;
+  const std::string index = CategoryIndex(category_id);
+  while (static_cast<int64_t>(page.products.size()) < size) {
+    const int want = static_cast<int>(size - static_cast<int64_t>(page.products.size()));
+    absl::StatusOr<std::vector<std::string>> ids = store_->IndexRange(index, after, want, deadline);
+    if (!ids.ok()) return ids.status();
+    if (ids->empty()) return page;
+    absl::StatusOr<std::vector<storage::MaybeValue>> values = store_->Read(*ids, deadline);
+    if (!values.ok()) return values.status();
+    for (size_t i = 0; i < ids->size(); ++i) {
+      if (!(*values)[i].has_value()) continue;
+      Product product;
+      if (!product.ParseFromString(*(*values)[i])) {
+        return absl::DataLossError(absl::StrCat("stored product \"", (*ids)[i], "\" does not parse"));
+      }
+      const auto& categories = product.category_ids();
+      if (std::find(categories.begin(), categories.end(), category_id) == categories.end()) continue;
+      page.products.push_back(std::move(product));
+    }
+    after = ids->back();
+    if (static_cast<int>(ids->size()) < want) return page;  // The index has no more.
+  }
+  page.next_page_token = EncodePageToken(category_id, after);
+  return page;
 }
 
 absl::StatusOr<int64_t> CatalogCore::Delete(absl::Span<const std::string> ids, absl::Time deadline) {

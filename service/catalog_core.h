@@ -21,6 +21,11 @@
 
 namespace catalog::service {
 
+struct ProductPage {
+  std::vector<catalog::v1::Product> products;  // In id order.
+  std::string next_page_token;                 // Empty on the last page.
+};
+
 struct CoreOptions {
   // Most ids or products in one call. Default 1000.
   int64_t max_batch_size = 1000;
@@ -54,6 +59,12 @@ class CatalogCore {
   // fails is forgotten, so its retry is applied.
   absl::StatusOr<std::vector<catalog::v1::Product>> UpsertOnce(
       const std::string& request_id, absl::Span<const catalog::v1::Product* const> products, absl::Time deadline);
+
+  // The products of one category in id order, a page at a time (AIP-158).
+  // page_size 0 means 50; above max_batch_size it is lowered to it. The
+  // token is opaque and only valid for the same category.
+  absl::StatusOr<ProductPage> List(const std::string& category_id, int32_t page_size, const std::string& page_token,
+                                   absl::Time deadline);
 
   // Returns how many of `ids` existed.
   absl::StatusOr<int64_t> Delete(absl::Span<const std::string> ids, absl::Time deadline);

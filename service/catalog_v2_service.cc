@@ -42,6 +42,7 @@ CatalogV2Service::CatalogV2Service(CatalogCore* core, storage::Metrics* metrics,
       max_call_(max_call) {
   Register("GetProduct", &CatalogV2Service::GetProduct);
   Register("BatchGetProducts", &CatalogV2Service::BatchGetProducts);
+  Register("ListProducts", &CatalogV2Service::ListProducts);
   Register("UpsertProducts", &CatalogV2Service::UpsertProducts);
   Register("DeleteProducts", &CatalogV2Service::DeleteProducts);
 }
@@ -81,6 +82,24 @@ grpc::Status CatalogV2Service::BatchGetProducts(grpc::ServerContext* context,
       }
       ApplyReadMask(request->read_mask(), result->mutable_product());
     }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CatalogV2Service::ListProducts(grpc::ServerContext* context,
+                                            const catalog::v2::ListProductsRequest* request,
+                                            catalog::v2::ListProductsResponse* response) {
+  return Instrumented(*metrics_, [&]() -> absl::Status {
+    if (absl::Status s = ValidateReadMask(request->read_mask()); !s.ok()) return s;
+    absl::StatusOr<ProductPage> page = core_->List(request->category_id(), request->page_size(),
+                                                   request->page_token(), CallDeadline(*context, max_call_));
+    if (!page.ok()) return page.status();
+    for (const catalog::v1::Product& p : page->products) {
+      catalog::v2::Product* out = response->add_products();
+      *out = Convert<catalog::v2::Product>(p);
+      ApplyReadMask(request->read_mask(), out);
+    }
+    response->set_next_page_token(page->next_page_token);
     return absl::OkStatus();
   });
 }

@@ -23,6 +23,8 @@ class CatalogV2Service final : public RegisteredService {
                           catalog::v2::Product* response);
   grpc::Status BatchGetProducts(grpc::ServerContext* context, const catalog::v2::BatchGetProductsRequest* request,
                                 catalog::v2::BatchGetProductsResponse* response);
+  grpc::Status ListProducts(grpc::ServerContext* context, const catalog::v2::ListProductsRequest* request,
+                            catalog::v2::ListProductsResponse* response);
   grpc::Status UpsertProducts(grpc::ServerContext* context, const catalog::v2::UpsertProductsRequest* request,
                               catalog::v2::UpsertProductsResponse* response);
   grpc::Status DeleteProducts(grpc::ServerContext* context, const catalog::v2::DeleteProductsRequest* request,

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 
 #include "absl/status/status.h"
 #include "storage/tiers.h"
@@ -58,6 +59,21 @@ class FakePrimaryTier : public PrimaryTier {
       const bool match = it != values.end() && it->second == e.value;
       if (match) values.erase(it);
       out.push_back(match);
+    }
+    return out;
+  }
+  std::map<std::string, std::set<std::string>> indexes;
+  absl::Status IndexAdd(absl::Span<const IndexEntry> entries, absl::Time) override {
+    if (!fail_multi_get.ok()) return fail_multi_get;
+    for (const IndexEntry& e : entries) indexes[e.index].insert(e.id);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<std::string>> IndexRange(const std::string& index, const std::string& after, int limit,
+                                                      absl::Time) override {
+    std::vector<std::string> out;
+    const std::set<std::string>& ids = indexes[index];
+    for (auto it = ids.upper_bound(after); it != ids.end() && static_cast<int>(out.size()) < limit; ++it) {
+      out.push_back(*it);
     }
     return out;
   }

@@ -24,6 +24,9 @@ struct RecordType {
   std::string table;
   // Field number of the int64 `version` field inside the record encoding.
   int version_field_number = 0;
+  // Redis key of secondary index `name` is index_prefix + name, e.g.
+  // "product-index:" + "category:shoes".
+  std::string index_prefix;
 };
 
 enum class ValueKind { kRecord, kTombstone, kCorrupt };

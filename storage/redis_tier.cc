@@ -174,4 +174,31 @@ absl::StatusOr<IdleScanPage> RedisTier::ScanIdle(uint64_t cursor, absl::Duration
   return result;
 }
 
+absl::Status RedisTier::IndexAdd(absl::Span<const IndexEntry> entries, absl::Time deadline) {
+  if (entries.empty()) return absl::OkStatus();
+  std::vector<RedisCommand> commands;
+  for (const IndexEntry& entry : entries) {
+    commands.push_back({"ZADD", absl::StrCat(type_.index_prefix, entry.index), "0", entry.id});
+  }
+  absl::StatusOr<std::vector<RedisReplyPtr>> replies = pool_->RoundTrip(commands, deadline, /*idempotent=*/true);
+  if (!replies.ok()) return replies.status();
+  for (const RedisReplyPtr& reply : *replies) {
+    if (reply->type == REDIS_REPLY_ERROR) return RedisReplyError(*reply, "ZADD");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> RedisTier::IndexRange(const std::string& index, const std::string& after,
+                                                               int limit, absl::Time deadline) {
+  absl::StatusOr<RedisReplyPtr> reply =
+      One({"ZRANGEBYLEX", absl::StrCat(type_.index_prefix, index), after.empty() ? "-" : absl::StrCat("(", after), "+",
+           "LIMIT", "0", absl::StrCat(limit)},
+          deadline, /*idempotent=*/true, "ZRANGEBYLEX");
+  if (!reply.ok()) return reply.status();
+  if ((*reply)->type != REDIS_REPLY_ARRAY) return Unexpected("ZRANGEBYLEX", **reply);
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < (*reply)->elements; ++i) ids.emplace_back((*reply)->element[i]->str, (*reply)->element[i]->len);
+  return ids;
+}
+
 }  // namespace catalog::storage

@@ -30,6 +30,11 @@ class RedisTier : public PrimaryTier {
                                                      absl::Time deadline) override;
   absl::StatusOr<IdleScanPage> ScanIdle(uint64_t cursor, absl::Duration min_idle, int count,
                                         absl::Time deadline) override;
+  // Indexes are sorted sets with every score 0, so ZRANGEBYLEX pages them
+  // in id order.
+  absl::Status IndexAdd(absl::Span<const IndexEntry> entries, absl::Time deadline) override;
+  absl::StatusOr<std::vector<std::string>> IndexRange(const std::string& index, const std::string& after, int limit,
+                                                      absl::Time deadline) override;
 
  private:
   std::string Key(absl::string_view id) const;

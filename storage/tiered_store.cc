@@ -168,6 +168,15 @@ absl::StatusOr<int64_t> TieredStore::Delete(absl::Span<const std::string> ids, a
                                          " attempts; retry the call"));
 }
 
+absl::Status TieredStore::IndexAdd(absl::Span<const IndexEntry> entries, absl::Time deadline) {
+  return primary_->IndexAdd(entries, Bound(deadline));
+}
+
+absl::StatusOr<std::vector<std::string>> TieredStore::IndexRange(const std::string& index, const std::string& after,
+                                                                 int limit, absl::Time deadline) {
+  return primary_->IndexRange(index, after, limit, Bound(deadline));
+}
+
 absl::StatusOr<DemoteResult> TieredStore::Demote(absl::Duration min_idle, int64_t limit, absl::Time deadline) {
   if (min_idle < min_demote_idle()) {
     return absl::InvalidArgumentError(absl::StrCat("idle_seconds: must be at least ",

@@ -107,6 +107,13 @@ class TieredStore {
   // max_operation_time + 1 s (Redis idle clocks tick in seconds).
   absl::StatusOr<DemoteResult> Demote(absl::Duration min_idle, int64_t limit, absl::Time deadline);
 
+  // Secondary indexes (see PrimaryTier::IndexAdd): kept in Redis only.
+  // Entries may outlive a record or its indexed value; readers check the
+  // records they get (CatalogCore::List does).
+  absl::Status IndexAdd(absl::Span<const IndexEntry> entries, absl::Time deadline);
+  absl::StatusOr<std::vector<std::string>> IndexRange(const std::string& index, const std::string& after, int limit,
+                                                      absl::Time deadline);
+
   absl::Duration min_demote_idle() const { return options_.max_operation_time + absl::Seconds(1); }
 
  private:

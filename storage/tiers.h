@@ -37,6 +37,11 @@ struct CasEntry {
   MaybeValue replacement;
 };
 
+struct IndexEntry {
+  std::string index;  // e.g. "category:shoes"
+  std::string id;
+};
+
 struct IdValue {
   std::string id;
   std::string value;
@@ -79,6 +84,15 @@ class PrimaryTier {
   // those unused for at least `min_idle`, without touching their LRU clocks.
   virtual absl::StatusOr<IdleScanPage> ScanIdle(uint64_t cursor, absl::Duration min_idle,
                                                 int count, absl::Time deadline) = 0;
+
+  // Secondary indexes: named sets of ids, kept in the primary tier only and
+  // never demoted. Adds every (index, id) pair in one round trip.
+  virtual absl::Status IndexAdd(absl::Span<const IndexEntry> entries, absl::Time deadline) = 0;
+
+  // Up to `limit` ids of `index` greater than `after` ("" for the first),
+  // in byte order.
+  virtual absl::StatusOr<std::vector<std::string>> IndexRange(const std::string& index, const std::string& after,
+                                                              int limit, absl::Time deadline) = 0;
 };
 
 struct ColdRecord {

@@ -503,5 +503,82 @@ TEST_CASE("a v2 upsert retried with the same request_id is applied once") {
   CHECK(retry.products(0).version() == 2);
 }
 
+TEST_CASE("v2 ListProducts pages through a category, following moves and deletes") {
+  Stack s;
+  auto v2 = catalog::v2::CatalogService::NewStub(s.client.channel);
+  std::vector<Product> products;
+  for (const char* id : {"s1", "s2", "s3", "s4", "s5"}) products.push_back(MakeProduct(id));  // MakeProduct: "shoes".
+  Product both = MakeProduct("b1");
+  both.add_category_ids("hats");
+  products.push_back(both);
+  Product hat = MakeProduct("h1");
+  hat.clear_category_ids();
+  hat.add_category_ids("hats");
+  products.push_back(hat);
+  REQUIRE(s.client.Upsert(products).ok());
+
+  auto list_all = [&](const std::string& category, int page_size, std::vector<std::string>* pages_seen) {
+    std::vector<std::string> ids;
+    std::string token;
+    for (int page = 0; page < 20; ++page) {
+      catalog::v2::ListProductsRequest request;
+      request.set_category_id(category);
+      request.set_page_size(page_size);
+      request.set_page_token(token);
+      request.mutable_read_mask()->add_paths("id");
+      catalog::v2::ListProductsResponse response;
+      grpc::ClientContext context;
+      grpc::Status status = v2->ListProducts(WithDeadline(&context), request, &response);
+      INFO(status.error_message());
+      REQUIRE(status.ok());
+      std::string seen;
+      for (const auto& p : response.products()) {
+        CHECK(p.title().empty());  // Trimmed to the mask.
+        ids.push_back(p.id());
+        seen += p.id() + " ";
+      }
+      if (pages_seen != nullptr) pages_seen->push_back(seen);
+      token = response.next_page_token();
+      if (token.empty()) break;
+    }
+    return ids;
+  };
+  std::vector<std::string> pages;
+  CHECK(list_all("shoes", 2, &pages) == std::vector<std::string>{"b1", "s1", "s2", "s3", "s4", "s5"});
+  CHECK(pages.front() == "b1 s1 ");
+  CHECK(list_all("hats", 0, nullptr) == std::vector<std::string>{"b1", "h1"});
+
+  Product moved = MakeProduct("s2");
+  moved.clear_category_ids();
+  moved.add_category_ids("hats");
+  REQUIRE(s.client.Upsert({moved}).ok());
+  DeleteProductsResponse deleted;
+  REQUIRE(s.client.Delete({"s3"}, &deleted).ok());
+  CHECK(list_all("shoes", 2, nullptr) == std::vector<std::string>{"b1", "s1", "s4", "s5"});
+  CHECK(list_all("hats", 1, nullptr) == std::vector<std::string>{"b1", "h1", "s2"});
+
+  catalog::v2::ListProductsRequest request;
+  request.set_category_id("shoes");
+  request.set_page_size(1);
+  catalog::v2::ListProductsResponse response;
+  grpc::ClientContext c1;
+  REQUIRE(v2->ListProducts(WithDeadline(&c1), request, &response).ok());
+  REQUIRE_FALSE(response.next_page_token().empty());
+  request.set_category_id("hats");
+  request.set_page_token(response.next_page_token());
+  grpc::ClientContext c2;
+  grpc::Status status = v2->ListProducts(WithDeadline(&c2), request, &response);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message() == "page_token: belongs to category \"shoes\", not \"hats\"");
+  request.set_page_token("garbage!");
+  grpc::ClientContext c3;
+  CHECK(v2->ListProducts(WithDeadline(&c3), request, &response).error_message() ==
+        "page_token: not a token returned by ListProducts");
+  request.set_page_token("");
+  request.set_page_size(-1);
+  grpc::ClientContext c4;
+  CHECK(v2->ListProducts(WithDeadline(&c4), request, &response).error_message() == "page_size: -1 must be >= 0");
+}
+
 }  // namespace
 }  // namespace catalog
