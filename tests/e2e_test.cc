@@ -329,6 +329,45 @@ TEST_CASE("MySQL down: hot batches succeed, cold ones fail UNAVAILABLE, then rec
   CHECK(batch.products_size() == 2);
 }
 
+TEST_CASE("slow Redis: the call ends at its deadline and the server stays healthy") {
+  Stack s;
+  REQUIRE(s.client.Upsert({MakeProduct("a")}).ok());
+  s.redis.Command({"CLIENT", "PAUSE", "3000"});
+  BatchGetProductsResponse batch;
+  grpc::Status status = s.client.BatchGet({"a"}, &batch, absl::Milliseconds(500));
+  INFO(status.error_message());
+  CHECK(status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
+  s.redis.Command({"CLIENT", "UNPAUSE"});
+  batch.Clear();
+  status = s.client.BatchGet({"a"}, &batch, absl::Seconds(5));
+  INFO(status.error_message());
+  CHECK(status.ok());
+  CHECK(batch.products_size() == 1);
+}
+
+TEST_CASE("slow MySQL: a cold read ends at its deadline, hot reads are unaffected") {
+  Stack s({"--max_call_ms=1000"});
+  REQUIRE(s.client.Upsert({MakeProduct("cold")}).ok());
+  absl::SleepFor(absl::Milliseconds(3100));
+  REQUIRE(s.client.Demote(2).demoted() == 1);
+  REQUIRE(s.client.Upsert({MakeProduct("hot")}).ok());
+  // Another session holds the table: the server's SELECT waits on the lock.
+  s.mysql.client().Execute("LOCK TABLES products WRITE");
+  BatchGetProductsResponse batch;
+  grpc::Status status = s.client.BatchGet({"hot", "cold"}, &batch, absl::Milliseconds(700));
+  INFO(status.error_message());
+  CHECK((status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         status.error_code() == grpc::StatusCode::UNAVAILABLE));
+  batch.Clear();
+  CHECK(s.client.BatchGet({"hot"}, &batch, absl::Milliseconds(700)).ok());
+  s.mysql.client().Execute("UNLOCK TABLES");
+  batch.Clear();
+  status = s.client.BatchGet({"hot", "cold"}, &batch, absl::Seconds(5));
+  INFO(status.error_message());
+  CHECK(status.ok());
+  CHECK(batch.products_size() == 2);
+}
+
 TEST_CASE("SIGTERM: in-flight calls finish, then the server exits 0") {
   Stack s;
   REQUIRE(s.client.Upsert({MakeProduct("a")}).ok());
