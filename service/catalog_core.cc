@@ -1,7 +1,7 @@
 #include "service/catalog_core.h"
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -99,10 +99,10 @@ absl::StatusOr<std::vector<Product>> CatalogCore::Upsert(absl::Span<const Produc
   if (!result.ok()) return result.status();
   if (result->conflict.has_value()) {
     const storage::VersionConflict& c = *result->conflict;
-    return absl::AbortedError(absl::StrCat(
-        "products[", c.index, "].version: ", c.expected, " does not match ",
-        c.stored == 0 ? std::string("any stored product") : absl::StrCat("the stored version ", c.stored),
-        " of id \"", products[c.index]->id(), "\"; nothing was written"));
+    return absl::AbortedError(
+        absl::StrCat("products[", c.index, "].version: ", c.expected, " does not match ",
+                     c.stored == 0 ? std::string("any stored product") : absl::StrCat("the stored version ", c.stored),
+                     " of id \"", products[c.index]->id(), "\"; nothing was written"));
   }
   return stored;
 }

@@ -43,8 +43,7 @@ class CatalogCore {
 
   // Stored encodings (catalog.v1.Product wire format) aligned with `ids`;
   // nullopt where no product exists.
-  absl::StatusOr<std::vector<storage::MaybeValue>> BatchGet(absl::Span<const std::string> ids,
-                                                            absl::Time deadline);
+  absl::StatusOr<std::vector<storage::MaybeValue>> BatchGet(absl::Span<const std::string> ids, absl::Time deadline);
 
   absl::StatusOr<std::optional<catalog::v1::Product>> Get(const std::string& id, absl::Time deadline);
 
@@ -57,8 +56,9 @@ class CatalogCore {
   // writing; the same id with other products is INVALID_ARGUMENT; a retry
   // while the first call still runs is ABORTED (retry later). A call that
   // fails is forgotten, so its retry is applied.
-  absl::StatusOr<std::vector<catalog::v1::Product>> UpsertOnce(
-      const std::string& request_id, absl::Span<const catalog::v1::Product* const> products, absl::Time deadline);
+  absl::StatusOr<std::vector<catalog::v1::Product>> UpsertOnce(const std::string& request_id,
+                                                               absl::Span<const catalog::v1::Product* const> products,
+                                                               absl::Time deadline);
 
   // The products of one category in id order, a page at a time (AIP-158).
   // page_size 0 means 50; above max_batch_size it is lowered to it. The

@@ -55,8 +55,8 @@ struct Fixture {
   storage::FakeColdTier cold;
   storage::Metrics metrics;
   FakeRequestLog log;
-  storage::TieredStore store{CatalogCore::ProductRecordType(), &primary, &cold, storage::Clock::Real(), &metrics,
-                             storage::TieredStoreOptions{}};
+  storage::TieredStore store{CatalogCore::ProductRecordType(), &primary, &cold,
+                             storage::Clock::Real(),           &metrics, storage::TieredStoreOptions{}};
   CatalogCore core{&store, &log, storage::Clock::Real(), &metrics, CoreOptions{100}};
   absl::Time deadline = absl::Now() + absl::Seconds(5);
 
@@ -133,10 +133,9 @@ TEST_CASE("core: UpsertOnce applies once, replays, and rejects a reused id") {
   CHECK(f.primary.cas_calls == 1);  // The replay wrote nothing.
   CHECK(f.Upsert({MakeProduct("b")}, "r1").status().message() ==
         "request_id: \"r1\" was already used for a different request");
-
 }
 
-TEST_CASE("core: a failed upsert is forgotten; a failed log write only counts") {
+TEST_CASE("core: a failed upsert is forgotten and a failed log write only counts") {
   Fixture f;
   Product stale = MakeProduct("a");
   stale.set_version(4);

@@ -43,9 +43,8 @@ grpc::Status CatalogV1Service::BatchGetProducts(grpc::ServerContext* context, co
 grpc::Status CatalogV1Service::UpsertProducts(grpc::ServerContext* context, const UpsertProductsRequest* request,
                                               UpsertProductsResponse* response) {
   return Instrumented(*metrics_, [&]() -> absl::Status {
-    absl::StatusOr<std::vector<Product>> stored =
-        core_->Upsert(absl::MakeConstSpan(request->products().data(), request->products().size()),
-                      CallDeadline(*context, max_call_));
+    absl::StatusOr<std::vector<Product>> stored = core_->Upsert(
+        absl::MakeConstSpan(request->products().data(), request->products().size()), CallDeadline(*context, max_call_));
     if (!stored.ok()) return stored.status();
     for (Product& product : *stored) *response->add_products() = std::move(product);
     return absl::OkStatus();

@@ -21,8 +21,8 @@ To Convert(const From& from) {
 absl::Status ValidateReadMask(const FieldMask& mask) {
   for (int i = 0; i < mask.paths_size(); ++i) {
     if (!FieldMaskUtil::GetFieldDescriptors(catalog::v2::Product::descriptor(), mask.paths(i), nullptr)) {
-      return absl::InvalidArgumentError(absl::StrCat("read_mask.paths[", i, "]: \"", mask.paths(i),
-                                                     "\" is not a field of catalog.v2.Product"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("read_mask.paths[", i, "]: \"", mask.paths(i), "\" is not a field of catalog.v2.Product"));
     }
   }
   return absl::OkStatus();
@@ -91,8 +91,8 @@ grpc::Status CatalogV2Service::ListProducts(grpc::ServerContext* context,
                                             catalog::v2::ListProductsResponse* response) {
   return Instrumented(*metrics_, [&]() -> absl::Status {
     if (absl::Status s = ValidateReadMask(request->read_mask()); !s.ok()) return s;
-    absl::StatusOr<ProductPage> page = core_->List(request->category_id(), request->page_size(),
-                                                   request->page_token(), CallDeadline(*context, max_call_));
+    absl::StatusOr<ProductPage> page = core_->List(request->category_id(), request->page_size(), request->page_token(),
+                                                   CallDeadline(*context, max_call_));
     if (!page.ok()) return page.status();
     for (const catalog::v1::Product& p : page->products) {
       catalog::v2::Product* out = response->add_products();

@@ -12,8 +12,8 @@ namespace {
 
 std::string EnvName(absl::string_view option) { return absl::StrCat("CATALOG_", absl::AsciiStrToUpper(option)); }
 
-absl::Status SetInt(absl::string_view name, absl::string_view source, const std::string& text, int64_t min,
-                    int64_t max, int64_t* field) {
+absl::Status SetInt(absl::string_view name, absl::string_view source, const std::string& text, int64_t min, int64_t max,
+                    int64_t* field) {
   int64_t value = 0;
   if (!absl::SimpleAtoi(text, &value)) {
     return absl::InvalidArgumentError(absl::StrCat(source, " ", name, ": \"", text, "\" is not an integer"));
@@ -34,16 +34,16 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
   // Setters by option name; `source` says where a bad value came from.
   using Setter = std::function<absl::Status(absl::string_view source, const std::string& value)>;
   absl::flat_hash_map<std::string, Setter> setters;
-#define CATALOG_INT_SETTER(name, default_value, min, max, help)                        \
-  setters[#name] = [&config](absl::string_view source, const std::string& value) {      \
-    return SetInt(#name, source, value, min, max, &config.name);                       \
+#define CATALOG_INT_SETTER(name, default_value, min, max, help)                    \
+  setters[#name] = [&config](absl::string_view source, const std::string& value) { \
+    return SetInt(#name, source, value, min, max, &config.name);                   \
   };
   CATALOG_INT_OPTIONS(CATALOG_INT_SETTER)
 #undef CATALOG_INT_SETTER
-#define CATALOG_STRING_SETTER(name, default_value, help)                               \
-  setters[#name] = [&config](absl::string_view, const std::string& value) {             \
-    config.name = value;                                                               \
-    return absl::OkStatus();                                                           \
+#define CATALOG_STRING_SETTER(name, default_value, help)                    \
+  setters[#name] = [&config](absl::string_view, const std::string& value) { \
+    config.name = value;                                                    \
+    return absl::OkStatus();                                                \
   };
   CATALOG_STRING_OPTIONS(CATALOG_STRING_SETTER)
 #undef CATALOG_STRING_SETTER
@@ -88,7 +88,7 @@ std::vector<std::string> ConfigOptionNames() {
 
 std::string ConfigHelp() {
   std::string out = "Options (flag --name=value, or environment variable CATALOG_NAME):\n";
-#define CATALOG_INT_HELP(name, default_value, min, max, help) \
+#define CATALOG_INT_HELP(name, default_value, min, max, help)                                        \
   absl::StrAppend(&out, absl::StrFormat("  --%-26s default %-10d range [%d, %d]\n      %s\n", #name, \
                                         int64_t{default_value}, int64_t{min}, int64_t{max}, help));
   CATALOG_INT_OPTIONS(CATALOG_INT_HELP)

@@ -31,7 +31,8 @@ EncodedBatchResponse EncodedBatchResponse::Build(absl::Span<const std::string> i
                                                  absl::Span<const std::optional<std::string>> values) {
   size_t total = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
-    total += values[i].has_value() ? FieldSize(kProductsTag, values[i]->size()) : FieldSize(kMissingIdsTag, ids[i].size());
+    total +=
+        values[i].has_value() ? FieldSize(kProductsTag, values[i]->size()) : FieldSize(kMissingIdsTag, ids[i].size());
   }
   grpc::Slice slice(total);
   uint8_t* out = const_cast<uint8_t*>(slice.begin());

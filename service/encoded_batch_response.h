@@ -9,8 +9,8 @@
 // Thread-safety: a value type; build it on one thread.
 #pragma once
 
-#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/impl/serialization_traits.h>
+#include <grpcpp/support/byte_buffer.h>
 
 #include <optional>
 #include <string>

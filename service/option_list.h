@@ -3,30 +3,32 @@
 // Included by service/config.h; do not include elsewhere.
 
 // X(name, default, min, max, help)
-#define CATALOG_INT_OPTIONS(X)                                                                         \
-  X(redis_port, 6379, 1, 65535, "Redis primary tier TCP port.")                                        \
-  X(redis_pool_size, 32, 1, 4096, "Most Redis connections open at once.")                              \
-  X(redis_connect_timeout_ms, 250, 1, 60000, "Bound on opening one Redis connection.")                 \
-  X(redis_command_timeout_ms, 1000, 1, 60000, "Bound on one Redis round trip, whatever the deadline.")  \
-  X(mysql_port, 3306, 1, 65535, "MySQL/MariaDB cold tier TCP port.")                                   \
-  X(mysql_pool_size, 8, 1, 1024, "Most MySQL connections open at once.")                               \
-  X(mysql_connect_timeout_s, 1, 1, 60, "Bound on opening one MySQL connection (whole seconds).")       \
-  X(mysql_io_timeout_s, 1, 1, 600, "Bound on one MySQL read or write (whole seconds).")                \
+#define CATALOG_INT_OPTIONS(X)                                                                            \
+  X(redis_port, 6379, 1, 65535, "Redis primary tier TCP port.")                                           \
+  X(redis_pool_size, 32, 1, 4096, "Most Redis connections open at once.")                                 \
+  X(redis_connect_timeout_ms, 250, 1, 60000, "Bound on opening one Redis connection.")                    \
+  X(redis_command_timeout_ms, 1000, 1, 60000, "Bound on one Redis round trip, whatever the deadline.")    \
+  X(mysql_port, 3306, 1, 65535, "MySQL/MariaDB cold tier TCP port.")                                      \
+  X(mysql_pool_size, 8, 1, 1024, "Most MySQL connections open at once.")                                  \
+  X(mysql_connect_timeout_s, 1, 1, 60, "Bound on opening one MySQL connection (whole seconds).")          \
+  X(mysql_io_timeout_s, 1, 1, 600, "Bound on one MySQL read or write (whole seconds).")                   \
   X(pool_wait_timeout_ms, 250, 1, 60000, "Longest wait for a free pooled connection before UNAVAILABLE.") \
-  X(max_batch_size, 1000, 1, 100000, "Most ids or products in one batch call.")                        \
-  X(max_call_ms, 5000, 10, 600000, "Cap on any call's deadline (also the default); demotion needs idle times above it.") \
-  X(write_attempts, 8, 1, 1000, "Optimistic compare-and-set attempts per write before ABORTED.")       \
-  X(max_message_bytes, 67108864, 4096, 1073741824, "Largest gRPC request or response message.")        \
-  X(shutdown_grace_ms, 10000, 0, 600000, "On SIGTERM, how long in-flight calls may take to finish.")        \
-  X(grpc_completion_queues, 1, 1, 64, "gRPC sync server completion queues.")                            \
-  X(grpc_min_pollers, 2, 1, 1024, "gRPC sync server threads kept polling for new calls.")             \
-  X(grpc_max_pollers, 16, 1, 4096, "gRPC sync server polling threads kept alive between calls (fewer: threads are created and destroyed per call).")
+  X(max_batch_size, 1000, 1, 100000, "Most ids or products in one batch call.")                           \
+  X(max_call_ms, 5000, 10, 600000,                                                                        \
+    "Cap on any call's deadline (also the default); demotion needs idle times above it.")                 \
+  X(write_attempts, 8, 1, 1000, "Optimistic compare-and-set attempts per write before ABORTED.")          \
+  X(max_message_bytes, 67108864, 4096, 1073741824, "Largest gRPC request or response message.")           \
+  X(shutdown_grace_ms, 10000, 0, 600000, "On SIGTERM, how long in-flight calls may take to finish.")      \
+  X(grpc_completion_queues, 1, 1, 64, "gRPC sync server completion queues.")                              \
+  X(grpc_min_pollers, 2, 1, 1024, "gRPC sync server threads kept polling for new calls.")                 \
+  X(grpc_max_pollers, 16, 1, 4096,                                                                        \
+    "gRPC sync server polling threads kept alive between calls (fewer: threads are created and destroyed per call).")
 
 // X(name, default, help)
-#define CATALOG_STRING_OPTIONS(X)                                                     \
-  X(listen_address, "127.0.0.1:50051", "host:port the gRPC server listens on.")       \
-  X(redis_host, "127.0.0.1", "Redis primary tier host (name or address).")            \
-  X(mysql_host, "127.0.0.1", "MySQL/MariaDB cold tier host.")                         \
-  X(mysql_user, "catalog", "MySQL user.")                                             \
-  X(mysql_password, "", "MySQL password.")                                            \
+#define CATALOG_STRING_OPTIONS(X)                                               \
+  X(listen_address, "127.0.0.1:50051", "host:port the gRPC server listens on.") \
+  X(redis_host, "127.0.0.1", "Redis primary tier host (name or address).")      \
+  X(mysql_host, "127.0.0.1", "MySQL/MariaDB cold tier host.")                   \
+  X(mysql_user, "catalog", "MySQL user.")                                       \
+  X(mysql_password, "", "MySQL password.")                                      \
   X(mysql_database, "catalog", "MySQL database holding the products table.")

@@ -26,8 +26,7 @@ class RegisteredService : public grpc::Service {
   explicit RegisteredService(const google::protobuf::ServiceDescriptor* descriptor) : descriptor_(descriptor) {}
 
   template <class Service, class Request, class Response>
-  void Register(const char* method,
-                grpc::Status (Service::*handler)(grpc::ServerContext*, const Request*, Response*)) {
+  void Register(const char* method, grpc::Status (Service::*handler)(grpc::ServerContext*, const Request*, Response*)) {
     const google::protobuf::MethodDescriptor* found = descriptor_->FindMethodByName(method);
     // A name or request type out of step with the proto is a build mistake.
     if (found == nullptr || found->input_type() != Request::descriptor()) std::abort();

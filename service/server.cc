@@ -66,8 +66,8 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   storage::TieredStoreOptions store_options;
   store_options.max_operation_time = absl::Milliseconds(config.max_call_ms);
   store_options.max_write_attempts = static_cast<int>(config.write_attempts);
-  parts->store = std::make_unique<storage::TieredStore>(type, parts->redis_tier.get(), parts->mysql_tier.get(),
-                                                        clock, &parts->metrics, store_options);
+  parts->store = std::make_unique<storage::TieredStore>(type, parts->redis_tier.get(), parts->mysql_tier.get(), clock,
+                                                        &parts->metrics, store_options);
   storage::RequestLogOptions log_options;
   log_options.claim_ttl = 2 * absl::Milliseconds(config.max_call_ms) + absl::Seconds(1);
   parts->request_log = std::make_unique<storage::RedisRequestLog>(parts->redis_pool.get(), log_options);

@@ -36,7 +36,9 @@ TEST_CASE("id batches: exact messages for empty, oversized, malformed and duplic
         "ids[1]: \"has space\" is not a valid id (^[A-Za-z0-9._:-]{1,128}$)");
   CHECK(Message(ValidateIdBatch(std::vector<std::string>{"ok", ""}, "ids", 10)) ==
         "ids[1]: \"\" is not a valid id (^[A-Za-z0-9._:-]{1,128}$)");
-  CHECK(Message(ValidateIdBatch(std::vector<std::string>{std::string(129, 'a')}, "ids", 10)).rfind("ids[0]: \"aaaa", 0) == 0);
+  CHECK(
+      Message(ValidateIdBatch(std::vector<std::string>{std::string(129, 'a')}, "ids", 10)).rfind("ids[0]: \"aaaa", 0) ==
+      0);
   CHECK(Message(ValidateIdBatch(std::vector<std::string>{"a", "b", "a"}, "ids", 10)) ==
         "ids[2]: duplicate of ids[0] \"a\"");
 }
@@ -64,8 +66,7 @@ TEST_CASE("product fields: each rule names the field and index") {
   p = Valid("b");
   p.add_category_ids("shoes");
   p.add_category_ids("bad id");
-  CHECK(Message(Batch({p})) ==
-        "products[0].category_ids[1]: \"bad id\" is not a valid id (^[A-Za-z0-9._:-]{1,128}$)");
+  CHECK(Message(Batch({p})) == "products[0].category_ids[1]: \"bad id\" is not a valid id (^[A-Za-z0-9._:-]{1,128}$)");
   p = Valid("b");
   (*p.mutable_attributes())["color"] = std::string(1025, 'x');
   CHECK(Message(Batch({p})) == "products[0].attributes[\"color\"]: value of 1025 bytes exceeds the limit of 1024");

@@ -67,8 +67,7 @@ class ConnectionPool {
 
    private:
     friend class ConnectionPool;
-    Lease(ConnectionPool* pool, std::unique_ptr<Connection> connection, uint64_t generation,
-          bool reused)
+    Lease(ConnectionPool* pool, std::unique_ptr<Connection> connection, uint64_t generation, bool reused)
         : pool_(pool), connection_(std::move(connection)), generation_(generation), reused_(reused) {}
     ConnectionPool* pool_;
     std::unique_ptr<Connection> connection_;
@@ -91,14 +90,12 @@ class ConnectionPool {
     uint64_t generation = 0;
     {
       absl::MutexLock lock(&mu_);
-      auto has_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !idle_.empty() || open_ < options_.size;
-      };
+      auto has_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty() || open_ < options_.size; };
       if (!mu_.AwaitWithDeadline(absl::Condition(&has_slot), wait_until)) {
         metrics_->Add(Counter::pool_wait_timeouts_total);
         return absl::UnavailableError(absl::StrCat(options_.name, ": no free connection within ",
-                                                   absl::FormatDuration(wait_until - now),
-                                                   " (pool size ", options_.size, ")"));
+                                                   absl::FormatDuration(wait_until - now), " (pool size ",
+                                                   options_.size, ")"));
       }
       if (!idle_.empty()) {
         std::unique_ptr<Connection> connection = std::move(idle_.back().connection);

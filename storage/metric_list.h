@@ -2,32 +2,32 @@
 // Names are exported with the "catalog_" prefix. Counters only grow.
 // Included by storage/metrics.h; do not include elsewhere.
 
-#define CATALOG_COUNTERS(X)                                                              \
-  X(rpc_requests_total, "gRPC calls received, all methods.")                             \
-  X(rpc_errors_total, "gRPC calls that ended with a status other than OK.")              \
-  X(rpc_invalid_argument_total, "gRPC calls rejected by validation (INVALID_ARGUMENT).") \
-  X(redis_round_trips_total, "Round trips to Redis (a pipeline counts once).")           \
-  X(redis_errors_total, "Redis round trips that failed (I/O, timeout, error reply).")    \
-  X(redis_connects_total, "New Redis connections opened by the pool.")                   \
-  X(mysql_queries_total, "Statements sent to MySQL.")                                    \
-  X(mysql_errors_total, "MySQL statements or connects that failed.")                     \
-  X(mysql_connects_total, "New MySQL connections opened by the pool.")                   \
-  X(pool_wait_timeouts_total, "Pool leases that timed out waiting for a connection.")    \
-  X(read_keys_total, "Ids requested by reads.")                                          \
-  X(read_hot_hits_total, "Ids found in Redis.")                                          \
-  X(read_cold_hits_total, "Ids found only in the MySQL cold tier.")                      \
-  X(read_misses_total, "Ids found in neither tier (or deleted).")                        \
-  X(promotions_total, "Cold records written back to Redis.")                             \
-  X(promotions_skipped_total, "Cold records not written back: a newer value or tombstone was in Redis, or the deadline had passed.") \
-  X(promotion_failures_total, "Write-backs to Redis that failed; the read still succeeded.") \
-  X(write_conflict_retries_total, "Optimistic write attempts retried after a concurrent change.") \
+#define CATALOG_COUNTERS(X)                                                                                          \
+  X(rpc_requests_total, "gRPC calls received, all methods.")                                                         \
+  X(rpc_errors_total, "gRPC calls that ended with a status other than OK.")                                          \
+  X(rpc_invalid_argument_total, "gRPC calls rejected by validation (INVALID_ARGUMENT).")                             \
+  X(redis_round_trips_total, "Round trips to Redis (a pipeline counts once).")                                       \
+  X(redis_errors_total, "Redis round trips that failed (I/O, timeout, error reply).")                                \
+  X(redis_connects_total, "New Redis connections opened by the pool.")                                               \
+  X(mysql_queries_total, "Statements sent to MySQL.")                                                                \
+  X(mysql_errors_total, "MySQL statements or connects that failed.")                                                 \
+  X(mysql_connects_total, "New MySQL connections opened by the pool.")                                               \
+  X(pool_wait_timeouts_total, "Pool leases that timed out waiting for a connection.")                                \
+  X(read_keys_total, "Ids requested by reads.")                                                                      \
+  X(read_hot_hits_total, "Ids found in Redis.")                                                                      \
+  X(read_cold_hits_total, "Ids found only in the MySQL cold tier.")                                                  \
+  X(read_misses_total, "Ids found in neither tier (or deleted).")                                                    \
+  X(promotions_total, "Cold records written back to Redis.")                                                         \
+  X(promotions_skipped_total,                                                                                        \
+    "Cold records not written back: a newer value or tombstone was in Redis, or the deadline had passed.")           \
+  X(promotion_failures_total, "Write-backs to Redis that failed; the read still succeeded.")                         \
+  X(write_conflict_retries_total, "Optimistic write attempts retried after a concurrent change.")                    \
   X(cold_tombstone_failures_total, "Deletes whose tombstones reached Redis but not MySQL (demotion finishes them).") \
-  X(request_replays_total, "Upserts answered from the request log (a retry with a known request_id).") \
-  X(request_log_failures_total, "Request log writes that failed after the upsert itself succeeded or failed.") \
-  X(version_conflicts_total, "Upserts rejected with ABORTED for a version mismatch.")    \
-  X(demoted_total, "Records moved from Redis to MySQL by demotion.")                     \
-  X(demote_skipped_changed_total, "Idle records kept in Redis because they changed during demotion.") \
+  X(request_replays_total, "Upserts answered from the request log (a retry with a known request_id).")               \
+  X(request_log_failures_total, "Request log writes that failed after the upsert itself succeeded or failed.")       \
+  X(version_conflicts_total, "Upserts rejected with ABORTED for a version mismatch.")                                \
+  X(demoted_total, "Records moved from Redis to MySQL by demotion.")                                                 \
+  X(demote_skipped_changed_total, "Idle records kept in Redis because they changed during demotion.")                \
   X(tombstones_demoted_total, "Delete tombstones moved from Redis to MySQL by demotion.")
 
-#define CATALOG_HISTOGRAMS(X) \
-  X(rpc_duration_seconds, "Time from receiving a gRPC call to its status, all methods.")
+#define CATALOG_HISTOGRAMS(X) X(rpc_duration_seconds, "Time from receiving a gRPC call to its status, all methods.")

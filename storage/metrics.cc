@@ -36,25 +36,22 @@ std::string Metrics::RenderPrometheusText() const {
   std::string out;
   for (size_t i = 0; i < counters_.size(); ++i) {
     const Description& d = kCounterDescriptions[i];
-    absl::StrAppend(&out, "# HELP catalog_", d.name, " ", d.help, "\n# TYPE catalog_", d.name,
-                    " counter\ncatalog_", d.name, " ",
-                    counters_[i].load(std::memory_order_relaxed), "\n");
+    absl::StrAppend(&out, "# HELP catalog_", d.name, " ", d.help, "\n# TYPE catalog_", d.name, " counter\ncatalog_",
+                    d.name, " ", counters_[i].load(std::memory_order_relaxed), "\n");
   }
   for (size_t i = 0; i < histograms_.size(); ++i) {
     const Description& d = kHistogramDescriptions[i];
     const HistogramCells& cells = histograms_[i];
-    absl::StrAppend(&out, "# HELP catalog_", d.name, " ", d.help, "\n# TYPE catalog_", d.name,
-                    " histogram\n");
+    absl::StrAppend(&out, "# HELP catalog_", d.name, " ", d.help, "\n# TYPE catalog_", d.name, " histogram\n");
     int64_t cumulative = 0;
     for (size_t b = 0; b < cells.buckets.size(); ++b) {
       cumulative += cells.buckets[b].load(std::memory_order_relaxed);
-      const std::string bound =
-          b < kBucketBounds.size() ? absl::StrFormat("%g", kBucketBounds[b]) : "+Inf";
+      const std::string bound = b < kBucketBounds.size() ? absl::StrFormat("%g", kBucketBounds[b]) : "+Inf";
       absl::StrAppend(&out, "catalog_", d.name, "_bucket{le=\"", bound, "\"} ", cumulative, "\n");
     }
     absl::StrAppend(&out, "catalog_", d.name, "_sum ",
-                    absl::StrFormat("%.9f", cells.sum_nanos.load(std::memory_order_relaxed) / 1e9),
-                    "\n", "catalog_", d.name, "_count ", cumulative, "\n");
+                    absl::StrFormat("%.9f", cells.sum_nanos.load(std::memory_order_relaxed) / 1e9), "\n", "catalog_",
+                    d.name, "_count ", cumulative, "\n");
   }
   return out;
 }

@@ -33,15 +33,13 @@ enum class Histogram {
 class Metrics {
  public:
   // Upper bounds (seconds) of the histogram buckets; +Inf is implicit.
-  static constexpr std::array<double, 12> kBucketBounds = {
-      0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5};
+  static constexpr std::array<double, 12> kBucketBounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+                                                           0.05,   0.1,   0.25,  0.5,   1,    5};
 
   void Add(Counter counter, int64_t delta = 1) {
     counters_[static_cast<size_t>(counter)].fetch_add(delta, std::memory_order_relaxed);
   }
-  int64_t Get(Counter counter) const {
-    return counters_[static_cast<size_t>(counter)].load(std::memory_order_relaxed);
-  }
+  int64_t Get(Counter counter) const { return counters_[static_cast<size_t>(counter)].load(std::memory_order_relaxed); }
   void Observe(Histogram histogram, absl::Duration value);
 
   // Prometheus text exposition format 0.0.4, every metric with HELP and TYPE.

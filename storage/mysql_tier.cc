@@ -14,14 +14,12 @@
 namespace catalog::storage {
 namespace {
 
-std::string Endpoint(const MySqlOptions& options) {
-  return absl::StrCat("mysql ", options.host, ":", options.port);
-}
+std::string Endpoint(const MySqlOptions& options) { return absl::StrCat("mysql ", options.host, ":", options.port); }
 
 // The one place mysql-connector-c++ exceptions become statuses.
 absl::Status ToStatus(const sql::SQLException& e, const MySqlOptions& options, absl::Time deadline) {
-  const std::string text = absl::StrCat(Endpoint(options), ": ", e.what(), " (error ", e.getErrorCode(),
-                                        ", state ", e.getSQLState(), ")");
+  const std::string text =
+      absl::StrCat(Endpoint(options), ": ", e.what(), " (error ", e.getErrorCode(), ", state ", e.getSQLState(), ")");
   switch (e.getErrorCode()) {
     case 1969:  // ER_STATEMENT_TIMEOUT: max_statement_time from our deadline.
       return absl::DeadlineExceededError(text);
@@ -46,8 +44,7 @@ std::string Hex(absl::string_view bytes) { return absl::StrCat("X'", absl::Bytes
 
 }  // namespace
 
-MySqlConnection::MySqlConnection(std::unique_ptr<sql::Connection> connection)
-    : connection_(std::move(connection)) {}
+MySqlConnection::MySqlConnection(std::unique_ptr<sql::Connection> connection) : connection_(std::move(connection)) {}
 MySqlConnection::~MySqlConnection() = default;
 
 MySqlTier::MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metrics)
@@ -72,8 +69,7 @@ MySqlTier::MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metr
             connect["OPT_WRITE_TIMEOUT"] = options_.io_timeout_seconds;
             connect["OPT_RECONNECT"] = false;
             try {
-              std::unique_ptr<sql::Connection> connection(
-                  sql::mysql::get_mysql_driver_instance()->connect(connect));
+              std::unique_ptr<sql::Connection> connection(sql::mysql::get_mysql_driver_instance()->connect(connect));
               return std::make_unique<MySqlConnection>(std::move(connection));
             } catch (const sql::SQLException& e) {
               metrics_->Add(Counter::mysql_errors_total);
@@ -115,14 +111,16 @@ absl::StatusOr<Result> MySqlTier::Execute(const std::string& sql, absl::Time dea
 }
 
 absl::Status MySqlTier::EnsureSchema(absl::Time deadline) {
-  const std::string ddl = absl::StrCat(
-      "CREATE TABLE IF NOT EXISTS ", type_.table,
-      " (id VARBINARY(255) NOT NULL PRIMARY KEY, payload MEDIUMBLOB NOT NULL, version BIGINT NOT NULL,"
-      " updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB");
-  return Execute<bool>(ddl, deadline, [](sql::Statement& statement, const std::string& text) {
-           statement.execute(text);
-           return true;
-         }).status();
+  const std::string ddl =
+      absl::StrCat("CREATE TABLE IF NOT EXISTS ", type_.table,
+                   " (id VARBINARY(255) NOT NULL PRIMARY KEY, payload MEDIUMBLOB NOT NULL, version BIGINT NOT NULL,"
+                   " updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB");
+  return Execute<bool>(ddl, deadline,
+                       [](sql::Statement& statement, const std::string& text) {
+                         statement.execute(text);
+                         return true;
+                       })
+      .status();
 }
 
 absl::StatusOr<std::vector<std::optional<ColdRecord>>> MySqlTier::MultiGet(absl::Span<const std::string> ids,
@@ -132,17 +130,15 @@ absl::StatusOr<std::vector<std::optional<ColdRecord>>> MySqlTier::MultiGet(absl:
   std::string sql = absl::StrCat("SELECT id, payload, version FROM ", type_.table, " WHERE id IN (");
   for (size_t i = 0; i < ids.size(); ++i) absl::StrAppend(&sql, i == 0 ? "" : ",", Hex(ids[i]));
   sql += ")";
-  absl::StatusOr<absl::flat_hash_map<std::string, ColdRecord>> rows =
-      Execute<absl::flat_hash_map<std::string, ColdRecord>>(
-          sql, deadline, [](sql::Statement& statement, const std::string& text) {
-            std::unique_ptr<sql::ResultSet> result(statement.executeQuery(text));
-            absl::flat_hash_map<std::string, ColdRecord> by_id;
-            while (result->next()) {
-              by_id[result->getString(1).asStdString()] =
-                  ColdRecord{result->getString(2).asStdString(), result->getInt64(3)};
-            }
-            return by_id;
-          });
+  absl::StatusOr<absl::flat_hash_map<std::string, ColdRecord>> rows = Execute<absl::flat_hash_map<
+      std::string, ColdRecord>>(sql, deadline, [](sql::Statement& statement, const std::string& text) {
+    std::unique_ptr<sql::ResultSet> result(statement.executeQuery(text));
+    absl::flat_hash_map<std::string, ColdRecord> by_id;
+    while (result->next()) {
+      by_id[result->getString(1).asStdString()] = ColdRecord{result->getString(2).asStdString(), result->getInt64(3)};
+    }
+    return by_id;
+  });
   if (!rows.ok()) return rows.status();
   for (size_t i = 0; i < ids.size(); ++i) {
     auto it = rows->find(ids[i]);
@@ -165,9 +161,9 @@ absl::Status MySqlTier::PutIfNewer(absl::Span<const ColdWrite> records, absl::Ti
                   " payload = IF(VALUES(version) > version, VALUES(payload), payload),"
                   " updated_at = IF(VALUES(version) > version, VALUES(updated_at), updated_at),"
                   " version = GREATEST(version, VALUES(version))");
-  return Execute<int>(sql, deadline, [](sql::Statement& statement, const std::string& text) {
-           return statement.executeUpdate(text);
-         }).status();
+  return Execute<int>(sql, deadline,
+                      [](sql::Statement& statement, const std::string& text) { return statement.executeUpdate(text); })
+      .status();
 }
 
 }  // namespace catalog::storage

@@ -11,14 +11,12 @@ namespace {
 
 timeval SocketTimeout(absl::Duration d) { return absl::ToTimeval(std::max(d, absl::Milliseconds(1))); }
 
-std::string Endpoint(const RedisOptions& options) {
-  return absl::StrCat("redis ", options.host, ":", options.port);
-}
+std::string Endpoint(const RedisOptions& options) { return absl::StrCat("redis ", options.host, ":", options.port); }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
-    const RedisOptions& options, absl::Time deadline) {
+absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const RedisOptions& options,
+                                                                          absl::Time deadline) {
   const absl::Duration budget = std::min(options.connect_timeout, deadline - absl::Now());
   if (budget <= absl::ZeroDuration()) {
     return absl::DeadlineExceededError(absl::StrCat(Endpoint(options), ": deadline exceeded before connect"));
@@ -47,14 +45,14 @@ absl::Status RedisConnection::ToStatus(absl::Time timeout_at, absl::Time deadlin
     return absl::DeadlineExceededError(absl::StrCat(Endpoint(options_), ": deadline exceeded waiting for reply"));
   }
   if (timed_out) {
-    return absl::UnavailableError(absl::StrCat(Endpoint(options_), ": no reply within ",
-                                               absl::FormatDuration(options_.command_timeout)));
+    return absl::UnavailableError(
+        absl::StrCat(Endpoint(options_), ": no reply within ", absl::FormatDuration(options_.command_timeout)));
   }
   return absl::UnavailableError(absl::StrCat(Endpoint(options_), ": ", context_->errstr));
 }
 
-absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::RoundTrip(
-    const std::vector<RedisCommand>& commands, absl::Time deadline) {
+absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::RoundTrip(const std::vector<RedisCommand>& commands,
+                                                                      absl::Time deadline) {
   const absl::Time now = absl::Now();
   const absl::Duration timeout = std::min(options_.command_timeout, deadline - now);
   if (timeout <= absl::ZeroDuration()) {
@@ -121,8 +119,8 @@ absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::RoundTrip(const std::vecto
     lease->MarkBroken();
     // A pooled connection that died while idle says nothing about Redis now:
     // reads get one more try on a fresh connection.
-    const bool retry = idempotent && attempt == 0 && lease->reused() &&
-                       absl::IsUnavailable(replies.status()) && absl::Now() < deadline;
+    const bool retry = idempotent && attempt == 0 && lease->reused() && absl::IsUnavailable(replies.status()) &&
+                       absl::Now() < deadline;
     if (!retry) return replies.status();
   }
 }

@@ -42,16 +42,14 @@ class RedisConnection {
  public:
   // Connects within min(deadline, now + connect_timeout). UNAVAILABLE on
   // failure.
-  static absl::StatusOr<std::unique_ptr<RedisConnection>> Connect(const RedisOptions& options,
-                                                                  absl::Time deadline);
+  static absl::StatusOr<std::unique_ptr<RedisConnection>> Connect(const RedisOptions& options, absl::Time deadline);
   ~RedisConnection();
 
   // Sends all commands in one write and reads all replies: one round trip.
   // Error replies are returned as replies (type REDIS_REPLY_ERROR); a
   // transport error or timeout fails the whole call and leaves the
   // connection unusable (broken() becomes true).
-  absl::StatusOr<std::vector<RedisReplyPtr>> RoundTrip(const std::vector<RedisCommand>& commands,
-                                                       absl::Time deadline);
+  absl::StatusOr<std::vector<RedisReplyPtr>> RoundTrip(const std::vector<RedisCommand>& commands, absl::Time deadline);
 
   bool broken() const { return context_->err != 0; }
 
@@ -72,8 +70,8 @@ class RedisPool {
   // One round trip on a pooled connection. `idempotent` commands are sent
   // once more on a fresh connection when a reused one turns out to be dead
   // (e.g. Redis restarted); others report the error.
-  absl::StatusOr<std::vector<RedisReplyPtr>> RoundTrip(const std::vector<RedisCommand>& commands,
-                                                       absl::Time deadline, bool idempotent);
+  absl::StatusOr<std::vector<RedisReplyPtr>> RoundTrip(const std::vector<RedisCommand>& commands, absl::Time deadline,
+                                                       bool idempotent);
 
   const RedisOptions& options() const { return options_; }
 

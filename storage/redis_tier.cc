@@ -79,8 +79,7 @@ absl::StatusOr<RedisReplyPtr> RedisTier::One(RedisCommand command, absl::Time de
   return reply;
 }
 
-absl::StatusOr<std::vector<MaybeValue>> RedisTier::MultiGet(absl::Span<const std::string> ids,
-                                                            absl::Time deadline) {
+absl::StatusOr<std::vector<MaybeValue>> RedisTier::MultiGet(absl::Span<const std::string> ids, absl::Time deadline) {
   RedisCommand mget;
   mget.reserve(ids.size() + 1);
   mget.emplace_back("MGET");
@@ -96,8 +95,7 @@ absl::StatusOr<std::vector<MaybeValue>> RedisTier::MultiGet(absl::Span<const std
   return values;
 }
 
-absl::StatusOr<std::vector<bool>> RedisTier::AddIfAbsent(absl::Span<const IdValue> entries,
-                                                         absl::Time deadline) {
+absl::StatusOr<std::vector<bool>> RedisTier::AddIfAbsent(absl::Span<const IdValue> entries, absl::Time deadline) {
   std::vector<RedisCommand> commands;
   commands.reserve(entries.size());
   for (const IdValue& entry : entries) commands.push_back({"SET", Key(entry.id), entry.value, "NX"});
@@ -125,8 +123,7 @@ absl::StatusOr<bool> RedisTier::CompareAndSet(absl::Span<const CasEntry> entries
   return (*reply)->integer == 1;
 }
 
-absl::StatusOr<std::vector<bool>> RedisTier::CompareAndDelete(absl::Span<const IdValue> entries,
-                                                              absl::Time deadline) {
+absl::StatusOr<std::vector<bool>> RedisTier::CompareAndDelete(absl::Span<const IdValue> entries, absl::Time deadline) {
   if (entries.empty()) return std::vector<bool>();
   RedisCommand eval = {"EVAL", kCompareAndDeleteScript, absl::StrCat(entries.size())};
   for (const IdValue& entry : entries) eval.push_back(Key(entry.id));
@@ -197,7 +194,8 @@ absl::StatusOr<std::vector<std::string>> RedisTier::IndexRange(const std::string
   if (!reply.ok()) return reply.status();
   if ((*reply)->type != REDIS_REPLY_ARRAY) return Unexpected("ZRANGEBYLEX", **reply);
   std::vector<std::string> ids;
-  for (size_t i = 0; i < (*reply)->elements; ++i) ids.emplace_back((*reply)->element[i]->str, (*reply)->element[i]->len);
+  for (size_t i = 0; i < (*reply)->elements; ++i)
+    ids.emplace_back((*reply)->element[i]->str, (*reply)->element[i]->len);
   return ids;
 }
 

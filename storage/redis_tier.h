@@ -21,13 +21,10 @@ class RedisTier : public PrimaryTier {
   // `pool` must outlive the tier.
   RedisTier(RedisPool* pool, RecordType type);
 
-  absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids,
-                                                   absl::Time deadline) override;
-  absl::StatusOr<std::vector<bool>> AddIfAbsent(absl::Span<const IdValue> entries,
-                                                absl::Time deadline) override;
+  absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids, absl::Time deadline) override;
+  absl::StatusOr<std::vector<bool>> AddIfAbsent(absl::Span<const IdValue> entries, absl::Time deadline) override;
   absl::StatusOr<bool> CompareAndSet(absl::Span<const CasEntry> entries, absl::Time deadline) override;
-  absl::StatusOr<std::vector<bool>> CompareAndDelete(absl::Span<const IdValue> entries,
-                                                     absl::Time deadline) override;
+  absl::StatusOr<std::vector<bool>> CompareAndDelete(absl::Span<const IdValue> entries, absl::Time deadline) override;
   absl::StatusOr<IdleScanPage> ScanIdle(uint64_t cursor, absl::Duration min_idle, int count,
                                         absl::Time deadline) override;
   // Indexes are sorted sets with every score 0, so ZRANGEBYLEX pages them
@@ -38,8 +35,7 @@ class RedisTier : public PrimaryTier {
 
  private:
   std::string Key(absl::string_view id) const;
-  absl::StatusOr<RedisReplyPtr> One(RedisCommand command, absl::Time deadline, bool idempotent,
-                                    absl::string_view what);
+  absl::StatusOr<RedisReplyPtr> One(RedisCommand command, absl::Time deadline, bool idempotent, absl::string_view what);
 
   RedisPool* const pool_;
   const RecordType type_;

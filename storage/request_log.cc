@@ -47,11 +47,10 @@ absl::StatusOr<RequestClaim> RedisRequestLog::Claim(const std::string& request_i
 
 absl::Status RedisRequestLog::Complete(const std::string& request_id, const std::string& fingerprint,
                                        const std::string& response, absl::Time deadline) {
-  absl::StatusOr<std::vector<RedisReplyPtr>> replies =
-      pool_->RoundTrip({{"SET", options_.key_prefix + request_id,
-                         absl::StrCat(std::string(1, kDone), fingerprint, "\n", response), "PX",
-                         Millis(options_.result_ttl)}},
-                       deadline, /*idempotent=*/true);
+  absl::StatusOr<std::vector<RedisReplyPtr>> replies = pool_->RoundTrip(
+      {{"SET", options_.key_prefix + request_id, absl::StrCat(std::string(1, kDone), fingerprint, "\n", response), "PX",
+        Millis(options_.result_ttl)}},
+      deadline, /*idempotent=*/true);
   if (!replies.ok()) return replies.status();
   if ((*replies)[0]->type == REDIS_REPLY_ERROR) return RedisReplyError(*(*replies)[0], "SET");
   return absl::OkStatus();

@@ -4,8 +4,8 @@
 
 namespace catalog::storage {
 
-#define CATALOG_ASSIGN_OR_RETURN(lhs, expr) \
-  auto lhs##_or = (expr);                   \
+#define CATALOG_ASSIGN_OR_RETURN(lhs, expr)     \
+  auto lhs##_or = (expr);                       \
   if (!lhs##_or.ok()) return lhs##_or.status(); \
   auto& lhs = *lhs##_or
 
@@ -179,9 +179,9 @@ absl::StatusOr<std::vector<std::string>> TieredStore::IndexRange(const std::stri
 
 absl::StatusOr<DemoteResult> TieredStore::Demote(absl::Duration min_idle, int64_t limit, absl::Time deadline) {
   if (min_idle < min_demote_idle()) {
-    return absl::InvalidArgumentError(absl::StrCat("idle_seconds: must be at least ",
-                                                   absl::ToInt64Seconds(absl::Ceil(min_demote_idle(), absl::Seconds(1))),
-                                                   " (max_call_ms + 1 s), got ", absl::ToInt64Seconds(min_idle)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "idle_seconds: must be at least ", absl::ToInt64Seconds(absl::Ceil(min_demote_idle(), absl::Seconds(1))),
+        " (max_call_ms + 1 s), got ", absl::ToInt64Seconds(min_idle)));
   }
   DemoteResult result;
   uint64_t cursor = 0;

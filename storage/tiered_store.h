@@ -59,9 +59,9 @@ struct WriteIntent {
 };
 
 struct VersionConflict {
-  size_t index = 0;       // Into the intents.
-  int64_t expected = 0;   // What the caller sent.
-  int64_t stored = 0;     // What is stored (0: no record).
+  size_t index = 0;      // Into the intents.
+  int64_t expected = 0;  // What the caller sent.
+  int64_t stored = 0;    // What is stored (0: no record).
 };
 
 struct WriteResult {
@@ -84,8 +84,8 @@ using RecordEncoder = absl::FunctionRef<std::string(size_t index, int64_t versio
 class TieredStore {
  public:
   // Does not take ownership; all pointers must outlive the store.
-  TieredStore(const RecordType& type, PrimaryTier* primary, ColdTier* cold, const Clock* clock,
-              Metrics* metrics, TieredStoreOptions options);
+  TieredStore(const RecordType& type, PrimaryTier* primary, ColdTier* cold, const Clock* clock, Metrics* metrics,
+              TieredStoreOptions options);
 
   // Values for `ids` (index-aligned), nullopt for missing or deleted ones.
   // One MGET; one cold query for the misses, if any; found cold records are
@@ -93,8 +93,7 @@ class TieredStore {
   absl::StatusOr<std::vector<MaybeValue>> Read(absl::Span<const std::string> ids, absl::Time deadline);
 
   // Writes all records or none. Ids must be distinct.
-  absl::StatusOr<WriteResult> Write(absl::Span<const WriteIntent> intents, RecordEncoder encode,
-                                    absl::Time deadline);
+  absl::StatusOr<WriteResult> Write(absl::Span<const WriteIntent> intents, RecordEncoder encode, absl::Time deadline);
 
   // Deletes ids (distinct); returns how many existed. One compare-and-set
   // of tombstones in Redis decides; the same tombstones then replace the
@@ -119,7 +118,7 @@ class TieredStore {
  private:
   // What the tiers hold for a batch of ids, read for a Write/Delete.
   struct Snapshot {
-    std::vector<MaybeValue> primary;  // Raw Redis values (expected by CAS).
+    std::vector<MaybeValue> primary;    // Raw Redis values (expected by CAS).
     std::vector<bool> live;             // A record (not a tombstone) exists.
     std::vector<int64_t> live_version;  // Version of the live record, 0 if none.
     std::vector<int64_t> last_version;  // Highest version ever seen (tombstones too).

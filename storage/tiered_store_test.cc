@@ -114,7 +114,8 @@ TEST_CASE("writes version from the newest tier and honour expected versions") {
 
   SECTION("a mismatched version writes nothing") {
     std::vector<WriteIntent> stale = {{"c", 1}, {"a", 5}};
-    auto conflict = f.store.Write(stale, [&](size_t i, int64_t v) { return Record(stale[i].id, v, "x"); }, f.deadline);
+    auto conflict = f.store.Write(
+        stale, [&](size_t i, int64_t v) { return Record(stale[i].id, v, "x"); }, f.deadline);
     REQUIRE(conflict.ok());
     REQUIRE(conflict->conflict.has_value());
     CHECK(conflict->conflict->index == 1);
@@ -124,7 +125,8 @@ TEST_CASE("writes version from the newest tier and honour expected versions") {
   }
   SECTION("a version sent for an absent record conflicts with stored 0") {
     std::vector<WriteIntent> absent = {{"zzz", 3}};
-    auto conflict = f.store.Write(absent, [&](size_t, int64_t v) { return Record("zzz", v); }, f.deadline);
+    auto conflict = f.store.Write(
+        absent, [&](size_t, int64_t v) { return Record("zzz", v); }, f.deadline);
     REQUIRE(conflict.ok());
     REQUIRE(conflict->conflict.has_value());
     CHECK(conflict->conflict->stored == 0);
@@ -137,7 +139,8 @@ TEST_CASE("a write that loses a race retries on fresh state") {
   f.primary.values["a"] = Record("a", 1);
   f.primary.before_cas = [&] { f.primary.values["a"] = Record("a", 2, "other writer"); };
   std::vector<WriteIntent> intents = {{"a", 0}};
-  auto result = f.store.Write(intents, [](size_t, int64_t v) { return Record("a", v, "mine"); }, f.deadline);
+  auto result = f.store.Write(
+      intents, [](size_t, int64_t v) { return Record("a", v, "mine"); }, f.deadline);
   REQUIRE(result.ok());
   CHECK(result->versions == std::vector<int64_t>{3});
   CHECK(f.primary.values["a"] == Record("a", 3, "mine"));
@@ -166,7 +169,8 @@ TEST_CASE("deletes write tombstones that hide cold rows and count what existed")
   CHECK_FALSE((*values)[1].has_value());
   // Writing again continues after the tombstone's version.
   std::vector<WriteIntent> again = {{"cold", 0}};
-  auto result = f.store.Write(again, [](size_t, int64_t v) { return Record("cold", v); }, f.deadline);
+  auto result = f.store.Write(
+      again, [](size_t, int64_t v) { return Record("cold", v); }, f.deadline);
   REQUIRE(result.ok());
   CHECK(result->versions == std::vector<int64_t>{7});
 }
@@ -206,10 +210,11 @@ TEST_CASE("demotion moves idle records and tombstones, keeps busy ones") {
   auto values = f.store.Read({"idle", "dead"}, f.deadline);
   REQUIRE(values.ok());
   CHECK(*(*values)[0] == Record("idle", 4));
-  CHECK_FALSE((*values)[1].has_value());  // A cold tombstone reads as deleted...
+  CHECK_FALSE((*values)[1].has_value());       // A cold tombstone reads as deleted...
   CHECK(f.primary.values.count("dead") == 0);  // ...and is not promoted.
   std::vector<WriteIntent> again = {{"dead", 0}};
-  auto written = f.store.Write(again, [](size_t, int64_t v) { return Record("dead", v); }, f.deadline);
+  auto written = f.store.Write(
+      again, [](size_t, int64_t v) { return Record("dead", v); }, f.deadline);
   REQUIRE(written.ok());
   CHECK(written->versions == std::vector<int64_t>{10});  // Versions keep growing.
 }

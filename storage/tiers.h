@@ -62,18 +62,15 @@ class PrimaryTier {
   virtual ~PrimaryTier() = default;
 
   // Values of all ids in ONE round trip (MGET).
-  virtual absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids,
-                                                           absl::Time deadline) = 0;
+  virtual absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids, absl::Time deadline) = 0;
 
   // Stores each value only where the key is absent (SET NX), all in one
   // pipelined round trip. Returns, per entry, whether it was stored.
-  virtual absl::StatusOr<std::vector<bool>> AddIfAbsent(absl::Span<const IdValue> entries,
-                                                        absl::Time deadline) = 0;
+  virtual absl::StatusOr<std::vector<bool>> AddIfAbsent(absl::Span<const IdValue> entries, absl::Time deadline) = 0;
 
   // Atomically: if every entry's key holds `expected`, store every
   // `replacement` and return true; otherwise change nothing, return false.
-  virtual absl::StatusOr<bool> CompareAndSet(absl::Span<const CasEntry> entries,
-                                             absl::Time deadline) = 0;
+  virtual absl::StatusOr<bool> CompareAndSet(absl::Span<const CasEntry> entries, absl::Time deadline) = 0;
 
   // Per entry, atomically deletes the key if it still holds `value`.
   // Returns, per entry, whether it was deleted.
@@ -82,8 +79,8 @@ class PrimaryTier {
 
   // Scans about `count` keys from `cursor` (0 starts a scan) and returns
   // those unused for at least `min_idle`, without touching their LRU clocks.
-  virtual absl::StatusOr<IdleScanPage> ScanIdle(uint64_t cursor, absl::Duration min_idle,
-                                                int count, absl::Time deadline) = 0;
+  virtual absl::StatusOr<IdleScanPage> ScanIdle(uint64_t cursor, absl::Duration min_idle, int count,
+                                                absl::Time deadline) = 0;
 
   // Secondary indexes: named sets of ids, kept in the primary tier only and
   // never demoted. Adds every (index, id) pair in one round trip.
@@ -111,8 +108,8 @@ class ColdTier {
   virtual ~ColdTier() = default;
 
   // Rows for all ids in ONE query (SELECT ... WHERE id IN (...)).
-  virtual absl::StatusOr<std::vector<std::optional<ColdRecord>>> MultiGet(
-      absl::Span<const std::string> ids, absl::Time deadline) = 0;
+  virtual absl::StatusOr<std::vector<std::optional<ColdRecord>>> MultiGet(absl::Span<const std::string> ids,
+                                                                          absl::Time deadline) = 0;
 
   // Inserts each record, or replaces the stored row only if the record's
   // version is greater, in one statement.

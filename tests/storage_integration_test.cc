@@ -1,8 +1,7 @@
 // TieredStore over a real redis-server and MariaDB: the batching claims are
 // proved by counting commands on the servers themselves.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -68,7 +67,8 @@ struct Stack {
   std::vector<int64_t> Put(const std::vector<std::string>& ids, const std::string& title) {
     std::vector<WriteIntent> intents;
     for (const std::string& id : ids) intents.push_back({id, 0});
-    auto result = store->Write(intents, [&](size_t i, int64_t v) { return Record(ids[i], v, title); }, Later());
+    auto result = store->Write(
+        intents, [&](size_t i, int64_t v) { return Record(ids[i], v, title); }, Later());
     REQUIRE(result.ok());
     REQUIRE_FALSE(result->conflict.has_value());
     return result->versions;
@@ -155,7 +155,8 @@ TEST_CASE("compare-and-set on Redis is all or nothing") {
   s.Put({"a", "b"}, "v1");
   auto current = s.redis_tier->MultiGet({"a", "b"}, Stack::Later());
   REQUIRE(current.ok());
-  std::vector<CasEntry> stale = {{"a", (*current)[0], std::string("A2")}, {"b", std::string("wrong"), std::string("B2")}};
+  std::vector<CasEntry> stale = {{"a", (*current)[0], std::string("A2")},
+                                 {"b", std::string("wrong"), std::string("B2")}};
   CHECK_FALSE(*s.redis_tier->CompareAndSet(stale, Stack::Later()));
   auto after = s.redis_tier->MultiGet({"a", "b"}, Stack::Later());
   CHECK(*after == *current);
@@ -252,16 +253,26 @@ TEST_CASE("stress: concurrent upserts, deletes, promoting reads and demotion los
         Acked& state = acked[w][i];
         if (rng() % 5 == 0) {
           auto deleted = s.store->Delete({id}, Stack::Later());
-          if (!deleted.ok()) { fail(absl::StrCat(id, " delete: ", deleted.status().ToString())); continue; }
+          if (!deleted.ok()) {
+            fail(absl::StrCat(id, " delete: ", deleted.status().ToString()));
+            continue;
+          }
           if (*deleted != (state.exists ? 1 : 0)) fail(absl::StrCat(id, " delete count ", *deleted));
           state.exists = false;
         } else {
           const std::string title = absl::StrCat("w", w, "op", op++);
           const bool conditional = state.exists && rng() % 2 == 0;
           std::vector<WriteIntent> intent = {{id, conditional ? state.version : 0}};
-          auto result = s.store->Write(intent, [&](size_t, int64_t v) { return Record(id, v, title); }, Stack::Later());
-          if (!result.ok()) { fail(absl::StrCat(id, " write: ", result.status().ToString())); continue; }
-          if (result->conflict.has_value()) { fail(absl::StrCat(id, " conflict at ", state.version)); continue; }
+          auto result = s.store->Write(
+              intent, [&](size_t, int64_t v) { return Record(id, v, title); }, Stack::Later());
+          if (!result.ok()) {
+            fail(absl::StrCat(id, " write: ", result.status().ToString()));
+            continue;
+          }
+          if (result->conflict.has_value()) {
+            fail(absl::StrCat(id, " conflict at ", state.version));
+            continue;
+          }
           if (result->versions[0] <= state.version) {  // Versions only grow, across deletes too.
             fail(absl::StrCat(id, " version ", result->versions[0], " after ", state.version));
           }
@@ -290,8 +301,10 @@ TEST_CASE("stress: concurrent upserts, deletes, promoting reads and demotion los
   threads.emplace_back([&] {
     while (!stop) {
       auto result = s.store->Demote(absl::Seconds(2), 0, Stack::Later());
-      if (!result.ok()) fail(absl::StrCat("demote: ", result.status().ToString()));
-      else demoted += result->demoted + result->tombstones_demoted;
+      if (!result.ok())
+        fail(absl::StrCat("demote: ", result.status().ToString()));
+      else
+        demoted += result->demoted + result->tombstones_demoted;
       absl::SleepFor(absl::Milliseconds(200));
     }
   });

@@ -110,9 +110,9 @@ absl::StatusOr<BatchResult> CatalogClient::BatchGetProducts(absl::Span<const std
     if (!part.status.ok()) {
       absl::Status status = ToStatus(part.status);
       if (batches == 1) return status;
-      return absl::Status(status.code(), absl::StrCat("batch ", b + 1, " of ", batches, " (ids[", b * batch, "..",
-                                                      std::min(ids.size(), (b + 1) * batch) - 1,
-                                                      "]): ", status.message()));
+      return absl::Status(status.code(),
+                          absl::StrCat("batch ", b + 1, " of ", batches, " (ids[", b * batch, "..",
+                                       std::min(ids.size(), (b + 1) * batch) - 1, "]): ", status.message()));
     }
     for (catalog::v1::Product& p : *part.response.mutable_products()) result.products.push_back(std::move(p));
     for (std::string& id : *part.response.mutable_missing_ids()) result.missing_ids.push_back(std::move(id));

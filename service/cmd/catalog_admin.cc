@@ -48,8 +48,8 @@ int main(int argc, char** argv) {
       return Usage();
     }
   }
-  auto stub = catalog::admin::v1::CatalogAdminService::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  auto stub =
+      catalog::admin::v1::CatalogAdminService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(30));
   if (command == "demote") {
@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
     catalog::admin::v1::DemoteResponse response;
     grpc::Status status = stub->Demote(&context, request, &response);
     if (!status.ok()) {
-      std::fprintf(stderr, "catalog-admin: demote failed: %d %s\n", status.error_code(), status.error_message().c_str());
+      std::fprintf(stderr, "catalog-admin: demote failed: %d %s\n", status.error_code(),
+                   status.error_message().c_str());
       return 1;
     }
     std::printf("scanned=%lld demoted=%lld tombstones_demoted=%lld skipped_changed=%lld\n",
@@ -73,7 +74,8 @@ int main(int argc, char** argv) {
     catalog::admin::v1::GetMetricsResponse response;
     grpc::Status status = stub->GetMetrics(&context, {}, &response);
     if (!status.ok()) {
-      std::fprintf(stderr, "catalog-admin: metrics failed: %d %s\n", status.error_code(), status.error_message().c_str());
+      std::fprintf(stderr, "catalog-admin: metrics failed: %d %s\n", status.error_code(),
+                   status.error_message().c_str());
       return 1;
     }
     std::fputs(response.text().c_str(), stdout);

@@ -127,8 +127,8 @@ int ChildProcess::Stop(int signal, absl::Duration timeout) {
 RedisServer::RedisServer() : port_(FreePort()), dir_(TempDir("catalog-redis")) { Start(); }
 
 void RedisServer::Start() {
-  process_.Start({"redis-server", "--bind", "127.0.0.1", "--port", std::to_string(port_), "--dir", dir_, "--save",
-                  "", "--appendonly", "no", "--maxmemory-policy", "volatile-lru"},
+  process_.Start({"redis-server", "--bind", "127.0.0.1", "--port", std::to_string(port_), "--dir", dir_, "--save", "",
+                  "--appendonly", "no", "--maxmemory-policy", "volatile-lru"},
                  dir_ + "/redis.log");
   if (!WaitForPort(port_, absl::Seconds(10))) Fail("redis-server did not start");
 }

@@ -219,8 +219,8 @@ int Run() {
     return latencies_us[std::min(latencies_us.size() - 1, static_cast<size_t>(p * latencies_us.size()))] / 1000.0;
   };
   const double rps = latencies_us.size() / seconds;
-  std::printf("req/s=%.0f keys/s=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f calls=%zu errors=%lld cold_keys=%lld\n",
-              rps, rps * batch, pct(0.5), pct(0.99), pct(0.999), latencies_us.size(), static_cast<long long>(errors),
+  std::printf("req/s=%.0f keys/s=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f calls=%zu errors=%lld cold_keys=%lld\n", rps,
+              rps * batch, pct(0.5), pct(0.99), pct(0.999), latencies_us.size(), static_cast<long long>(errors),
               static_cast<long long>(cold_reads));
   return errors == 0 ? 0 : 1;
 }
