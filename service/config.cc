@@ -72,6 +72,10 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
     return absl::InvalidArgumentError(
         absl::StrCat("option listen_address: \"", config.listen_address, "\" is not host:port"));
   }
+  if (!config.metrics_listen_address.empty() && config.metrics_listen_address.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("option metrics_listen_address: \"", config.metrics_listen_address,
+                                                   "\" is not host:port"));
+  }
   return config;
 }
 

@@ -9,6 +9,7 @@
 #include "service/catalog_core.h"
 #include "service/catalog_v1_service.h"
 #include "service/catalog_v2_service.h"
+#include "service/metrics_http_server.h"
 #include "storage/mysql_tier.h"
 #include "storage/redis_tier.h"
 #include "storage/request_log.h"
@@ -29,6 +30,7 @@ struct CatalogServer::Parts {
   std::unique_ptr<CatalogV1Service> v1_service;
   std::unique_ptr<CatalogV2Service> v2_service;
   std::unique_ptr<AdminService> admin_service;
+  std::unique_ptr<MetricsHttpServer> metrics_http;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 };
@@ -78,6 +80,13 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   parts->v2_service =
       std::make_unique<CatalogV2Service>(parts->core.get(), &parts->metrics, absl::Milliseconds(config.max_call_ms));
   parts->admin_service = std::make_unique<AdminService>(parts->core.get(), &parts->metrics);
+
+  if (!config.metrics_listen_address.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
+        MetricsHttpServer::Start(config.metrics_listen_address, &parts->metrics);
+    if (!http.ok()) return http.status();
+    parts->metrics_http = *std::move(http);
+  }
 
   // Health is served by gRPC's built-in service; linking the generated
   // grpc.health.v1 descriptor lets reflection describe it too.

@@ -1,8 +1,12 @@
 // End-to-end: the real catalog-server binary over a real gRPC channel, on a
 // real redis-server and MariaDB started by the harness.
+#include <arpa/inet.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -385,6 +389,41 @@ TEST_CASE("SIGTERM: in-flight calls finish, then the server exits 0") {
   CHECK(status.ok());
   CHECK(found == 1);
   CHECK(s.server.Terminate() == 0);
+}
+
+// A plain HTTP/1.1 GET on loopback: the whole response, headers included.
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  REQUIRE(write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, static_cast<size_t>(n));
+  close(fd);
+  return response;
+}
+
+TEST_CASE("metrics are served over HTTP for Prometheus and pass promtool") {
+  const int metrics_port = catalog::testing::FreePort();
+  Stack s({"--metrics_listen_address=127.0.0.1:" + std::to_string(metrics_port)});
+  BatchGetProductsResponse batch;
+  REQUIRE(s.client.BatchGet({"a"}, &batch).ok());
+  const std::string response = HttpGet(metrics_port, "/metrics");
+  INFO(response.substr(0, 300));
+  REQUIRE(response.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(response.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
+  const std::string body = response.substr(response.find("\r\n\r\n") + 4);
+  CHECK(body.find("catalog_rpc_requests_total 1\n") != std::string::npos);
+  const std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/" +
+                           catalog::testing::UniqueName("http_metrics") + ".txt";
+  std::ofstream(path) << body;
+  CHECK(std::system(("promtool check metrics < " + path + " > /dev/null 2>&1").c_str()) == 0);
+  CHECK(HttpGet(metrics_port, "/other").rfind("HTTP/1.1 404", 0) == 0);
 }
 
 TEST_CASE("admin metrics are exported as Prometheus text") {

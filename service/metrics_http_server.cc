@@ -1,0 +1,47 @@
+#include "service/metrics_http_server.h"
+
+#include <civetweb.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace catalog::service {
+
+absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(const std::string& address,
+                                                                            const storage::Metrics* metrics) {
+  static const bool initialized = [] {
+    mg_init_library(0);
+    return true;
+  }();
+  (void)initialized;
+  // civetweb spells a loopback listener as "127.0.0.1:9464"; two threads are
+  // plenty for a scrape every few seconds.
+  const char* options[] = {"listening_ports", address.c_str(), "num_threads", "2", nullptr};
+  std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer(nullptr, metrics));
+  mg_callbacks callbacks{};
+  server->context_ = mg_start(&callbacks, nullptr, options);
+  if (server->context_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat("metrics: cannot listen on ", address,
+                                               " (port in use? choose another with --metrics_listen_address)"));
+  }
+  mg_set_request_handler(server->context_, "/metrics$", &MetricsHttpServer::HandleMetrics, server.get());
+  return server;
+}
+
+MetricsHttpServer::MetricsHttpServer(mg_context* context, const storage::Metrics* metrics)
+    : context_(context), metrics_(metrics) {}
+
+MetricsHttpServer::~MetricsHttpServer() {
+  if (context_ != nullptr) mg_stop(context_);
+}
+
+int MetricsHttpServer::HandleMetrics(mg_connection* connection, void* self) {
+  const std::string body = static_cast<MetricsHttpServer*>(self)->metrics_->RenderPrometheusText();
+  mg_printf(connection,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+            "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+            body.size());
+  mg_write(connection, body.data(), body.size());
+  return 200;
+}
+
+}  // namespace catalog::service

@@ -1,0 +1,35 @@
+// MetricsHttpServer: serves GET /metrics (Prometheus text format 0.0.4) over
+// HTTP for scraping, with civetweb. Everything else is 404.
+//
+// Ownership: stops serving when destroyed. Thread-safety: civetweb calls the
+// handler from its own threads; Metrics is safe for that.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "storage/metrics.h"
+
+struct mg_context;
+struct mg_connection;
+
+namespace catalog::service {
+
+class MetricsHttpServer {
+ public:
+  // Listens on `address` ("host:port"). UNAVAILABLE naming the address if it
+  // cannot be bound. `metrics` must outlive the server.
+  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& address,
+                                                                  const storage::Metrics* metrics);
+  ~MetricsHttpServer();
+
+ private:
+  MetricsHttpServer(mg_context* context, const storage::Metrics* metrics);
+  static int HandleMetrics(mg_connection* connection, void* self);
+
+  mg_context* context_ = nullptr;
+  const storage::Metrics* const metrics_;
+};
+
+}  // namespace catalog::service
