@@ -6,14 +6,14 @@
 
 #include "catalog/admin/v1/admin.grpc.pb.h"
 #include "service/catalog_core.h"
-#include "storage/metrics.h"
+#include "service/grpc_glue.h"
 
 namespace catalog::service {
 
 class AdminService final : public catalog::admin::v1::CatalogAdminService::Service {
  public:
   // Does not take ownership.
-  AdminService(CatalogCore* core, storage::Metrics* metrics);
+  AdminService(CatalogCore* core, CallObservers observers);
 
   grpc::Status Demote(grpc::ServerContext* context, const catalog::admin::v1::DemoteRequest* request,
                       catalog::admin::v1::DemoteResponse* response) override;
@@ -22,7 +22,7 @@ class AdminService final : public catalog::admin::v1::CatalogAdminService::Servi
 
  private:
   CatalogCore* const core_;
-  storage::Metrics* const metrics_;
+  const CallObservers observers_;
 };
 
 }  // namespace catalog::service

@@ -15,15 +15,15 @@
 #include "catalog/v1/catalog.pb.h"
 #include "service/catalog_core.h"
 #include "service/encoded_batch_response.h"
+#include "service/grpc_glue.h"
 #include "service/registered_service.h"
-#include "storage/metrics.h"
 
 namespace catalog::service {
 
 class CatalogV1Service final : public RegisteredService {
  public:
   // Does not take ownership.
-  CatalogV1Service(CatalogCore* core, storage::Metrics* metrics, absl::Duration max_call);
+  CatalogV1Service(CatalogCore* core, CallObservers observers, absl::Duration max_call);
 
   grpc::Status GetProduct(grpc::ServerContext* context, const catalog::v1::GetProductRequest* request,
                           catalog::v1::Product* response);
@@ -36,7 +36,7 @@ class CatalogV1Service final : public RegisteredService {
 
  private:
   CatalogCore* const core_;
-  storage::Metrics* const metrics_;
+  const CallObservers observers_;
   const absl::Duration max_call_;
 };
 

@@ -35,10 +35,10 @@ void ApplyReadMask(const FieldMask& mask, catalog::v2::Product* product) {
 
 }  // namespace
 
-CatalogV2Service::CatalogV2Service(CatalogCore* core, storage::Metrics* metrics, absl::Duration max_call)
+CatalogV2Service::CatalogV2Service(CatalogCore* core, CallObservers observers, absl::Duration max_call)
     : RegisteredService(catalog::v2::Product::descriptor()->file()->FindServiceByName("CatalogService")),
       core_(core),
-      metrics_(metrics),
+      observers_(observers),
       max_call_(max_call) {
   Register("GetProduct", &CatalogV2Service::GetProduct);
   Register("BatchGetProducts", &CatalogV2Service::BatchGetProducts);
@@ -49,7 +49,7 @@ CatalogV2Service::CatalogV2Service(CatalogCore* core, storage::Metrics* metrics,
 
 grpc::Status CatalogV2Service::GetProduct(grpc::ServerContext* context, const catalog::v2::GetProductRequest* request,
                                           catalog::v2::Product* response) {
-  return Instrumented(*metrics_, [&]() -> absl::Status {
+  return Instrumented(observers_, "catalog.v2.CatalogService/GetProduct", [&]() -> absl::Status {
     if (absl::Status s = ValidateReadMask(request->read_mask()); !s.ok()) return s;
     absl::StatusOr<std::optional<catalog::v1::Product>> product =
         core_->Get(request->id(), CallDeadline(*context, max_call_));
@@ -64,7 +64,7 @@ grpc::Status CatalogV2Service::GetProduct(grpc::ServerContext* context, const ca
 grpc::Status CatalogV2Service::BatchGetProducts(grpc::ServerContext* context,
                                                 const catalog::v2::BatchGetProductsRequest* request,
                                                 catalog::v2::BatchGetProductsResponse* response) {
-  return Instrumented(*metrics_, [&]() -> absl::Status {
+  return Instrumented(observers_, "catalog.v2.CatalogService/BatchGetProducts", [&]() -> absl::Status {
     if (absl::Status s = ValidateReadMask(request->read_mask()); !s.ok()) return s;
     const std::vector<std::string> ids(request->ids().begin(), request->ids().end());
     absl::StatusOr<std::vector<storage::MaybeValue>> values = core_->BatchGet(ids, CallDeadline(*context, max_call_));
@@ -89,7 +89,7 @@ grpc::Status CatalogV2Service::BatchGetProducts(grpc::ServerContext* context,
 grpc::Status CatalogV2Service::ListProducts(grpc::ServerContext* context,
                                             const catalog::v2::ListProductsRequest* request,
                                             catalog::v2::ListProductsResponse* response) {
-  return Instrumented(*metrics_, [&]() -> absl::Status {
+  return Instrumented(observers_, "catalog.v2.CatalogService/ListProducts", [&]() -> absl::Status {
     if (absl::Status s = ValidateReadMask(request->read_mask()); !s.ok()) return s;
     absl::StatusOr<ProductPage> page = core_->List(request->category_id(), request->page_size(), request->page_token(),
                                                    CallDeadline(*context, max_call_));
@@ -107,7 +107,7 @@ grpc::Status CatalogV2Service::ListProducts(grpc::ServerContext* context,
 grpc::Status CatalogV2Service::UpsertProducts(grpc::ServerContext* context,
                                               const catalog::v2::UpsertProductsRequest* request,
                                               catalog::v2::UpsertProductsResponse* response) {
-  return Instrumented(*metrics_, [&]() -> absl::Status {
+  return Instrumented(observers_, "catalog.v2.CatalogService/UpsertProducts", [&]() -> absl::Status {
     std::vector<catalog::v1::Product> products;
     products.reserve(request->products_size());
     for (const catalog::v2::Product& p : request->products()) products.push_back(Convert<catalog::v1::Product>(p));
@@ -126,7 +126,7 @@ grpc::Status CatalogV2Service::UpsertProducts(grpc::ServerContext* context,
 grpc::Status CatalogV2Service::DeleteProducts(grpc::ServerContext* context,
                                               const catalog::v2::DeleteProductsRequest* request,
                                               catalog::v2::DeleteProductsResponse* response) {
-  return Instrumented(*metrics_, [&]() -> absl::Status {
+  return Instrumented(observers_, "catalog.v2.CatalogService/DeleteProducts", [&]() -> absl::Status {
     const std::vector<std::string> ids(request->ids().begin(), request->ids().end());
     absl::StatusOr<int64_t> deleted = core_->Delete(ids, CallDeadline(*context, max_call_));
     if (!deleted.ok()) return deleted.status();

@@ -9,15 +9,15 @@
 
 #include "catalog/v2/catalog.pb.h"
 #include "service/catalog_core.h"
+#include "service/grpc_glue.h"
 #include "service/registered_service.h"
-#include "storage/metrics.h"
 
 namespace catalog::service {
 
 class CatalogV2Service final : public RegisteredService {
  public:
   // Does not take ownership.
-  CatalogV2Service(CatalogCore* core, storage::Metrics* metrics, absl::Duration max_call);
+  CatalogV2Service(CatalogCore* core, CallObservers observers, absl::Duration max_call);
 
   grpc::Status GetProduct(grpc::ServerContext* context, const catalog::v2::GetProductRequest* request,
                           catalog::v2::Product* response);
@@ -32,7 +32,7 @@ class CatalogV2Service final : public RegisteredService {
 
  private:
   CatalogCore* const core_;
-  storage::Metrics* const metrics_;
+  const CallObservers observers_;
   const absl::Duration max_call_;
 };
 

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "service/logger.h"
 
 namespace catalog::service {
 namespace {
@@ -72,9 +73,10 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
     return absl::InvalidArgumentError(
         absl::StrCat("option listen_address: \"", config.listen_address, "\" is not host:port"));
   }
+  if (absl::StatusOr<LogLevel> level = Logger::ParseLevel(config.log_level); !level.ok()) return level.status();
   if (!config.metrics_listen_address.empty() && config.metrics_listen_address.find(':') == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("option metrics_listen_address: \"", config.metrics_listen_address,
-                                                   "\" is not host:port"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("option metrics_listen_address: \"", config.metrics_listen_address, "\" is not host:port"));
   }
   return config;
 }

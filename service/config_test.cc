@@ -39,6 +39,8 @@ TEST_CASE("bad configuration is rejected with a precise message") {
         "environment variable CATALOG_MAX_CALL_MS (option max_call_ms: 0 is out of range [10, 600000])");
   CHECK(ParseConfig({"--listen_address=50051"}, Env({})).status().message() ==
         "option listen_address: \"50051\" is not host:port");
+  CHECK(ParseConfig({"--log_level=loud"}, Env({})).status().message() ==
+        "option log_level: \"loud\" is not one of debug, info, warning, error");
   CHECK(ParseConfig({"--metrics_listen_address=9464"}, Env({})).status().message() ==
         "option metrics_listen_address: \"9464\" is not host:port");
 }

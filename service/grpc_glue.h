@@ -5,7 +5,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "service/logger.h"
 #include "storage/metrics.h"
 
 namespace catalog::service {
@@ -17,17 +19,34 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // set none).
 absl::Time CallDeadline(const grpc::ServerContext& context, absl::Duration max_call);
 
-// Runs a handler, counting the call, its failures and its duration.
+// What every handler shares: metrics and the log.
+struct CallObservers {
+  storage::Metrics* metrics;
+  const Logger* logger;
+};
+
+// Runs a handler for `method`, counting the call, its failures and its
+// duration, and logging it: failures the server is responsible for at
+// WARNING with their message, callers' mistakes (INVALID_ARGUMENT,
+// NOT_FOUND, ABORTED) and every call's timing at DEBUG.
 template <typename Handler>
-grpc::Status Instrumented(storage::Metrics& metrics, Handler handler) {
+grpc::Status Instrumented(const CallObservers& observers, absl::string_view method, Handler handler) {
   const absl::Time start = absl::Now();
-  metrics.Add(storage::Counter::rpc_requests_total);
+  observers.metrics->Add(storage::Counter::rpc_requests_total);
   const absl::Status status = handler();
+  const absl::Duration took = absl::Now() - start;
   if (!status.ok()) {
-    metrics.Add(storage::Counter::rpc_errors_total);
-    if (absl::IsInvalidArgument(status)) metrics.Add(storage::Counter::rpc_invalid_argument_total);
+    observers.metrics->Add(storage::Counter::rpc_errors_total);
+    if (absl::IsInvalidArgument(status)) observers.metrics->Add(storage::Counter::rpc_invalid_argument_total);
   }
-  metrics.Observe(storage::Histogram::rpc_duration_seconds, absl::Now() - start);
+  observers.metrics->Observe(storage::Histogram::rpc_duration_seconds, took);
+  const bool callers_mistake = absl::IsInvalidArgument(status) || absl::IsNotFound(status) || absl::IsAborted(status);
+  const LogLevel level = status.ok() || callers_mistake ? LogLevel::kDebug : LogLevel::kWarning;
+  if (observers.logger->Enabled(level)) {
+    observers.logger->Log(level, "rpc",
+                          absl::StrCat(method, " ", absl::StatusCodeToString(status.code()), " ",
+                                       absl::FormatDuration(took), status.ok() ? "" : ": ", status.message()));
+  }
   return ToGrpcStatus(status);
 }
 

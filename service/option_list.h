@@ -25,11 +25,12 @@
     "gRPC sync server polling threads kept alive between calls (fewer: threads are created and destroyed per call).")
 
 // X(name, default, help)
-#define CATALOG_STRING_OPTIONS(X)                                               \
-  X(listen_address, "127.0.0.1:50051", "host:port the gRPC server listens on.") \
-  X(metrics_listen_address, "", "host:port serving GET /metrics over HTTP (empty: off).") \
-  X(redis_host, "127.0.0.1", "Redis primary tier host (name or address).")      \
-  X(mysql_host, "127.0.0.1", "MySQL/MariaDB cold tier host.")                   \
-  X(mysql_user, "catalog", "MySQL user.")                                       \
-  X(mysql_password, "", "MySQL password.")                                      \
+#define CATALOG_STRING_OPTIONS(X)                                                                             \
+  X(listen_address, "127.0.0.1:50051", "host:port the gRPC server listens on.")                               \
+  X(metrics_listen_address, "", "host:port serving GET /metrics over HTTP (empty: off).")                     \
+  X(log_level, "info", "Least severe log lines written to stderr: debug (every call), info, warning, error.") \
+  X(redis_host, "127.0.0.1", "Redis primary tier host (name or address).")                                    \
+  X(mysql_host, "127.0.0.1", "MySQL/MariaDB cold tier host.")                                                 \
+  X(mysql_user, "catalog", "MySQL user.")                                                                     \
+  X(mysql_password, "", "MySQL password.")                                                                    \
   X(mysql_database, "catalog", "MySQL database holding the products table.")

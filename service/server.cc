@@ -19,6 +19,7 @@ namespace catalog::service {
 
 struct CatalogServer::Parts {
   storage::Metrics metrics;
+  std::unique_ptr<Logger> logger;
   storage::RedisOptions redis_options;
   storage::MySqlOptions mysql_options;
   std::unique_ptr<storage::RedisPool> redis_pool;
@@ -37,6 +38,10 @@ struct CatalogServer::Parts {
 
 absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config& config) {
   auto parts = std::make_unique<Parts>();
+  absl::StatusOr<LogLevel> log_level = Logger::ParseLevel(config.log_level);
+  if (!log_level.ok()) return log_level.status();
+  parts->logger = std::make_unique<Logger>(*log_level, stderr);
+  const CallObservers observers{&parts->metrics, parts->logger.get()};
   const storage::Clock* clock = storage::Clock::Real();
 
   storage::RedisOptions& redis = parts->redis_options;
@@ -76,10 +81,10 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   parts->core = std::make_unique<CatalogCore>(parts->store.get(), parts->request_log.get(), clock, &parts->metrics,
                                               CoreOptions{config.max_batch_size});
   parts->v1_service =
-      std::make_unique<CatalogV1Service>(parts->core.get(), &parts->metrics, absl::Milliseconds(config.max_call_ms));
+      std::make_unique<CatalogV1Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms));
   parts->v2_service =
-      std::make_unique<CatalogV2Service>(parts->core.get(), &parts->metrics, absl::Milliseconds(config.max_call_ms));
-  parts->admin_service = std::make_unique<AdminService>(parts->core.get(), &parts->metrics);
+      std::make_unique<CatalogV2Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms));
+  parts->admin_service = std::make_unique<AdminService>(parts->core.get(), observers);
 
   if (!config.metrics_listen_address.empty()) {
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =

@@ -298,6 +298,11 @@ TEST_CASE("Redis down: UNAVAILABLE inside a 1 s deadline, then recovery without 
     CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
   }
   CHECK(s.client.Upsert({MakeProduct("b")}).error_code() == grpc::StatusCode::UNAVAILABLE);
+  // Operators see why in the log: method, code, and Redis's own words.
+  const std::string log = s.server.Log();
+  INFO(log);
+  CHECK(log.find("WARNING rpc catalog.v1.CatalogService/BatchGetProducts UNAVAILABLE") != std::string::npos);
+  CHECK(log.find("Connection refused") != std::string::npos);
   s.redis.Start();  // Empty again: this test Redis keeps no data.
   REQUIRE(s.client.Upsert({MakeProduct("a")}).ok());
   batch.Clear();

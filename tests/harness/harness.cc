@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
@@ -230,9 +231,14 @@ CatalogServerProcess::CatalogServerProcess(int redis_port, int mysql_port, const
                                    "--mysql_password=catalog",
                                    "--mysql_database=" + database};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  const std::string log = TempDir("catalog-server") + "/server.log";
-  process_.Start(argv, log);
-  if (!WaitForPort(port_, absl::Seconds(30))) Fail("catalog-server did not start; see " + log);
+  log_path_ = TempDir("catalog-server") + "/server.log";
+  process_.Start(argv, log_path_);
+  if (!WaitForPort(port_, absl::Seconds(30))) Fail("catalog-server did not start; see " + log_path_);
+}
+
+std::string CatalogServerProcess::Log() const {
+  std::ifstream in(log_path_);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 int CatalogServerProcess::Terminate(absl::Duration timeout) { return process_.Stop(SIGTERM, timeout); }

@@ -114,12 +114,15 @@ class CatalogServerProcess {
                        const std::vector<std::string>& extra_flags = {});
   int port() const { return port_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+  // The server's stderr (its log) so far.
+  std::string Log() const;
   // SIGTERM; returns the exit code.
   int Terminate(absl::Duration timeout = absl::Seconds(30));
   ChildProcess& process() { return process_; }
 
  private:
   int port_;
+  std::string log_path_;
   ChildProcess process_;
 };
 
