@@ -52,9 +52,19 @@ install_node_tools() {
   "$BUF" --version >/dev/null || die "buf does not run: $BUF"
 }
 
+# build [TYPE]: configure and build into BUILD_DIR. With CATALOG_SANITIZE=1,
+# an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/.
 build() {
   local type="${1:-Release}"
-  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$type" >/dev/null
+  local flags=()
+  if [ "${CATALOG_SANITIZE:-0}" = 1 ]; then
+    BUILD_DIR="$ROOT/build-asan"
+    type=RelWithDebInfo
+    flags=(-DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer")
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+  fi
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$type" "${flags[@]}" >/dev/null
   cmake --build "$BUILD_DIR" -j "$(nproc)"
 }
 
