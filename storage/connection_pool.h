@@ -40,6 +40,12 @@ struct PoolOptions {
   absl::Duration wait_timeout = absl::Milliseconds(250);
 };
 
+// `options` with its name set, e.g. to the backend's endpoint.
+inline PoolOptions NamedPoolOptions(PoolOptions options, std::string name) {
+  options.name = std::move(name);
+  return options;
+}
+
 template <typename Connection>
 class ConnectionPool {
  public:

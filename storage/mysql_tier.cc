@@ -52,11 +52,7 @@ MySqlTier::MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metr
       type_(std::move(type)),
       metrics_(metrics),
       pool_(
-          [&] {
-            PoolOptions pool = options.pool;
-            pool.name = Endpoint(options);
-            return pool;
-          }(),
+          NamedPoolOptions(options.pool, Endpoint(options)),
           [this](absl::Time deadline) -> absl::StatusOr<std::unique_ptr<MySqlConnection>> {
             metrics_->Add(Counter::mysql_connects_total);
             sql::ConnectOptionsMap connect;

@@ -93,11 +93,7 @@ RedisPool::RedisPool(const RedisOptions& options, Metrics* metrics)
     : options_(options),
       metrics_(metrics),
       pool_(
-          [&] {
-            PoolOptions pool = options.pool;
-            pool.name = Endpoint(options);
-            return pool;
-          }(),
+          NamedPoolOptions(options.pool, Endpoint(options)),
           [this](absl::Time deadline) {
             metrics_->Add(Counter::redis_connects_total);
             return RedisConnection::Connect(options_, deadline);
