@@ -48,10 +48,8 @@ class RedisConnection {
   // Sends all commands in one write and reads all replies: one round trip.
   // Error replies are returned as replies (type REDIS_REPLY_ERROR); a
   // transport error or timeout fails the whole call and leaves the
-  // connection unusable (broken() becomes true).
+  // connection unusable: the caller must then mark its lease broken.
   absl::StatusOr<std::vector<RedisReplyPtr>> RoundTrip(const std::vector<RedisCommand>& commands, absl::Time deadline);
-
-  bool broken() const { return context_->err != 0; }
 
  private:
   RedisConnection(redisContext* context, const RedisOptions& options);

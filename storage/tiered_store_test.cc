@@ -22,7 +22,6 @@ struct Fixture {
   FakePrimaryTier primary;
   FakeColdTier cold;
   Metrics metrics;
-  TieredStoreOptions options;
   TieredStore store{kType, &primary, &cold, Clock::Real(), &metrics, [] {
                       TieredStoreOptions o;
                       o.max_operation_time = absl::Seconds(2);
