@@ -1,28 +1,42 @@
 #include "service/admin_service.h"
 
+#include "absl/strings/str_join.h"
 #include "service/grpc_glue.h"
 
 namespace catalog::service {
 
 using namespace catalog::admin::v1;
 
-AdminService::AdminService(CatalogCore* core, CallObservers observers) : core_(core), observers_(observers) {}
+AdminService::AdminService(CatalogCore* core, CallObservers observers, const std::atomic<bool>* stopping)
+    : core_(core), observers_(observers), stopping_(stopping) {}
 
 grpc::Status AdminService::Demote(grpc::ServerContext* context, const DemoteRequest* request,
                                   DemoteResponse* response) {
   return Instrumented(observers_, "catalog.admin.v1.CatalogAdminService/Demote", [&]() -> absl::Status {
     absl::StatusOr<storage::DemoteResult> result =
-        core_->Demote(request->idle_seconds(), request->limit(), CallDeadline(*context, absl::Hours(24)));
+        core_->Demote(request->idle_seconds(), request->limit(), CallDeadline(*context, absl::Hours(24)),
+                      [&] { return context->IsCancelled() || stopping_->load(); });
     if (!result.ok()) return result.status();
     response->set_scanned(result->scanned);
     response->set_demoted(result->demoted);
     response->set_tombstones_demoted(result->tombstones_demoted);
     response->set_skipped_changed(result->skipped_changed);
+    response->set_too_large(result->too_large);
+    for (const std::string& id : result->too_large_ids) response->add_too_large_ids(id);
+    response->set_bytes(result->bytes);
     observers_.logger->Log(
         LogLevel::kInfo, "admin",
         absl::StrCat("demote idle>=", request->idle_seconds(), "s limit=", request->limit(), ": scanned ",
                      result->scanned, ", demoted ", result->demoted, ", tombstones ", result->tombstones_demoted,
-                     ", kept (changed meanwhile) ", result->skipped_changed));
+                     ", kept (changed meanwhile) ", result->skipped_changed, ", bytes ", result->bytes));
+    if (result->too_large > 0) {
+      observers_.logger->Log(
+          LogLevel::kWarning, "admin",
+          absl::StrCat("demote: ", result->too_large,
+                       " idle records are too large for one MySQL statement and stay in Redis (raise MariaDB's "
+                       "max_allowed_packet), e.g. ",
+                       absl::StrJoin(result->too_large_ids, ", ")));
+    }
     return absl::OkStatus();
   });
 }

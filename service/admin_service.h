@@ -1,8 +1,11 @@
 // AdminService: catalog.admin.v1.CatalogAdminService (demotion, metrics),
 // called by catalog-admin. Demotion runs under the caller's deadline, not
 // max_call: a large keyspace takes a while, and demotion's safety does not
-// depend on its own duration (it compares before deleting).
+// depend on its own duration (it compares before deleting). It stops
+// between batches when the caller cancels or the server is stopping.
 #pragma once
+
+#include <atomic>
 
 #include "catalog/admin/v1/admin.grpc.pb.h"
 #include "service/catalog_core.h"
@@ -12,8 +15,8 @@ namespace catalog::service {
 
 class AdminService final : public catalog::admin::v1::CatalogAdminService::Service {
  public:
-  // Does not take ownership.
-  AdminService(CatalogCore* core, CallObservers observers);
+  // Does not take ownership. `stopping` turns true when the server stops.
+  AdminService(CatalogCore* core, CallObservers observers, const std::atomic<bool>* stopping);
 
   grpc::Status Demote(grpc::ServerContext* context, const catalog::admin::v1::DemoteRequest* request,
                       catalog::admin::v1::DemoteResponse* response) override;
@@ -23,6 +26,7 @@ class AdminService final : public catalog::admin::v1::CatalogAdminService::Servi
  private:
   CatalogCore* const core_;
   const CallObservers observers_;
+  const std::atomic<bool>* const stopping_;
 };
 
 }  // namespace catalog::service

@@ -8,20 +8,29 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 #include "service/validation.h"
+#include "storage/status_macros.h"
 
 namespace catalog::service {
 
 using catalog::v1::Product;
 
 const storage::RecordType& CatalogCore::ProductRecordType() {
-  static const storage::RecordType* const type =
-      new storage::RecordType{"product:", "products", Product::kVersionFieldNumber, "product-index:"};
+  static const storage::RecordType* const type = new storage::RecordType{
+      "product:", "products",      Product::kVersionFieldNumber, "product-index:", "product-fence:",
+      "request:", "request-expiry"};
   return *type;
 }
 
 namespace {
 
 constexpr int32_t kDefaultPageSize = 50;
+
+// What stamping a product adds at most to its encoding: version (tag + 10
+// byte varint) and update_time (tag, length, seconds and nanos fields).
+constexpr int64_t kStampBytes = 32;
+// What one item adds to an answer beyond its stored bytes and id: tags,
+// lengths, v2's ProductResult wrapper.
+constexpr int64_t kItemOverheadBytes = 16;
 
 std::string CategoryIndex(const std::string& category) { return absl::StrCat("category:", category); }
 
@@ -46,14 +55,55 @@ absl::StatusOr<std::string> DecodePageToken(const std::string& token, const std:
 
 }  // namespace
 
-CatalogCore::CatalogCore(storage::TieredStore* store, storage::RequestLog* request_log, const storage::Clock* clock,
-                         storage::Metrics* metrics, CoreOptions options)
-    : store_(store), request_log_(request_log), clock_(clock), metrics_(metrics), options_(options) {}
+namespace {
+
+std::string RequestEntry(const std::string& fingerprint, const std::string& answer) {
+  return absl::StrCat("D", fingerprint, "\n", answer);
+}
+
+// A stable digest of what a request asks for (deterministic serialization,
+// FNV-1a 64): tells a retry from a different request reusing the id.
+std::string Fingerprint(absl::Span<const Product* const> products) {
+  uint64_t hash = 14695981039346656037ull;
+  for (const Product* product : products) {
+    std::string bytes;
+    {
+      google::protobuf::io::StringOutputStream stream(&bytes);
+      google::protobuf::io::CodedOutputStream out(&stream);
+      out.SetSerializationDeterministic(true);
+      product->SerializeWithCachedSizes(&out);
+    }
+    bytes.push_back('\0');
+    for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
+  }
+  return absl::StrCat(absl::Hex(hash, absl::kZeroPad16));
+}
+
+}  // namespace
+
+CatalogCore::CatalogCore(storage::TieredStore* store, const storage::Clock* clock, storage::Metrics* metrics,
+                         CoreOptions options)
+    : store_(store), clock_(clock), metrics_(metrics), options_(options) {}
+
+absl::Status CatalogCore::CheckResponseSize(absl::Span<const std::string> ids,
+                                            absl::Span<const storage::MaybeValue> values) const {
+  int64_t bytes = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    bytes += static_cast<int64_t>(ids[i].size()) + kItemOverheadBytes;
+    if (values[i].has_value()) bytes += static_cast<int64_t>(values[i]->size());
+  }
+  if (bytes <= options_.max_response_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat("the answer for these ", ids.size(), " ids would be about ", bytes,
+                                                   " bytes, over the limit of ", options_.max_response_bytes,
+                                                   " (max_message_bytes); ask for fewer ids per call"));
+}
 
 absl::StatusOr<std::vector<storage::MaybeValue>> CatalogCore::BatchGet(absl::Span<const std::string> ids,
                                                                        absl::Time deadline) {
   if (absl::Status s = ValidateIdBatch(ids, "ids", options_.max_batch_size); !s.ok()) return s;
-  return store_->Read(ids, deadline);
+  ASSIGN_OR_RETURN(std::vector<storage::MaybeValue> values, store_->Read(ids, deadline));
+  if (absl::Status s = CheckResponseSize(ids, values); !s.ok()) return s;
+  return values;
 }
 
 absl::StatusOr<std::optional<Product>> CatalogCore::Get(const std::string& id, absl::Time deadline) {
@@ -68,9 +118,37 @@ absl::StatusOr<std::optional<Product>> CatalogCore::Get(const std::string& id, a
   return product;
 }
 
+absl::Status CatalogCore::ValidateWrite(absl::Span<const Product* const> products) const {
+  if (absl::Status s = ValidateProductBatch(products, "products", options_.max_batch_size); !s.ok()) return s;
+  int64_t answer = 0;
+  for (size_t i = 0; i < products.size(); ++i) {
+    const int64_t bytes = static_cast<int64_t>(products[i]->ByteSizeLong());
+    if (bytes + kStampBytes > options_.max_record_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("products[", i, "]: encodes to ", bytes, " bytes (unknown fields included), over the limit of ",
+                       options_.max_record_bytes - kStampBytes, " (max_record_bytes ", options_.max_record_bytes,
+                       " less ", kStampBytes, " for version and update_time)"));
+    }
+    answer += bytes + kStampBytes + kItemOverheadBytes;
+  }
+  if (answer > options_.max_response_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("products: the answer echoing these ", products.size(),
+                                                   " products would be about ", answer, " bytes, over the limit of ",
+                                                   options_.max_response_bytes,
+                                                   " (max_message_bytes); send fewer products per call"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<Product>> CatalogCore::Upsert(absl::Span<const Product* const> products,
                                                          absl::Time deadline) {
-  if (absl::Status s = ValidateProductBatch(products, "products", options_.max_batch_size); !s.ok()) return s;
+  if (absl::Status s = ValidateWrite(products); !s.ok()) return s;
+  ASSIGN_OR_RETURN(UpsertOutcome outcome, Apply(products, nullptr, deadline));
+  return std::move(outcome.stored);
+}
+
+absl::StatusOr<CatalogCore::UpsertOutcome> CatalogCore::Apply(absl::Span<const Product* const> products,
+                                                              const RequestIdentity* request, absl::Time deadline) {
   std::vector<storage::WriteIntent> intents;
   intents.reserve(products.size());
   for (const Product* product : products) intents.push_back({product->id(), product->version()});
@@ -95,8 +173,18 @@ absl::StatusOr<std::vector<Product>> CatalogCore::Upsert(absl::Span<const Produc
     *stored[index].mutable_update_time() = now;
     return stored[index].SerializeAsString();
   };
-  absl::StatusOr<storage::WriteResult> result = store_->Write(intents, encode, deadline);
+  std::optional<storage::WriteOnce> once;
+  if (request != nullptr) {
+    // Built after every product was encoded: the record is the answer.
+    once = storage::WriteOnce{request->id, [&] {
+                                catalog::v1::UpsertProductsResponse answer;
+                                for (const Product& product : stored) *answer.add_products() = product;
+                                return RequestEntry(request->fingerprint, answer.SerializeAsString());
+                              }};
+  }
+  absl::StatusOr<storage::WriteResult> result = store_->Write(intents, encode, deadline, once ? &*once : nullptr);
   if (!result.ok()) return result.status();
+  if (result->recorded.has_value()) return UpsertOutcome{{}, std::move(result->recorded)};
   if (result->conflict.has_value()) {
     const storage::VersionConflict& c = *result->conflict;
     return absl::AbortedError(
@@ -104,68 +192,48 @@ absl::StatusOr<std::vector<Product>> CatalogCore::Upsert(absl::Span<const Produc
                      c.stored == 0 ? std::string("any stored product") : absl::StrCat("the stored version ", c.stored),
                      " of id \"", products[c.index]->id(), "\"; nothing was written"));
   }
-  return stored;
+  return UpsertOutcome{std::move(stored), std::nullopt};
 }
-
-namespace {
-
-// A stable digest of what a request asks for (deterministic serialization,
-// FNV-1a 64): tells a retry from a different request reusing the id.
-std::string Fingerprint(absl::Span<const Product* const> products) {
-  uint64_t hash = 14695981039346656037ull;
-  for (const Product* product : products) {
-    std::string bytes;
-    {
-      google::protobuf::io::StringOutputStream stream(&bytes);
-      google::protobuf::io::CodedOutputStream out(&stream);
-      out.SetSerializationDeterministic(true);
-      product->SerializeWithCachedSizes(&out);
-    }
-    bytes.push_back('\0');
-    for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
-  }
-  return absl::StrCat(absl::Hex(hash, absl::kZeroPad16));
-}
-
-}  // namespace
 
 absl::StatusOr<std::vector<Product>> CatalogCore::UpsertOnce(const std::string& request_id,
                                                              absl::Span<const Product* const> products,
                                                              absl::Time deadline) {
   if (absl::Status s = ValidateId(request_id, "request_id"); !s.ok()) return s;
-  if (absl::Status s = ValidateProductBatch(products, "products", options_.max_batch_size); !s.ok()) return s;
+  if (absl::Status s = ValidateWrite(products); !s.ok()) return s;
   for (const Product* product : products) product->ByteSizeLong();  // Caches sizes for Fingerprint.
-  const std::string fingerprint = Fingerprint(products);
-  absl::StatusOr<storage::RequestClaim> claim = request_log_->Claim(request_id, fingerprint, deadline);
-  if (!claim.ok()) return claim.status();
-  if (claim->kind != storage::RequestClaim::Kind::kNew) {
-    if (claim->fingerprint != fingerprint) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("request_id: \"", request_id, "\" was already used for a different request"));
-    }
-    if (claim->kind == storage::RequestClaim::Kind::kInProgress) {
-      return absl::AbortedError(
-          absl::StrCat("request_id \"", request_id, "\": the first call is still in progress; retry later"));
-    }
-    catalog::v1::UpsertProductsResponse recorded;
-    if (!recorded.ParseFromString(claim->response)) {
-      return absl::DataLossError(absl::StrCat("request_id \"", request_id, "\": recorded result does not parse"));
-    }
-    metrics_->Add(storage::Counter::request_replays_total);
-    return std::vector<Product>(recorded.products().begin(), recorded.products().end());
+  const RequestIdentity request{request_id, Fingerprint(products)};
+  // A retry of a call that completed is answered without writing anything,
+  // index entries included.
+  ASSIGN_OR_RETURN(storage::MaybeValue recorded, store_->LookupRequest(request_id, deadline));
+  if (!recorded.has_value()) {
+    ASSIGN_OR_RETURN(UpsertOutcome outcome, Apply(products, &request, deadline));
+    if (!outcome.recorded.has_value()) return std::move(outcome.stored);
+    recorded = std::move(outcome.recorded);  // Another call with this id won the race.
   }
-  absl::StatusOr<std::vector<Product>> stored = Upsert(products, deadline);
-  if (!stored.ok()) {
-    if (!request_log_->Abandon(request_id, deadline).ok()) metrics_->Add(storage::Counter::request_log_failures_total);
-    return stored.status();
+  return Replay(request, *recorded);
+}
+
+absl::StatusOr<std::vector<Product>> CatalogCore::Replay(const RequestIdentity& request, const std::string& entry) {
+  // Entries: 'D' + fingerprint + '\n' + the UpsertProductsResponse.
+  // ('P' entries, claims with a TTL, were written by earlier versions.)
+  const size_t newline = entry.find('\n');
+  if (entry.empty() || newline == std::string::npos || (entry[0] != 'D' && entry[0] != 'P')) {
+    return absl::DataLossError(absl::StrCat("request_id \"", request.id, "\": recorded entry is malformed"));
   }
-  catalog::v1::UpsertProductsResponse result;
-  for (const Product& product : *stored) *result.add_products() = product;
-  // The write happened: report it even if it cannot be recorded (counted).
-  if (!request_log_->Complete(request_id, fingerprint, result.SerializeAsString(), deadline).ok()) {
-    metrics_->Add(storage::Counter::request_log_failures_total);
+  if (entry.substr(1, newline - 1) != request.fingerprint) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id: \"", request.id, "\" was already used for a different request"));
   }
-  return stored;
+  if (entry[0] == 'P') {
+    return absl::AbortedError(
+        absl::StrCat("request_id \"", request.id, "\": the first call is still in progress; retry later"));
+  }
+  catalog::v1::UpsertProductsResponse answer;
+  if (!answer.ParseFromArray(entry.data() + newline + 1, static_cast<int>(entry.size() - newline - 1))) {
+    return absl::DataLossError(absl::StrCat("request_id \"", request.id, "\": recorded result does not parse"));
+  }
+  metrics_->Add(storage::Counter::request_replays_total);
+  return std::vector<Product>(answer.products().begin(), answer.products().end());
 }
 
 absl::StatusOr<ProductPage> CatalogCore::List(const std::string& category_id, int32_t page_size,
@@ -184,6 +252,7 @@ absl::StatusOr<ProductPage> CatalogCore::List(const std::string& category_id, in
   // fetching further until the page is full or the index ends.
   ProductPage page;
   const std::string index = CategoryIndex(category_id);
+  int64_t page_bytes = 0;
   while (static_cast<int64_t>(page.products.size()) < size) {
     const int want = static_cast<int>(size - static_cast<int64_t>(page.products.size()));
     absl::StatusOr<std::vector<std::string>> ids = store_->IndexRange(index, after, want, deadline);
@@ -192,6 +261,14 @@ absl::StatusOr<ProductPage> CatalogCore::List(const std::string& category_id, in
     absl::StatusOr<std::vector<storage::MaybeValue>> values = store_->Read(*ids, deadline);
     if (!values.ok()) return values.status();
     for (size_t i = 0; i < ids->size(); ++i) {
+      const int64_t bytes =
+          (*values)[i].has_value() ? static_cast<int64_t>((*values)[i]->size()) + kItemOverheadBytes : 0;
+      // A page ends early rather than exceed the answer limit.
+      if (!page.products.empty() && page_bytes + bytes > options_.max_response_bytes) {
+        page.next_page_token = EncodePageToken(category_id, after);
+        return page;
+      }
+      after = (*ids)[i];
       if (!(*values)[i].has_value()) continue;
       Product product;
       if (!product.ParseFromString(*(*values)[i])) {
@@ -199,9 +276,9 @@ absl::StatusOr<ProductPage> CatalogCore::List(const std::string& category_id, in
       }
       const auto& categories = product.category_ids();
       if (std::find(categories.begin(), categories.end(), category_id) == categories.end()) continue;
+      page_bytes += bytes;
       page.products.push_back(std::move(product));
     }
-    after = ids->back();
     if (static_cast<int>(ids->size()) < want) return page;  // The index has no more.
   }
   page.next_page_token = EncodePageToken(category_id, after);
@@ -213,9 +290,10 @@ absl::StatusOr<int64_t> CatalogCore::Delete(absl::Span<const std::string> ids, a
   return store_->Delete(ids, deadline);
 }
 
-absl::StatusOr<storage::DemoteResult> CatalogCore::Demote(int64_t idle_seconds, int64_t limit, absl::Time deadline) {
+absl::StatusOr<storage::DemoteResult> CatalogCore::Demote(int64_t idle_seconds, int64_t limit, absl::Time deadline,
+                                                          storage::CancelCheck cancelled) {
   if (limit < 0) return absl::InvalidArgumentError(absl::StrCat("limit: ", limit, " must be >= 0"));
-  return store_->Demote(absl::Seconds(idle_seconds), limit, deadline);
+  return store_->Demote(absl::Seconds(idle_seconds), limit, deadline, cancelled);
 }
 
 }  // namespace catalog::service

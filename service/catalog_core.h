@@ -4,8 +4,16 @@
 // nothing of Redis or MySQL.
 //
 // Errors: INVALID_ARGUMENT naming the field and index; ABORTED for a version
-// mismatch (nothing written); UNAVAILABLE / DEADLINE_EXCEEDED from storage.
-// A missing product is a value (nullopt), never an error.
+// mismatch (nothing written); RESOURCE_EXHAUSTED when a read's answer would
+// exceed max_response_bytes or Redis is full; UNAVAILABLE /
+// DEADLINE_EXCEEDED from storage. A missing product is a value (nullopt),
+// never an error.
+//
+// Outcome of a failed write: INVALID_ARGUMENT, ABORTED and
+// RESOURCE_EXHAUSTED mean nothing was written. UNAVAILABLE and
+// DEADLINE_EXCEEDED may come after Redis applied the write (the reply was
+// lost or came too late): the write may or may not have happened. A retry
+// with the same request_id (UpsertOnce) is then answered exactly.
 //
 // Thread-safety: all methods may be called concurrently.
 #pragma once
@@ -16,7 +24,6 @@
 
 #include "absl/status/statusor.h"
 #include "catalog/v1/catalog.pb.h"
-#include "storage/request_log.h"
 #include "storage/tiered_store.h"
 
 namespace catalog::service {
@@ -29,6 +36,13 @@ struct ProductPage {
 struct CoreOptions {
   // Most ids or products in one call. Default 1000.
   int64_t max_batch_size = 1000;
+  // Largest stored product encoding, unknown fields included. Default 64 KiB.
+  int64_t max_record_bytes = 64 * 1024;
+  // Largest answer (the server's send limit and a default client's receive
+  // limit). Writes whose echo would exceed it are refused before anything
+  // is written; reads that would exceed it fail; list pages end early.
+  // Default 4 MiB.
+  int64_t max_response_bytes = 4 * 1024 * 1024;
 };
 
 class CatalogCore {
@@ -38,8 +52,7 @@ class CatalogCore {
   static const storage::RecordType& ProductRecordType();
 
   // Does not take ownership; all pointers must outlive the core.
-  CatalogCore(storage::TieredStore* store, storage::RequestLog* request_log, const storage::Clock* clock,
-              storage::Metrics* metrics, CoreOptions options);
+  CatalogCore(storage::TieredStore* store, const storage::Clock* clock, storage::Metrics* metrics, CoreOptions options);
 
   // Stored encodings (catalog.v1.Product wire format) aligned with `ids`;
   // nullopt where no product exists.
@@ -53,9 +66,12 @@ class CatalogCore {
 
   // Upsert applied at most once per `request_id` (AIP-155): a retry with the
   // same id and the same products returns the first call's result without
-  // writing; the same id with other products is INVALID_ARGUMENT; a retry
-  // while the first call still runs is ABORTED (retry later). A call that
-  // fails is forgotten, so its retry is applied.
+  // writing, also when the first call's reply was lost or it timed out
+  // after Redis applied it, and also while both run at once; the same id
+  // with other products is INVALID_ARGUMENT. The record is written by the
+  // same atomic step as the products and kept for request_ttl (24 h), never
+  // evicted. A call that wrote nothing is not recorded, so its retry is
+  // applied.
   absl::StatusOr<std::vector<catalog::v1::Product>> UpsertOnce(const std::string& request_id,
                                                                absl::Span<const catalog::v1::Product* const> products,
                                                                absl::Time deadline);
@@ -69,11 +85,29 @@ class CatalogCore {
   // Returns how many of `ids` existed.
   absl::StatusOr<int64_t> Delete(absl::Span<const std::string> ids, absl::Time deadline);
 
-  absl::StatusOr<storage::DemoteResult> Demote(int64_t idle_seconds, int64_t limit, absl::Time deadline);
+  // See TieredStore::Demote.
+  absl::StatusOr<storage::DemoteResult> Demote(int64_t idle_seconds, int64_t limit, absl::Time deadline,
+                                               storage::CancelCheck cancelled);
 
  private:
+  struct RequestIdentity {
+    std::string id;
+    std::string fingerprint;
+  };
+  struct UpsertOutcome {
+    std::vector<catalog::v1::Product> stored;
+    std::optional<std::string> recorded;  // The request was applied already.
+  };
+  // Index entries, then the products (with `request` recorded atomically).
+  absl::StatusOr<UpsertOutcome> Apply(absl::Span<const catalog::v1::Product* const> products,
+                                      const RequestIdentity* request, absl::Time deadline);
+  absl::StatusOr<std::vector<catalog::v1::Product>> Replay(const RequestIdentity& request, const std::string& entry);
+  // Bad input of a write, before anything is stored.
+  absl::Status ValidateWrite(absl::Span<const catalog::v1::Product* const> products) const;
+  // RESOURCE_EXHAUSTED if `values` for `ids` would not fit one answer.
+  absl::Status CheckResponseSize(absl::Span<const std::string> ids, absl::Span<const storage::MaybeValue> values) const;
+
   storage::TieredStore* const store_;
-  storage::RequestLog* const request_log_;
   const storage::Clock* const clock_;
   storage::Metrics* const metrics_;
   const CoreOptions options_;

@@ -1,44 +1,18 @@
-// CatalogCore's own rules over in-memory tiers and a fake request log:
-// index-before-record ordering, listing past stale index entries, and the
-// request-id states of UpsertOnce.
+// CatalogCore's own rules over in-memory tiers: index-before-record
+// ordering, listing past stale index entries, size limits, and the
+// request-id outcomes of UpsertOnce.
 #include "service/catalog_core.h"
 
 #include <catch2/catch.hpp>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "storage/fake_tiers.h"
 
 namespace catalog::service {
 namespace {
 
 using catalog::v1::Product;
-
-class FakeRequestLog : public storage::RequestLog {
- public:
-  std::map<std::string, storage::RequestClaim> entries;
-  absl::Status fail_complete;
-  int completes = 0, abandons = 0;
-
-  absl::StatusOr<storage::RequestClaim> Claim(const std::string& id, const std::string& fingerprint,
-                                              absl::Time) override {
-    auto it = entries.find(id);
-    if (it != entries.end()) return it->second;
-    entries[id] = storage::RequestClaim{storage::RequestClaim::Kind::kInProgress, fingerprint, ""};
-    return storage::RequestClaim{};
-  }
-  absl::Status Complete(const std::string& id, const std::string& fingerprint, const std::string& response,
-                        absl::Time) override {
-    ++completes;
-    if (!fail_complete.ok()) return fail_complete;
-    entries[id] = storage::RequestClaim{storage::RequestClaim::Kind::kDone, fingerprint, response};
-    return absl::OkStatus();
-  }
-  absl::Status Abandon(const std::string& id, absl::Time) override {
-    ++abandons;
-    entries.erase(id);
-    return absl::OkStatus();
-  }
-};
 
 Product MakeProduct(const std::string& id, const std::string& category = "shoes") {
   Product p;
@@ -54,10 +28,14 @@ struct Fixture {
   storage::FakePrimaryTier primary;
   storage::FakeColdTier cold;
   storage::Metrics metrics;
-  FakeRequestLog log;
   storage::TieredStore store{CatalogCore::ProductRecordType(), &primary, &cold,
                              storage::Clock::Real(),           &metrics, storage::TieredStoreOptions{}};
-  CatalogCore core{&store, &log, storage::Clock::Real(), &metrics, CoreOptions{100}};
+  CoreOptions options = [] {
+    CoreOptions o;
+    o.max_batch_size = 100;
+    return o;
+  }();
+  CatalogCore core{&store, storage::Clock::Real(), &metrics, options};
   absl::Time deadline = absl::Now() + absl::Seconds(5);
 
   absl::StatusOr<std::vector<Product>> Upsert(std::vector<Product> products, const std::string& request_id = "") {
@@ -135,23 +113,119 @@ TEST_CASE("core: UpsertOnce applies once, replays, and rejects a reused id") {
         "request_id: \"r1\" was already used for a different request");
 }
 
-TEST_CASE("core: a failed upsert is forgotten and a failed log write only counts") {
+TEST_CASE("core: a failed upsert records nothing, so its retry is applied") {
   Fixture f;
   Product stale = MakeProduct("a");
   stale.set_version(4);
   CHECK(absl::IsAborted(f.Upsert({stale}, "r1").status()));
-  CHECK(f.log.abandons == 1);
-  CHECK(f.log.entries.count("r1") == 0);
-
-  f.log.fail_complete = absl::UnavailableError("redis down for the log");
+  CHECK(f.primary.requests.count("r1") == 0);
+  f.primary.fail_cas = absl::ResourceExhaustedError("redis full");
+  CHECK(absl::IsResourceExhausted(f.Upsert({MakeProduct("a")}, "r2").status()));
+  CHECK(f.primary.requests.count("r2") == 0);
+  f.primary.fail_cas = absl::OkStatus();
   auto written = f.Upsert({MakeProduct("a")}, "r2");
-  REQUIRE(written.ok());  // The write happened; it is reported.
-  CHECK(f.metrics.Get(storage::Counter::request_log_failures_total) == 1);
-  // Its claim is still pending (in Redis it expires after claim_ttl): a
-  // retry meanwhile is told to come back, not applied twice.
-  auto retry = f.Upsert({MakeProduct("a")}, "r2");
-  CHECK(absl::IsAborted(retry.status()));
-  CHECK(retry.status().message() == "request_id \"r2\": the first call is still in progress; retry later");
+  REQUIRE(written.ok());
+  CHECK((*written)[0].version() == 1);
+}
+
+TEST_CASE("core: a retry after a lost reply is answered from the record written with the products") {
+  Fixture f;
+  // The first call's compare-and-set is applied, but its caller never hears
+  // back (the reply comes after its deadline).
+  f.primary.lose_cas_reply = true;
+  auto first = f.Upsert({MakeProduct("a")}, "r1");
+  CHECK(absl::IsDeadlineExceeded(first.status()));
+  f.primary.lose_cas_reply = false;
+  auto retry = f.Upsert({MakeProduct("a")}, "r1");
+  REQUIRE(retry.ok());
+  CHECK((*retry)[0].version() == 1);  // The first call's write, not a second one.
+  CHECK(f.primary.cas_calls == 1);
+  CHECK(f.metrics.Get(storage::Counter::request_replays_total) == 1);
+  SECTION("two calls with one id at once: one applies, the other replays its result") {
+    f.primary.before_cas = [&] {
+      // The rival's whole call runs inside ours, between our look and our
+      // compare-and-set.
+      auto rival = f.Upsert({MakeProduct("b")}, "r3");
+      REQUIRE(rival.ok());
+    };
+    auto mine = f.Upsert({MakeProduct("b")}, "r3");
+    REQUIRE(mine.ok());
+    CHECK((*mine)[0].version() == 1);
+    CHECK(f.metrics.Get(storage::Counter::request_replays_total) == 2);
+    CHECK(f.primary.values.at("b").size() > 0);
+  }
+}
+
+TEST_CASE("core: a record's whole encoding is bounded, unknown fields included") {
+  Fixture f;
+  f.options.max_record_bytes = 1000;
+  CatalogCore core{&f.store, storage::Clock::Real(), &f.metrics, f.options};
+  Product p = MakeProduct("a");
+  const int64_t base = static_cast<int64_t>(p.ByteSizeLong());
+  // An unknown length-delimited field (number 1000) of the right size to
+  // land exactly at the limit: tag (2 bytes) + length (2 bytes) + payload.
+  auto with_unknown = [&](int64_t payload) {
+    Product q = p;
+    std::string bytes = q.SerializeAsString();
+    bytes += std::string("\xC2\x3E", 2);  // Field 1000, wire type 2.
+    bytes += static_cast<char>(0x80 | (payload & 0x7F));
+    bytes += static_cast<char>(payload >> 7);
+    bytes += std::string(static_cast<size_t>(payload), 'u');
+    REQUIRE(q.ParseFromString(bytes));
+    return q;
+  };
+  const int64_t room = 1000 - 32 - base - 4;  // Limit less stamp, known fields, tag and length.
+  Product at = with_unknown(room);
+  CHECK(static_cast<int64_t>(at.ByteSizeLong()) == 1000 - 32);
+  std::vector<const Product*> one = {&at};
+  CHECK(core.Upsert(one, f.deadline).ok());
+  Product past = with_unknown(room + 1);
+  one = {&past};
+  const absl::Status status = core.Upsert(one, f.deadline).status();
+  CHECK(absl::IsInvalidArgument(status));
+  CHECK(status.message() ==
+        "products[0]: encodes to 969 bytes (unknown fields included), over the limit of 968 (max_record_bytes 1000 "
+        "less 32 for version and update_time)");
+}
+
+TEST_CASE("core: answers are bounded: writes refused before anything is stored, reads fail, pages end early") {
+  Fixture f;
+  f.options.max_response_bytes = 2000;
+  CatalogCore core{&f.store, storage::Clock::Real(), &f.metrics, f.options};
+  std::vector<Product> products;
+  for (int i = 0; i < 30; ++i) {
+    products.push_back(MakeProduct("p" + std::to_string(i)));
+    products.back().set_description(std::string(100, 'd'));  // ~140 bytes each.
+  }
+  std::vector<const Product*> all;
+  for (const Product& p : products) all.push_back(&p);
+  const absl::Status refused = core.Upsert(all, f.deadline).status();
+  CHECK(absl::IsInvalidArgument(refused));
+  CHECK(absl::StrContains(refused.message(), "send fewer products per call"));
+  CHECK(f.primary.values.empty());
+  std::vector<const Product*> few(all.begin(), all.begin() + 10);
+  REQUIRE(core.Upsert(few, f.deadline).ok());
+  std::vector<const Product*> rest(all.begin() + 10, all.begin() + 20);
+  REQUIRE(core.Upsert(rest, f.deadline).ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back("p" + std::to_string(i));
+  const absl::Status too_big = core.BatchGet(ids, f.deadline).status();
+  CHECK(absl::IsResourceExhausted(too_big));
+  CHECK(absl::StrContains(too_big.message(), "ask for fewer ids per call"));
+  CHECK(core.BatchGet(std::vector<std::string>(ids.begin(), ids.begin() + 10), f.deadline).ok());
+  // A listing of all 20 comes in several pages, each within the limit.
+  std::vector<std::string> listed;
+  std::string token;
+  int pages = 0;
+  do {
+    auto page = core.List("shoes", 100, token, f.deadline);
+    REQUIRE(page.ok());
+    for (const Product& p : page->products) listed.push_back(p.id());
+    token = page->next_page_token;
+    ++pages;
+  } while (!token.empty() && pages < 50);
+  CHECK(listed.size() == 20);
+  CHECK(pages > 1);
 }
 
 }  // namespace

@@ -69,6 +69,11 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
     }
     if (absl::Status s = it->second("option", arg.substr(eq + 1)); !s.ok()) return s;
   }
+  if (config.max_record_bytes + 64 > config.max_message_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("option max_record_bytes: ", config.max_record_bytes,
+                                                   " does not fit max_message_bytes ", config.max_message_bytes,
+                                                   " (one product must fit one answer)"));
+  }
   if (config.listen_address.find(':') == std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("option listen_address: \"", config.listen_address, "\" is not host:port"));

@@ -13,9 +13,21 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(cons
     return true;
   }();
   (void)initialized;
-  // civetweb spells a loopback listener as "127.0.0.1:9464"; two threads are
-  // plenty for a scrape every few seconds.
-  const char* options[] = {"listening_ports", address.c_str(), "num_threads", "2", nullptr};
+  // civetweb spells a loopback listener as "127.0.0.1:9464". It serves one
+  // connection per worker thread, and a worker waits for a slow client's
+  // request: with few threads and the default 30 s timeout, a handful of
+  // idle or half-sent connections would stall every scrape. So: enough
+  // workers for several such connections at once, and each one dropped
+  // after request_timeout_ms without a complete request.
+  const char* options[] = {"listening_ports",
+                           address.c_str(),
+                           "num_threads",
+                           "16",
+                           "request_timeout_ms",
+                           "2000",
+                           "enable_keep_alive",
+                           "no",
+                           nullptr};
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer(nullptr, metrics));
   mg_callbacks callbacks{};
   server->context_ = mg_start(&callbacks, nullptr, options);

@@ -3,25 +3,35 @@
 // Included by service/config.h; do not include elsewhere.
 
 // X(name, default, min, max, help)
-#define CATALOG_INT_OPTIONS(X)                                                                            \
-  X(redis_port, 6379, 1, 65535, "Redis primary tier TCP port.")                                           \
-  X(redis_pool_size, 32, 1, 4096, "Most Redis connections open at once.")                                 \
-  X(redis_connect_timeout_ms, 250, 1, 60000, "Bound on opening one Redis connection.")                    \
-  X(redis_command_timeout_ms, 1000, 1, 60000, "Bound on one Redis round trip, whatever the deadline.")    \
-  X(mysql_port, 3306, 1, 65535, "MySQL/MariaDB cold tier TCP port.")                                      \
-  X(mysql_pool_size, 8, 1, 1024, "Most MySQL connections open at once.")                                  \
-  X(mysql_connect_timeout_s, 1, 1, 60, "Bound on opening one MySQL connection (whole seconds).")          \
-  X(mysql_io_timeout_s, 1, 1, 600, "Bound on one MySQL read or write (whole seconds).")                   \
-  X(pool_wait_timeout_ms, 250, 1, 60000, "Longest wait for a free pooled connection before UNAVAILABLE.") \
-  X(max_batch_size, 1000, 1, 100000, "Most ids or products in one batch call.")                           \
-  X(max_call_ms, 5000, 10, 600000,                                                                        \
-    "Cap on any call's deadline (also the default); demotion needs idle times above it.")                 \
-  X(write_attempts, 8, 1, 1000, "Optimistic compare-and-set attempts per write before ABORTED.")          \
-  X(max_message_bytes, 67108864, 4096, 1073741824, "Largest gRPC request or response message.")           \
-  X(shutdown_grace_ms, 10000, 0, 600000, "On SIGTERM, how long in-flight calls may take to finish.")      \
-  X(grpc_completion_queues, 1, 1, 64, "gRPC sync server completion queues.")                              \
-  X(grpc_min_pollers, 2, 1, 1024, "gRPC sync server threads kept polling for new calls.")                 \
-  X(grpc_max_pollers, 16, 1, 4096,                                                                        \
+#define CATALOG_INT_OPTIONS(X)                                                                                         \
+  X(redis_port, 6379, 1, 65535, "Redis primary tier TCP port.")                                                        \
+  X(redis_pool_size, 32, 1, 4096, "Most Redis connections open at once.")                                              \
+  X(redis_connect_timeout_ms, 250, 1, 60000, "Bound on opening one Redis connection.")                                 \
+  X(redis_command_timeout_ms, 1000, 1, 60000, "Bound on one Redis round trip, whatever the deadline.")                 \
+  X(mysql_port, 3306, 1, 65535, "MySQL/MariaDB cold tier TCP port.")                                                   \
+  X(mysql_pool_size, 8, 1, 1024, "Most MySQL connections open at once.")                                               \
+  X(mysql_connect_timeout_s, 1, 1, 60, "Bound on opening one MySQL connection (whole seconds).")                       \
+  X(mysql_io_timeout_s, 1, 1, 600, "Bound on one MySQL read or write (whole seconds).")                                \
+  X(pool_wait_timeout_ms, 0, 0, 60000,                                                                                 \
+    "Longest wait for a free pooled connection before UNAVAILABLE (0: until the call's deadline).")                    \
+  X(max_batch_size, 1000, 1, 100000, "Most ids or products in one batch call.")                                        \
+  X(max_call_ms, 5000, 10, 600000, "Cap on any call's deadline (also the default).")                                   \
+  X(write_attempts, 8, 1, 1000, "Optimistic compare-and-set attempts per write before ABORTED.")                       \
+  X(max_message_bytes, 4194304, 4096, 1073741824,                                                                      \
+    "Largest request or answer; answers that would exceed it are refused with a message (default: a default client's " \
+    "receive limit).")                                                                                                 \
+  X(max_record_bytes, 65536, 256, 16777216,                                                                            \
+    "Largest stored product encoding, unknown fields included (INVALID_ARGUMENT above it).")                           \
+  X(max_in_flight_calls, 2000, 1, 1000000, "Calls handled at once; beyond it calls get RESOURCE_EXHAUSTED at once.")   \
+  X(grpc_memory_quota_bytes, 268435456, 16777216, 68719476736,                                                         \
+    "Memory gRPC may use for requests in flight (gRPC ResourceQuota).")                                                \
+  X(redis_info_interval_ms, 5000, 100, 3600000,                                                                        \
+    "How often Redis INFO is polled for the redis_* gauges and the maxmemory-policy check.")                           \
+  X(request_ttl_s, 86400, 1, 2592000, "How long a v2 request_id answers retries with the first result.")               \
+  X(shutdown_grace_ms, 10000, 0, 600000, "On SIGTERM, how long in-flight calls may take to finish.")                   \
+  X(grpc_completion_queues, 1, 1, 64, "gRPC sync server completion queues.")                                           \
+  X(grpc_min_pollers, 2, 1, 1024, "gRPC sync server threads kept polling for new calls.")                              \
+  X(grpc_max_pollers, 16, 1, 4096,                                                                                     \
     "gRPC sync server polling threads kept alive between calls (fewer: threads are created and destroyed per call).")
 
 // X(name, default, help)

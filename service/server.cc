@@ -9,10 +9,11 @@
 #include "service/catalog_core.h"
 #include "service/catalog_v1_service.h"
 #include "service/catalog_v2_service.h"
+#include "service/maintenance.h"
 #include "service/metrics_http_server.h"
 #include "storage/mysql_tier.h"
+#include "storage/redis_monitor.h"
 #include "storage/redis_tier.h"
-#include "storage/request_log.h"
 #include "storage/tiered_store.h"
 
 namespace catalog::service {
@@ -26,13 +27,16 @@ struct CatalogServer::Parts {
   std::unique_ptr<storage::RedisTier> redis_tier;
   std::unique_ptr<storage::MySqlTier> mysql_tier;
   std::unique_ptr<storage::TieredStore> store;
-  std::unique_ptr<storage::RedisRequestLog> request_log;
+  std::unique_ptr<storage::RedisMonitor> redis_monitor;
   std::unique_ptr<CatalogCore> core;
   std::unique_ptr<CatalogV1Service> v1_service;
   std::unique_ptr<CatalogV2Service> v2_service;
   std::unique_ptr<AdminService> admin_service;
   std::unique_ptr<MetricsHttpServer> metrics_http;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<Maintenance> maintenance;
+  // Set at SIGTERM: long operations (demotion) stop between batches.
+  std::atomic<bool> stopping{false};
   int port = 0;
 };
 
@@ -41,7 +45,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   absl::StatusOr<LogLevel> log_level = Logger::ParseLevel(config.log_level);
   if (!log_level.ok()) return log_level.status();
   parts->logger = std::make_unique<Logger>(*log_level, stderr);
-  const CallObservers observers{&parts->metrics, parts->logger.get()};
+  const CallObservers observers{&parts->metrics, parts->logger.get(), config.max_in_flight_calls};
   const storage::Clock* clock = storage::Clock::Real();
 
   storage::RedisOptions& redis = parts->redis_options;
@@ -50,7 +54,9 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   redis.connect_timeout = absl::Milliseconds(config.redis_connect_timeout_ms);
   redis.command_timeout = absl::Milliseconds(config.redis_command_timeout_ms);
   redis.pool.size = static_cast<int>(config.redis_pool_size);
-  redis.pool.wait_timeout = absl::Milliseconds(config.pool_wait_timeout_ms);
+  const absl::Duration pool_wait =
+      config.pool_wait_timeout_ms == 0 ? absl::InfiniteDuration() : absl::Milliseconds(config.pool_wait_timeout_ms);
+  redis.pool.wait_timeout = pool_wait;
 
   storage::MySqlOptions& mysql = parts->mysql_options;
   mysql.host = config.mysql_host;
@@ -61,11 +67,19 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   mysql.connect_timeout_seconds = static_cast<int>(config.mysql_connect_timeout_s);
   mysql.io_timeout_seconds = static_cast<int>(config.mysql_io_timeout_s);
   mysql.pool.size = static_cast<int>(config.mysql_pool_size);
-  mysql.pool.wait_timeout = absl::Milliseconds(config.pool_wait_timeout_ms);
+  mysql.pool.wait_timeout = pool_wait;
 
   const storage::RecordType& type = CatalogCore::ProductRecordType();
   parts->redis_pool = std::make_unique<storage::RedisPool>(redis, &parts->metrics);
-  parts->redis_tier = std::make_unique<storage::RedisTier>(parts->redis_pool.get(), type);
+  parts->redis_tier = std::make_unique<storage::RedisTier>(parts->redis_pool.get(), type, &parts->metrics);
+  // Redis must be configured as a primary store. Unreachable now is not
+  // fatal (it may start later; the maintenance thread checks again).
+  parts->redis_monitor = std::make_unique<storage::RedisMonitor>(parts->redis_pool.get(), &parts->metrics);
+  if (absl::Status s = parts->redis_monitor->CheckOnce(absl::Now() + absl::Seconds(2)); !s.ok()) {
+    if (absl::IsFailedPrecondition(s)) return s;
+    parts->logger->Log(LogLevel::kWarning, "storage",
+                       absl::StrCat("cannot check Redis's configuration at start-up: ", s.message()));
+  }
   parts->mysql_tier = std::make_unique<storage::MySqlTier>(mysql, type, &parts->metrics);
   if (absl::Status s = parts->mysql_tier->EnsureSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot prepare the cold tier table: ", s.message()));
@@ -73,18 +87,19 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   storage::TieredStoreOptions store_options;
   store_options.max_operation_time = absl::Milliseconds(config.max_call_ms);
   store_options.max_write_attempts = static_cast<int>(config.write_attempts);
+  store_options.request_ttl = absl::Seconds(config.request_ttl_s);
   parts->store = std::make_unique<storage::TieredStore>(type, parts->redis_tier.get(), parts->mysql_tier.get(), clock,
                                                         &parts->metrics, store_options);
-  storage::RequestLogOptions log_options;
-  log_options.claim_ttl = 2 * absl::Milliseconds(config.max_call_ms) + absl::Seconds(1);
-  parts->request_log = std::make_unique<storage::RedisRequestLog>(parts->redis_pool.get(), log_options);
-  parts->core = std::make_unique<CatalogCore>(parts->store.get(), parts->request_log.get(), clock, &parts->metrics,
-                                              CoreOptions{config.max_batch_size});
+  CoreOptions core_options;
+  core_options.max_batch_size = config.max_batch_size;
+  core_options.max_record_bytes = config.max_record_bytes;
+  core_options.max_response_bytes = config.max_message_bytes;
+  parts->core = std::make_unique<CatalogCore>(parts->store.get(), clock, &parts->metrics, core_options);
   parts->v1_service =
       std::make_unique<CatalogV1Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms));
   parts->v2_service =
       std::make_unique<CatalogV2Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms));
-  parts->admin_service = std::make_unique<AdminService>(parts->core.get(), observers);
+  parts->admin_service = std::make_unique<AdminService>(parts->core.get(), observers, &parts->stopping);
 
   if (!config.metrics_listen_address.empty()) {
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
@@ -101,6 +116,12 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &parts->port);
+  // Bounds the memory of requests being received: under pressure gRPC
+  // shrinks flow-control windows, so senders of large messages slow down
+  // instead of the process growing.
+  grpc::ResourceQuota quota("catalog-server");
+  quota.Resize(static_cast<size_t>(config.grpc_memory_quota_bytes));
+  builder.SetResourceQuota(quota);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes));
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS,
@@ -117,6 +138,9 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address,
                                                " (port in use? choose another with --listen_address=host:port)"));
   }
+  parts->maintenance =
+      std::make_unique<Maintenance>(parts->redis_monitor.get(), parts->store.get(), &parts->metrics,
+                                    parts->logger.get(), absl::Milliseconds(config.redis_info_interval_ms));
   return std::unique_ptr<CatalogServer>(new CatalogServer(std::move(parts)));
 }
 
@@ -125,8 +149,10 @@ CatalogServer::CatalogServer(std::unique_ptr<Parts> parts) : parts_(std::move(pa
 CatalogServer::~CatalogServer() = default;
 
 void CatalogServer::Shutdown(absl::Duration grace) {
+  parts_->stopping = true;
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->server->Wait();
+  parts_->maintenance.reset();
 }
 
 int CatalogServer::port() const { return parts_->port; }

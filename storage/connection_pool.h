@@ -3,8 +3,10 @@
 //
 // - At most `size` connections exist at once; idle ones are reused LIFO.
 // - Acquire() waits at most until min(deadline, now + wait_timeout) for a
-//   free slot and then fails with UNAVAILABLE naming the pool, so a stalled
-//   backend never hangs a caller.
+//   free slot and then fails naming the pool, so a stalled backend never
+//   hangs a caller. By default only the caller's deadline bounds the wait:
+//   under a burst, calls queue for a connection instead of failing while
+//   they still have time (DEADLINE_EXCEEDED when they run out of it).
 // - Connecting happens outside the pool mutex (no I/O under the lock).
 // - A Lease returns its connection on destruction. MarkBroken() closes it
 //   instead; a broken connection also retires every idle connection made
@@ -36,8 +38,9 @@ struct PoolOptions {
   std::string name = "pool";
   // Maximum number of open connections. Default 16.
   int size = 16;
-  // Longest wait for a free connection before failing. Default 250 ms.
-  absl::Duration wait_timeout = absl::Milliseconds(250);
+  // Longest wait for a free connection before failing with UNAVAILABLE.
+  // Default: no bound but the caller's deadline.
+  absl::Duration wait_timeout = absl::InfiniteDuration();
 };
 
 // `options` with its name set, e.g. to the backend's endpoint.
@@ -87,8 +90,9 @@ class ConnectionPool {
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
-  // Returns a connection, reused or new. Errors: UNAVAILABLE if none frees up
-  // in time or connecting fails; DEADLINE_EXCEEDED if `deadline` has passed.
+  // Returns a connection, reused or new. Errors: DEADLINE_EXCEEDED if none
+  // frees up before `deadline`; UNAVAILABLE if none frees up within
+  // wait_timeout (when that comes first) or connecting fails.
   absl::StatusOr<Lease> Acquire(absl::Time deadline) {
     const absl::Time now = absl::Now();
     if (now >= deadline) return absl::DeadlineExceededError(absl::StrCat(options_.name, ": deadline exceeded"));
@@ -99,9 +103,10 @@ class ConnectionPool {
       auto has_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty() || open_ < options_.size; };
       if (!mu_.AwaitWithDeadline(absl::Condition(&has_slot), wait_until)) {
         metrics_->Add(Counter::pool_wait_timeouts_total);
-        return absl::UnavailableError(absl::StrCat(options_.name, ": no free connection within ",
-                                                   absl::FormatDuration(wait_until - now), " (pool size ",
-                                                   options_.size, ")"));
+        const std::string why =
+            absl::StrCat(options_.name, ": no free connection within ", absl::FormatDuration(wait_until - now),
+                         " (pool size ", options_.size, ", all busy)");
+        return wait_until >= deadline ? absl::DeadlineExceededError(why) : absl::UnavailableError(why);
       }
       if (!idle_.empty()) {
         std::unique_ptr<Connection> connection = std::move(idle_.back().connection);

@@ -1,6 +1,8 @@
 // In-memory PrimaryTier and ColdTier for unit tests, with per-method fault
-// injection and call counting. Not for integration tests, which use real
-// servers.
+// injection, hooks that run another actor "during" a call (as if the caller
+// paused there), and call counting. Not for integration tests, which use
+// real servers. Fences are per id here (finer than Redis's per slot, which
+// only refuses more).
 #pragma once
 
 #include <functional>
@@ -8,6 +10,7 @@
 #include <set>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "storage/tiers.h"
 
 namespace catalog::storage {
@@ -15,49 +18,94 @@ namespace catalog::storage {
 class FakePrimaryTier : public PrimaryTier {
  public:
   std::map<std::string, std::string> values;
+  std::map<std::string, std::string> fences;
   std::map<std::string, int64_t> idle_seconds;  // Missing: 0.
-  absl::Status fail_multi_get, fail_add, fail_cas;
-  int multi_get_calls = 0, add_calls = 0, cas_calls = 0;
-  // Runs just before a compare-and-set is evaluated (to simulate races).
-  std::function<void()> before_cas;
+  std::map<std::string, std::string> requests;
+  absl::Status fail_multi_get, fail_add, fail_cas, fail_delete;
+  // Apply a compare-and-set, then answer DEADLINE_EXCEEDED (a reply too late).
+  bool lose_cas_reply = false;
+  int multi_get_calls = 0, add_calls = 0, cas_calls = 0, restore_calls = 0;
+  // Ids whose values ScanIdle returned and that are still in `values` with
+  // their idle clock reset (RestoreIdle and deletion take them out).
+  std::set<std::string> read_by_scan;
+  int scan_values_read = 0;
+  // Each runs once, just before the named call takes effect.
+  std::function<void()> before_cas, before_promote;
+  int token = 0;
+
+  FenceToken FenceOf(const std::string& id) const {
+    auto it = fences.find(id);
+    return it == fences.end() ? FenceToken() : FenceToken(it->second);
+  }
+  MaybeValue ValueOf(const std::string& id) const {
+    auto it = values.find(id);
+    return it == values.end() ? MaybeValue() : MaybeValue(it->second);
+  }
 
   absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids, absl::Time) override {
     ++multi_get_calls;
     if (!fail_multi_get.ok()) return fail_multi_get;
     std::vector<MaybeValue> out;
-    for (const std::string& id : ids) {
-      auto it = values.find(id);
-      out.push_back(it == values.end() ? MaybeValue() : MaybeValue(it->second));
+    for (const std::string& id : ids) out.push_back(ValueOf(id));
+    return out;
+  }
+  absl::StatusOr<std::vector<FenceToken>> ReadFences(absl::Span<const std::string> ids, absl::Time) override {
+    if (!fail_multi_get.ok()) return fail_multi_get;
+    std::vector<FenceToken> out;
+    for (const std::string& id : ids) out.push_back(FenceOf(id));
+    return out;
+  }
+  absl::StatusOr<FencedRead> MultiGetFenced(absl::Span<const std::string> ids, absl::Time deadline) override {
+    FencedRead read;
+    auto values_or = MultiGet(ids, deadline);
+    if (!values_or.ok()) return values_or.status();
+    read.values = *std::move(values_or);
+    for (const std::string& id : ids) read.fences.push_back(FenceOf(id));
+    return read;
+  }
+  absl::StatusOr<std::vector<bool>> Promote(absl::Span<const Promotion> entries, absl::Time) override {
+    ++add_calls;
+    if (before_promote) std::exchange(before_promote, nullptr)();
+    if (!fail_add.ok()) return fail_add;
+    std::vector<bool> out;
+    for (const Promotion& e : entries) {
+      const bool ok = !values.count(e.id) && FenceOf(e.id) == e.fence;
+      if (ok) values[e.id] = e.value;
+      out.push_back(ok);
     }
     return out;
   }
-  absl::StatusOr<std::vector<bool>> AddIfAbsent(absl::Span<const IdValue> entries, absl::Time) override {
-    ++add_calls;
-    if (!fail_add.ok()) return fail_add;
-    std::vector<bool> out;
-    for (const IdValue& e : entries) out.push_back(values.emplace(e.id, e.value).second);
-    return out;
-  }
-  absl::StatusOr<bool> CompareAndSet(absl::Span<const CasEntry> entries, absl::Time) override {
+  absl::StatusOr<CasResult> CompareAndSet(absl::Span<const CasEntry> entries, const RequestEntry* request,
+                                          absl::Time) override {
     ++cas_calls;
     if (before_cas) std::exchange(before_cas, nullptr)();
     if (!fail_cas.ok()) return fail_cas;
+    if (request != nullptr && requests.count(request->request_id)) {
+      return CasResult{CasResult::Outcome::kRequestDone, requests[request->request_id]};
+    }
     for (const CasEntry& e : entries) {
-      auto it = values.find(e.id);
-      const MaybeValue current = it == values.end() ? MaybeValue() : MaybeValue(it->second);
-      if (current != e.expected) return false;
+      if (ValueOf(e.id) != e.expected) return CasResult{};
+      if (!e.expected.has_value() && FenceOf(e.id) != e.fence) return CasResult{};
     }
     for (const CasEntry& e : entries) {
       if (e.replacement) values[e.id] = *e.replacement;
     }
-    return true;
+    if (request != nullptr) requests[request->request_id] = request->value;
+    if (lose_cas_reply) return absl::DeadlineExceededError("reply lost");
+    return CasResult{CasResult::Outcome::kApplied, ""};
   }
   absl::StatusOr<std::vector<bool>> CompareAndDelete(absl::Span<const IdValue> entries, absl::Time) override {
+    if (!fail_delete.ok()) return fail_delete;
     std::vector<bool> out;
+    const std::string fresh = absl::StrCat("t", ++token);
     for (const IdValue& e : entries) {
       auto it = values.find(e.id);
       const bool match = it != values.end() && it->second == e.value;
-      if (match) values.erase(it);
+      if (match) {
+        values.erase(it);
+        fences[e.id] = fresh;
+        read_by_scan.erase(e.id);
+      }
       out.push_back(match);
     }
     return out;
@@ -77,22 +125,41 @@ class FakePrimaryTier : public PrimaryTier {
     }
     return out;
   }
-  absl::StatusOr<IdleScanPage> ScanIdle(uint64_t, absl::Duration min_idle, int, absl::Time) override {
+  // One page holding every key.
+  absl::StatusOr<IdleScanPage> ScanIdle(uint64_t, absl::Duration min_idle, int, int max_values, absl::Time) override {
     IdleScanPage page;
     for (const auto& [id, value] : values) {
       ++page.scanned;
-      if (idle_seconds[id] >= absl::ToInt64Seconds(min_idle)) page.idle.push_back({id, value});
+      if (static_cast<int>(page.idle.size()) < max_values && idle_seconds[id] >= absl::ToInt64Seconds(min_idle)) {
+        page.idle.push_back({id, value, idle_seconds[id]});
+        read_by_scan.insert(id);
+        ++scan_values_read;
+      }
     }
     return page;
   }
+  absl::Status RestoreIdle(absl::Span<const IdleValue> entries, absl::Time) override {
+    ++restore_calls;
+    for (const IdleValue& e : entries) read_by_scan.erase(e.id);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<MaybeValue> GetRequest(const std::string& request_id, absl::Time) override {
+    if (!fail_multi_get.ok()) return fail_multi_get;
+    auto it = requests.find(request_id);
+    return it == requests.end() ? MaybeValue() : MaybeValue(it->second);
+  }
+  absl::StatusOr<int64_t> ExpireRequests(int, absl::Time) override { return 0; }
 };
 
 class FakeColdTier : public ColdTier {
  public:
   std::map<std::string, ColdRecord> rows;
   absl::Status fail;
-  int multi_get_calls = 0;
+  int multi_get_calls = 0, put_calls = 0;
+  int64_t max_record_bytes = 1 << 20;
   std::vector<std::string> last_multi_get_ids;
+  // Runs once, after a MultiGet has read its rows and before it returns.
+  std::function<void()> after_multi_get;
 
   absl::StatusOr<std::vector<std::optional<ColdRecord>>> MultiGet(absl::Span<const std::string> ids,
                                                                   absl::Time) override {
@@ -104,9 +171,11 @@ class FakeColdTier : public ColdTier {
       auto it = rows.find(id);
       out.push_back(it == rows.end() ? std::nullopt : std::optional<ColdRecord>(it->second));
     }
+    if (after_multi_get) std::exchange(after_multi_get, nullptr)();
     return out;
   }
   absl::Status PutIfNewer(absl::Span<const ColdWrite> records, absl::Time) override {
+    ++put_calls;
     if (!fail.ok()) return fail;
     for (const ColdWrite& r : records) {
       auto it = rows.find(r.id);
@@ -114,6 +183,7 @@ class FakeColdTier : public ColdTier {
     }
     return absl::OkStatus();
   }
+  absl::StatusOr<int64_t> MaxRecordBytes(absl::Time) override { return max_record_bytes; }
 };
 
 }  // namespace catalog::storage

@@ -1,5 +1,6 @@
 // Every metric of catalog-server, declared once: X(name, help).
-// Names are exported with the "catalog_" prefix. Counters only grow.
+// Names are exported with the "catalog_" prefix. Counters only grow; gauges
+// are set to the latest value.
 // Included by storage/metrics.h; do not include elsewhere.
 
 #define CATALOG_COUNTERS(X)                                                                                          \
@@ -24,10 +25,30 @@
   X(write_conflict_retries_total, "Optimistic write attempts retried after a concurrent change.")                    \
   X(cold_tombstone_failures_total, "Deletes whose tombstones reached Redis but not MySQL (demotion finishes them).") \
   X(request_replays_total, "Upserts answered from the request log (a retry with a known request_id).")               \
-  X(request_log_failures_total, "Request log writes that failed after the upsert itself succeeded or failed.")       \
   X(version_conflicts_total, "Upserts rejected with ABORTED for a version mismatch.")                                \
   X(demoted_total, "Records moved from Redis to MySQL by demotion.")                                                 \
   X(demote_skipped_changed_total, "Idle records kept in Redis because they changed during demotion.")                \
-  X(tombstones_demoted_total, "Delete tombstones moved from Redis to MySQL by demotion.")
+  X(tombstones_demoted_total, "Delete tombstones moved from Redis to MySQL by demotion.")                            \
+  X(demoted_bytes_total, "Bytes of records and tombstones moved from Redis to MySQL by demotion.")                   \
+  X(demote_too_large_total,                                                                                          \
+    "Idle records kept in Redis because one alone exceeds MySQL's max_allowed_packet (raise it).")                   \
+  X(restore_idle_failures_total, "Idle clocks of scanned-but-kept records that could not be restored.")              \
+  X(redis_oom_errors_total, "Redis writes refused because Redis is at maxmemory with nothing evictable (OOM).")      \
+  X(rpc_overload_rejections_total,                                                                                   \
+    "Calls answered RESOURCE_EXHAUSTED at once because max_in_flight_calls were running.")                           \
+  X(request_entries_expired_total, "Request-id entries removed after their retention (request_ttl).")                \
+  X(redis_info_failures_total, "Periodic Redis INFO polls that failed.")
+
+#define CATALOG_GAUGES(X)                                                                                              \
+  X(rpc_in_flight, "Calls being handled now.")                                                                         \
+  X(redis_used_memory_bytes, "Redis used_memory at the last INFO poll.")                                               \
+  X(redis_maxmemory_bytes, "Redis maxmemory at the last INFO poll (0: no limit).")                                     \
+  X(redis_keys, "Keys in Redis db0 at the last INFO poll.")                                                            \
+  X(redis_keys_with_ttl,                                                                                               \
+    "Keys with a TTL in Redis db0 (the only evictable ones) at the last INFO poll; near zero means Redis is close to " \
+    "OOM.")                                                                                                            \
+  X(redis_evicted_keys, "Redis's evicted_keys counter at the last INFO poll.")                                         \
+  X(redis_maxmemory_policy_ok,                                                                                         \
+    "1 if Redis's maxmemory-policy cannot evict records and keeps idle times, 0 if not, -1 if not known yet.")
 
 #define CATALOG_HISTOGRAMS(X) X(rpc_duration_seconds, "Time from receiving a gRPC call to its status, all methods.")

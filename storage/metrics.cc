@@ -14,6 +14,11 @@ constexpr Description kCounterDescriptions[] = {
     CATALOG_COUNTERS(CATALOG_DESCRIPTION)
 #undef CATALOG_DESCRIPTION
 };
+constexpr Description kGaugeDescriptions[] = {
+#define CATALOG_DESCRIPTION(name, help) {#name, help},
+    CATALOG_GAUGES(CATALOG_DESCRIPTION)
+#undef CATALOG_DESCRIPTION
+};
 constexpr Description kHistogramDescriptions[] = {
 #define CATALOG_DESCRIPTION(name, help) {#name, help},
     CATALOG_HISTOGRAMS(CATALOG_DESCRIPTION)
@@ -38,6 +43,11 @@ std::string Metrics::RenderPrometheusText() const {
     const Description& d = kCounterDescriptions[i];
     absl::StrAppend(&out, "# HELP catalog_", d.name, " ", d.help, "\n# TYPE catalog_", d.name, " counter\ncatalog_",
                     d.name, " ", counters_[i].load(std::memory_order_relaxed), "\n");
+  }
+  for (size_t i = 0; i < gauges_.size(); ++i) {
+    const Description& d = kGaugeDescriptions[i];
+    absl::StrAppend(&out, "# HELP catalog_", d.name, " ", d.help, "\n# TYPE catalog_", d.name, " gauge\ncatalog_",
+                    d.name, " ", gauges_[i].load(std::memory_order_relaxed), "\n");
   }
   for (size_t i = 0; i < histograms_.size(); ++i) {
     const Description& d = kHistogramDescriptions[i];

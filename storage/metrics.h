@@ -1,4 +1,4 @@
-// Metrics: a fixed registry of counters and histograms (listed in
+// Metrics: a fixed registry of counters, gauges and histograms (listed in
 // storage/metric_list.h) and their Prometheus text exposition.
 //
 // Thread-safety: all methods are safe to call concurrently; updates are
@@ -23,6 +23,13 @@ enum class Counter {
       kCount
 };
 
+enum class Gauge {
+#define CATALOG_ENUM_ENTRY(name, help) name,
+  CATALOG_GAUGES(CATALOG_ENUM_ENTRY)
+#undef CATALOG_ENUM_ENTRY
+      kCount
+};
+
 enum class Histogram {
 #define CATALOG_ENUM_ENTRY(name, help) name,
   CATALOG_HISTOGRAMS(CATALOG_ENUM_ENTRY)
@@ -40,6 +47,12 @@ class Metrics {
     counters_[static_cast<size_t>(counter)].fetch_add(delta, std::memory_order_relaxed);
   }
   int64_t Get(Counter counter) const { return counters_[static_cast<size_t>(counter)].load(std::memory_order_relaxed); }
+  void Set(Gauge gauge, int64_t value) { gauges_[static_cast<size_t>(gauge)].store(value, std::memory_order_relaxed); }
+  // Returns the new value.
+  int64_t Add(Gauge gauge, int64_t delta) {
+    return gauges_[static_cast<size_t>(gauge)].fetch_add(delta, std::memory_order_relaxed) + delta;
+  }
+  int64_t Get(Gauge gauge) const { return gauges_[static_cast<size_t>(gauge)].load(std::memory_order_relaxed); }
   void Observe(Histogram histogram, absl::Duration value);
 
   // Prometheus text exposition format 0.0.4, every metric with HELP and TYPE.
@@ -52,6 +65,7 @@ class Metrics {
     std::atomic<int64_t> sum_nanos{0};
   };
   std::array<std::atomic<int64_t>, static_cast<size_t>(Counter::kCount)> counters_{};
+  std::array<std::atomic<int64_t>, static_cast<size_t>(Gauge::kCount)> gauges_{};
   std::array<HistogramCells, static_cast<size_t>(Histogram::kCount)> histograms_{};
 };
 

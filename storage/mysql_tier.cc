@@ -42,9 +42,23 @@ absl::Status ToStatus(const sql::SQLException& e, const MySqlOptions& options, a
 
 std::string Hex(absl::string_view bytes) { return absl::StrCat("X'", absl::BytesToHexString(bytes), "'"); }
 
+// Room for everything in a PutIfNewer statement but the rows: SET STATEMENT,
+// INSERT INTO ..., ON DUPLICATE KEY UPDATE ..., the packet header.
+constexpr int64_t kStatementOverhead = 1024;
+// A row's bytes beyond its hex-encoded id and payload: "(X'',X'',<version>,NOW(6)),".
+constexpr int64_t kRowOverhead = 48;
+
+int64_t RowBytes(const ColdWrite& record) {
+  return 2 * static_cast<int64_t>(record.id.size() + record.payload.size()) + kRowOverhead;
+}
+
+// The largest id + payload one statement can carry under `max_packet`.
+int64_t MaxRecordBytesFor(int64_t max_packet) { return (max_packet - kStatementOverhead - kRowOverhead) / 2; }
+
 }  // namespace
 
-MySqlConnection::MySqlConnection(std::unique_ptr<sql::Connection> connection) : connection_(std::move(connection)) {}
+MySqlConnection::MySqlConnection(std::unique_ptr<sql::Connection> connection, int64_t max_packet_bytes)
+    : connection_(std::move(connection)), max_packet_bytes_(max_packet_bytes) {}
 MySqlConnection::~MySqlConnection() = default;
 
 MySqlTier::MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metrics)
@@ -66,7 +80,14 @@ MySqlTier::MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metr
             connect["OPT_RECONNECT"] = false;
             try {
               std::unique_ptr<sql::Connection> connection(sql::mysql::get_mysql_driver_instance()->connect(connect));
-              return std::make_unique<MySqlConnection>(std::move(connection));
+              // Fixed for the session at connect: read it once, here.
+              std::unique_ptr<sql::Statement> statement(connection->createStatement());
+              std::unique_ptr<sql::ResultSet> packet(statement->executeQuery("SELECT @@session.max_allowed_packet"));
+              const int64_t max_packet = packet->next() ? packet->getInt64(1) : 0;
+              int64_t seen = max_packet_bytes_.load();
+              while ((seen == 0 || max_packet < seen) && !max_packet_bytes_.compare_exchange_weak(seen, max_packet)) {
+              }
+              return std::make_unique<MySqlConnection>(std::move(connection), max_packet);
             } catch (const sql::SQLException& e) {
               metrics_->Add(Counter::mysql_errors_total);
               return ToStatus(e, options_, deadline);
@@ -87,6 +108,12 @@ absl::StatusOr<Result> MySqlTier::Execute(const std::string& sql, absl::Time dea
     metrics_->Add(Counter::mysql_errors_total);
     return lease.status();
   }
+  return RunOn(*lease, sql, deadline, run);
+}
+
+template <typename Run>
+auto MySqlTier::RunOn(ConnectionPool<MySqlConnection>::Lease& lease, const std::string& sql, absl::Time deadline,
+                      Run run) -> absl::StatusOr<decltype(run(std::declval<sql::Statement&>(), sql))> {
   const absl::Duration remaining = deadline - absl::Now();
   if (remaining <= absl::ZeroDuration()) {
     return absl::DeadlineExceededError(absl::StrCat(Endpoint(options_), ": deadline exceeded before query"));
@@ -96,11 +123,11 @@ absl::StatusOr<Result> MySqlTier::Execute(const std::string& sql, absl::Time dea
                                               std::max(absl::ToDoubleSeconds(remaining), 0.001), sql);
   metrics_->Add(Counter::mysql_queries_total);
   try {
-    std::unique_ptr<sql::Statement> statement((*lease)->get().createStatement());
+    std::unique_ptr<sql::Statement> statement(lease->get().createStatement());
     return run(*statement, bounded);
   } catch (const sql::SQLException& e) {
     // The connection's state is unknown after a failure: never reuse it.
-    lease->MarkBroken();
+    lease.MarkBroken();
     metrics_->Add(Counter::mysql_errors_total);
     return ToStatus(e, options_, deadline);
   }
@@ -143,23 +170,62 @@ absl::StatusOr<std::vector<std::optional<ColdRecord>>> MySqlTier::MultiGet(absl:
   return records;
 }
 
+// One INSERT ... ON DUPLICATE KEY UPDATE per run of records that fits the
+// connection's max_allowed_packet. A statement over it would make MariaDB
+// drop the connection ("server has gone away", error 2006) and fail forever.
 absl::Status MySqlTier::PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) {
   if (records.empty()) return absl::OkStatus();
-  std::string sql = absl::StrCat("INSERT INTO ", type_.table, " (id, payload, version, updated_at) VALUES ");
-  for (size_t i = 0; i < records.size(); ++i) {
-    absl::StrAppend(&sql, i == 0 ? "" : ",", "(", Hex(records[i].id), ",", Hex(records[i].payload), ",",
-                    records[i].version, ",NOW(6))");
+  absl::StatusOr<ConnectionPool<MySqlConnection>::Lease> lease = pool_.Acquire(deadline);
+  if (!lease.ok()) {
+    metrics_->Add(Counter::mysql_errors_total);
+    return lease.status();
   }
+  const int64_t max_packet = (*lease)->max_packet_bytes();
+  for (const ColdWrite& record : records) {
+    if (static_cast<int64_t>(record.id.size() + record.payload.size()) > MaxRecordBytesFor(max_packet)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Endpoint(options_), ": record \"", record.id, "\" (", record.payload.size(),
+                       " bytes) does not fit one statement under max_allowed_packet ", max_packet,
+                       " (hex doubles it); raise max_allowed_packet on the server to at least ",
+                       2 * (record.id.size() + record.payload.size()) + kStatementOverhead + kRowOverhead));
+    }
+  }
+  const std::string head = absl::StrCat("INSERT INTO ", type_.table, " (id, payload, version, updated_at) VALUES ");
   // Assignments run left to right and see earlier ones: version goes last
   // so the comparisons above it still read the stored version.
-  absl::StrAppend(&sql,
-                  " ON DUPLICATE KEY UPDATE"
-                  " payload = IF(VALUES(version) > version, VALUES(payload), payload),"
-                  " updated_at = IF(VALUES(version) > version, VALUES(updated_at), updated_at),"
-                  " version = GREATEST(version, VALUES(version))");
-  return Execute<int>(sql, deadline,
-                      [](sql::Statement& statement, const std::string& text) { return statement.executeUpdate(text); })
-      .status();
+  constexpr absl::string_view kTail =
+      " ON DUPLICATE KEY UPDATE"
+      " payload = IF(VALUES(version) > version, VALUES(payload), payload),"
+      " updated_at = IF(VALUES(version) > version, VALUES(updated_at), updated_at),"
+      " version = GREATEST(version, VALUES(version))";
+  size_t begin = 0;
+  while (begin < records.size()) {
+    std::string sql = head;
+    int64_t bytes = kStatementOverhead;
+    size_t end = begin;
+    while (end < records.size() && (end == begin || bytes + RowBytes(records[end]) <= max_packet)) {
+      bytes += RowBytes(records[end]);
+      absl::StrAppend(&sql, end == begin ? "" : ",", "(", Hex(records[end].id), ",", Hex(records[end].payload), ",",
+                      records[end].version, ",NOW(6))");
+      ++end;
+    }
+    sql.append(kTail.data(), kTail.size());
+    absl::Status status = RunOn(*lease, sql, deadline, [](sql::Statement& statement, const std::string& text) {
+                            return statement.executeUpdate(text);
+                          }).status();
+    if (!status.ok()) return status;
+    begin = end;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> MySqlTier::MaxRecordBytes(absl::Time deadline) {
+  if (max_packet_bytes_.load() == 0) {
+    // No connection made yet: make one (the factory records its limit).
+    absl::StatusOr<ConnectionPool<MySqlConnection>::Lease> lease = pool_.Acquire(deadline);
+    if (!lease.ok()) return lease.status();
+  }
+  return MaxRecordBytesFor(max_packet_bytes_.load());
 }
 
 }  // namespace catalog::storage

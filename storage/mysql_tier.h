@@ -10,6 +10,7 @@
 // Contract: see ColdTier. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -19,7 +20,8 @@
 
 namespace sql {
 class Connection;
-}
+class Statement;
+}  // namespace sql
 
 namespace catalog::storage {
 
@@ -39,12 +41,15 @@ struct MySqlOptions {
 
 class MySqlConnection {
  public:
-  explicit MySqlConnection(std::unique_ptr<sql::Connection> connection);
+  MySqlConnection(std::unique_ptr<sql::Connection> connection, int64_t max_packet_bytes);
   ~MySqlConnection();
   sql::Connection& get() { return *connection_; }
+  // The server's max_allowed_packet for this session (fixed at connect).
+  int64_t max_packet_bytes() const { return max_packet_bytes_; }
 
  private:
   std::unique_ptr<sql::Connection> connection_;
+  const int64_t max_packet_bytes_;
 };
 
 class MySqlTier : public ColdTier {
@@ -59,16 +64,25 @@ class MySqlTier : public ColdTier {
   absl::StatusOr<std::vector<std::optional<ColdRecord>>> MultiGet(absl::Span<const std::string> ids,
                                                                   absl::Time deadline) override;
   absl::Status PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) override;
+  // From the smallest max_allowed_packet seen on a connection (connects one
+  // if none was made yet).
+  absl::StatusOr<int64_t> MaxRecordBytes(absl::Time deadline) override;
 
  private:
   // Runs `sql` (bounded by `deadline`) on a pooled connection; `run` gets the
   // statement and the bounded SQL text. Exceptions become statuses here.
   template <typename Result, typename Run>
   absl::StatusOr<Result> Execute(const std::string& sql, absl::Time deadline, Run run);
+  // The same on a connection already leased.
+  template <typename Run>
+  auto RunOn(ConnectionPool<MySqlConnection>::Lease& lease, const std::string& sql, absl::Time deadline, Run run)
+      -> absl::StatusOr<decltype(run(std::declval<sql::Statement&>(), sql))>;
 
   const MySqlOptions& options_;
   const RecordType type_;
   Metrics* const metrics_;
+  // Smallest max_allowed_packet of any connection so far (0: none yet).
+  std::atomic<int64_t> max_packet_bytes_{0};
   ConnectionPool<MySqlConnection> pool_;
 };
 

@@ -28,6 +28,12 @@ struct RecordType {
   // Redis key of secondary index `name` is index_prefix + name, e.g.
   // "product-index:" + "category:shoes".
   std::string index_prefix;
+  // Demotion fences: fence_prefix + "{<slot tag>}" (storage/fence.h).
+  std::string fence_prefix;
+  // Request-id entries: request_prefix + request id, and the sorted set
+  // request_expiry_key of their expiry times.
+  std::string request_prefix;
+  std::string request_expiry_key;
 };
 
 enum class ValueKind { kRecord, kTombstone, kCorrupt };

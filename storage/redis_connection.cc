@@ -2,7 +2,6 @@
 
 #include <sys/time.h>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -91,6 +90,7 @@ absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::RoundTrip(const std:
 
 RedisPool::RedisPool(const RedisOptions& options, Metrics* metrics)
     : options_(options),
+      endpoint_(Endpoint(options)),
       metrics_(metrics),
       pool_(
           NamedPoolOptions(options.pool, Endpoint(options)),
@@ -119,15 +119,6 @@ absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::RoundTrip(const std::vecto
                        absl::Now() < deadline;
     if (!retry) return replies.status();
   }
-}
-
-absl::Status RedisReplyError(const redisReply& reply, absl::string_view what) {
-  const absl::string_view message(reply.str, reply.len);
-  const std::string text = absl::StrCat("redis ", what, ": ", message);
-  for (absl::string_view transient : {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY"}) {
-    if (absl::StartsWith(message, transient)) return absl::UnavailableError(text);
-  }
-  return absl::InternalError(text);
 }
 
 }  // namespace catalog::storage

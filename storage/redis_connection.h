@@ -1,5 +1,6 @@
 // RedisConnection: one blocking hiredis connection, and RedisPool, the pool
-// of them. The only place hiredis errors enter the codebase (ToStatus).
+// of them. The only place hiredis transport errors enter the codebase
+// (ToStatus); error replies are classified in storage/backend_errors.h.
 //
 // Thread-safety: a RedisConnection is used by one thread at a time (the pool
 // hands it out through a Lease); RedisPool is thread-safe.
@@ -72,15 +73,14 @@ class RedisPool {
                                                        bool idempotent);
 
   const RedisOptions& options() const { return options_; }
+  // "redis host:port", for messages.
+  const std::string& endpoint() const { return endpoint_; }
 
  private:
   const RedisOptions& options_;
+  const std::string endpoint_;
   Metrics* const metrics_;
   ConnectionPool<RedisConnection> pool_;
 };
-
-// Turns an error reply into a status (INTERNAL, or UNAVAILABLE for LOADING,
-// BUSY, MASTERDOWN and similar transient server states).
-absl::Status RedisReplyError(const redisReply& reply, absl::string_view what);
 
 }  // namespace catalog::storage

@@ -1,37 +1,88 @@
 #include "storage/redis_tier.h"
 
-#include "absl/strings/match.h"
+#include <random>
+
 #include "absl/strings/str_cat.h"
+#include "storage/backend_errors.h"
+#include "storage/fence.h"
 
 namespace catalog::storage {
 namespace {
 
-// KEYS[i]; ARGV[2i-1] = "" (key must be absent) or "=" .. expected value;
-// ARGV[2i] = "" (leave key) or "=" .. replacement. The "=" prefix keeps an
-// empty value distinct from "absent".
-constexpr char kCompareAndSetScript[] = R"lua(
-for i = 1, #KEYS do
-  local expected = ARGV[2 * i - 1]
-  local current = redis.call('GET', KEYS[i])
-  if expected == '' then
-    if current then return 0 end
-  elseif (not current) or current ~= string.sub(expected, 2) then
-    return 0
+// Fence expectations travel as "" (the fence must not exist) or "=" + token;
+// values likewise where "absent" must be told from an empty value.
+std::string Expectation(const std::optional<std::string>& value) {
+  return value ? absl::StrCat("=", *value) : std::string();
+}
+
+// KEYS[2i-1] record key, KEYS[2i] its fence; ARGV[2i-1] value, ARGV[2i] the
+// fence expectation. Stores a value only where the key is absent and the
+// fence unchanged. EXISTS does not touch the key's idle clock.
+constexpr char kPromoteScript[] = R"lua(#!lua
+local stored = {}
+for i = 1, #KEYS / 2 do
+  stored[i] = 0
+  if redis.call('EXISTS', KEYS[2 * i - 1]) == 0 then
+    local fence = redis.call('GET', KEYS[2 * i])
+    local want = ARGV[2 * i]
+    if (want == '' and not fence) or (fence and want == '=' .. fence) then
+      redis.call('SET', KEYS[2 * i - 1], ARGV[2 * i - 1])
+      stored[i] = 1
+    end
   end
 end
-for i = 1, #KEYS do
-  local replacement = ARGV[2 * i]
-  if replacement ~= '' then redis.call('SET', KEYS[i], string.sub(replacement, 2)) end
-end
-return 1
+return stored
 )lua";
 
-// KEYS[i] is deleted if it holds ARGV[i]; returns 1/0 per key.
-constexpr char kCompareAndDeleteScript[] = R"lua(
+// KEYS[1..n] record keys, KEYS[n+1..2n] their fences, then (with a request)
+// the request key and the expiry set. ARGV[1] = n, ARGV[2] = request ttl in
+// ms ('' without a request), ARGV[3] = request value; then per key i, from
+// ARGV[3i+1]: expected ('' absent, '=' .. value), fence expectation (for an
+// absent key), replacement ('' leave, '=' .. value).
+// Returns {1} applied, {0} changed, {2, recorded} request already recorded.
+constexpr char kCompareAndSetScript[] = R"lua(#!lua
+local n = tonumber(ARGV[1])
+local with_request = ARGV[2] ~= ''
+if with_request then
+  local recorded = redis.call('GET', KEYS[2 * n + 1])
+  if recorded then return {2, recorded} end
+end
+for i = 1, n do
+  local expected = ARGV[3 * i + 1]
+  local current = redis.call('GET', KEYS[i])
+  if expected == '' then
+    if current then return {0} end
+    local fence = redis.call('GET', KEYS[n + i])
+    local want = ARGV[3 * i + 2]
+    if not ((want == '' and not fence) or (fence and want == '=' .. fence)) then return {0} end
+  elseif (not current) or current ~= string.sub(expected, 2) then
+    return {0}
+  end
+end
+for i = 1, n do
+  local replacement = ARGV[3 * i + 3]
+  if replacement ~= '' then redis.call('SET', KEYS[i], string.sub(replacement, 2)) end
+end
+if with_request then
+  local now = redis.call('TIME')
+  local expires_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[2])
+  redis.call('SET', KEYS[2 * n + 1], ARGV[3])
+  redis.call('ZADD', KEYS[2 * n + 2], expires_ms, KEYS[2 * n + 1])
+end
+return {1}
+)lua";
+
+// KEYS[1..n] record keys, KEYS[n+1..2n] their fences; ARGV[1..n] values,
+// ARGV[n+1] a fresh fence token. Deletes each key still holding its value
+// and fences its bucket in the same step. Allowed at maxmemory: it frees.
+constexpr char kCompareAndDeleteScript[] = R"lua(#!lua flags=allow-oom
+local n = #ARGV - 1
+local token = ARGV[n + 1]
 local deleted = {}
-for i = 1, #KEYS do
+for i = 1, n do
   if redis.call('GET', KEYS[i]) == ARGV[i] then
     redis.call('DEL', KEYS[i])
+    redis.call('SET', KEYS[n + i], token)
     deleted[i] = 1
   else
     deleted[i] = 0
@@ -40,33 +91,90 @@ end
 return deleted
 )lua";
 
-// Returns {index, value, ...} for the KEYS idle >= ARGV[1] seconds. OBJECT
-// IDLETIME does not touch the key, so the scan itself makes nothing busy.
-constexpr char kIdleValuesScript[] = R"lua(
+// Returns {index, idle, value, ...} for up to ARGV[2] of the KEYS idle for
+// at least ARGV[1] seconds. OBJECT IDLETIME does not touch a key; GET does,
+// so only the keys returned are read.
+constexpr char kIdleValuesScript[] = R"lua(#!lua flags=no-writes
 local found = {}
 local min_idle = tonumber(ARGV[1])
+local room = tonumber(ARGV[2])
 for i = 1, #KEYS do
+  if room <= 0 then break end
   local idle = redis.call('OBJECT', 'IDLETIME', KEYS[i])
   if idle and idle >= min_idle then
     local value = redis.call('GET', KEYS[i])
     if value then
       found[#found + 1] = i
+      found[#found + 1] = idle
       found[#found + 1] = value
+      room = room - 1
     end
   end
 end
 return found
 )lua";
 
+// KEYS[i] still holding ARGV[2i-1] gets its idle clock set to ARGV[2i]
+// (RESTORE ... IDLETIME rewrites the same value with that clock).
+constexpr char kRestoreIdleScript[] = R"lua(#!lua flags=allow-oom
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[2 * i - 1] then
+    local dump = redis.call('DUMP', KEYS[i])
+    redis.call('RESTORE', KEYS[i], 0, dump, 'REPLACE', 'IDLETIME', ARGV[2 * i])
+  end
+end
+return 1
+)lua";
+
+// KEYS[1] the expiry set; ARGV[1] the most entries to remove. Score check
+// and removal are one step, so an entry recorded again meanwhile (a new
+// score) is never removed early.
+constexpr char kExpireRequestsScript[] = R"lua(#!lua flags=allow-oom
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, key in ipairs(old) do redis.call('DEL', key) end
+if #old > 0 then redis.call('ZREM', KEYS[1], unpack(old)) end
+return #old
+)lua";
+
 absl::Status Unexpected(absl::string_view what, const redisReply& reply) {
   return absl::InternalError(absl::StrCat("redis ", what, ": unexpected reply type ", reply.type));
 }
 
+std::string RandomTokenPrefix() {
+  std::random_device device;
+  return absl::StrCat(absl::Hex(static_cast<uint64_t>(device()) << 32 | device(), absl::kZeroPad16),
+                      absl::Hex(static_cast<uint64_t>(device()) << 32 | device(), absl::kZeroPad16));
+}
+
+std::vector<FenceToken> Tokens(const redisReply& reply) {
+  std::vector<FenceToken> tokens(reply.elements);
+  for (size_t i = 0; i < reply.elements; ++i) {
+    const redisReply* element = reply.element[i];
+    if (element->type == REDIS_REPLY_STRING) tokens[i].emplace(element->str, element->len);
+  }
+  return tokens;
+}
+
 }  // namespace
 
-RedisTier::RedisTier(RedisPool* pool, RecordType type) : pool_(pool), type_(std::move(type)) {}
+RedisTier::RedisTier(RedisPool* pool, RecordType type, Metrics* metrics)
+    : pool_(pool), type_(std::move(type)), metrics_(metrics), token_prefix_(RandomTokenPrefix()) {}
 
 std::string RedisTier::Key(absl::string_view id) const { return absl::StrCat(type_.key_prefix, id); }
+
+std::string RedisTier::Fence(absl::string_view id) const { return FenceKey(type_.fence_prefix, Key(id)); }
+
+std::string RedisTier::NewFenceToken() {
+  return absl::StrCat(token_prefix_, ":", token_counter_.fetch_add(1, std::memory_order_relaxed));
+}
+
+absl::Status RedisTier::ReplyError(const redisReply& reply, absl::string_view what) {
+  absl::Status status = RedisErrorStatus(pool_->endpoint(), what, absl::string_view(reply.str, reply.len));
+  if (IsRedisOutOfMemory(status)) metrics_->Add(Counter::redis_oom_errors_total);
+  return status;
+}
 
 absl::StatusOr<RedisReplyPtr> RedisTier::One(RedisCommand command, absl::Time deadline, bool idempotent,
                                              absl::string_view what) {
@@ -75,7 +183,7 @@ absl::StatusOr<RedisReplyPtr> RedisTier::One(RedisCommand command, absl::Time de
   absl::StatusOr<std::vector<RedisReplyPtr>> replies = pool_->RoundTrip(commands, deadline, idempotent);
   if (!replies.ok()) return replies.status();
   RedisReplyPtr reply = std::move(replies->front());
-  if (reply->type == REDIS_REPLY_ERROR) return RedisReplyError(*reply, what);
+  if (reply->type == REDIS_REPLY_ERROR) return ReplyError(*reply, what);
   return reply;
 }
 
@@ -95,39 +203,118 @@ absl::StatusOr<std::vector<MaybeValue>> RedisTier::MultiGet(absl::Span<const std
   return values;
 }
 
-absl::StatusOr<std::vector<bool>> RedisTier::AddIfAbsent(absl::Span<const IdValue> entries, absl::Time deadline) {
-  std::vector<RedisCommand> commands;
-  commands.reserve(entries.size());
-  for (const IdValue& entry : entries) commands.push_back({"SET", Key(entry.id), entry.value, "NX"});
-  absl::StatusOr<std::vector<RedisReplyPtr>> replies = pool_->RoundTrip(commands, deadline, /*idempotent=*/true);
-  if (!replies.ok()) return replies.status();
-  std::vector<bool> stored(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const redisReply& reply = *(*replies)[i];
-    if (reply.type == REDIS_REPLY_ERROR) return RedisReplyError(reply, "SET NX");
-    stored[i] = reply.type == REDIS_REPLY_STATUS;  // "OK"; nil when the key existed.
+absl::StatusOr<std::vector<FenceToken>> RedisTier::ReadFences(absl::Span<const std::string> ids, absl::Time deadline) {
+  RedisCommand mget = {"MGET"};
+  for (const std::string& id : ids) mget.push_back(Fence(id));
+  absl::StatusOr<RedisReplyPtr> reply = One(std::move(mget), deadline, /*idempotent=*/true, "MGET fences");
+  if (!reply.ok()) return reply.status();
+  if ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != ids.size()) {
+    return Unexpected("MGET fences", **reply);
   }
+  return Tokens(**reply);
+}
+
+absl::StatusOr<FencedRead> RedisTier::MultiGetFenced(absl::Span<const std::string> ids, absl::Time deadline) {
+  RedisCommand values = {"MGET"};
+  RedisCommand fences = {"MGET"};
+  for (const std::string& id : ids) {
+    values.push_back(Key(id));
+    fences.push_back(Fence(id));
+  }
+  // Pipelined on one connection: Redis runs the fence MGET after the value
+  // MGET, which is the order the fence argument needs.
+  absl::StatusOr<std::vector<RedisReplyPtr>> replies =
+      pool_->RoundTrip({std::move(values), std::move(fences)}, deadline, /*idempotent=*/true);
+  if (!replies.ok()) return replies.status();
+  for (const RedisReplyPtr& reply : *replies) {
+    if (reply->type == REDIS_REPLY_ERROR) return ReplyError(*reply, "MGET");
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != ids.size()) return Unexpected("MGET", *reply);
+  }
+  FencedRead read;
+  read.values.resize(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const redisReply* element = (*replies)[0]->element[i];
+    if (element->type == REDIS_REPLY_STRING) read.values[i].emplace(element->str, element->len);
+  }
+  read.fences = Tokens(*(*replies)[1]);
+  return read;
+}
+
+absl::StatusOr<std::vector<bool>> RedisTier::Promote(absl::Span<const Promotion> entries, absl::Time deadline) {
+  if (entries.empty()) return std::vector<bool>();
+  RedisCommand eval = {"EVAL", kPromoteScript, absl::StrCat(2 * entries.size())};
+  for (const Promotion& entry : entries) {
+    eval.push_back(Key(entry.id));
+    eval.push_back(Fence(entry.id));
+  }
+  for (const Promotion& entry : entries) {
+    eval.push_back(entry.value);
+    eval.push_back(Expectation(entry.fence));
+  }
+  // Not idempotent by retry: a second try after a lost reply would see its
+  // own write and say "not stored". Harmless, but the count would lie.
+  absl::StatusOr<RedisReplyPtr> reply = One(std::move(eval), deadline, /*idempotent=*/false, "promote");
+  if (!reply.ok()) return reply.status();
+  if ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != entries.size()) {
+    return Unexpected("promote", **reply);
+  }
+  std::vector<bool> stored(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) stored[i] = (*reply)->element[i]->integer == 1;
   return stored;
 }
 
-absl::StatusOr<bool> RedisTier::CompareAndSet(absl::Span<const CasEntry> entries, absl::Time deadline) {
-  RedisCommand eval = {"EVAL", kCompareAndSetScript, absl::StrCat(entries.size())};
+absl::StatusOr<CasResult> RedisTier::CompareAndSet(absl::Span<const CasEntry> entries, const RequestEntry* request,
+                                                   absl::Time deadline) {
+  const size_t n = entries.size();
+  RedisCommand eval = {"EVAL", kCompareAndSetScript, absl::StrCat(2 * n + (request ? 2 : 0))};
   for (const CasEntry& entry : entries) eval.push_back(Key(entry.id));
+  for (const CasEntry& entry : entries) eval.push_back(Fence(entry.id));
+  if (request != nullptr) {
+    eval.push_back(absl::StrCat(type_.request_prefix, request->request_id));
+    eval.push_back(type_.request_expiry_key);
+  }
+  eval.push_back(absl::StrCat(n));
+  eval.push_back(request ? absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(request->ttl))) : "");
+  eval.push_back(request ? request->value : "");
   for (const CasEntry& entry : entries) {
-    eval.push_back(entry.expected ? absl::StrCat("=", *entry.expected) : "");
-    eval.push_back(entry.replacement ? absl::StrCat("=", *entry.replacement) : "");
+    eval.push_back(Expectation(entry.expected));
+    eval.push_back(Expectation(entry.fence));
+    eval.push_back(Expectation(entry.replacement));
   }
   absl::StatusOr<RedisReplyPtr> reply = One(std::move(eval), deadline, /*idempotent=*/false, "compare-and-set");
   if (!reply.ok()) return reply.status();
-  if ((*reply)->type != REDIS_REPLY_INTEGER) return Unexpected("compare-and-set", **reply);
-  return (*reply)->integer == 1;
+  const redisReply& r = **reply;
+  if (r.type != REDIS_REPLY_ARRAY || r.elements < 1 || r.element[0]->type != REDIS_REPLY_INTEGER) {
+    return Unexpected("compare-and-set", r);
+  }
+  CasResult result;
+  switch (r.element[0]->integer) {
+    case 1:
+      result.outcome = CasResult::Outcome::kApplied;
+      break;
+    case 0:
+      result.outcome = CasResult::Outcome::kChanged;
+      break;
+    case 2:
+      if (r.elements != 2 || r.element[1]->type != REDIS_REPLY_STRING) return Unexpected("compare-and-set", r);
+      result.outcome = CasResult::Outcome::kRequestDone;
+      result.recorded.assign(r.element[1]->str, r.element[1]->len);
+      break;
+    default:
+      return Unexpected("compare-and-set", r);
+  }
+  return result;
 }
 
 absl::StatusOr<std::vector<bool>> RedisTier::CompareAndDelete(absl::Span<const IdValue> entries, absl::Time deadline) {
   if (entries.empty()) return std::vector<bool>();
-  RedisCommand eval = {"EVAL", kCompareAndDeleteScript, absl::StrCat(entries.size())};
+  RedisCommand eval = {"EVAL", kCompareAndDeleteScript, absl::StrCat(2 * entries.size())};
   for (const IdValue& entry : entries) eval.push_back(Key(entry.id));
+  for (const IdValue& entry : entries) eval.push_back(Fence(entry.id));
   for (const IdValue& entry : entries) eval.push_back(entry.value);
+  eval.push_back(NewFenceToken());
+  // Idempotent: a retry after a lost reply deletes nothing more and only
+  // writes another fresh token.
   absl::StatusOr<RedisReplyPtr> reply = One(std::move(eval), deadline, /*idempotent=*/true, "compare-and-delete");
   if (!reply.ok()) return reply.status();
   if ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != entries.size()) {
@@ -138,7 +325,7 @@ absl::StatusOr<std::vector<bool>> RedisTier::CompareAndDelete(absl::Span<const I
   return deleted;
 }
 
-absl::StatusOr<IdleScanPage> RedisTier::ScanIdle(uint64_t cursor, absl::Duration min_idle, int count,
+absl::StatusOr<IdleScanPage> RedisTier::ScanIdle(uint64_t cursor, absl::Duration min_idle, int count, int max_values,
                                                  absl::Time deadline) {
   absl::StatusOr<RedisReplyPtr> scan =
       One({"SCAN", absl::StrCat(cursor), "MATCH", absl::StrCat(type_.key_prefix, "*"), "COUNT", absl::StrCat(count)},
@@ -153,22 +340,35 @@ absl::StatusOr<IdleScanPage> RedisTier::ScanIdle(uint64_t cursor, absl::Duration
   result.next_cursor = std::stoull(std::string(page.element[0]->str, page.element[0]->len));
   const redisReply& keys = *page.element[1];
   result.scanned = static_cast<int64_t>(keys.elements);
-  if (keys.elements == 0) return result;
+  if (keys.elements == 0 || max_values <= 0) return result;
 
   RedisCommand eval = {"EVAL", kIdleValuesScript, absl::StrCat(keys.elements)};
   for (size_t i = 0; i < keys.elements; ++i) eval.emplace_back(keys.element[i]->str, keys.element[i]->len);
   eval.push_back(absl::StrCat(absl::ToInt64Seconds(min_idle)));
+  eval.push_back(absl::StrCat(max_values));
   absl::StatusOr<RedisReplyPtr> idle = One(std::move(eval), deadline, /*idempotent=*/true, "idle scan");
   if (!idle.ok()) return idle.status();
-  if ((*idle)->type != REDIS_REPLY_ARRAY || (*idle)->elements % 2 != 0) return Unexpected("idle scan", **idle);
-  for (size_t i = 0; i < (*idle)->elements; i += 2) {
+  if ((*idle)->type != REDIS_REPLY_ARRAY || (*idle)->elements % 3 != 0) return Unexpected("idle scan", **idle);
+  for (size_t i = 0; i < (*idle)->elements; i += 3) {
     const size_t key_index = static_cast<size_t>((*idle)->element[i]->integer) - 1;
     if (key_index >= keys.elements) return Unexpected("idle scan", **idle);
     const absl::string_view key(keys.element[key_index]->str, keys.element[key_index]->len);
-    const redisReply& value = *(*idle)->element[i + 1];
-    result.idle.push_back(IdValue{std::string(key.substr(type_.key_prefix.size())), std::string(value.str, value.len)});
+    const redisReply& value = *(*idle)->element[i + 2];
+    result.idle.push_back(IdleValue{std::string(key.substr(type_.key_prefix.size())), std::string(value.str, value.len),
+                                    (*idle)->element[i + 1]->integer});
   }
   return result;
+}
+
+absl::Status RedisTier::RestoreIdle(absl::Span<const IdleValue> entries, absl::Time deadline) {
+  if (entries.empty()) return absl::OkStatus();
+  RedisCommand eval = {"EVAL", kRestoreIdleScript, absl::StrCat(entries.size())};
+  for (const IdleValue& entry : entries) eval.push_back(Key(entry.id));
+  for (const IdleValue& entry : entries) {
+    eval.push_back(entry.value);
+    eval.push_back(absl::StrCat(entry.idle_seconds));
+  }
+  return One(std::move(eval), deadline, /*idempotent=*/true, "restore idle").status();
 }
 
 absl::Status RedisTier::IndexAdd(absl::Span<const IndexEntry> entries, absl::Time deadline) {
@@ -180,7 +380,7 @@ absl::Status RedisTier::IndexAdd(absl::Span<const IndexEntry> entries, absl::Tim
   absl::StatusOr<std::vector<RedisReplyPtr>> replies = pool_->RoundTrip(commands, deadline, /*idempotent=*/true);
   if (!replies.ok()) return replies.status();
   for (const RedisReplyPtr& reply : *replies) {
-    if (reply->type == REDIS_REPLY_ERROR) return RedisReplyError(*reply, "ZADD");
+    if (reply->type == REDIS_REPLY_ERROR) return ReplyError(*reply, "ZADD");
   }
   return absl::OkStatus();
 }
@@ -197,6 +397,24 @@ absl::StatusOr<std::vector<std::string>> RedisTier::IndexRange(const std::string
   for (size_t i = 0; i < (*reply)->elements; ++i)
     ids.emplace_back((*reply)->element[i]->str, (*reply)->element[i]->len);
   return ids;
+}
+
+absl::StatusOr<MaybeValue> RedisTier::GetRequest(const std::string& request_id, absl::Time deadline) {
+  absl::StatusOr<RedisReplyPtr> reply =
+      One({"GET", absl::StrCat(type_.request_prefix, request_id)}, deadline, /*idempotent=*/true, "GET request");
+  if (!reply.ok()) return reply.status();
+  if ((*reply)->type == REDIS_REPLY_NIL) return MaybeValue();
+  if ((*reply)->type != REDIS_REPLY_STRING) return Unexpected("GET request", **reply);
+  return MaybeValue(std::string((*reply)->str, (*reply)->len));
+}
+
+absl::StatusOr<int64_t> RedisTier::ExpireRequests(int limit, absl::Time deadline) {
+  absl::StatusOr<RedisReplyPtr> reply =
+      One({"EVAL", kExpireRequestsScript, "1", type_.request_expiry_key, absl::StrCat(limit)}, deadline,
+          /*idempotent=*/true, "expire requests");
+  if (!reply.ok()) return reply.status();
+  if ((*reply)->type != REDIS_REPLY_INTEGER) return Unexpected("expire requests", **reply);
+  return (*reply)->integer;
 }
 
 }  // namespace catalog::storage

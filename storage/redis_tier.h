@@ -1,15 +1,22 @@
 // RedisTier: the primary tier on one Redis server (or one per record type,
 // later). Records live under key_prefix + id with no TTL, so they are never
 // evicted under maxmemory-policy volatile-lru; only TTL'd cache keys are.
+// Request-id entries and demotion fences have no TTL either.
 //
-// Multi-key atomic operations (CompareAndSet, CompareAndDelete, ScanIdle)
-// are Lua scripts sent with EVAL: a script runs atomically on the server,
-// and EVAL needs no per-connection state, so a restarted Redis (which
-// forgets loaded scripts) needs no recovery path.
+// Everything that must be atomic is a Lua script sent with EVAL (no
+// per-connection state, so a restarted Redis needs no recovery path). Each
+// script declares its flags (Redis 7 "#!lua" shebang): writers that add
+// data are refused whole by Redis when it is at maxmemory, before they run;
+// demotion, expiry and idle-clock restores are allowed then (they free or
+// keep memory); the idle scan is read-only. Each script names every key it
+// touches except ExpireRequests' (see there).
 //
 // Contract: see PrimaryTier. Thread-safe.
 #pragma once
 
+#include <atomic>
+
+#include "storage/metrics.h"
 #include "storage/record_codec.h"
 #include "storage/redis_connection.h"
 #include "storage/tiers.h"
@@ -18,27 +25,45 @@ namespace catalog::storage {
 
 class RedisTier : public PrimaryTier {
  public:
-  // `pool` must outlive the tier.
-  RedisTier(RedisPool* pool, RecordType type);
+  // `pool` and `metrics` must outlive the tier.
+  RedisTier(RedisPool* pool, RecordType type, Metrics* metrics);
 
   absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids, absl::Time deadline) override;
-  absl::StatusOr<std::vector<bool>> AddIfAbsent(absl::Span<const IdValue> entries, absl::Time deadline) override;
-  absl::StatusOr<bool> CompareAndSet(absl::Span<const CasEntry> entries, absl::Time deadline) override;
+  absl::StatusOr<std::vector<FenceToken>> ReadFences(absl::Span<const std::string> ids, absl::Time deadline) override;
+  absl::StatusOr<FencedRead> MultiGetFenced(absl::Span<const std::string> ids, absl::Time deadline) override;
+  absl::StatusOr<std::vector<bool>> Promote(absl::Span<const Promotion> entries, absl::Time deadline) override;
+  absl::StatusOr<CasResult> CompareAndSet(absl::Span<const CasEntry> entries, const RequestEntry* request,
+                                          absl::Time deadline) override;
   absl::StatusOr<std::vector<bool>> CompareAndDelete(absl::Span<const IdValue> entries, absl::Time deadline) override;
-  absl::StatusOr<IdleScanPage> ScanIdle(uint64_t cursor, absl::Duration min_idle, int count,
+  absl::StatusOr<IdleScanPage> ScanIdle(uint64_t cursor, absl::Duration min_idle, int count, int max_values,
                                         absl::Time deadline) override;
+  absl::Status RestoreIdle(absl::Span<const IdleValue> entries, absl::Time deadline) override;
   // Indexes are sorted sets with every score 0, so ZRANGEBYLEX pages them
   // in id order.
   absl::Status IndexAdd(absl::Span<const IndexEntry> entries, absl::Time deadline) override;
   absl::StatusOr<std::vector<std::string>> IndexRange(const std::string& index, const std::string& after, int limit,
                                                       absl::Time deadline) override;
+  absl::StatusOr<MaybeValue> GetRequest(const std::string& request_id, absl::Time deadline) override;
+  // The script reads the expired request keys from the expiry set rather
+  // than from KEYS (it cannot know them in advance): fine on one server; a
+  // Redis Cluster deployment must hash-tag them with the set.
+  absl::StatusOr<int64_t> ExpireRequests(int limit, absl::Time deadline) override;
 
  private:
   std::string Key(absl::string_view id) const;
+  std::string Fence(absl::string_view id) const;
+  // A token no demotion has written before, on any server: a random
+  // per-process prefix and a counter.
+  std::string NewFenceToken();
+  // One command; an error reply becomes a status (and is counted).
   absl::StatusOr<RedisReplyPtr> One(RedisCommand command, absl::Time deadline, bool idempotent, absl::string_view what);
+  absl::Status ReplyError(const redisReply& reply, absl::string_view what);
 
   RedisPool* const pool_;
   const RecordType type_;
+  Metrics* const metrics_;
+  const std::string token_prefix_;
+  std::atomic<uint64_t> token_counter_{0};
 };
 
 }  // namespace catalog::storage

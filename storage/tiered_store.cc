@@ -1,13 +1,10 @@
 #include "storage/tiered_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "storage/status_macros.h"
 
 namespace catalog::storage {
-
-#define CATALOG_ASSIGN_OR_RETURN(lhs, expr)     \
-  auto lhs##_or = (expr);                       \
-  if (!lhs##_or.ok()) return lhs##_or.status(); \
-  auto& lhs = *lhs##_or
 
 TieredStore::TieredStore(const RecordType& type, PrimaryTier* primary, ColdTier* cold, const Clock* clock,
                          Metrics* metrics, TieredStoreOptions options)
@@ -18,10 +15,15 @@ absl::Time TieredStore::Bound(absl::Time deadline) const {
 }
 
 // The tiered read: primary, then cold for the misses, then write-back.
+//
+// The fences of the misses are read after the MGET and before MySQL: any
+// demotion that removed one of those keys before the fence read had put its
+// value into MySQL first, so the SELECT sees it (or newer); any demotion
+// after the fence read changes the fence, and the write-back script refuses.
 absl::StatusOr<std::vector<MaybeValue>> TieredStore::Read(absl::Span<const std::string> ids, absl::Time deadline) {
   deadline = Bound(deadline);
   metrics_->Add(Counter::read_keys_total, static_cast<int64_t>(ids.size()));
-  CATALOG_ASSIGN_OR_RETURN(values, primary_->MultiGet(ids, deadline));
+  ASSIGN_OR_RETURN(std::vector<MaybeValue> values, primary_->MultiGet(ids, deadline));
 
   std::vector<std::string> cold_ids;
   std::vector<size_t> cold_positions;
@@ -33,16 +35,16 @@ absl::StatusOr<std::vector<MaybeValue>> TieredStore::Read(absl::Span<const std::
       values[i].reset();  // Deleted: Redis is the truth, MySQL is not asked.
     }
   }
-  const int64_t hot = static_cast<int64_t>(ids.size() - cold_ids.size());
-  metrics_->Add(Counter::read_hot_hits_total, hot);
+  metrics_->Add(Counter::read_hot_hits_total, static_cast<int64_t>(ids.size() - cold_ids.size()));
   if (cold_ids.empty()) return values;
 
-  CATALOG_ASSIGN_OR_RETURN(rows, cold_->MultiGet(cold_ids, deadline));
-  std::vector<IdValue> promotions;
+  ASSIGN_OR_RETURN(std::vector<FenceToken> fences, primary_->ReadFences(cold_ids, deadline));
+  ASSIGN_OR_RETURN(auto rows, cold_->MultiGet(cold_ids, deadline));
+  std::vector<Promotion> promotions;
   for (size_t j = 0; j < cold_ids.size(); ++j) {
     if (!rows[j].has_value() || IsTombstone(rows[j]->payload)) continue;  // Deleted.
     values[cold_positions[j]] = rows[j]->payload;
-    promotions.push_back(IdValue{std::move(cold_ids[j]), std::move(rows[j]->payload)});
+    promotions.push_back(Promotion{std::move(cold_ids[j]), std::move(rows[j]->payload), std::move(fences[j])});
   }
   metrics_->Add(Counter::read_cold_hits_total, static_cast<int64_t>(promotions.size()));
   metrics_->Add(Counter::read_misses_total, static_cast<int64_t>(cold_ids.size() - promotions.size()));
@@ -50,16 +52,13 @@ absl::StatusOr<std::vector<MaybeValue>> TieredStore::Read(absl::Span<const std::
   return values;
 }
 
-// SET NX, so a newer value or a tombstone written meanwhile always wins.
-// Never after the deadline: the demotion invariant counts on reads ending by
-// then. A failure is counted, never returned: the read itself succeeded.
-void TieredStore::Promote(std::vector<IdValue> promotions, absl::Time deadline) {
+// The fenced script stores a value only where the key is still absent and
+// no demotion fenced its bucket since our fence read, so a newer value, a
+// tombstone or a demotion meanwhile always wins, however late this runs.
+// A failure is counted, never returned: the read itself succeeded.
+void TieredStore::Promote(std::vector<Promotion> promotions, absl::Time deadline) {
   if (promotions.empty()) return;
-  if (clock_->Now() >= deadline) {
-    metrics_->Add(Counter::promotions_skipped_total, static_cast<int64_t>(promotions.size()));
-    return;
-  }
-  absl::StatusOr<std::vector<bool>> stored = primary_->AddIfAbsent(promotions, deadline);
+  absl::StatusOr<std::vector<bool>> stored = primary_->Promote(promotions, deadline);
   if (!stored.ok()) {
     metrics_->Add(Counter::promotion_failures_total, static_cast<int64_t>(promotions.size()));
     return;
@@ -67,10 +66,13 @@ void TieredStore::Promote(std::vector<IdValue> promotions, absl::Time deadline) 
   for (bool s : *stored) metrics_->Add(s ? Counter::promotions_total : Counter::promotions_skipped_total);
 }
 
+// Values and fences in one pipeline, then MySQL for the absent ids: the
+// same order as Read, for the same reason.
 absl::StatusOr<TieredStore::Snapshot> TieredStore::Look(absl::Span<const std::string> ids, absl::Time deadline) {
   Snapshot snapshot;
-  CATALOG_ASSIGN_OR_RETURN(primary, primary_->MultiGet(ids, deadline));
-  snapshot.primary = std::move(primary);
+  ASSIGN_OR_RETURN(FencedRead read, primary_->MultiGetFenced(ids, deadline));
+  snapshot.primary = std::move(read.values);
+  snapshot.fences = std::move(read.fences);
   snapshot.live.assign(ids.size(), false);
   snapshot.live_version.assign(ids.size(), 0);
   snapshot.last_version.assign(ids.size(), 0);
@@ -92,7 +94,7 @@ absl::StatusOr<TieredStore::Snapshot> TieredStore::Look(absl::Span<const std::st
     }
   }
   if (cold_ids.empty()) return snapshot;
-  CATALOG_ASSIGN_OR_RETURN(rows, cold_->MultiGet(cold_ids, deadline));
+  ASSIGN_OR_RETURN(auto rows, cold_->MultiGet(cold_ids, deadline));
   for (size_t j = 0; j < cold_ids.size(); ++j) {
     if (!rows[j].has_value()) continue;
     snapshot.last_version[cold_positions[j]] = rows[j]->version;
@@ -105,48 +107,72 @@ absl::StatusOr<TieredStore::Snapshot> TieredStore::Look(absl::Span<const std::st
 }
 
 absl::StatusOr<WriteResult> TieredStore::Write(absl::Span<const WriteIntent> intents, RecordEncoder encode,
-                                               absl::Time deadline) {
+                                               absl::Time deadline, const WriteOnce* once) {
   deadline = Bound(deadline);
   std::vector<std::string> ids;
   ids.reserve(intents.size());
   for (const WriteIntent& intent : intents) ids.push_back(intent.id);
 
   for (int attempt = 0; attempt < options_.max_write_attempts; ++attempt) {
-    CATALOG_ASSIGN_OR_RETURN(snapshot, Look(ids, deadline));
+    ASSIGN_OR_RETURN(Snapshot snapshot, Look(ids, deadline));
     WriteResult result;
     std::vector<CasEntry> entries;
     entries.reserve(intents.size());
     for (size_t i = 0; i < intents.size(); ++i) {
       const int64_t expected = intents[i].expected_version;
       if (expected > 0 && expected != snapshot.live_version[i]) {
+        if (once != nullptr) {
+          // The conflict may be our own earlier attempt, applied: the log
+          // tells. (A request applied once answers its retries the same.)
+          ASSIGN_OR_RETURN(MaybeValue recorded, primary_->GetRequest(once->request_id, deadline));
+          if (recorded.has_value()) return WriteResult{{}, std::nullopt, std::move(recorded)};
+        }
         result.conflict = VersionConflict{i, expected, snapshot.live_version[i]};
         return result;
       }
       const int64_t version = snapshot.last_version[i] + 1;
       result.versions.push_back(version);
-      entries.push_back(CasEntry{ids[i], std::move(snapshot.primary[i]), encode(i, version)});
+      entries.push_back(
+          CasEntry{ids[i], std::move(snapshot.primary[i]), std::move(snapshot.fences[i]), encode(i, version)});
     }
-    CATALOG_ASSIGN_OR_RETURN(applied, primary_->CompareAndSet(entries, deadline));
-    if (applied) return result;
-    metrics_->Add(Counter::write_conflict_retries_total);
+    std::optional<RequestEntry> request;
+    if (once != nullptr) request = RequestEntry{once->request_id, once->entry(), options_.request_ttl};
+    ASSIGN_OR_RETURN(CasResult cas, primary_->CompareAndSet(entries, request ? &*request : nullptr, deadline));
+    switch (cas.outcome) {
+      case CasResult::Outcome::kApplied:
+        return result;
+      case CasResult::Outcome::kRequestDone:
+        return WriteResult{{}, std::nullopt, std::move(cas.recorded)};
+      case CasResult::Outcome::kChanged:
+        metrics_->Add(Counter::write_conflict_retries_total);
+        break;
+    }
   }
   return absl::AbortedError(absl::StrCat("concurrent modification: gave up after ", options_.max_write_attempts,
-                                         " attempts; retry the call"));
+                                         " attempts; nothing was written; retry the call"));
+}
+
+absl::StatusOr<MaybeValue> TieredStore::LookupRequest(const std::string& request_id, absl::Time deadline) {
+  return primary_->GetRequest(request_id, Bound(deadline));
+}
+
+absl::StatusOr<int64_t> TieredStore::ExpireRequests(int limit, absl::Time deadline) {
+  return primary_->ExpireRequests(limit, deadline);
 }
 
 absl::StatusOr<int64_t> TieredStore::Delete(absl::Span<const std::string> ids, absl::Time deadline) {
   deadline = Bound(deadline);
   for (int attempt = 0; attempt < options_.max_write_attempts; ++attempt) {
-    CATALOG_ASSIGN_OR_RETURN(snapshot, Look(ids, deadline));
+    ASSIGN_OR_RETURN(Snapshot snapshot, Look(ids, deadline));
     std::vector<CasEntry> entries;
     for (size_t i = 0; i < ids.size(); ++i) {
       if (!snapshot.live[i]) continue;  // Nothing to delete under this id.
-      entries.push_back(
-          CasEntry{ids[i], std::move(snapshot.primary[i]), EncodeTombstone(snapshot.last_version[i] + 1)});
+      entries.push_back(CasEntry{ids[i], std::move(snapshot.primary[i]), std::move(snapshot.fences[i]),
+                                 EncodeTombstone(snapshot.last_version[i] + 1)});
     }
     if (entries.empty()) return 0;
-    CATALOG_ASSIGN_OR_RETURN(applied, primary_->CompareAndSet(entries, deadline));
-    if (!applied) {
+    ASSIGN_OR_RETURN(CasResult cas, primary_->CompareAndSet(entries, nullptr, deadline));
+    if (cas.outcome != CasResult::Outcome::kApplied) {
       metrics_->Add(Counter::write_conflict_retries_total);
       continue;
     }
@@ -165,7 +191,7 @@ absl::StatusOr<int64_t> TieredStore::Delete(absl::Span<const std::string> ids, a
     return static_cast<int64_t>(entries.size());
   }
   return absl::AbortedError(absl::StrCat("concurrent modification: gave up after ", options_.max_write_attempts,
-                                         " attempts; retry the call"));
+                                         " attempts; nothing was deleted; retry the call"));
 }
 
 absl::Status TieredStore::IndexAdd(absl::Span<const IndexEntry> entries, absl::Time deadline) {
@@ -177,48 +203,134 @@ absl::StatusOr<std::vector<std::string>> TieredStore::IndexRange(const std::stri
   return primary_->IndexRange(index, after, limit, Bound(deadline));
 }
 
-absl::StatusOr<DemoteResult> TieredStore::Demote(absl::Duration min_idle, int64_t limit, absl::Time deadline) {
-  if (min_idle < min_demote_idle()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "idle_seconds: must be at least ", absl::ToInt64Seconds(absl::Ceil(min_demote_idle(), absl::Seconds(1))),
-        " (max_call_ms + 1 s), got ", absl::ToInt64Seconds(min_idle)));
+namespace {
+
+std::string Progress(const DemoteResult& r) {
+  return absl::StrCat("scanned ", r.scanned, ", demoted ", r.demoted, " records and ", r.tombstones_demoted,
+                      " tombstones, kept ", r.skipped_changed, " changed meanwhile");
+}
+
+}  // namespace
+
+// Demotion needs no idle-time minimum for safety: MySQL is written before
+// Redis lets go (so the cold tier holds the value, or a newer one, from then
+// on), Redis lets go only of the exact bytes that were written (so a value
+// changed meanwhile stays), and the same script fences the bucket (so a
+// reader that looked before cannot write back what it read from MySQL
+// earlier). `min_idle` only chooses which records are worth moving.
+absl::StatusOr<DemoteResult> TieredStore::Demote(absl::Duration min_idle, int64_t limit, absl::Time deadline,
+                                                 CancelCheck cancelled) {
+  if (min_idle < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("idle_seconds: must be >= 0, got ", absl::ToInt64Seconds(min_idle)));
   }
+  ASSIGN_OR_RETURN(const int64_t max_record_bytes, cold_->MaxRecordBytes(Bound(deadline)));
   DemoteResult result;
   uint64_t cursor = 0;
+  absl::Status status;
   do {
-    CATALOG_ASSIGN_OR_RETURN(page, primary_->ScanIdle(cursor, min_idle, options_.demote_scan_count, deadline));
-    result.scanned += page.scanned;
-    cursor = page.next_cursor;
-    std::vector<ColdWrite> records;
-    std::vector<IdValue> candidates;
-    for (IdValue& idle : page.idle) {
-      if (limit > 0 && result.demoted + result.tombstones_demoted + static_cast<int64_t>(candidates.size()) >= limit) {
-        break;
-      }
-      const DecodedValue decoded = DecodeStoredValue(idle.value, type_.version_field_number);
-      if (decoded.kind == ValueKind::kCorrupt) continue;  // Left for an operator to inspect.
-      records.push_back(ColdWrite{idle.id, idle.value, decoded.version});
-      candidates.push_back(std::move(idle));
+    if (cancelled()) {
+      status = absl::CancelledError(absl::StrCat("demotion cancelled: ", Progress(result)));
+      break;
     }
-    // MySQL first: once Redis lets go, the cold tier must already hold the
-    // value (a record, or a tombstone superseding the older row).
-    if (absl::Status s = cold_->PutIfNewer(records, deadline); !s.ok()) return s;
-    // Then remove from Redis only what nobody changed since the scan.
-    CATALOG_ASSIGN_OR_RETURN(deleted, primary_->CompareAndDelete(candidates, deadline));
-    for (size_t i = 0; i < candidates.size(); ++i) {
-      if (!deleted[i]) {
-        ++result.skipped_changed;
-      } else if (IsTombstone(candidates[i].value)) {
-        ++result.tombstones_demoted;
-      } else {
-        ++result.demoted;
-      }
+    const int64_t moved = result.demoted + result.tombstones_demoted;
+    const int room = limit > 0 ? static_cast<int>(std::min<int64_t>(limit - moved, options_.demote_scan_count))
+                               : options_.demote_scan_count;
+    // Each page is bounded like any call, so a stalled backend ends the run
+    // (and a cancellation is seen) within max_operation_time.
+    const absl::Time step = Bound(deadline);
+    absl::StatusOr<IdleScanPage> page = primary_->ScanIdle(cursor, min_idle, options_.demote_scan_count, room, step);
+    if (!page.ok()) {
+      status = page.status();
+      break;
     }
-  } while (cursor != 0 && (limit == 0 || result.demoted + result.tombstones_demoted < limit));
+    result.scanned += page->scanned;
+    cursor = page->next_cursor;
+    status = DemotePage(std::move(page->idle), max_record_bytes, Bound(deadline), cancelled, &result);
+  } while (status.ok() && cursor != 0 && (limit == 0 || result.demoted + result.tombstones_demoted < limit));
   metrics_->Add(Counter::demoted_total, result.demoted);
   metrics_->Add(Counter::tombstones_demoted_total, result.tombstones_demoted);
   metrics_->Add(Counter::demote_skipped_changed_total, result.skipped_changed);
+  metrics_->Add(Counter::demote_too_large_total, result.too_large);
+  metrics_->Add(Counter::demoted_bytes_total, result.bytes);
+  if (!status.ok()) {
+    if (absl::IsCancelled(status)) return status;
+    return absl::Status(status.code(),
+                        absl::StrCat(status.message(), " (demotion stopped after: ", Progress(result), ")"));
+  }
   return result;
+}
+
+absl::Status TieredStore::DemotePage(std::vector<IdleValue> idle, int64_t max_record_bytes, absl::Time deadline,
+                                     CancelCheck cancelled, DemoteResult* result) {
+  // Values read but not moved get their idle clocks back (best effort: an
+  // idle clock is only a hint to demotion).
+  std::vector<IdleValue> keep;
+  auto restore = [&](std::vector<IdleValue>::iterator from, std::vector<IdleValue>::iterator to) {
+    keep.insert(keep.end(), std::make_move_iterator(from), std::make_move_iterator(to));
+    // Also after a failure at the deadline: a short grace of its own.
+    const absl::Time restore_by = std::max(deadline, clock_->Now() + absl::Seconds(1));
+    if (!keep.empty() && !primary_->RestoreIdle(keep, restore_by).ok()) {
+      metrics_->Add(Counter::restore_idle_failures_total, static_cast<int64_t>(keep.size()));
+    }
+  };
+
+  std::vector<IdleValue> candidates;
+  for (IdleValue& value : idle) {
+    const DecodedValue decoded = DecodeStoredValue(value.value, type_.version_field_number);
+    if (decoded.kind == ValueKind::kCorrupt) {  // Left for an operator to inspect.
+      keep.push_back(std::move(value));
+    } else if (static_cast<int64_t>(value.id.size() + value.value.size()) > max_record_bytes) {
+      ++result->too_large;
+      if (result->too_large_ids.size() < 10) result->too_large_ids.push_back(value.id);
+      keep.push_back(std::move(value));
+    } else {
+      candidates.push_back(std::move(value));
+    }
+  }
+
+  // Batches that each fit one MySQL statement.
+  auto begin = candidates.begin();
+  while (begin != candidates.end()) {
+    if (cancelled()) {
+      restore(begin, candidates.end());
+      return absl::CancelledError(absl::StrCat("demotion cancelled: ", Progress(*result)));
+    }
+    auto end = begin;
+    int64_t bytes = 0;
+    std::vector<ColdWrite> records;
+    std::vector<IdValue> batch;
+    while (end != candidates.end() &&
+           (records.empty() || bytes + static_cast<int64_t>(end->id.size() + end->value.size()) <= max_record_bytes)) {
+      bytes += static_cast<int64_t>(end->id.size() + end->value.size());
+      records.push_back(
+          ColdWrite{end->id, end->value, DecodeStoredValue(end->value, type_.version_field_number).version});
+      batch.push_back(IdValue{end->id, end->value});
+      ++end;
+    }
+    // MySQL first: once Redis lets go, the cold tier must already hold the
+    // value (a record, or a tombstone superseding the older row).
+    if (absl::Status s = cold_->PutIfNewer(records, deadline); !s.ok()) {
+      restore(begin, candidates.end());
+      return s;
+    }
+    // Then remove from Redis only what nobody changed since the scan.
+    absl::StatusOr<std::vector<bool>> deleted = primary_->CompareAndDelete(batch, deadline);
+    if (!deleted.ok()) {
+      restore(begin, candidates.end());
+      return deleted.status();
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!(*deleted)[i]) {
+        ++result->skipped_changed;
+      } else {
+        ++(IsTombstone(batch[i].value) ? result->tombstones_demoted : result->demoted);
+        result->bytes += static_cast<int64_t>(batch[i].value.size());
+      }
+    }
+    begin = end;
+  }
+  restore(candidates.end(), candidates.end());
+  return absl::OkStatus();
 }
 
 }  // namespace catalog::storage

@@ -9,25 +9,23 @@
 //   copies that a promotion left behind; it is the truth only for ids absent
 //   from Redis.
 //
-// Safety invariant (why nothing acknowledged is lost and nothing deleted comes
-// back): every Read/Write/Delete finishes within `max_operation_time`, and
-// Demote only touches keys idle for longer than that. So a read that found a
-// record in MySQL and writes it back with SET NX can never race with a
-// demotion of a newer version, and a write that saw an id absent from Redis
-// can never be overtaken by a demotion of a value written after its look.
-// Deletes write tombstones in Redis (no TTL, so never evicted); demotion
-// moves idle ones to MySQL like records, replacing the older row there. So a
-// late promotion never resurrects a deleted record, and versions keep
-// growing across a delete and a re-create.
+// Safety (nothing acknowledged is lost, nothing deleted comes back) does not
+// depend on timing: a process may pause for any time at any point. Every
+// step that acts on what it saw earlier is re-checked by Redis when it runs:
+// write-backs and writes to ids that were absent check the demotion fence
+// (storage/fence.h), writes to present ids compare exact bytes, demotion
+// compare-and-deletes exact bytes after MySQL holds them. The argument, step
+// by step, is in storage/SAFETY.md; tests pause processes inside each step.
 //
-// Errors: UNAVAILABLE / DEADLINE_EXCEEDED from the tiers pass through;
-// ABORTED when concurrent writers keep winning (max_write_attempts);
-// INVALID_ARGUMENT for a demotion idle time that breaks the invariant.
+// Errors: UNAVAILABLE / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED (Redis full)
+// from the tiers pass through; ABORTED when concurrent writers keep winning
+// (max_write_attempts); CANCELLED when a demotion is cancelled.
 // A missing record is a value (nullopt), never an error.
 //
 // Thread-safety: all methods may be called concurrently.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,13 +40,15 @@ namespace catalog::storage {
 
 struct TieredStoreOptions {
   // Upper bound on any Read/Write/Delete, whatever the caller's deadline.
-  // Demotion requires idle times above it. Default 5 s.
+  // A performance bound only: no safety argument depends on it. Default 5 s.
   absl::Duration max_operation_time = absl::Seconds(5);
   // Optimistic compare-and-set attempts per Write/Delete before ABORTED.
   // Default 8.
   int max_write_attempts = 8;
   // Keys per SCAN page during demotion. Default 500.
   int demote_scan_count = 500;
+  // How long a request id's result answers retries. Default 24 h.
+  absl::Duration request_ttl = absl::Hours(24);
 };
 
 // One record of a conditional write.
@@ -64,11 +64,24 @@ struct VersionConflict {
   int64_t stored = 0;    // What is stored (0: no record).
 };
 
+// Makes a Write apply at most once per request id (AIP-155): the entry is
+// stored by the same atomic step as the records, never evicted, and
+// expires after TieredStoreOptions::request_ttl.
+struct WriteOnce {
+  std::string request_id;
+  // The entry to record, built after every record was encoded (so it may
+  // hold the response).
+  std::function<std::string()> entry;
+};
+
 struct WriteResult {
-  // New version per intent; empty if there was a conflict.
+  // New version per intent; empty if there was a conflict or a replay.
   std::vector<int64_t> versions;
   // Set when an expected_version did not match: nothing was written.
   std::optional<VersionConflict> conflict;
+  // Set when the WriteOnce request id was already recorded: nothing was
+  // written; this is the recorded entry.
+  std::optional<std::string> recorded;
 };
 
 struct DemoteResult {
@@ -76,10 +89,18 @@ struct DemoteResult {
   int64_t demoted = 0;
   int64_t tombstones_demoted = 0;
   int64_t skipped_changed = 0;
+  // Records too large for one MySQL statement (max_allowed_packet): kept
+  // in Redis; `too_large_ids` names up to 10 of them.
+  int64_t too_large = 0;
+  std::vector<std::string> too_large_ids;
+  int64_t bytes = 0;  // Of the records and tombstones moved.
 };
 
 // Produces the encoding of intent `index` stored at `version`.
 using RecordEncoder = absl::FunctionRef<std::string(size_t index, int64_t version)>;
+
+// Polled between demotion batches; true stops the demotion.
+using CancelCheck = absl::FunctionRef<bool()>;
 
 class TieredStore {
  public:
@@ -88,12 +109,21 @@ class TieredStore {
               TieredStoreOptions options);
 
   // Values for `ids` (index-aligned), nullopt for missing or deleted ones.
-  // One MGET; one cold query for the misses, if any; found cold records are
-  // written back to Redis (one pipelined SET NX round trip).
+  // One MGET; for misses, one fence read, one cold query and one fenced
+  // write-back script.
   absl::StatusOr<std::vector<MaybeValue>> Read(absl::Span<const std::string> ids, absl::Time deadline);
 
-  // Writes all records or none. Ids must be distinct.
-  absl::StatusOr<WriteResult> Write(absl::Span<const WriteIntent> intents, RecordEncoder encode, absl::Time deadline);
+  // Writes all records or none. Ids must be distinct. With `once`, at most
+  // once per request id: a request id already recorded returns its entry
+  // in WriteResult::recorded and writes nothing.
+  absl::StatusOr<WriteResult> Write(absl::Span<const WriteIntent> intents, RecordEncoder encode, absl::Time deadline,
+                                    const WriteOnce* once = nullptr);
+
+  // The entry recorded for `request_id` by a Write with WriteOnce, if any.
+  absl::StatusOr<MaybeValue> LookupRequest(const std::string& request_id, absl::Time deadline);
+
+  // Removes up to `limit` request entries past their ttl; returns how many.
+  absl::StatusOr<int64_t> ExpireRequests(int limit, absl::Time deadline);
 
   // Deletes ids (distinct); returns how many existed. One compare-and-set
   // of tombstones in Redis decides; the same tombstones then replace the
@@ -102,9 +132,12 @@ class TieredStore {
   absl::StatusOr<int64_t> Delete(absl::Span<const std::string> ids, absl::Time deadline);
 
   // Moves up to `limit` (0: all) records and tombstones idle for at least
-  // `min_idle` to the cold tier. `min_idle` must exceed
-  // max_operation_time + 1 s (Redis idle clocks tick in seconds).
-  absl::StatusOr<DemoteResult> Demote(absl::Duration min_idle, int64_t limit, absl::Time deadline);
+  // `min_idle` to the cold tier, in MySQL statements that fit the server's
+  // max_allowed_packet. Keys it reads but does not move keep their idle
+  // clocks. Returns CANCELLED (with what was done so far in the message)
+  // when `cancelled` turns true between batches.
+  absl::StatusOr<DemoteResult> Demote(absl::Duration min_idle, int64_t limit, absl::Time deadline,
+                                      CancelCheck cancelled);
 
   // Secondary indexes (see PrimaryTier::IndexAdd): kept in Redis only.
   // Entries may outlive a record or its indexed value; readers check the
@@ -113,18 +146,21 @@ class TieredStore {
   absl::StatusOr<std::vector<std::string>> IndexRange(const std::string& index, const std::string& after, int limit,
                                                       absl::Time deadline);
 
-  absl::Duration min_demote_idle() const { return options_.max_operation_time + absl::Seconds(1); }
-
  private:
   // What the tiers hold for a batch of ids, read for a Write/Delete.
   struct Snapshot {
     std::vector<MaybeValue> primary;    // Raw Redis values (expected by CAS).
+    std::vector<FenceToken> fences;     // Read after them, before MySQL.
     std::vector<bool> live;             // A record (not a tombstone) exists.
     std::vector<int64_t> live_version;  // Version of the live record, 0 if none.
     std::vector<int64_t> last_version;  // Highest version ever seen (tombstones too).
   };
   absl::StatusOr<Snapshot> Look(absl::Span<const std::string> ids, absl::Time deadline);
-  void Promote(std::vector<IdValue> promotions, absl::Time deadline);
+  void Promote(std::vector<Promotion> promotions, absl::Time deadline);
+  // Demotes one page's idle values; returns an error only when nothing
+  // further should be tried.
+  absl::Status DemotePage(std::vector<IdleValue> idle, int64_t max_record_bytes, absl::Time deadline,
+                          CancelCheck cancelled, DemoteResult* result);
   absl::Time Bound(absl::Time deadline) const;
 
   const RecordType type_;

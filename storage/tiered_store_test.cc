@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "catalog/v1/catalog.pb.h"
 #include "storage/fake_tiers.h"
 
@@ -9,6 +11,7 @@ namespace catalog::storage {
 namespace {
 
 const RecordType kType{"product:", "products", catalog::v1::Product::kVersionFieldNumber};
+bool NeverCancelled() { return false; }
 
 std::string Record(const std::string& id, int64_t version, const std::string& title = "t") {
   catalog::v1::Product p;
@@ -75,12 +78,11 @@ TEST_CASE("a failed write-back counts but does not fail the read") {
 TEST_CASE("promotion never overwrites a value written meanwhile") {
   Fixture f;
   f.cold.rows["x"] = ColdRecord{Record("x", 3), 3};
-  f.primary.values["x"] = Record("x", 4);  // Already newer in Redis: AddIfAbsent must not replace it.
-  std::vector<IdValue> entries = {{"x", Record("x", 3)}};
-  auto stored = f.primary.AddIfAbsent(entries, f.deadline);
-  REQUIRE(stored.ok());
-  CHECK_FALSE((*stored)[0]);
+  f.cold.after_multi_get = [&] { f.primary.values["x"] = Record("x", 4); };  // A writer, between SELECT and SET.
+  auto values = f.store.Read({"x"}, f.deadline);
+  REQUIRE(values.ok());
   CHECK(f.primary.values["x"] == Record("x", 4));
+  CHECK(f.metrics.Get(Counter::promotions_skipped_total) == 1);
 }
 
 TEST_CASE("with MySQL down, hot reads succeed and cold reads fail UNAVAILABLE") {
@@ -160,8 +162,8 @@ TEST_CASE("deletes write tombstones that hide cold rows and count what existed")
   CHECK(f.cold.rows.at("hot").payload == EncodeTombstone(3));  // Old payloads gone from MySQL too.
   CHECK(f.cold.rows.at("cold").payload == EncodeTombstone(6));
   // A late promotion of the old cold value cannot bring it back.
-  std::vector<IdValue> late = {{"cold", Record("cold", 5)}};
-  CHECK_FALSE((*f.primary.AddIfAbsent(late, f.deadline))[0]);
+  std::vector<Promotion> late = {{"cold", Record("cold", 5), f.primary.FenceOf("cold")}};
+  CHECK_FALSE((*f.primary.Promote(late, f.deadline))[0]);
   auto values = f.store.Read({"hot", "cold"}, f.deadline);
   REQUIRE(values.ok());
   CHECK_FALSE((*values)[0].has_value());
@@ -195,9 +197,9 @@ TEST_CASE("demotion moves idle records and tombstones, keeps busy ones") {
   f.cold.rows["dead"] = ColdRecord{Record("dead", 8), 8};
   f.primary.idle_seconds = {{"idle", 100}, {"busy", 0}, {"dead", 100}};
 
-  CHECK(absl::IsInvalidArgument(f.store.Demote(absl::Seconds(2), 0, f.deadline).status()));
+  CHECK(absl::IsInvalidArgument(f.store.Demote(absl::Seconds(-1), 0, f.deadline, NeverCancelled).status()));
 
-  auto result = f.store.Demote(absl::Seconds(10), 0, f.deadline);
+  auto result = f.store.Demote(absl::Seconds(10), 0, f.deadline, NeverCancelled);
   REQUIRE(result.ok());
   CHECK(result->demoted == 1);
   CHECK(result->tombstones_demoted == 1);
@@ -223,8 +225,171 @@ TEST_CASE("demotion with MySQL down leaves Redis untouched") {
   f.primary.values["idle"] = Record("idle", 4);
   f.primary.idle_seconds = {{"idle", 100}};
   f.cold.fail = absl::UnavailableError("mysql down");
-  CHECK(absl::IsUnavailable(f.store.Demote(absl::Seconds(10), 0, f.deadline).status()));
+  CHECK(absl::IsUnavailable(f.store.Demote(absl::Seconds(10), 0, f.deadline, NeverCancelled).status()));
   CHECK(f.primary.values.count("idle") == 1);
+  CHECK(f.primary.read_by_scan.empty());  // Its idle clock was put back.
+}
+
+// Below, "meanwhile" runs inside a hook: the caller is stopped between two
+// of its steps (as by SIGSTOP or a long GC pause) while another instance
+// writes and demotes through the same tiers. No timing is involved.
+struct TwoInstances : Fixture {
+  TieredStore other{kType, &primary, &cold, Clock::Real(), &metrics, TieredStoreOptions()};
+  void OtherWrites(const std::string& id, const std::string& title, int64_t* version) {
+    std::vector<WriteIntent> intent = {{id, 0}};
+    auto r = other.Write(
+        intent, [&](size_t, int64_t v) { return Record(id, v, title); }, deadline);
+    REQUIRE(r.ok());
+    *version = r->versions[0];
+  }
+  void OtherDemotesEverything() {
+    auto r = other.Demote(absl::ZeroDuration(), 0, deadline, NeverCancelled);
+    REQUIRE(r.ok());
+  }
+  // "x" is cold at version 1; `pause` (a hook of ours) is where the other
+  // instance writes "x" (acknowledged, version in `acked`) and demotes it.
+  int64_t acked = 0;
+  void ColdThenOtherWritesDuring(std::function<void()>* pause) {
+    cold.rows["x"] = ColdRecord{Record("x", 1, "old"), 1};
+    *pause = [this] {
+      OtherWrites("x", "acknowledged", &acked);
+      OtherDemotesEverything();
+    };
+  }
+};
+
+TEST_CASE("pause before write-back: a write and a demotion meanwhile win, the stale value is not promoted") {
+  TwoInstances f;
+  f.ColdThenOtherWritesDuring(&f.cold.after_multi_get);  // After our SELECT, before our write-back.
+  const int64_t& acked = f.acked;
+  auto values = f.store.Read({"x"}, f.deadline);
+  REQUIRE(values.ok());
+  CHECK(*(*values)[0] == Record("x", 1, "old"));  // What existed when the read began.
+  CHECK(f.primary.values.count("x") == 0);        // The write-back was refused by the fence.
+  CHECK(f.metrics.Get(Counter::promotions_skipped_total) == 1);
+  auto now = f.store.Read({"x"}, f.deadline);
+  REQUIRE(now.ok());
+  CHECK(*(*now)[0] == Record("x", acked, "acknowledged"));
+}
+
+TEST_CASE("pause before compare-and-set of an absent id: the acknowledged write meanwhile is not overwritten") {
+  TwoInstances f;
+  f.ColdThenOtherWritesDuring(&f.primary.before_cas);
+  const int64_t& acked = f.acked;
+  SECTION("unconditional: retried on fresh state, versions keep growing") {
+    std::vector<WriteIntent> intent = {{"x", 0}};
+    auto r = f.store.Write(
+        intent, [](size_t, int64_t v) { return Record("x", v, "mine"); }, f.deadline);
+    REQUIRE(r.ok());
+    CHECK(r->versions[0] == acked + 1);
+    CHECK(f.primary.values.at("x") == Record("x", acked + 1, "mine"));
+  }
+  SECTION("conditional on the version it saw: conflict, nothing written") {
+    std::vector<WriteIntent> intent = {{"x", 1}};
+    auto r = f.store.Write(
+        intent, [](size_t, int64_t v) { return Record("x", v, "mine"); }, f.deadline);
+    REQUIRE(r.ok());
+    REQUIRE(r->conflict.has_value());
+    CHECK(r->conflict->stored == acked);
+    auto now = f.store.Read({"x"}, f.deadline);
+    REQUIRE(now.ok());
+    CHECK(*(*now)[0] == Record("x", acked, "acknowledged"));
+  }
+}
+
+TEST_CASE("pause before a delete's compare-and-set: the tombstone supersedes the write meanwhile") {
+  TwoInstances f;
+  f.ColdThenOtherWritesDuring(&f.primary.before_cas);
+  const int64_t& acked = f.acked;
+  auto deleted = f.store.Delete({"x"}, f.deadline);
+  REQUIRE(deleted.ok());
+  CHECK(*deleted == 1);
+  CHECK(f.primary.values.at("x") == EncodeTombstone(acked + 1));
+  f.OtherDemotesEverything();  // The tombstone goes cold over the acknowledged row.
+  CHECK(f.cold.rows.at("x").payload == EncodeTombstone(acked + 1));
+  auto now = f.store.Read({"x"}, f.deadline);
+  REQUIRE(now.ok());
+  CHECK_FALSE((*now)[0].has_value());
+}
+
+TEST_CASE("demotion with a limit reads only the records it moves") {
+  Fixture f;
+  for (const char* id : {"a", "b", "c", "d"}) {
+    f.primary.values[id] = Record(id, 1);
+    f.primary.idle_seconds[id] = 100;
+  }
+  auto result = f.store.Demote(absl::Seconds(10), 2, f.deadline, NeverCancelled);
+  REQUIRE(result.ok());
+  CHECK(result->demoted == 2);
+  CHECK(f.primary.values.size() == 2);
+  CHECK(f.primary.scan_values_read == 2);  // Only the two moved were read...
+  CHECK(f.primary.read_by_scan.empty());   // ...so no kept key had its idle clock reset.
+}
+
+TEST_CASE("demotion batches by bytes and keeps records too large for one statement") {
+  Fixture f;
+  f.cold.max_record_bytes = 2500;
+  for (int i = 0; i < 6; ++i) {
+    const std::string id = absl::StrCat("r", i);
+    f.primary.values[id] = Record(id, 1, std::string(1000, 'x'));
+    f.primary.idle_seconds[id] = 100;
+  }
+  f.primary.values["huge"] = Record("huge", 1, std::string(3000, 'x'));
+  f.primary.idle_seconds["huge"] = 100;
+  auto result = f.store.Demote(absl::Seconds(10), 0, f.deadline, NeverCancelled);
+  REQUIRE(result.ok());
+  CHECK(result->demoted == 6);
+  CHECK(f.cold.put_calls == 3);  // Two ~1 KB records per 2.5 KB statement.
+  CHECK(result->too_large == 1);
+  CHECK(result->too_large_ids == std::vector<std::string>{"huge"});
+  CHECK(f.primary.values.count("huge") == 1);
+  CHECK(f.primary.read_by_scan.empty());  // The kept one's idle clock restored.
+  CHECK(f.metrics.Get(Counter::demote_too_large_total) == 1);
+}
+
+TEST_CASE("demotion stops between batches when cancelled and restores what it did not move") {
+  Fixture f;
+  f.cold.max_record_bytes = 1200;
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = absl::StrCat("r", i);
+    f.primary.values[id] = Record(id, 1, std::string(1000, 'x'));
+    f.primary.idle_seconds[id] = 100;
+  }
+  int polls = 0;
+  auto result = f.store.Demote(absl::Seconds(10), 0, f.deadline, [&] { return ++polls > 2; });
+  REQUIRE(absl::IsCancelled(result.status()));
+  INFO(result.status().message());
+  CHECK(absl::StrContains(result.status().message(), "demoted 1 records"));
+  CHECK(f.primary.values.size() == 3);
+  CHECK(f.primary.read_by_scan.empty());
+}
+
+TEST_CASE("a write with a request id is applied once, its retry answered from the record") {
+  Fixture f;
+  std::vector<WriteIntent> intent = {{"a", 0}};
+  auto encode = [](size_t, int64_t v) { return Record("a", v, "once"); };
+  WriteOnce once{"req-1", [] { return std::string("entry-1"); }};
+  auto first = f.store.Write(intent, encode, f.deadline, &once);
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->recorded.has_value());
+  CHECK(f.primary.requests.at("req-1") == "entry-1");
+  auto retry = f.store.Write(intent, encode, f.deadline, &once);
+  REQUIRE(retry.ok());
+  REQUIRE(retry->recorded.has_value());
+  CHECK(*retry->recorded == "entry-1");
+  CHECK(f.primary.values.at("a") == Record("a", 1, "once"));  // Not written twice.
+  SECTION("a conditional retry that now conflicts with its own first write is a replay, not ABORTED") {
+    std::vector<WriteIntent> stale = {{"a", 5}};
+    auto again = f.store.Write(stale, encode, f.deadline, &once);
+    REQUIRE(again.ok());
+    CHECK(again->recorded.has_value());
+  }
+  SECTION("a refused write records nothing") {
+    f.primary.fail_cas = absl::ResourceExhaustedError("full");
+    WriteOnce other{"req-2", [] { return std::string("entry-2"); }};
+    CHECK(absl::IsResourceExhausted(f.store.Write(intent, encode, f.deadline, &other).status()));
+    CHECK(f.primary.requests.count("req-2") == 0);
+  }
 }
 
 }  // namespace

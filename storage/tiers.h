@@ -6,12 +6,19 @@
 // (MySQL): holds records and tombstones demoted for being idle, and stale
 // copies of promoted records.
 //
+// Every method that moves a record between tiers, or writes on the strength
+// of an earlier read, is checked inside Redis when it runs (a fence, see
+// storage/fence.h and storage/SAFETY.md): no correctness argument here
+// depends on how long anything takes.
+//
 // Conventions for every method:
 // - `ids` are record ids without key prefix; results are index-aligned.
 // - A missing record is a value (std::nullopt), never an error.
 // - Errors: UNAVAILABLE when the backend cannot be reached or fails,
-//   DEADLINE_EXCEEDED when `deadline` passes first, INTERNAL for replies
-//   that make no sense. Nothing is retried silently unless it is a read.
+//   DEADLINE_EXCEEDED when `deadline` passes first, RESOURCE_EXHAUSTED when
+//   Redis is full (writes only; see storage/backend_errors.h), INTERNAL for
+//   replies that make no sense. Nothing is retried silently unless it is a
+//   read.
 // - Thread-safety: implementations are safe for concurrent use.
 #pragma once
 
@@ -28,13 +35,54 @@ namespace catalog::storage {
 
 using MaybeValue = std::optional<std::string>;
 
+// What the demotion fence of an id's bucket held when read (nullopt: no
+// demotion has touched the bucket yet). Opaque; only compared for equality.
+using FenceToken = std::optional<std::string>;
+
+// Values and the fences read after them, in one round trip.
+struct FencedRead {
+  std::vector<MaybeValue> values;
+  std::vector<FenceToken> fences;
+};
+
+// A cold record to write back to Redis.
+struct Promotion {
+  std::string id;
+  std::string value;
+  // The fence read after the key was seen absent and before the cold read.
+  FenceToken fence;
+};
+
 // One key of an atomic compare-and-set.
 struct CasEntry {
   std::string id;
   // The value that must be current (nullopt: the key must be absent).
   MaybeValue expected;
+  // With `expected` nullopt: the fence read with it, which must still hold
+  // (no demotion removed the key meanwhile). Ignored otherwise: the exact
+  // bytes of a value name one version of one record.
+  FenceToken fence;
   // The value to store if every expectation holds (nullopt: leave as is).
   MaybeValue replacement;
+};
+
+// Recorded in the same atomic step as a compare-and-set (request ids,
+// AIP-155): never evicted, expired by ExpireRequests after `ttl`.
+struct RequestEntry {
+  std::string request_id;
+  std::string value;
+  absl::Duration ttl;
+};
+
+struct CasResult {
+  enum class Outcome {
+    kApplied,      // Every expectation held: replacements (and the request entry) stored.
+    kChanged,      // Some key or fence changed: nothing stored; look again.
+    kRequestDone,  // The request id was recorded already: nothing stored.
+  };
+  Outcome outcome = Outcome::kChanged;
+  // With kRequestDone: the recorded value.
+  std::string recorded;
 };
 
 struct IndexEntry {
@@ -47,14 +95,22 @@ struct IdValue {
   std::string value;
 };
 
+struct IdleValue {
+  std::string id;
+  std::string value;
+  // Idle time when read, to put back if the record stays (RestoreIdle).
+  int64_t idle_seconds = 0;
+};
+
 // One page of an idle-key scan.
 struct IdleScanPage {
   // Cursor for the next call; 0 when the scan is complete.
   uint64_t next_cursor = 0;
   // Keys looked at in this page.
   int64_t scanned = 0;
-  // Keys idle for at least the requested time, with their current values.
-  std::vector<IdValue> idle;
+  // Keys idle for at least the requested time, with their current values
+  // (at most `max_values` of them).
+  std::vector<IdleValue> idle;
 };
 
 class PrimaryTier {
@@ -64,23 +120,43 @@ class PrimaryTier {
   // Values of all ids in ONE round trip (MGET).
   virtual absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids, absl::Time deadline) = 0;
 
-  // Stores each value only where the key is absent (SET NX), all in one
-  // pipelined round trip. Returns, per entry, whether it was stored.
-  virtual absl::StatusOr<std::vector<bool>> AddIfAbsent(absl::Span<const IdValue> entries, absl::Time deadline) = 0;
+  // The fences of the ids' buckets, in one round trip.
+  virtual absl::StatusOr<std::vector<FenceToken>> ReadFences(absl::Span<const std::string> ids,
+                                                             absl::Time deadline) = 0;
 
-  // Atomically: if every entry's key holds `expected`, store every
-  // `replacement` and return true; otherwise change nothing, return false.
-  virtual absl::StatusOr<bool> CompareAndSet(absl::Span<const CasEntry> entries, absl::Time deadline) = 0;
+  // Values, then their fences, in one pipelined round trip (MGET, MGET).
+  virtual absl::StatusOr<FencedRead> MultiGetFenced(absl::Span<const std::string> ids, absl::Time deadline) = 0;
 
-  // Per entry, atomically deletes the key if it still holds `value`.
-  // Returns, per entry, whether it was deleted.
+  // Per entry, atomically: stores the value if the key is absent AND its
+  // fence still holds `fence`. Returns, per entry, whether it was stored.
+  // One round trip.
+  virtual absl::StatusOr<std::vector<bool>> Promote(absl::Span<const Promotion> entries, absl::Time deadline) = 0;
+
+  // Atomically: if `request` is given and its id is recorded, kRequestDone;
+  // else if every entry's key holds `expected` (and, for expected-absent
+  // keys, the fence holds `fence`), stores every replacement and the
+  // request entry: kApplied; otherwise changes nothing: kChanged. Refused
+  // whole (RESOURCE_EXHAUSTED) when Redis is full.
+  virtual absl::StatusOr<CasResult> CompareAndSet(absl::Span<const CasEntry> entries, const RequestEntry* request,
+                                                  absl::Time deadline) = 0;
+
+  // Per entry, atomically: deletes the key if it still holds `value`, and
+  // then writes a fresh token into its bucket's fence. Works when Redis is
+  // full (it frees memory). Returns, per entry, whether it was deleted.
   virtual absl::StatusOr<std::vector<bool>> CompareAndDelete(absl::Span<const IdValue> entries,
                                                              absl::Time deadline) = 0;
 
-  // Scans about `count` keys from `cursor` (0 starts a scan) and returns
-  // those unused for at least `min_idle`, without touching their LRU clocks.
-  virtual absl::StatusOr<IdleScanPage> ScanIdle(uint64_t cursor, absl::Duration min_idle, int count,
+  // Scans about `count` keys from `cursor` (0 starts a scan) and returns up
+  // to `max_values` of those unused for at least `min_idle`. Only the keys
+  // returned are read (which resets their idle clocks: RestoreIdle puts the
+  // clocks back for those that stay).
+  virtual absl::StatusOr<IdleScanPage> ScanIdle(uint64_t cursor, absl::Duration min_idle, int count, int max_values,
                                                 absl::Time deadline) = 0;
+
+  // Per entry still holding `value`: sets its idle clock back to
+  // `idle_seconds` (plus the time since), so a record that was read by a
+  // scan but not demoted stays as idle as it was.
+  virtual absl::Status RestoreIdle(absl::Span<const IdleValue> entries, absl::Time deadline) = 0;
 
   // Secondary indexes: named sets of ids, kept in the primary tier only and
   // never demoted. Adds every (index, id) pair in one round trip.
@@ -90,6 +166,13 @@ class PrimaryTier {
   // in byte order.
   virtual absl::StatusOr<std::vector<std::string>> IndexRange(const std::string& index, const std::string& after,
                                                               int limit, absl::Time deadline) = 0;
+
+  // The value recorded for `request_id` by a CompareAndSet, if any.
+  virtual absl::StatusOr<MaybeValue> GetRequest(const std::string& request_id, absl::Time deadline) = 0;
+
+  // Removes up to `limit` request entries whose ttl has passed (by Redis's
+  // clock). Returns how many were removed.
+  virtual absl::StatusOr<int64_t> ExpireRequests(int limit, absl::Time deadline) = 0;
 };
 
 struct ColdRecord {
@@ -112,8 +195,16 @@ class ColdTier {
                                                                           absl::Time deadline) = 0;
 
   // Inserts each record, or replaces the stored row only if the record's
-  // version is greater, in one statement.
+  // version is greater. As few statements as the server's packet limit
+  // allows; each row's change is atomic and only ever moves it forward, so
+  // a failure part-way leaves nothing that a retry would not repair.
+  // INVALID_ARGUMENT naming the id if one record alone exceeds
+  // MaxRecordBytes() (nothing is written then).
   virtual absl::Status PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) = 0;
+
+  // The largest id + payload size PutIfNewer can write (from the server's
+  // max_allowed_packet).
+  virtual absl::StatusOr<int64_t> MaxRecordBytes(absl::Time deadline) = 0;
 };
 
 }  // namespace catalog::storage

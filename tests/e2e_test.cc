@@ -21,103 +21,11 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/e2e_support.h"
 #include "tests/harness/harness.h"
 
 namespace catalog {
 namespace {
-
-using catalog::testing::CatalogServerProcess;
-using catalog::testing::PrivateMySql;
-using catalog::testing::RedisServer;
-using catalog::testing::SharedMySql;
-using namespace catalog::v1;
-
-Product MakeProduct(const std::string& id, const std::string& title = "Title") {
-  Product p;
-  p.set_id(id);
-  p.set_sku("SKU-" + id);
-  p.set_title(title);
-  p.set_description(std::string(450, 'd'));
-  p.mutable_price()->set_currency_code("EUR");
-  p.mutable_price()->set_amount_minor(1999);
-  p.set_stock_quantity(7);
-  (*p.mutable_attributes())["color"] = "red";
-  p.add_category_ids("shoes");
-  return p;
-}
-
-struct Client {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<CatalogService::Stub> stub;
-  std::unique_ptr<catalog::admin::v1::CatalogAdminService::Stub> admin;
-
-  explicit Client(const std::string& target)
-      : channel(grpc::CreateChannel(target, grpc::InsecureChannelCredentials())),
-        stub(CatalogService::NewStub(channel)),
-        admin(catalog::admin::v1::CatalogAdminService::NewStub(channel)) {}
-
-  static void Deadline(grpc::ClientContext& context, absl::Duration d = absl::Seconds(10)) {
-    context.set_deadline(absl::ToChronoTime(absl::Now() + d));
-  }
-  grpc::Status Upsert(const std::vector<Product>& products, UpsertProductsResponse* response = nullptr) {
-    grpc::ClientContext context;
-    Deadline(context);
-    UpsertProductsRequest request;
-    for (const Product& p : products) *request.add_products() = p;
-    UpsertProductsResponse ignored;
-    grpc::Status status = stub->UpsertProducts(&context, request, response ? response : &ignored);
-    UNSCOPED_INFO("upsert: " << status.error_code() << " " << status.error_message());
-    return status;
-  }
-  grpc::Status BatchGet(const std::vector<std::string>& ids, BatchGetProductsResponse* response,
-                        absl::Duration deadline = absl::Seconds(10)) {
-    grpc::ClientContext context;
-    Deadline(context, deadline);
-    BatchGetProductsRequest request;
-    for (const std::string& id : ids) request.add_ids(id);
-    return stub->BatchGetProducts(&context, request, response);
-  }
-  grpc::Status Get(const std::string& id, Product* response) {
-    grpc::ClientContext context;
-    Deadline(context);
-    GetProductRequest request;
-    request.set_id(id);
-    return stub->GetProduct(&context, request, response);
-  }
-  grpc::Status Delete(const std::vector<std::string>& ids, DeleteProductsResponse* response) {
-    grpc::ClientContext context;
-    Deadline(context);
-    DeleteProductsRequest request;
-    for (const std::string& id : ids) request.add_ids(id);
-    return stub->DeleteProducts(&context, request, response);
-  }
-  catalog::admin::v1::DemoteResponse Demote(int64_t idle_seconds) {
-    grpc::ClientContext context;
-    Deadline(context, absl::Seconds(60));
-    catalog::admin::v1::DemoteRequest request;
-    request.set_idle_seconds(idle_seconds);
-    catalog::admin::v1::DemoteResponse response;
-    grpc::Status status = admin->Demote(&context, request, &response);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
-    return response;
-  }
-};
-
-struct Stack {
-  RedisServer redis;
-  SharedMySql mysql;
-  CatalogServerProcess server;
-  Client client;
-  explicit Stack(const std::vector<std::string>& flags = {})
-      : server(redis.port(), mysql.port(), mysql.database(), flags), client(server.target()) {}
-};
-
-std::vector<std::string> Ids(const std::string& prefix, int n) {
-  std::vector<std::string> ids;
-  for (int i = 0; i < n; ++i) ids.push_back(absl::StrCat(prefix, i));
-  return ids;
-}
 
 TEST_CASE("upsert, get, batch get in request order, delete") {
   Stack s;
@@ -233,16 +141,16 @@ TEST_CASE("batch reads: one MGET, no SQL when hot, one SELECT for cold misses") 
   CHECK(s.redis.CommandCalls("mget") == 1);
   CHECK(s.mysql.client().ComSelect() - selects == 0);
 
-  absl::SleepFor(absl::Milliseconds(3100));
-  CHECK(s.client.Demote(2).demoted() == 100);
+  CHECK(s.client.Demote(0).demoted() == 100);
   s.redis.ResetStats();
   selects = s.mysql.client().ComSelect();
   batch.Clear();
   REQUIRE(s.client.BatchGet(ids, &batch).ok());
   CHECK(batch.products_size() == 100);
   CHECK(batch.products(42).id() == "p42");
-  CHECK(s.redis.CommandCalls("mget") == 1);
-  CHECK(s.redis.CommandCalls("set") == 100);
+  CHECK(s.redis.CommandCalls("mget") == 2);   // Records, then the misses' fences.
+  CHECK(s.redis.CommandCalls("eval") == 1);   // One fenced write-back script...
+  CHECK(s.redis.CommandCalls("set") == 100);  // ...storing all 100.
   CHECK(s.mysql.client().ComSelect() - selects == 1);
 }
 
@@ -396,23 +304,6 @@ TEST_CASE("SIGTERM: in-flight calls finish, then the server exits 0") {
   CHECK(s.server.Terminate() == 0);
 }
 
-// A plain HTTP/1.1 GET on loopback: the whole response, headers included.
-std::string HttpGet(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  REQUIRE(write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
-  std::string response;
-  char buffer[4096];
-  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, static_cast<size_t>(n));
-  close(fd);
-  return response;
-}
-
 TEST_CASE("metrics are served over HTTP for Prometheus and pass promtool") {
   const int metrics_port = catalog::testing::FreePort();
   Stack s({"--metrics_listen_address=127.0.0.1:" + std::to_string(metrics_port)});
@@ -559,8 +450,10 @@ TEST_CASE("a v2 upsert retried with the same request_id is applied once") {
   Product stored;
   REQUIRE(s.client.Get("once", &stored).ok());
   CHECK(stored.version() == 1);
-  // The log entry is a cache key: it expires (and volatile-lru may evict it).
-  CHECK(s.redis.Command({"PTTL", "request:req-7f3a"})->integer > 0);
+  // The log entry has no TTL (volatile-lru cannot evict it); the service
+  // expires it after request_ttl_s through the expiry set.
+  CHECK(s.redis.Command({"TTL", "request:req-7f3a"})->integer == -1);
+  CHECK(s.redis.Command({"ZSCORE", "request-expiry", "request:req-7f3a"})->type == REDIS_REPLY_STRING);
   CHECK(s.redis.Command({"TTL", "product:once"})->integer == -1);  // Products never expire.
 
   p->set_title("Something else");

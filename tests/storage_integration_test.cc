@@ -9,81 +9,19 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "catalog/v1/catalog.pb.h"
+#include "storage/fence.h"
 #include "storage/mysql_tier.h"
+#include "storage/redis_monitor.h"
 #include "storage/redis_tier.h"
 #include "storage/tiered_store.h"
 #include "tests/harness/harness.h"
+#include "tests/harness/storage_stack.h"
 
 namespace catalog::storage {
 namespace {
 
 using catalog::testing::RedisServer;
 using catalog::testing::SharedMySql;
-
-const RecordType kType{"product:", "products", catalog::v1::Product::kVersionFieldNumber};
-
-std::string Record(const std::string& id, int64_t version, const std::string& title) {
-  catalog::v1::Product p;
-  p.set_id(id);
-  p.set_title(title);
-  p.set_description(std::string(500, 'd'));
-  p.set_version(version);
-  return p.SerializeAsString();
-}
-
-catalog::v1::Product Parse(const std::string& value) {
-  catalog::v1::Product p;
-  REQUIRE(p.ParseFromString(value));
-  return p;
-}
-
-struct Stack {
-  RedisServer redis;
-  SharedMySql mysql;
-  Metrics metrics;
-  RedisOptions redis_options;
-  MySqlOptions mysql_options;
-  std::unique_ptr<RedisPool> pool;
-  std::unique_ptr<RedisTier> redis_tier;
-  std::unique_ptr<MySqlTier> mysql_tier;
-  std::unique_ptr<TieredStore> store;
-
-  explicit Stack(absl::Duration max_operation_time = absl::Seconds(5)) {
-    redis_options.port = redis.port();
-    mysql_options.port = mysql.port();
-    mysql_options.user = "catalog";
-    mysql_options.password = "catalog";
-    mysql_options.database = mysql.database();
-    pool = std::make_unique<RedisPool>(redis_options, &metrics);
-    redis_tier = std::make_unique<RedisTier>(pool.get(), kType);
-    mysql_tier = std::make_unique<MySqlTier>(mysql_options, kType, &metrics);
-    REQUIRE(mysql_tier->EnsureSchema(Later()).ok());
-    TieredStoreOptions options;
-    options.max_operation_time = max_operation_time;
-    store = std::make_unique<TieredStore>(kType, redis_tier.get(), mysql_tier.get(), Clock::Real(), &metrics, options);
-  }
-  static absl::Time Later() { return absl::Now() + absl::Seconds(10); }
-
-  std::vector<int64_t> Put(const std::vector<std::string>& ids, const std::string& title) {
-    std::vector<WriteIntent> intents;
-    for (const std::string& id : ids) intents.push_back({id, 0});
-    auto result = store->Write(
-        intents, [&](size_t i, int64_t v) { return Record(ids[i], v, title); }, Later());
-    REQUIRE(result.ok());
-    REQUIRE_FALSE(result->conflict.has_value());
-    return result->versions;
-  }
-  void InsertCold(const std::string& id, int64_t version, const std::string& title) {
-    mysql.client().Execute(absl::StrCat("INSERT INTO products (id, payload, version) VALUES ('", id, "', X'",
-                                        absl::BytesToHexString(Record(id, version, title)), "', ", version, ")"));
-  }
-};
-
-std::vector<std::string> Ids(const std::string& prefix, int n) {
-  std::vector<std::string> ids;
-  for (int i = 0; i < n; ++i) ids.push_back(absl::StrCat(prefix, i));
-  return ids;
-}
 
 TEST_CASE("an all-hot batch of 100 is one MGET and no SQL") {
   Stack s;
@@ -102,7 +40,7 @@ TEST_CASE("an all-hot batch of 100 is one MGET and no SQL") {
   CHECK(s.mysql.client().ComSelect() - selects == 0);
 }
 
-TEST_CASE("misses cost one SELECT and one pipelined write-back, then are hot") {
+TEST_CASE("misses cost one fence read, one SELECT and one fenced write-back script, then are hot") {
   Stack s;
   const auto hot = Ids("h", 60);
   const auto cold = Ids("c", 40);
@@ -118,9 +56,10 @@ TEST_CASE("misses cost one SELECT and one pipelined write-back, then are hot") {
   auto values = s.store->Read(ids, Stack::Later());
   REQUIRE(values.ok());
   CHECK(s.mysql.client().ComSelect() - selects == 1);
-  CHECK(s.redis.CommandCalls("mget") == 1);
-  CHECK(s.redis.CommandCalls("set") == 40);
-  CHECK(s.metrics.Get(Counter::redis_round_trips_total) - round_trips == 2);  // MGET + one pipeline.
+  CHECK(s.redis.CommandCalls("mget") == 2);  // Records, then the misses' fences.
+  CHECK(s.redis.CommandCalls("eval") == 1);  // One write-back script...
+  CHECK(s.redis.CommandCalls("set") == 40);  // ...storing the 40 cold records.
+  CHECK(s.metrics.Get(Counter::redis_round_trips_total) - round_trips == 3);
   CHECK(Parse(*(*values)[60]).title() == "cold");
   CHECK(Parse(*(*values)[60]).version() == 3);
   CHECK_FALSE(values->back().has_value());
@@ -155,14 +94,21 @@ TEST_CASE("compare-and-set on Redis is all or nothing") {
   s.Put({"a", "b"}, "v1");
   auto current = s.redis_tier->MultiGet({"a", "b"}, Stack::Later());
   REQUIRE(current.ok());
-  std::vector<CasEntry> stale = {{"a", (*current)[0], std::string("A2")},
-                                 {"b", std::string("wrong"), std::string("B2")}};
-  CHECK_FALSE(*s.redis_tier->CompareAndSet(stale, Stack::Later()));
+  std::vector<CasEntry> stale = {{"a", (*current)[0], std::nullopt, std::string("A2")},
+                                 {"b", std::string("wrong"), std::nullopt, std::string("B2")}};
+  CHECK(s.redis_tier->CompareAndSet(stale, nullptr, Stack::Later())->outcome == CasResult::Outcome::kChanged);
   auto after = s.redis_tier->MultiGet({"a", "b"}, Stack::Later());
   CHECK(*after == *current);
-  std::vector<CasEntry> fresh = {{"a", (*current)[0], std::string("A2")}, {"c", std::nullopt, std::string("C")}};
-  CHECK(*s.redis_tier->CompareAndSet(fresh, Stack::Later()));
+  std::vector<CasEntry> fresh = {{"a", (*current)[0], std::nullopt, std::string("A2")},
+                                 {"c", std::nullopt, std::nullopt, std::string("C")}};
+  CHECK(s.redis_tier->CompareAndSet(fresh, nullptr, Stack::Later())->outcome == CasResult::Outcome::kApplied);
   CHECK((*s.redis_tier->MultiGet({"a", "c"}, Stack::Later()))[1] == std::optional<std::string>("C"));
+  // An absent key whose fence moved since it was read: refused.
+  s.redis.Command({"SET", FenceKey("product-fence:", "product:d"), "moved"});
+  std::vector<CasEntry> fenced = {{"d", std::nullopt, std::nullopt, std::string("D")}};
+  CHECK(s.redis_tier->CompareAndSet(fenced, nullptr, Stack::Later())->outcome == CasResult::Outcome::kChanged);
+  fenced[0].fence = "moved";
+  CHECK(s.redis_tier->CompareAndSet(fenced, nullptr, Stack::Later())->outcome == CasResult::Outcome::kApplied);
 }
 
 TEST_CASE("an upsert of a cold-only record continues its version") {
@@ -177,7 +123,7 @@ TEST_CASE("demotion moves idle records to MySQL and reads bring them back") {
   s.Put(ids, "v1");
   absl::SleepFor(absl::Milliseconds(3100));
   s.Put({"d0"}, "busy");  // Just written: not idle.
-  auto result = s.store->Demote(absl::Seconds(2), 0, Stack::Later());
+  auto result = s.store->Demote(absl::Seconds(2), 0, Stack::Later(), NeverCancelled);
   REQUIRE(result.ok());
   CHECK(result->demoted == 19);
   CHECK(s.redis.Command({"EXISTS", "product:d1"})->integer == 0);
@@ -197,7 +143,7 @@ TEST_CASE("deleted records stay deleted through demotion of their tombstones") {
   Stack s(absl::Seconds(1));
   s.Put({"x", "y"}, "v1");
   absl::SleepFor(absl::Milliseconds(3100));
-  REQUIRE(s.store->Demote(absl::Seconds(2), 0, Stack::Later())->demoted == 2);  // Both cold now.
+  REQUIRE(s.store->Demote(absl::Seconds(2), 0, Stack::Later(), NeverCancelled)->demoted == 2);  // Both cold now.
   auto deleted = s.store->Delete({"x"}, Stack::Later());
   REQUIRE(deleted.ok());
   CHECK(*deleted == 1);
@@ -205,7 +151,7 @@ TEST_CASE("deleted records stay deleted through demotion of their tombstones") {
   CHECK(s.mysql.client().QueryInt("SELECT ASCII(payload) FROM products WHERE id = 'x'") == 0);
   CHECK(s.mysql.client().QueryInt("SELECT version FROM products WHERE id = 'x'") == 2);
   absl::SleepFor(absl::Milliseconds(3100));
-  auto demoted = s.store->Demote(absl::Seconds(2), 0, Stack::Later());
+  auto demoted = s.store->Demote(absl::Seconds(2), 0, Stack::Later(), NeverCancelled);
   REQUIRE(demoted.ok());
   CHECK(demoted->tombstones_demoted == 1);
   CHECK(s.redis.Command({"EXISTS", "product:x"})->integer == 0);
@@ -300,7 +246,7 @@ TEST_CASE("stress: concurrent upserts, deletes, promoting reads and demotion los
   std::atomic<int64_t> demoted{0};
   threads.emplace_back([&] {
     while (!stop) {
-      auto result = s.store->Demote(absl::Seconds(2), 0, Stack::Later());
+      auto result = s.store->Demote(absl::Seconds(2), 0, Stack::Later(), NeverCancelled);
       if (!result.ok())
         fail(absl::StrCat("demote: ", result.status().ToString()));
       else

@@ -64,10 +64,18 @@ int main(int argc, char** argv) {
                    status.error_message().c_str());
       return 1;
     }
-    std::printf("scanned=%lld demoted=%lld tombstones_demoted=%lld skipped_changed=%lld\n",
+    std::printf("scanned=%lld demoted=%lld tombstones_demoted=%lld skipped_changed=%lld too_large=%lld bytes=%lld\n",
                 static_cast<long long>(response.scanned()), static_cast<long long>(response.demoted()),
                 static_cast<long long>(response.tombstones_demoted()),
-                static_cast<long long>(response.skipped_changed()));
+                static_cast<long long>(response.skipped_changed()), static_cast<long long>(response.too_large()),
+                static_cast<long long>(response.bytes()));
+    if (response.too_large() > 0) {
+      std::fprintf(stderr,
+                   "catalog-admin: %lld idle records do not fit one MySQL statement and stay in Redis; raise "
+                   "MariaDB's max_allowed_packet. First: %s\n",
+                   static_cast<long long>(response.too_large()), response.too_large_ids(0).c_str());
+      return 3;
+    }
     return 0;
   }
   if (command == "metrics") {

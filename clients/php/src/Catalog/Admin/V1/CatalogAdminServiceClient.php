@@ -21,8 +21,10 @@ class CatalogAdminServiceClient extends \Grpc\BaseStub {
     /**
      * Moves records idle in Redis for at least idle_seconds into the MySQL cold
      * tier (write MySQL first, then compare-and-delete in Redis), delete
-     * tombstones included. idle_seconds must exceed the server's maximum
-     * call duration (max_call_ms); otherwise INVALID_ARGUMENT.
+     * tombstones included, in statements that fit MySQL's max_allowed_packet.
+     * Safe at any idle time (0 moves everything); negative idle_seconds is
+     * INVALID_ARGUMENT. Cancelling the call, or stopping the server, ends it
+     * between batches with CANCELLED.
      * @param \Catalog\Admin\V1\DemoteRequest $argument input argument
      * @param array $metadata metadata
      * @param array $options call options

@@ -39,6 +39,23 @@ class DemoteResponse extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>int64 skipped_changed = 4;</code>
      */
     protected $skipped_changed = 0;
+    /**
+     * Idle records kept in Redis because one alone does not fit a MySQL
+     * statement (raise max_allowed_packet); up to 10 of their ids.
+     *
+     * Generated from protobuf field <code>int64 too_large = 5;</code>
+     */
+    protected $too_large = 0;
+    /**
+     * Generated from protobuf field <code>repeated string too_large_ids = 6;</code>
+     */
+    private $too_large_ids;
+    /**
+     * Bytes of the records and tombstones moved.
+     *
+     * Generated from protobuf field <code>int64 bytes = 7;</code>
+     */
+    protected $bytes = 0;
 
     /**
      * Constructor.
@@ -56,6 +73,12 @@ class DemoteResponse extends \Google\Protobuf\Internal\Message
      *     @type int|string $skipped_changed
      *           Idle records written to MySQL but kept in Redis because they changed
      *           meanwhile.
+     *     @type int|string $too_large
+     *           Idle records kept in Redis because one alone does not fit a MySQL
+     *           statement (raise max_allowed_packet); up to 10 of their ids.
+     *     @type array<string>|\Google\Protobuf\Internal\RepeatedField $too_large_ids
+     *     @type int|string $bytes
+     *           Bytes of the records and tombstones moved.
      * }
      */
     public function __construct($data = NULL) {
@@ -167,6 +190,82 @@ class DemoteResponse extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkInt64($var);
         $this->skipped_changed = $var;
+
+        return $this;
+    }
+
+    /**
+     * Idle records kept in Redis because one alone does not fit a MySQL
+     * statement (raise max_allowed_packet); up to 10 of their ids.
+     *
+     * Generated from protobuf field <code>int64 too_large = 5;</code>
+     * @return int|string
+     */
+    public function getTooLarge()
+    {
+        return $this->too_large;
+    }
+
+    /**
+     * Idle records kept in Redis because one alone does not fit a MySQL
+     * statement (raise max_allowed_packet); up to 10 of their ids.
+     *
+     * Generated from protobuf field <code>int64 too_large = 5;</code>
+     * @param int|string $var
+     * @return $this
+     */
+    public function setTooLarge($var)
+    {
+        GPBUtil::checkInt64($var);
+        $this->too_large = $var;
+
+        return $this;
+    }
+
+    /**
+     * Generated from protobuf field <code>repeated string too_large_ids = 6;</code>
+     * @return \Google\Protobuf\Internal\RepeatedField
+     */
+    public function getTooLargeIds()
+    {
+        return $this->too_large_ids;
+    }
+
+    /**
+     * Generated from protobuf field <code>repeated string too_large_ids = 6;</code>
+     * @param array<string>|\Google\Protobuf\Internal\RepeatedField $var
+     * @return $this
+     */
+    public function setTooLargeIds($var)
+    {
+        $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::STRING);
+        $this->too_large_ids = $arr;
+
+        return $this;
+    }
+
+    /**
+     * Bytes of the records and tombstones moved.
+     *
+     * Generated from protobuf field <code>int64 bytes = 7;</code>
+     * @return int|string
+     */
+    public function getBytes()
+    {
+        return $this->bytes;
+    }
+
+    /**
+     * Bytes of the records and tombstones moved.
+     *
+     * Generated from protobuf field <code>int64 bytes = 7;</code>
+     * @param int|string $var
+     * @return $this
+     */
+    public function setBytes($var)
+    {
+        GPBUtil::checkInt64($var);
+        $this->bytes = $var;
 
         return $this;
     }

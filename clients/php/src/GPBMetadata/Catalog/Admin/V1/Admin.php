@@ -16,16 +16,19 @@ class Admin
         }
         $pool->internalAddGeneratedFile(
             '
-„
+ù
 catalog/admin/v1/admin.protocatalog.admin.v1"4
 DemoteRequest
 idle_seconds (
-limit ("g
+limit ("†
 DemoteResponse
 scanned (
 demoted (
 tombstones_demoted (
-skipped_changed ("
+skipped_changed (
+	too_large (
+too_large_ids (	
+bytes ("
 GetMetricsRequest""
 GetMetricsResponse
 text (	2ª

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file catalog/admin/v1/admin.proto.
  */
 export const file_catalog_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChxjYXRhbG9nL2FkbWluL3YxL2FkbWluLnByb3RvEhBjYXRhbG9nLmFkbWluLnYxIjQKDURlbW90ZVJlcXVlc3QSFAoMaWRsZV9zZWNvbmRzGAEgASgDEg0KBWxpbWl0GAIgASgDImcKDkRlbW90ZVJlc3BvbnNlEg8KB3NjYW5uZWQYASABKAMSDwoHZGVtb3RlZBgCIAEoAxIaChJ0b21ic3RvbmVzX2RlbW90ZWQYAyABKAMSFwoPc2tpcHBlZF9jaGFuZ2VkGAQgASgDIhMKEUdldE1ldHJpY3NSZXF1ZXN0IiIKEkdldE1ldHJpY3NSZXNwb25zZRIMCgR0ZXh0GAEgASgJMrsBChNDYXRhbG9nQWRtaW5TZXJ2aWNlEksKBkRlbW90ZRIfLmNhdGFsb2cuYWRtaW4udjEuRGVtb3RlUmVxdWVzdBogLmNhdGFsb2cuYWRtaW4udjEuRGVtb3RlUmVzcG9uc2USVwoKR2V0TWV0cmljcxIjLmNhdGFsb2cuYWRtaW4udjEuR2V0TWV0cmljc1JlcXVlc3QaJC5jYXRhbG9nLmFkbWluLnYxLkdldE1ldHJpY3NSZXNwb25zZUITygIQQ2F0YWxvZ1xBZG1pblxWMWIGcHJvdG8z");
+  fileDesc("ChxjYXRhbG9nL2FkbWluL3YxL2FkbWluLnByb3RvEhBjYXRhbG9nLmFkbWluLnYxIjQKDURlbW90ZVJlcXVlc3QSFAoMaWRsZV9zZWNvbmRzGAEgASgDEg0KBWxpbWl0GAIgASgDIqABCg5EZW1vdGVSZXNwb25zZRIPCgdzY2FubmVkGAEgASgDEg8KB2RlbW90ZWQYAiABKAMSGgoSdG9tYnN0b25lc19kZW1vdGVkGAMgASgDEhcKD3NraXBwZWRfY2hhbmdlZBgEIAEoAxIRCgl0b29fbGFyZ2UYBSABKAMSFQoNdG9vX2xhcmdlX2lkcxgGIAMoCRINCgVieXRlcxgHIAEoAyITChFHZXRNZXRyaWNzUmVxdWVzdCIiChJHZXRNZXRyaWNzUmVzcG9uc2USDAoEdGV4dBgBIAEoCTK7AQoTQ2F0YWxvZ0FkbWluU2VydmljZRJLCgZEZW1vdGUSHy5jYXRhbG9nLmFkbWluLnYxLkRlbW90ZVJlcXVlc3QaIC5jYXRhbG9nLmFkbWluLnYxLkRlbW90ZVJlc3BvbnNlElcKCkdldE1ldHJpY3MSIy5jYXRhbG9nLmFkbWluLnYxLkdldE1ldHJpY3NSZXF1ZXN0GiQuY2F0YWxvZy5hZG1pbi52MS5HZXRNZXRyaWNzUmVzcG9uc2VCE8oCEENhdGFsb2dcQWRtaW5cVjFiBnByb3RvMw");
 
 /**
  * @generated from message catalog.admin.v1.DemoteRequest
@@ -71,6 +71,26 @@ export type DemoteResponse = Message<"catalog.admin.v1.DemoteResponse"> & {
    * @generated from field: int64 skipped_changed = 4;
    */
   skippedChanged: bigint;
+
+  /**
+   * Idle records kept in Redis because one alone does not fit a MySQL
+   * statement (raise max_allowed_packet); up to 10 of their ids.
+   *
+   * @generated from field: int64 too_large = 5;
+   */
+  tooLarge: bigint;
+
+  /**
+   * @generated from field: repeated string too_large_ids = 6;
+   */
+  tooLargeIds: string[];
+
+  /**
+   * Bytes of the records and tombstones moved.
+   *
+   * @generated from field: int64 bytes = 7;
+   */
+  bytes: bigint;
 };
 
 /**
@@ -117,8 +137,10 @@ export const CatalogAdminService: GenService<{
   /**
    * Moves records idle in Redis for at least idle_seconds into the MySQL cold
    * tier (write MySQL first, then compare-and-delete in Redis), delete
-   * tombstones included. idle_seconds must exceed the server's maximum
-   * call duration (max_call_ms); otherwise INVALID_ARGUMENT.
+   * tombstones included, in statements that fit MySQL's max_allowed_packet.
+   * Safe at any idle time (0 moves everything); negative idle_seconds is
+   * INVALID_ARGUMENT. Cancelling the call, or stopping the server, ends it
+   * between batches with CANCELLED.
    *
    * @generated from rpc catalog.admin.v1.CatalogAdminService.Demote
    */

@@ -1,0 +1,45 @@
+// RedisMonitor: reads Redis's INFO (memory, stats, keyspace) into gauges and
+// checks that Redis is configured so it can be the primary store.
+//
+// maxmemory-policy: records have no TTL and exist nowhere else until
+// demoted, so a policy that may evict keys without a TTL would silently
+// drop acknowledged writes; and LFU policies make OBJECT IDLETIME fail, so
+// demotion could not find idle records. Accepted: volatile-lru (the
+// default we ship: evicts cache keys, least recently used first),
+// volatile-ttl, volatile-random, and noeviction (nothing is evicted; writes
+// fail with RESOURCE_EXHAUSTED when full). Rejected: allkeys-lru,
+// allkeys-lfu, allkeys-random (evict records) and volatile-lfu (idle times
+// not kept).
+//
+// Thread-safety: CheckOnce may be called from any thread.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "storage/metrics.h"
+#include "storage/redis_connection.h"
+
+namespace catalog::storage {
+
+// OK for an accepted policy; FAILED_PRECONDITION saying why not otherwise.
+absl::Status CheckMaxmemoryPolicy(absl::string_view policy, absl::string_view endpoint);
+
+class RedisMonitor {
+ public:
+  // `pool` and `metrics` must outlive the monitor.
+  RedisMonitor(RedisPool* pool, Metrics* metrics);
+
+  // One INFO round trip: updates the redis_* gauges and checks the policy.
+  // UNAVAILABLE/DEADLINE_EXCEEDED if Redis cannot be asked (gauges keep
+  // their last values); FAILED_PRECONDITION for a rejected policy.
+  absl::Status CheckOnce(absl::Time deadline);
+
+ private:
+  RedisPool* const pool_;
+  Metrics* const metrics_;
+};
+
+}  // namespace catalog::storage

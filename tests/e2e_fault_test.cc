@@ -1,0 +1,419 @@
+// End-to-end faults with real processes: two catalog-server instances on one
+// Redis and MariaDB with one of them SIGSTOPped inside an operation, limits
+// and overload, Redis full or misconfigured, slow HTTP clients, SIGTERM
+// during demotion.
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "tests/e2e_support.h"
+
+namespace catalog {
+namespace {
+
+// The Prometheus text of a server, through the admin RPC.
+std::string Metrics(Client& client) {
+  grpc::ClientContext context;
+  Client::Deadline(context);
+  catalog::admin::v1::GetMetricsResponse response;
+  REQUIRE(client.admin->GetMetrics(&context, {}, &response).ok());
+  return response.text();
+}
+
+int64_t Metric(Client& client, const std::string& name) {
+  const std::string text = Metrics(client);
+  const std::string key = "\n" + name + " ";
+  const size_t at = text.find(key);
+  if (at == std::string::npos) return -1;
+  int64_t value = 0;
+  (void)absl::SimpleAtoi(text.substr(at + key.size(), text.find('\n', at + 1) - at - key.size()), &value);
+  return value;
+}
+
+std::vector<Product> Products(const std::vector<std::string>& ids, const std::string& title, int64_t version = 0) {
+  std::vector<Product> products;
+  for (const std::string& id : ids) {
+    products.push_back(MakeProduct(id, title));
+    products.back().set_version(version);
+  }
+  return products;
+}
+
+// Polls `count_sql` on the test's MariaDB until it returns `want` (bounded).
+void AwaitQueryCount(catalog::testing::MySqlClient& mysql, const std::string& count_sql, long long want) {
+  for (int i = 0; i < 1000; ++i) {
+    if (mysql.QueryInt(count_sql) == want) return;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  FAIL("timed out waiting for: " << count_sql << " == " << want);
+}
+
+// Two instances, A and B. A runs with a long max_call_ms, so that nothing in
+// A stops the late step by itself: as if the pause came right after A's own
+// last check of its deadline, which no client can rule out.
+struct TwoServers {
+  RedisServer redis;
+  SharedMySql mysql;
+  CatalogServerProcess a{redis.port(), mysql.port(), mysql.database(), {"--max_call_ms=60000"}};
+  CatalogServerProcess b{redis.port(), mysql.port(), mysql.database()};
+  Client client_a{a.target()};
+  Client client_b{b.target()};
+
+  std::string CountQueries(const std::string& like) {
+    return absl::StrCat("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND DB = '",
+                        mysql.database(), "' AND INFO LIKE '", like, "'");
+  }
+
+  // Starts `call` on A, stops A (SIGSTOP) while its SELECT of the cold tier
+  // waits on a table lock, lets the SELECT finish inside MariaDB, runs
+  // `meanwhile`, and then resumes A. Returns when `call` has returned.
+  template <typename Call>
+  void PauseInsideColdRead(Call call, const std::function<void()>& meanwhile) {
+    mysql.client().Execute("LOCK TABLES products WRITE");
+    auto running = std::async(std::launch::async, call);
+    const std::string selects = CountQueries("%SELECT id, payload, version FROM products%");
+    AwaitQueryCount(mysql.client(), selects, 1);
+    REQUIRE(kill(a.process().pid(), SIGSTOP) == 0);
+    mysql.client().Execute("UNLOCK TABLES");
+    AwaitQueryCount(mysql.client(), selects, 0);  // A's rows sit in its socket; A sleeps.
+    meanwhile();
+    REQUIRE(kill(a.process().pid(), SIGCONT) == 0);
+    running.get();
+  }
+};
+
+TEST_CASE(
+    "two servers, one SIGSTOPped inside reads, upserts and deletes, over rounds: nothing stale, lost or resurrected") {
+  TwoServers t;
+  int64_t stale = 0, lost = 0, resurrected = 0, aborted = 0;
+  constexpr int kIds = 25;
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string kind : {"read", "upsert", "conditional", "delete"}) {
+      const auto ids = Ids(absl::StrCat(kind, round, "_"), kIds);
+      REQUIRE(t.client_b.Upsert(Products(ids, "v1")).ok());
+      REQUIRE(t.client_b.Demote(0).demoted() >= kIds);  // Cold: only in MySQL.
+      // While A sleeps: B's write is acknowledged, then moved to MySQL,
+      // so the keys are absent again when A wakes up.
+      auto meanwhile = [&] {
+        REQUIRE(t.client_b.Upsert(Products(ids, "theirs")).ok());
+        REQUIRE(t.client_b.Demote(0).demoted() >= kIds);
+      };
+      std::function<void()> call;
+      UpsertProductsResponse upserted;
+      DeleteProductsResponse deleted;
+      grpc::Status status;
+      if (kind == "read") {
+        call = [&] {
+          BatchGetProductsResponse seen;
+          status = t.client_a.BatchGet(ids, &seen, absl::Seconds(60));
+        };
+      } else if (kind == "delete") {
+        call = [&] { status = t.client_a.Delete(ids, &deleted); };
+      } else {
+        call = [&] {
+          grpc::ClientContext context;
+          Client::Deadline(context, absl::Seconds(60));
+          UpsertProductsRequest request;
+          for (const Product& p : Products(ids, "mine", kind == "conditional" ? 1 : 0)) *request.add_products() = p;
+          status = t.client_a.stub->UpsertProducts(&context, request, &upserted);
+        };
+      }
+      t.PauseInsideColdRead(call, meanwhile);
+      if (kind == "conditional") {
+        CHECK(status.error_code() == grpc::StatusCode::ABORTED);  // Version 1 is no longer current.
+        aborted += status.error_code() == grpc::StatusCode::ABORTED ? 1 : 0;
+      } else {
+        INFO(kind << ": " << status.error_message());
+        CHECK(status.ok());
+      }
+      // Read back through B as things are (a stale write-back would show
+      // now), then once more after everything went cold (a lost or
+      // superseded version would show then).
+      BatchGetProductsResponse now;
+      REQUIRE(t.client_b.BatchGet(ids, &now).ok());
+      if (kind == "read") {
+        for (const Product& p : now.products()) stale += p.title() == "theirs" ? 0 : 1;
+        stale += kIds - now.products_size();
+      }
+      t.client_b.Demote(0);
+      now.Clear();
+      REQUIRE(t.client_b.BatchGet(ids, &now).ok());
+      if (kind == "read") {
+        for (const Product& p : now.products()) stale += p.title() == "theirs" ? 0 : 1;
+      } else if (kind == "upsert") {
+        // A's write came after B's acknowledged one: on top, version 3.
+        for (int i = 0; i < now.products_size(); ++i) {
+          lost += now.products(i).title() == "mine" && now.products(i).version() == 3 ? 0 : 1;
+        }
+        for (const Product& p : upserted.products()) lost += p.version() == 3 ? 0 : 1;
+        lost += kIds - now.products_size();
+      } else if (kind == "conditional") {
+        for (const Product& p : now.products()) lost += p.title() == "theirs" && p.version() == 2 ? 0 : 1;
+        lost += kIds - now.products_size();
+      } else {
+        CHECK(deleted.deleted_count() == kIds);
+        resurrected += now.products_size();
+      }
+    }
+  }
+  CHECK(stale == 0);
+  CHECK(lost == 0);
+  CHECK(resurrected == 0);
+  CHECK(aborted == 2);
+}
+
+TEST_CASE("at max_in_flight_calls every call is served, past it RESOURCE_EXHAUSTED at once") {
+  const int metrics_port = catalog::testing::FreePort();
+  Stack s({"--max_in_flight_calls=10", "--redis_command_timeout_ms=20000",
+           "--metrics_listen_address=127.0.0.1:" + std::to_string(metrics_port)});
+  REQUIRE(s.client.Upsert({MakeProduct("a")}).ok());
+  s.redis.Command({"CLIENT", "PAUSE", "5000"});
+  std::vector<std::future<grpc::Status>> held;
+  for (int i = 0; i < 10; ++i) {
+    held.push_back(std::async(std::launch::async, [&] {
+      BatchGetProductsResponse r;
+      return s.client.BatchGet({"a"}, &r, absl::Seconds(20));
+    }));
+  }
+  for (int i = 0; i < 1000; ++i) {  // Until all ten are inside the server.
+    if (HttpGet(metrics_port, "/metrics").find("\ncatalog_rpc_in_flight 10\n") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  REQUIRE(HttpGet(metrics_port, "/metrics").find("\ncatalog_rpc_in_flight 10\n") != std::string::npos);
+  for (int i = 0; i < 5; ++i) {
+    BatchGetProductsResponse r;
+    grpc::Status status = s.client.BatchGet({"a"}, &r, absl::Seconds(20));
+    CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+    CHECK(status.error_message() == "server busy: 10 calls in flight (max_in_flight_calls); retry with backoff");
+  }
+  s.redis.Command({"CLIENT", "UNPAUSE"});
+  for (auto& call : held) CHECK(call.get().ok());
+  CHECK(Metric(s.client, "catalog_rpc_overload_rejections_total") == 5);
+}
+
+TEST_CASE("1,000 concurrent reads on one connection, Redis stalled meanwhile: all served, none UNAVAILABLE") {
+  Stack s;
+  REQUIRE(s.client.Upsert({MakeProduct("a")}).ok());
+  // Every call arrives while Redis holds all commands, so all 1,000 wait
+  // for the 32 pooled connections at once.
+  s.redis.Command({"CLIENT", "PAUSE", "500"});
+  grpc::CompletionQueue cq;
+  struct Call {
+    grpc::ClientContext context;
+    BatchGetProductsResponse response;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<BatchGetProductsResponse>> reader;
+  };
+  std::vector<std::unique_ptr<Call>> calls(1000);
+  BatchGetProductsRequest request;
+  request.add_ids("a");
+  for (size_t i = 0; i < calls.size(); ++i) {
+    calls[i] = std::make_unique<Call>();
+    Client::Deadline(calls[i]->context, absl::Seconds(30));
+    calls[i]->reader = s.client.stub->AsyncBatchGetProducts(&calls[i]->context, request, &cq);
+    calls[i]->reader->Finish(&calls[i]->response, &calls[i]->status, reinterpret_cast<void*>(i));
+  }
+  std::map<int, int> codes;
+  for (size_t done = 0; done < calls.size(); ++done) {
+    void* tag = nullptr;
+    bool ok = false;
+    REQUIRE(cq.Next(&tag, &ok));
+    codes[calls[reinterpret_cast<size_t>(tag)]->status.error_code()]++;
+  }
+  cq.Shutdown();
+  INFO("OK " << codes[0] << ", UNAVAILABLE " << codes[14] << ", other " << (1000 - codes[0] - codes[14]));
+  CHECK(codes[grpc::StatusCode::OK] == 1000);
+}
+
+long long RssKiB(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "VmRSS:")) {
+      long long kib = 0;
+      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::string_view(line).substr(6, line.size() - 6 - 3)), &kib);
+      return kib;
+    }
+  }
+  return -1;
+}
+
+TEST_CASE("twenty 52 MB requests are refused, and the server's memory returns near its baseline") {
+  Stack s({"--redis_info_interval_ms=200"});
+  REQUIRE(s.client.Upsert({MakeProduct("a")}).ok());
+  absl::SleepFor(absl::Milliseconds(500));
+  const long long baseline = RssKiB(s.server.process().pid());
+  std::vector<std::future<grpc::Status>> calls;
+  for (int i = 0; i < 20; ++i) {
+    calls.push_back(std::async(std::launch::async, [&] {
+      Client own(s.server.target());  // Separate connections, as separate frontends.
+      Product huge = MakeProduct("huge");
+      huge.set_description(std::string(52 << 20, 'x'));
+      return own.Upsert({huge});
+    }));
+  }
+  for (auto& call : calls) CHECK(call.get().error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  absl::SleepFor(absl::Seconds(1));  // Past a maintenance tick (malloc_trim).
+  const long long after = RssKiB(s.server.process().pid());
+  INFO("RSS baseline " << baseline << " KiB, after " << after << " KiB");
+  CHECK(after < baseline + 64 * 1024);
+  BatchGetProductsResponse batch;
+  CHECK(s.client.BatchGet({"a"}, &batch).ok());
+}
+
+TEST_CASE("a product's whole encoding is bounded: at the limit stored, past it INVALID_ARGUMENT naming it") {
+  Stack s;
+  auto with_unknown = [](size_t payload) {
+    Product p = MakeProduct("u");
+    std::string bytes = p.SerializeAsString();
+    bytes += std::string("\xC2\x3E", 2);  // Field 1000, length-delimited: unknown to the server.
+    for (size_t n = payload;; n >>= 7) {
+      if (n < 0x80) {
+        bytes.push_back(static_cast<char>(n));
+        break;
+      }
+      bytes.push_back(static_cast<char>(0x80 | (n & 0x7F)));
+    }
+    bytes += std::string(payload, 'u');
+    Product q;
+    REQUIRE(q.ParseFromString(bytes));
+    return q;
+  };
+  const size_t known = MakeProduct("u").ByteSizeLong();
+  const size_t room = 65536 - 32 - known - 2 - 3;  // Limit less stamp, known fields, tag, 3-byte length.
+  REQUIRE(with_unknown(room).ByteSizeLong() == 65536 - 32);
+  CHECK(s.client.Upsert({with_unknown(room)}).ok());
+  grpc::Status status = s.client.Upsert({with_unknown(room + 1)});
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(absl::StartsWith(status.error_message(), "products[0]: encodes to 65505 bytes (unknown fields included)"));
+  // 10 MB: past max_message_bytes, refused by gRPC before it is read whole.
+  status = s.client.Upsert({with_unknown(10 << 20)});
+  CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_CASE("Redis full: writes get RESOURCE_EXHAUSTED for the operator, reads work, demotion makes room") {
+  Stack s({"--redis_info_interval_ms=200"});
+  std::vector<Product> filler;
+  for (const std::string& id : Ids("f", 100)) {
+    filler.push_back(MakeProduct(id));
+    filler.back().set_description(std::string(5000, 'd'));
+  }
+  REQUIRE(s.client.Upsert(filler).ok());
+  auto info = s.redis.Command({"INFO", "memory"});
+  const std::string text(info->str, info->len);
+  const size_t at = text.find("used_memory:") + 12;
+  const long long used = std::stoll(text.substr(at, text.find("\r\n", at) - at));
+  s.redis.Command({"CONFIG", "SET", "maxmemory", std::to_string(used - 100000)});
+  grpc::Status status = s.client.Upsert({MakeProduct("new")});
+  CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(absl::StrContains(status.error_message(), "is full (OOM)"));
+  CHECK(absl::StrContains(status.error_message(), "catalog-admin demote"));
+  BatchGetProductsResponse batch;
+  CHECK(s.client.BatchGet({"f1"}, &batch).ok());
+  CHECK(Metric(s.client, "catalog_redis_oom_errors_total") == 1);
+  absl::SleepFor(absl::Milliseconds(500));  // An INFO poll.
+  CHECK(Metric(s.client, "catalog_redis_keys") >= 100);
+  CHECK(Metric(s.client, "catalog_redis_keys_with_ttl") == 0);  // Nothing left to evict.
+  CHECK(Metric(s.client, "catalog_redis_maxmemory_bytes") > 0);
+  CHECK(Metric(s.client, "catalog_redis_maxmemory_policy_ok") == 1);
+  CHECK(s.client.Demote(0).demoted() == 100);
+  CHECK(s.client.Upsert({MakeProduct("new")}).ok());
+}
+
+TEST_CASE("start-up refuses a Redis whose maxmemory-policy can evict records") {
+  RedisServer redis;
+  SharedMySql mysql;
+  redis.Command({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"});
+  catalog::testing::ChildProcess server;
+  const std::string log = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/" +
+                          catalog::testing::UniqueName("refused") + ".log";
+  server.Start(
+      {CATALOG_SERVER_BINARY, "--listen_address=127.0.0.1:0", absl::StrCat("--redis_port=", redis.port()),
+       absl::StrCat("--mysql_port=", mysql.port()), "--mysql_password=catalog", "--mysql_database=" + mysql.database()},
+      log);
+  CHECK(server.Stop(0, absl::Seconds(20)) == 1);  // Exits by itself.
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  INFO(text);
+  CHECK(absl::StrContains(text, "maxmemory-policy allkeys-lru may evict keys without a TTL"));
+  CHECK(absl::StrContains(text, "set maxmemory-policy to volatile-lru"));
+}
+
+TEST_CASE("/metrics keeps answering with idle and half-sent HTTP connections open") {
+  const int metrics_port = catalog::testing::FreePort();
+  Stack s({"--metrics_listen_address=127.0.0.1:" + std::to_string(metrics_port)});
+  std::vector<int> stalled;
+  for (int i = 0; i < 8; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(metrics_port));
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    if (i % 2 == 0) {
+      const std::string partial = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n";  // Never finished.
+      REQUIRE(write(fd, partial.data(), partial.size()) == static_cast<ssize_t>(partial.size()));
+    }
+    stalled.push_back(fd);
+  }
+  for (int i = 0; i < 3; ++i) CHECK(HttpGet(metrics_port, "/metrics").rfind("HTTP/1.1 200", 0) == 0);
+  // The server ends the stalled connections itself (request_timeout_ms).
+  for (int fd : stalled) {
+    const timeval timeout{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    char buffer[512];
+    ssize_t n;
+    while ((n = read(fd, buffer, sizeof(buffer))) > 0) {
+    }
+    CHECK(n == 0);  // Closed by the server, not our 10 s timeout.
+    close(fd);
+  }
+}
+
+TEST_CASE("SIGTERM during a demotion: it stops between batches, nothing is lost, the server exits 0") {
+  Stack s({"--max_call_ms=2000"});
+  const auto ids = Ids("t", 3000);
+  for (size_t i = 0; i < ids.size(); i += 500) {
+    std::vector<Product> batch;
+    for (size_t j = i; j < i + 500; ++j) batch.push_back(MakeProduct(ids[j]));
+    REQUIRE(s.client.Upsert(batch).ok());
+  }
+  s.mysql.client().Execute("LOCK TABLES products WRITE");  // The first batch's INSERT waits here.
+  auto demotion = std::async(std::launch::async, [&] {
+    grpc::ClientContext context;
+    Client::Deadline(context, absl::Seconds(60));
+    catalog::admin::v1::DemoteRequest request;
+    request.set_idle_seconds(0);
+    catalog::admin::v1::DemoteResponse response;
+    return s.client.admin->Demote(&context, request, &response);
+  });
+  AwaitQueryCount(s.mysql.client(),
+                  absl::StrCat("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND "
+                               "INFO LIKE '%INSERT INTO products%' AND DB = '",
+                               s.mysql.database(), "'"),
+                  1);
+  REQUIRE(kill(s.server.process().pid(), SIGTERM) == 0);
+  absl::SleepFor(absl::Milliseconds(200));
+  s.mysql.client().Execute("UNLOCK TABLES");
+  const grpc::Status status = demotion.get();
+  INFO(status.error_message());
+  CHECK(status.error_code() == grpc::StatusCode::CANCELLED);
+  CHECK(absl::StrContains(status.error_message(), "demotion cancelled"));
+  CHECK(s.server.Terminate() == 0);
+  // Every product is in Redis or in MySQL, and some stayed in Redis.
+  const long long cold = s.mysql.client().QueryInt("SELECT COUNT(*) FROM products");
+  long long hot = 0;
+  for (const std::string& id : ids) hot += s.redis.Command({"EXISTS", "product:" + id})->integer;
+  CHECK(hot > 0);
+  CHECK(hot + cold >= 3000);
+}
+
+}  // namespace
+}  // namespace catalog
