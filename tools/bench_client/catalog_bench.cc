@@ -4,6 +4,8 @@
 //   catalog-bench --target=H:P run --keys=N --batch=100 --concurrency=32
 //                 --seconds=10 [--channels=1] [--cold-ids-file=F --cold-fraction=0.2]
 //                 [--prefix=p]
+//   catalog-bench --target=H:P mixed --keys=N --concurrency=200 --seconds=10
+//                 [--channels=8] [--prefix=p]
 //   catalog-bench write-request --batch=100 --out=FILE [--prefix=p]
 //   catalog-bench serve-fixed --listen=H:P --batch=100 --value-bytes=600
 //
@@ -12,6 +14,10 @@
 // `channels` HTTP/2 connections (frontends have many), and prints one
 // line: req/s, keys/s, p50/p99/p99.9 in ms. Responses are checked for size
 // once, then kept as raw bytes: the client's parsing is not what we measure.
+// `mixed` keeps `concurrency` calls of a frontend-like mix in flight (70 %
+// BatchGet of 100 ids, 15 % GetProduct, 15 % UpsertProducts of 10) over
+// `channels` connections, and prints p50/p99 per method and every non-OK
+// status code with its count.
 // `write-request` writes a gRPC-framed request body for h2load.
 // `serve-fixed` is the transport ceiling: a sync gRPC server (the same
 // threading model as catalog-server) answering every BatchGetProducts with a
@@ -101,7 +107,7 @@ struct Call {
   int64_t cold_ids = 0;
 };
 
-grpc::ByteBuffer Serialize(const BatchGetProductsRequest& request) {
+grpc::ByteBuffer Serialize(const google::protobuf::MessageLite& request) {
   const std::string bytes = request.SerializeAsString();
   grpc::Slice slice(bytes);
   return grpc::ByteBuffer(&slice, 1);
@@ -225,6 +231,100 @@ int Run() {
   return errors == 0 ? 0 : 1;
 }
 
+int Mixed() {
+  const int64_t keys = IntFlag("keys", 10000);
+  const int64_t concurrency = IntFlag("concurrency", 200);
+  const absl::Duration duration = absl::Seconds(IntFlag("seconds", 10));
+  const std::string prefix = Flag("prefix", "bench");
+  struct Kind {
+    std::string method;
+    std::vector<grpc::ByteBuffer> requests;
+    std::vector<uint32_t> latencies_us;
+  };
+  std::vector<Kind> kinds(3);
+  kinds[0].method = "/catalog.v1.CatalogService/BatchGetProducts";
+  kinds[1].method = "/catalog.v1.CatalogService/GetProduct";
+  kinds[2].method = "/catalog.v1.CatalogService/UpsertProducts";
+  std::mt19937_64 rng(7);
+  for (int r = 0; r < 256; ++r) {
+    BatchGetProductsRequest batch;
+    const int64_t first = static_cast<int64_t>(rng() % keys);
+    for (int64_t i = 0; i < std::min<int64_t>(100, keys); ++i) batch.add_ids(Id(prefix, (first + i * 97) % keys));
+    kinds[0].requests.push_back(Serialize(batch));
+    catalog::v1::GetProductRequest get;
+    get.set_id(Id(prefix, static_cast<int64_t>(rng() % keys)));
+    kinds[1].requests.push_back(Serialize(get));
+    catalog::v1::UpsertProductsRequest upsert;
+    for (int i = 0; i < 10; ++i) {
+      catalog::v1::Product* p = upsert.add_products();
+      p->set_id(Id(prefix, static_cast<int64_t>((r * 10 + i) % keys)));  // Distinct within a call.
+      p->set_sku(absl::StrCat("SKU-", r, "-", i));
+      p->set_title(absl::StrCat("Mixed load ", r));
+      p->mutable_price()->set_currency_code("EUR");
+      p->mutable_price()->set_amount_minor(999);
+      p->set_description(std::string(500, 'm'));
+      p->add_category_ids("bench");
+    }
+    kinds[2].requests.push_back(Serialize(upsert));
+  }
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
+  for (int64_t c = 0; c < std::max<int64_t>(1, IntFlag("channels", 8)); ++c) {
+    stubs.push_back(std::make_unique<grpc::GenericStub>(NewChannel(static_cast<int>(c))));
+  }
+  struct MixedCall : Call {
+    size_t kind = 0;
+  };
+  grpc::CompletionQueue cq;
+  std::map<int, int64_t> codes;
+  int64_t launched = 0, in_flight = 0;
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + duration;
+  auto launch = [&]() {
+    auto* call = new MixedCall;
+    const uint64_t dice = rng() % 100;
+    call->kind = dice < 70 ? 0 : dice < 85 ? 1 : 2;
+    Kind& kind = kinds[call->kind];
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    call->start = absl::Now();
+    call->reader = stubs[launched++ % stubs.size()]->PrepareUnaryCall(&call->context, kind.method,
+                                                                      kind.requests[rng() % kind.requests.size()], &cq);
+    call->reader->StartCall();
+    call->reader->Finish(&call->response, &call->status, call);
+    ++in_flight;
+  };
+  for (int64_t i = 0; i < concurrency; ++i) launch();
+  void* tag = nullptr;
+  bool ok = false;
+  while (in_flight > 0 && cq.Next(&tag, &ok)) {
+    --in_flight;
+    auto* call = static_cast<MixedCall*>(tag);
+    const absl::Time now = absl::Now();
+    codes[call->status.error_code()]++;
+    if (call->status.ok()) {
+      kinds[call->kind].latencies_us.push_back(static_cast<uint32_t>(absl::ToInt64Microseconds(now - call->start)));
+    }
+    delete call;
+    if (now < end) launch();
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::string out = absl::StrFormat("calls/s=%.0f", (launched) / seconds);
+  for (Kind& kind : kinds) {
+    std::sort(kind.latencies_us.begin(), kind.latencies_us.end());
+    auto pct = [&](double p) {
+      if (kind.latencies_us.empty()) return 0.0;
+      return kind.latencies_us[std::min(kind.latencies_us.size() - 1,
+                                        static_cast<size_t>(p * kind.latencies_us.size()))] /
+             1000.0;
+    };
+    const std::string name = kind.method.substr(kind.method.rfind('/') + 1);
+    absl::StrAppend(&out, absl::StrFormat(" %s:n=%zu,p50_ms=%.2f,p99_ms=%.2f", name, kind.latencies_us.size(), pct(0.5),
+                                          pct(0.99)));
+  }
+  for (const auto& [code, count] : codes) absl::StrAppend(&out, " code", code, "=", count);
+  std::printf("%s\n", out.c_str());
+  return 0;
+}
+
 class FixedResponseService final : public catalog::v1::CatalogService::Service {
  public:
   FixedResponseService(int64_t batch, int64_t value_bytes) {
@@ -287,6 +387,7 @@ int main(int argc, char** argv) {
   if (command == "serve-fixed") return ServeFixed();
   if (command == "populate") return Populate(*catalog::v1::CatalogService::NewStub(NewChannel(0)));
   if (command == "run") return Run();
-  std::fprintf(stderr, "usage: catalog-bench [--target=H:P] populate|run|write-request [--flag=value ...]\n");
+  if (command == "mixed") return Mixed();
+  std::fprintf(stderr, "usage: catalog-bench [--target=H:P] populate|run|mixed|write-request [--flag=value ...]\n");
   return 2;
 }
