@@ -298,6 +298,38 @@ TEST_CASE("a product's whole encoding is bounded: at the limit stored, past it I
   CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
+TEST_CASE("an upsert whose answer would not fit max_message_bytes is refused before anything is written") {
+  Stack s;
+  // 1,000 products whose request just fits 4 MiB; stamping each with a
+  // version and update time would push the echo past it.
+  std::vector<Product> products;
+  for (const std::string& id : Ids("big", 1000)) {
+    products.push_back(MakeProduct(id));
+    products.back().set_description(std::string(4110, 'd'));
+  }
+  UpsertProductsRequest request;
+  for (const Product& p : products) *request.add_products() = p;
+  const size_t request_bytes = request.ByteSizeLong();
+  const size_t echo_bytes = request_bytes + 1000 * 30;  // Each product gains ~30 bytes of stamps.
+  REQUIRE(request_bytes < 4 * 1024 * 1024);
+  REQUIRE(echo_bytes > 4 * 1024 * 1024);
+  grpc::Status status = s.client.Upsert(products);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(absl::StrContains(status.error_message(), "send fewer products per call"));
+  Product stored;
+  CHECK(s.client.Get("big0", &stored).error_code() == grpc::StatusCode::NOT_FOUND);  // Nothing written.
+  std::vector<Product> rest(products.begin() + 900, products.end());
+  products.resize(900);
+  CHECK(s.client.Upsert(products).ok());
+  CHECK(s.client.Upsert(rest).ok());
+  // Reading them all back would not fit one answer either: a clear error.
+  BatchGetProductsResponse batch;
+  status = s.client.BatchGet(Ids("big", 1000), &batch);
+  CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(absl::StrContains(status.error_message(), "ask for fewer ids per call"));
+  CHECK(s.client.BatchGet(Ids("big", 500), &batch).ok());
+}
+
 TEST_CASE("Redis full: writes get RESOURCE_EXHAUSTED for the operator, reads work, demotion makes room") {
   Stack s({"--redis_info_interval_ms=200"});
   std::vector<Product> filler;
