@@ -252,7 +252,9 @@ absl::StatusOr<ProductPage> CatalogCore::List(const std::string& category_id, in
   // fetching further until the page is full or the index ends.
   ProductPage page;
   const std::string index = CategoryIndex(category_id);
-  int64_t page_bytes = 0;
+  // The answer also carries the next page's token (base64 of the category
+  // and an id): room for it is kept from the start.
+  int64_t page_bytes = static_cast<int64_t>((category_id.size() + kMaxIdBytes + 4) * 4 / 3) + kItemOverheadBytes;
   while (static_cast<int64_t>(page.products.size()) < size) {
     const int want = static_cast<int>(size - static_cast<int64_t>(page.products.size()));
     absl::StatusOr<std::vector<std::string>> ids = store_->IndexRange(index, after, want, deadline);

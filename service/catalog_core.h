@@ -66,9 +66,10 @@ class CatalogCore {
 
   // Upsert applied at most once per `request_id` (AIP-155): a retry with the
   // same id and the same products returns the first call's result without
-  // writing, also when the first call's reply was lost or it timed out
-  // after Redis applied it, and also while both run at once; the same id
-  // with other products is INVALID_ARGUMENT. The record is written by the
+  // writing a product again, also when the first call's reply was lost or it
+  // timed out after Redis applied it, and also while both run at once (the
+  // one that loses may have added category index entries, which are hints);
+  // the same id with other products is INVALID_ARGUMENT. The record is written by the
   // same atomic step as the products and kept for request_ttl (24 h), never
   // evicted. A call that wrote nothing is not recorded, so its retry is
   // applied.

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -39,17 +40,18 @@ template <typename Handler>
 grpc::Status Instrumented(const CallObservers& observers, absl::string_view method, Handler handler) {
   const absl::Time start = absl::Now();
   observers.metrics->Add(storage::Counter::rpc_requests_total);
-  const int64_t in_flight = observers.metrics->Add(storage::Gauge::rpc_in_flight, 1);
   absl::Status status;
-  const bool rejected = observers.max_in_flight > 0 && in_flight > observers.max_in_flight;
+  const bool rejected = !observers.metrics->IncrementBelow(storage::Gauge::rpc_in_flight, observers.max_in_flight);
   if (rejected) {
     observers.metrics->Add(storage::Counter::rpc_overload_rejections_total);
     status = absl::ResourceExhaustedError(absl::StrCat("server busy: ", observers.max_in_flight,
                                                        " calls in flight (max_in_flight_calls); retry with backoff"));
   } else {
+    // Released however the handler ends (an exception becomes UNKNOWN in
+    // gRPC and must not leak a slot).
+    absl::Cleanup release = [&] { observers.metrics->Add(storage::Gauge::rpc_in_flight, -1); };
     status = handler();
   }
-  observers.metrics->Add(storage::Gauge::rpc_in_flight, -1);
   const absl::Duration took = absl::Now() - start;
   if (!status.ok()) {
     observers.metrics->Add(storage::Counter::rpc_errors_total);

@@ -84,6 +84,17 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   if (absl::Status s = parts->mysql_tier->EnsureSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot prepare the cold tier table: ", s.message()));
   }
+  // Products larger than one MySQL statement can carry could never be
+  // demoted: say so now rather than at the first demotion.
+  if (absl::StatusOr<int64_t> fits = parts->mysql_tier->MaxRecordBytes(absl::Now() + absl::Seconds(10));
+      fits.ok() && *fits < config.max_record_bytes) {
+    parts->logger->Log(LogLevel::kWarning, "storage",
+                       absl::StrCat("max_record_bytes ", config.max_record_bytes, " exceeds what one MySQL statement ",
+                                    "can carry under its max_allowed_packet (", *fits,
+                                    " bytes per record): larger products could not be demoted; raise "
+                                    "max_allowed_packet to at least ",
+                                    2 * config.max_record_bytes + 2048));
+  }
   storage::TieredStoreOptions store_options;
   store_options.max_operation_time = absl::Milliseconds(config.max_call_ms);
   store_options.max_write_attempts = static_cast<int>(config.write_attempts);
@@ -99,7 +110,11 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
       std::make_unique<CatalogV1Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms));
   parts->v2_service =
       std::make_unique<CatalogV2Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms));
-  parts->admin_service = std::make_unique<AdminService>(parts->core.get(), observers, &parts->stopping);
+  // The operator's calls are not subject to admission: demotion is the
+  // remedy for a full Redis, needed most under load.
+  CallObservers admin_observers = observers;
+  admin_observers.max_in_flight = 0;
+  parts->admin_service = std::make_unique<AdminService>(parts->core.get(), admin_observers, &parts->stopping);
 
   if (!config.metrics_listen_address.empty()) {
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =

@@ -138,7 +138,7 @@ class FakePrimaryTier : public PrimaryTier {
     }
     return page;
   }
-  absl::Status RestoreIdle(absl::Span<const IdleValue> entries, absl::Time) override {
+  absl::Status RestoreIdle(absl::Span<const IdleValue> entries, absl::Duration, absl::Time) override {
     ++restore_calls;
     for (const IdleValue& e : entries) read_by_scan.erase(e.id);
     return absl::OkStatus();
@@ -174,14 +174,16 @@ class FakeColdTier : public ColdTier {
     if (after_multi_get) std::exchange(after_multi_get, nullptr)();
     return out;
   }
-  absl::Status PutIfNewer(absl::Span<const ColdWrite> records, absl::Time) override {
+  absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time) override {
     ++put_calls;
     if (!fail.ok()) return fail;
+    std::vector<bool> held;
     for (const ColdWrite& r : records) {
       auto it = rows.find(r.id);
       if (it == rows.end() || it->second.version < r.version) rows[r.id] = ColdRecord{r.payload, r.version};
+      held.push_back(rows[r.id].version == r.version && rows[r.id].payload == r.payload);
     }
-    return absl::OkStatus();
+    return held;
   }
   absl::StatusOr<int64_t> MaxRecordBytes(absl::Time) override { return max_record_bytes; }
 };

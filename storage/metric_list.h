@@ -32,6 +32,9 @@
   X(demoted_bytes_total, "Bytes of records and tombstones moved from Redis to MySQL by demotion.")                   \
   X(demote_too_large_total,                                                                                          \
     "Idle records kept in Redis because one alone exceeds MySQL's max_allowed_packet (raise it).")                   \
+  X(demote_cold_newer_total,                                                                                         \
+    "Idle values kept in Redis because MySQL holds a newer version or another value at the same version (Redis "     \
+    "behind MySQL, e.g. after a failover).")                                                                         \
   X(restore_idle_failures_total, "Idle clocks of scanned-but-kept records that could not be restored.")              \
   X(redis_oom_errors_total, "Redis writes refused because Redis is at maxmemory with nothing evictable (OOM).")      \
   X(rpc_overload_rejections_total,                                                                                   \

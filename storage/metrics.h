@@ -53,6 +53,16 @@ class Metrics {
     return gauges_[static_cast<size_t>(gauge)].fetch_add(delta, std::memory_order_relaxed) + delta;
   }
   int64_t Get(Gauge gauge) const { return gauges_[static_cast<size_t>(gauge)].load(std::memory_order_relaxed); }
+  // Adds one if the gauge is below `limit` (0: no limit); returns whether
+  // it did. For admission counters: a refused attempt leaves no trace.
+  bool IncrementBelow(Gauge gauge, int64_t limit) {
+    std::atomic<int64_t>& cell = gauges_[static_cast<size_t>(gauge)];
+    int64_t current = cell.load(std::memory_order_relaxed);
+    do {
+      if (limit > 0 && current >= limit) return false;
+    } while (!cell.compare_exchange_weak(current, current + 1, std::memory_order_relaxed));
+    return true;
+  }
   void Observe(Histogram histogram, absl::Duration value);
 
   // Prometheus text exposition format 0.0.4, every metric with HELP and TYPE.

@@ -45,8 +45,11 @@ std::string Hex(absl::string_view bytes) { return absl::StrCat("X'", absl::Bytes
 // Room for everything in a PutIfNewer statement but the rows: SET STATEMENT,
 // INSERT INTO ..., ON DUPLICATE KEY UPDATE ..., the packet header.
 constexpr int64_t kStatementOverhead = 1024;
-// A row's bytes beyond its hex-encoded id and payload: "(X'',X'',<version>,NOW(6)),".
-constexpr int64_t kRowOverhead = 48;
+// A row's bytes beyond its hex-encoded id and payload: "(X'',X'',<version>,NOW(6)),"
+// is under 48. Hex doubles everything, so per record byte this is
+// kColdRowOverheadBytes (tiers.h), which callers use to batch.
+constexpr int64_t kRowOverhead = 2 * kColdRowOverheadBytes;
+static_assert(kRowOverhead >= 48);
 
 int64_t RowBytes(const ColdWrite& record) {
   return 2 * static_cast<int64_t>(record.id.size() + record.payload.size()) + kRowOverhead;
@@ -84,9 +87,9 @@ MySqlTier::MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metr
               std::unique_ptr<sql::Statement> statement(connection->createStatement());
               std::unique_ptr<sql::ResultSet> packet(statement->executeQuery("SELECT @@session.max_allowed_packet"));
               const int64_t max_packet = packet->next() ? packet->getInt64(1) : 0;
-              int64_t seen = max_packet_bytes_.load();
-              while ((seen == 0 || max_packet < seen) && !max_packet_bytes_.compare_exchange_weak(seen, max_packet)) {
-              }
+              // The newest connection's: an operator who raised it (as the
+              // too-large warning asks) is heard without a restart.
+              max_packet_bytes_.store(max_packet);
               return std::make_unique<MySqlConnection>(std::move(connection), max_packet);
             } catch (const sql::SQLException& e) {
               metrics_->Add(Counter::mysql_errors_total);
@@ -146,15 +149,12 @@ absl::Status MySqlTier::EnsureSchema(absl::Time deadline) {
       .status();
 }
 
-absl::StatusOr<std::vector<std::optional<ColdRecord>>> MySqlTier::MultiGet(absl::Span<const std::string> ids,
-                                                                           absl::Time deadline) {
-  std::vector<std::optional<ColdRecord>> records(ids.size());
-  if (ids.empty()) return records;
+absl::StatusOr<absl::flat_hash_map<std::string, ColdRecord>> MySqlTier::SelectRows(
+    ConnectionPool<MySqlConnection>::Lease& lease, absl::Span<const std::string> ids, absl::Time deadline) {
   std::string sql = absl::StrCat("SELECT id, payload, version FROM ", type_.table, " WHERE id IN (");
   for (size_t i = 0; i < ids.size(); ++i) absl::StrAppend(&sql, i == 0 ? "" : ",", Hex(ids[i]));
   sql += ")";
-  absl::StatusOr<absl::flat_hash_map<std::string, ColdRecord>> rows = Execute<absl::flat_hash_map<
-      std::string, ColdRecord>>(sql, deadline, [](sql::Statement& statement, const std::string& text) {
+  return RunOn(lease, sql, deadline, [](sql::Statement& statement, const std::string& text) {
     std::unique_ptr<sql::ResultSet> result(statement.executeQuery(text));
     absl::flat_hash_map<std::string, ColdRecord> by_id;
     while (result->next()) {
@@ -162,6 +162,18 @@ absl::StatusOr<std::vector<std::optional<ColdRecord>>> MySqlTier::MultiGet(absl:
     }
     return by_id;
   });
+}
+
+absl::StatusOr<std::vector<std::optional<ColdRecord>>> MySqlTier::MultiGet(absl::Span<const std::string> ids,
+                                                                           absl::Time deadline) {
+  std::vector<std::optional<ColdRecord>> records(ids.size());
+  if (ids.empty()) return records;
+  absl::StatusOr<ConnectionPool<MySqlConnection>::Lease> lease = pool_.Acquire(deadline);
+  if (!lease.ok()) {
+    metrics_->Add(Counter::mysql_errors_total);
+    return lease.status();
+  }
+  absl::StatusOr<absl::flat_hash_map<std::string, ColdRecord>> rows = SelectRows(*lease, ids, deadline);
   if (!rows.ok()) return rows.status();
   for (size_t i = 0; i < ids.size(); ++i) {
     auto it = rows->find(ids[i]);
@@ -171,10 +183,12 @@ absl::StatusOr<std::vector<std::optional<ColdRecord>>> MySqlTier::MultiGet(absl:
 }
 
 // One INSERT ... ON DUPLICATE KEY UPDATE per run of records that fits the
-// connection's max_allowed_packet. A statement over it would make MariaDB
-// drop the connection ("server has gone away", error 2006) and fail forever.
-absl::Status MySqlTier::PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) {
-  if (records.empty()) return absl::OkStatus();
+// connection's max_allowed_packet (a statement over it would make MariaDB
+// drop the connection, "server has gone away", error 2006, and fail
+// forever), then one SELECT of the rows to tell, per record, whether MySQL
+// holds exactly it now.
+absl::StatusOr<std::vector<bool>> MySqlTier::PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) {
+  if (records.empty()) return std::vector<bool>();
   absl::StatusOr<ConnectionPool<MySqlConnection>::Lease> lease = pool_.Acquire(deadline);
   if (!lease.ok()) {
     metrics_->Add(Counter::mysql_errors_total);
@@ -216,7 +230,19 @@ absl::Status MySqlTier::PutIfNewer(absl::Span<const ColdWrite> records, absl::Ti
     if (!status.ok()) return status;
     begin = end;
   }
-  return absl::OkStatus();
+  // What each row holds now. The payloads come back in full: "holds exactly
+  // this record" must not rest on a hash.
+  std::vector<std::string> ids;
+  ids.reserve(records.size());
+  for (const ColdWrite& record : records) ids.push_back(record.id);
+  absl::StatusOr<absl::flat_hash_map<std::string, ColdRecord>> rows = SelectRows(*lease, ids, deadline);
+  if (!rows.ok()) return rows.status();
+  std::vector<bool> held(records.size(), false);
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto it = rows->find(records[i].id);
+    held[i] = it != rows->end() && it->second.version == records[i].version && it->second.payload == records[i].payload;
+  }
+  return held;
 }
 
 absl::StatusOr<int64_t> MySqlTier::MaxRecordBytes(absl::Time deadline) {

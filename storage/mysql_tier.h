@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "storage/connection_pool.h"
 #include "storage/record_codec.h"
 #include "storage/tiers.h"
@@ -63,9 +64,9 @@ class MySqlTier : public ColdTier {
 
   absl::StatusOr<std::vector<std::optional<ColdRecord>>> MultiGet(absl::Span<const std::string> ids,
                                                                   absl::Time deadline) override;
-  absl::Status PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) override;
-  // From the smallest max_allowed_packet seen on a connection (connects one
-  // if none was made yet).
+  absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) override;
+  // From the newest connection's max_allowed_packet (connects one if none
+  // was made yet).
   absl::StatusOr<int64_t> MaxRecordBytes(absl::Time deadline) override;
 
  private:
@@ -73,6 +74,10 @@ class MySqlTier : public ColdTier {
   // statement and the bounded SQL text. Exceptions become statuses here.
   template <typename Result, typename Run>
   absl::StatusOr<Result> Execute(const std::string& sql, absl::Time deadline, Run run);
+  // SELECT id, payload, version of `ids`, keyed by id.
+  absl::StatusOr<absl::flat_hash_map<std::string, ColdRecord>> SelectRows(ConnectionPool<MySqlConnection>::Lease& lease,
+                                                                          absl::Span<const std::string> ids,
+                                                                          absl::Time deadline);
   // The same on a connection already leased.
   template <typename Run>
   auto RunOn(ConnectionPool<MySqlConnection>::Lease& lease, const std::string& sql, absl::Time deadline, Run run)
@@ -81,7 +86,7 @@ class MySqlTier : public ColdTier {
   const MySqlOptions& options_;
   const RecordType type_;
   Metrics* const metrics_;
-  // Smallest max_allowed_packet of any connection so far (0: none yet).
+  // max_allowed_packet of the newest connection (0: none yet).
   std::atomic<int64_t> max_packet_bytes_{0};
   ConnectionPool<MySqlConnection> pool_;
 };

@@ -67,8 +67,11 @@ class RedisPool {
   RedisPool(const RedisOptions& options, Metrics* metrics);
 
   // One round trip on a pooled connection. `idempotent` commands are sent
-  // once more on a fresh connection when a reused one turns out to be dead
-  // (e.g. Redis restarted); others report the error.
+  // once more on a fresh connection when a reused one fails with
+  // UNAVAILABLE: dead (e.g. Redis restarted), but also no reply within
+  // command_timeout, in which case the first copy may still run, before or
+  // after the second. So only commands that are safe to run twice, and late,
+  // may be marked idempotent; others report the error.
   absl::StatusOr<std::vector<RedisReplyPtr>> RoundTrip(const std::vector<RedisCommand>& commands, absl::Time deadline,
                                                        bool idempotent);
 

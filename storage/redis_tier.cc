@@ -114,13 +114,21 @@ end
 return found
 )lua";
 
-// KEYS[i] still holding ARGV[2i-1] gets its idle clock set to ARGV[2i]
-// (RESTORE ... IDLETIME rewrites the same value with that clock).
+// ARGV[1] = seconds since the scan read the keys; then per KEYS[i]:
+// ARGV[2i] its value when scanned, ARGV[2i+1] its idle time then. A key
+// still holding that value and untouched since the scan (its idle time,
+// checked before anything here touches it, has run on since) gets the idle
+// time it would have had: scan-time idle + elapsed. RESTORE ... IDLETIME
+// rewrites the same value with that clock. A key a client used meanwhile is
+// left alone. (Idle clocks tick in seconds, so a use within the first
+// second after the scan is not told apart.)
 constexpr char kRestoreIdleScript[] = R"lua(#!lua flags=allow-oom
+local elapsed = tonumber(ARGV[1])
 for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[2 * i - 1] then
+  local idle = redis.call('OBJECT', 'IDLETIME', KEYS[i])
+  if idle and idle + 1 >= elapsed and redis.call('GET', KEYS[i]) == ARGV[2 * i] then
     local dump = redis.call('DUMP', KEYS[i])
-    redis.call('RESTORE', KEYS[i], 0, dump, 'REPLACE', 'IDLETIME', ARGV[2 * i])
+    redis.call('RESTORE', KEYS[i], 0, dump, 'REPLACE', 'IDLETIME', tonumber(ARGV[2 * i + 1]) + elapsed)
   end
 end
 return 1
@@ -313,9 +321,13 @@ absl::StatusOr<std::vector<bool>> RedisTier::CompareAndDelete(absl::Span<const I
   for (const IdValue& entry : entries) eval.push_back(Fence(entry.id));
   for (const IdValue& entry : entries) eval.push_back(entry.value);
   eval.push_back(NewFenceToken());
-  // Idempotent: a retry after a lost reply deletes nothing more and only
-  // writes another fresh token.
-  absl::StatusOr<RedisReplyPtr> reply = One(std::move(eval), deadline, /*idempotent=*/true, "compare-and-delete");
+  // Never resent (idempotent=false): a token must be written by at most one
+  // execution. A resent command, or the first copy running late after a
+  // timeout, would write the same token a second time, possibly over a newer
+  // one, and a reader holding the old token would pass its check. A failed
+  // compare-and-delete only ends this demotion run; the next run retries
+  // with a fresh token.
+  absl::StatusOr<RedisReplyPtr> reply = One(std::move(eval), deadline, /*idempotent=*/false, "compare-and-delete");
   if (!reply.ok()) return reply.status();
   if ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != entries.size()) {
     return Unexpected("compare-and-delete", **reply);
@@ -360,15 +372,25 @@ absl::StatusOr<IdleScanPage> RedisTier::ScanIdle(uint64_t cursor, absl::Duration
   return result;
 }
 
-absl::Status RedisTier::RestoreIdle(absl::Span<const IdleValue> entries, absl::Time deadline) {
-  if (entries.empty()) return absl::OkStatus();
-  RedisCommand eval = {"EVAL", kRestoreIdleScript, absl::StrCat(entries.size())};
-  for (const IdleValue& entry : entries) eval.push_back(Key(entry.id));
-  for (const IdleValue& entry : entries) {
-    eval.push_back(entry.value);
-    eval.push_back(absl::StrCat(entry.idle_seconds));
+absl::Status RedisTier::RestoreIdle(absl::Span<const IdleValue> entries, absl::Duration since_scan,
+                                    absl::Time deadline) {
+  // A few keys per script: each one rewrites whole values, and Redis serves
+  // nobody else while a script runs.
+  constexpr size_t kPerScript = 50;
+  for (size_t begin = 0; begin < entries.size(); begin += kPerScript) {
+    const absl::Span<const IdleValue> chunk = entries.subspan(begin, kPerScript);
+    RedisCommand eval = {"EVAL", kRestoreIdleScript, absl::StrCat(chunk.size())};
+    for (const IdleValue& entry : chunk) eval.push_back(Key(entry.id));
+    eval.push_back(absl::StrCat(absl::ToInt64Seconds(since_scan)));
+    for (const IdleValue& entry : chunk) {
+      eval.push_back(entry.value);
+      eval.push_back(absl::StrCat(entry.idle_seconds));
+    }
+    // Safe to resend or to run late: it checks value and idle time first.
+    absl::Status status = One(std::move(eval), deadline, /*idempotent=*/true, "restore idle").status();
+    if (!status.ok()) return status;
   }
-  return One(std::move(eval), deadline, /*idempotent=*/true, "restore idle").status();
+  return absl::OkStatus();
 }
 
 absl::Status RedisTier::IndexAdd(absl::Span<const IndexEntry> entries, absl::Time deadline) {

@@ -37,7 +37,8 @@ class RedisTier : public PrimaryTier {
   absl::StatusOr<std::vector<bool>> CompareAndDelete(absl::Span<const IdValue> entries, absl::Time deadline) override;
   absl::StatusOr<IdleScanPage> ScanIdle(uint64_t cursor, absl::Duration min_idle, int count, int max_values,
                                         absl::Time deadline) override;
-  absl::Status RestoreIdle(absl::Span<const IdleValue> entries, absl::Time deadline) override;
+  absl::Status RestoreIdle(absl::Span<const IdleValue> entries, absl::Duration since_scan,
+                           absl::Time deadline) override;
   // Indexes are sorted sets with every score 0, so ZRANGEBYLEX pages them
   // in id order.
   absl::Status IndexAdd(absl::Span<const IndexEntry> entries, absl::Time deadline) override;
@@ -53,7 +54,8 @@ class RedisTier : public PrimaryTier {
   std::string Key(absl::string_view id) const;
   std::string Fence(absl::string_view id) const;
   // A token no demotion has written before, on any server: a random
-  // per-process prefix and a counter.
+  // per-process prefix and a counter. Each is sent in one command that is
+  // never resent, so it is written by at most one execution.
   std::string NewFenceToken();
   // One command; an error reply becomes a status (and is counted).
   absl::StatusOr<RedisReplyPtr> One(RedisCommand command, absl::Time deadline, bool idempotent, absl::string_view what);

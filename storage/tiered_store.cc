@@ -87,7 +87,13 @@ absl::StatusOr<TieredStore::Snapshot> TieredStore::Look(absl::Span<const std::st
     const DecodedValue decoded = DecodeStoredValue(*snapshot.primary[i], type_.version_field_number);
     snapshot.last_version[i] = decoded.version;
     // A corrupt value counts as a record at version 0: an unconditional
-    // write may replace it, a conditional one cannot match it.
+    // write may replace it, a conditional one cannot match it. Its real
+    // version is unknown, so MySQL is asked too: versions must not restart
+    // below a copy there.
+    if (decoded.kind == ValueKind::kCorrupt) {
+      cold_ids.push_back(ids[i]);
+      cold_positions.push_back(i);
+    }
     if (decoded.kind != ValueKind::kTombstone) {
       snapshot.live[i] = true;
       snapshot.live_version[i] = decoded.version;
@@ -96,11 +102,13 @@ absl::StatusOr<TieredStore::Snapshot> TieredStore::Look(absl::Span<const std::st
   if (cold_ids.empty()) return snapshot;
   ASSIGN_OR_RETURN(auto rows, cold_->MultiGet(cold_ids, deadline));
   for (size_t j = 0; j < cold_ids.size(); ++j) {
+    const size_t i = cold_positions[j];
     if (!rows[j].has_value()) continue;
-    snapshot.last_version[cold_positions[j]] = rows[j]->version;
+    snapshot.last_version[i] = std::max(snapshot.last_version[i], rows[j]->version);
+    if (snapshot.primary[i].has_value()) continue;  // Redis decides whether it lives.
     if (!IsTombstone(rows[j]->payload)) {
-      snapshot.live[cold_positions[j]] = true;
-      snapshot.live_version[cold_positions[j]] = rows[j]->version;
+      snapshot.live[i] = true;
+      snapshot.live_version[i] = rows[j]->version;
     }
   }
   return snapshot;
@@ -185,7 +193,7 @@ absl::StatusOr<int64_t> TieredStore::Delete(absl::Span<const std::string> ids, a
       cold_tombstones.push_back(
           ColdWrite{entry.id, *entry.replacement, DecodeStoredValue(*entry.replacement, 0).version});
     }
-    if (!cold_->PutIfNewer(cold_tombstones, deadline).ok()) {
+    if (!cold_->PutIfNewer(cold_tombstones, deadline).status().ok()) {
       metrics_->Add(Counter::cold_tombstone_failures_total, static_cast<int64_t>(entries.size()));
     }
     return static_cast<int64_t>(entries.size());
@@ -235,23 +243,23 @@ absl::StatusOr<DemoteResult> TieredStore::Demote(absl::Duration min_idle, int64_
     const int64_t moved = result.demoted + result.tombstones_demoted;
     const int room = limit > 0 ? static_cast<int>(std::min<int64_t>(limit - moved, options_.demote_scan_count))
                                : options_.demote_scan_count;
-    // Each page is bounded like any call, so a stalled backend ends the run
-    // (and a cancellation is seen) within max_operation_time.
-    const absl::Time step = Bound(deadline);
-    absl::StatusOr<IdleScanPage> page = primary_->ScanIdle(cursor, min_idle, options_.demote_scan_count, room, step);
+    absl::StatusOr<IdleScanPage> page =
+        primary_->ScanIdle(cursor, min_idle, options_.demote_scan_count, room, Bound(deadline));
     if (!page.ok()) {
       status = page.status();
       break;
     }
+    const absl::Time scanned_at = clock_->Now();
     result.scanned += page->scanned;
     cursor = page->next_cursor;
-    status = DemotePage(std::move(page->idle), max_record_bytes, Bound(deadline), cancelled, &result);
+    status = DemotePage(std::move(page->idle), scanned_at, max_record_bytes, deadline, cancelled, &result);
   } while (status.ok() && cursor != 0 && (limit == 0 || result.demoted + result.tombstones_demoted < limit));
   metrics_->Add(Counter::demoted_total, result.demoted);
   metrics_->Add(Counter::tombstones_demoted_total, result.tombstones_demoted);
   metrics_->Add(Counter::demote_skipped_changed_total, result.skipped_changed);
   metrics_->Add(Counter::demote_too_large_total, result.too_large);
   metrics_->Add(Counter::demoted_bytes_total, result.bytes);
+  metrics_->Add(Counter::demote_cold_newer_total, result.cold_newer);
   if (!status.ok()) {
     if (absl::IsCancelled(status)) return status;
     return absl::Status(status.code(),
@@ -260,16 +268,16 @@ absl::StatusOr<DemoteResult> TieredStore::Demote(absl::Duration min_idle, int64_
   return result;
 }
 
-absl::Status TieredStore::DemotePage(std::vector<IdleValue> idle, int64_t max_record_bytes, absl::Time deadline,
-                                     CancelCheck cancelled, DemoteResult* result) {
+absl::Status TieredStore::DemotePage(std::vector<IdleValue> idle, absl::Time scanned_at, int64_t max_record_bytes,
+                                     absl::Time deadline, CancelCheck cancelled, DemoteResult* result) {
   // Values read but not moved get their idle clocks back (best effort: an
-  // idle clock is only a hint to demotion).
+  // idle clock is only a hint to demotion), also after a failure at the
+  // deadline: a short grace of its own.
   std::vector<IdleValue> keep;
-  auto restore = [&](std::vector<IdleValue>::iterator from, std::vector<IdleValue>::iterator to) {
-    keep.insert(keep.end(), std::make_move_iterator(from), std::make_move_iterator(to));
-    // Also after a failure at the deadline: a short grace of its own.
+  auto restore = [&]() {
+    if (keep.empty()) return;
     const absl::Time restore_by = std::max(deadline, clock_->Now() + absl::Seconds(1));
-    if (!keep.empty() && !primary_->RestoreIdle(keep, restore_by).ok()) {
+    if (!primary_->RestoreIdle(keep, clock_->Now() - scanned_at, restore_by).ok()) {
       metrics_->Add(Counter::restore_idle_failures_total, static_cast<int64_t>(keep.size()));
     }
   };
@@ -288,36 +296,60 @@ absl::Status TieredStore::DemotePage(std::vector<IdleValue> idle, int64_t max_re
     }
   }
 
-  // Batches that each fit one MySQL statement.
-  auto begin = candidates.begin();
-  while (begin != candidates.end()) {
+  absl::Status status;
+  size_t begin = 0;
+  while (begin < candidates.size()) {
     if (cancelled()) {
-      restore(begin, candidates.end());
-      return absl::CancelledError(absl::StrCat("demotion cancelled: ", Progress(*result)));
+      status = absl::CancelledError(absl::StrCat("demotion cancelled: ", Progress(*result)));
+      break;
     }
-    auto end = begin;
+    // A batch that fits one MySQL statement (ColdTier::MaxRecordBytes).
+    size_t end = begin;
     int64_t bytes = 0;
     std::vector<ColdWrite> records;
-    std::vector<IdValue> batch;
-    while (end != candidates.end() &&
-           (records.empty() || bytes + static_cast<int64_t>(end->id.size() + end->value.size()) <= max_record_bytes)) {
-      bytes += static_cast<int64_t>(end->id.size() + end->value.size());
-      records.push_back(
-          ColdWrite{end->id, end->value, DecodeStoredValue(end->value, type_.version_field_number).version});
-      batch.push_back(IdValue{end->id, end->value});
+    while (end < candidates.size()) {
+      const int64_t cost =
+          static_cast<int64_t>(candidates[end].id.size() + candidates[end].value.size()) + kColdRowOverheadBytes;
+      if (!records.empty() && bytes + cost > max_record_bytes + kColdRowOverheadBytes) break;
+      bytes += cost;
+      records.push_back(ColdWrite{candidates[end].id, candidates[end].value,
+                                  DecodeStoredValue(candidates[end].value, type_.version_field_number).version});
       ++end;
     }
+    // Each batch is bounded like any call, so a stalled MySQL ends the run
+    // (and a cancellation is seen) within max_operation_time.
+    const absl::Time batch_deadline = Bound(deadline);
     // MySQL first: once Redis lets go, the cold tier must already hold the
     // value (a record, or a tombstone superseding the older row).
-    if (absl::Status s = cold_->PutIfNewer(records, deadline); !s.ok()) {
-      restore(begin, candidates.end());
-      return s;
+    absl::StatusOr<std::vector<bool>> held = cold_->PutIfNewer(records, batch_deadline);
+    if (!held.ok()) {
+      status = held.status();
+      break;
+    }
+    // Redis lets go only of what MySQL now holds exactly. Where MySQL holds
+    // a newer version or another value under the same version, Redis is
+    // behind MySQL (a failover lost writes that had been demoted, or a
+    // corrupt value was overwritten): Redis stays the truth for that id, so
+    // the value stays in Redis (counted; the next write of the id moves on).
+    std::vector<IdValue> batch;
+    for (size_t i = 0; i < records.size(); ++i) {
+      IdleValue& candidate = candidates[begin + i];
+      if ((*held)[i]) {
+        batch.push_back(IdValue{candidate.id, candidate.value});
+      } else {
+        ++result->cold_newer;
+        keep.push_back(candidate);
+      }
     }
     // Then remove from Redis only what nobody changed since the scan.
-    absl::StatusOr<std::vector<bool>> deleted = primary_->CompareAndDelete(batch, deadline);
+    absl::StatusOr<std::vector<bool>> deleted = primary_->CompareAndDelete(batch, batch_deadline);
     if (!deleted.ok()) {
-      restore(begin, candidates.end());
-      return deleted.status();
+      for (size_t i = 0; i < records.size(); ++i) {
+        if ((*held)[i]) keep.push_back(std::move(candidates[begin + i]));
+      }
+      status = deleted.status();
+      begin = end;
+      break;
     }
     for (size_t i = 0; i < batch.size(); ++i) {
       if (!(*deleted)[i]) {
@@ -329,8 +361,9 @@ absl::Status TieredStore::DemotePage(std::vector<IdleValue> idle, int64_t max_re
     }
     begin = end;
   }
-  restore(candidates.end(), candidates.end());
-  return absl::OkStatus();
+  for (size_t i = begin; i < candidates.size(); ++i) keep.push_back(std::move(candidates[i]));
+  restore();
+  return status;
 }
 
 }  // namespace catalog::storage

@@ -94,6 +94,9 @@ struct DemoteResult {
   int64_t too_large = 0;
   std::vector<std::string> too_large_ids;
   int64_t bytes = 0;  // Of the records and tombstones moved.
+  // Idle values kept in Redis because MySQL already holds a newer version,
+  // or another value under the same version (Redis behind MySQL).
+  int64_t cold_newer = 0;
 };
 
 // Produces the encoding of intent `index` stored at `version`.
@@ -159,8 +162,8 @@ class TieredStore {
   void Promote(std::vector<Promotion> promotions, absl::Time deadline);
   // Demotes one page's idle values; returns an error only when nothing
   // further should be tried.
-  absl::Status DemotePage(std::vector<IdleValue> idle, int64_t max_record_bytes, absl::Time deadline,
-                          CancelCheck cancelled, DemoteResult* result);
+  absl::Status DemotePage(std::vector<IdleValue> idle, absl::Time scanned_at, int64_t max_record_bytes,
+                          absl::Time deadline, CancelCheck cancelled, DemoteResult* result);
   absl::Time Bound(absl::Time deadline) const;
 
   const RecordType type_;

@@ -153,10 +153,12 @@ class PrimaryTier {
   virtual absl::StatusOr<IdleScanPage> ScanIdle(uint64_t cursor, absl::Duration min_idle, int count, int max_values,
                                                 absl::Time deadline) = 0;
 
-  // Per entry still holding `value`: sets its idle clock back to
-  // `idle_seconds` (plus the time since), so a record that was read by a
-  // scan but not demoted stays as idle as it was.
-  virtual absl::Status RestoreIdle(absl::Span<const IdleValue> entries, absl::Time deadline) = 0;
+  // Per entry still holding `value` and not used since the scan read it
+  // `since_scan` ago: sets its idle clock to `idle_seconds` + since_scan, so
+  // a record that was read by a scan but not demoted stays as idle as it
+  // would have been. Entries used meanwhile keep their clocks.
+  virtual absl::Status RestoreIdle(absl::Span<const IdleValue> entries, absl::Duration since_scan,
+                                   absl::Time deadline) = 0;
 
   // Secondary indexes: named sets of ids, kept in the primary tier only and
   // never demoted. Adds every (index, id) pair in one round trip.
@@ -174,6 +176,10 @@ class PrimaryTier {
   // clock). Returns how many were removed.
   virtual absl::StatusOr<int64_t> ExpireRequests(int limit, absl::Time deadline) = 0;
 };
+
+// What a record costs a cold-tier statement beyond its id and payload bytes
+// (see ColdTier::MaxRecordBytes).
+inline constexpr int64_t kColdRowOverheadBytes = 24;
 
 struct ColdRecord {
   std::string payload;
@@ -198,12 +204,18 @@ class ColdTier {
   // version is greater. As few statements as the server's packet limit
   // allows; each row's change is atomic and only ever moves it forward, so
   // a failure part-way leaves nothing that a retry would not repair.
-  // INVALID_ARGUMENT naming the id if one record alone exceeds
-  // MaxRecordBytes() (nothing is written then).
-  virtual absl::Status PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) = 0;
+  // Returns, per record, whether MySQL now holds exactly it (this version
+  // and these bytes): false where a newer version, or another value under
+  // the same version, was there (Redis behind MySQL, e.g. after a Redis
+  // failover lost writes that had been demoted). INVALID_ARGUMENT naming
+  // the id if one record alone exceeds MaxRecordBytes() (nothing is written
+  // then).
+  virtual absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) = 0;
 
-  // The largest id + payload size PutIfNewer can write (from the server's
-  // max_allowed_packet).
+  // The largest id + payload size PutIfNewer can write in one statement
+  // (from the server's max_allowed_packet). Records fit one statement
+  // together when the sum of (id + payload + kColdRowOverheadBytes) is at
+  // most MaxRecordBytes() + kColdRowOverheadBytes.
   virtual absl::StatusOr<int64_t> MaxRecordBytes(absl::Time deadline) = 0;
 };
 

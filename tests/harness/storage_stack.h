@@ -56,6 +56,8 @@ class HookedColdTier : public ColdTier {
   // Runs once, after a MultiGet has its rows and before it returns them:
   // the caller is "paused" between its SELECT and its next Redis step.
   std::function<void()> after_multi_get;
+  // Runs once at the start of a PutIfNewer (demotion's MySQL write).
+  std::function<void()> before_put;
   absl::Status fail_put;
 
   absl::StatusOr<std::vector<std::optional<ColdRecord>>> MultiGet(absl::Span<const std::string> ids,
@@ -64,7 +66,8 @@ class HookedColdTier : public ColdTier {
     if (after_multi_get) std::exchange(after_multi_get, nullptr)();
     return rows;
   }
-  absl::Status PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) override {
+  absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) override {
+    if (before_put) std::exchange(before_put, nullptr)();
     if (!fail_put.ok()) return fail_put;
     return inner_->PutIfNewer(records, deadline);
   }
