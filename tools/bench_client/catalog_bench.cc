@@ -8,6 +8,7 @@
 //                 [--channels=8] [--prefix=p]
 //   catalog-bench write-request --batch=100 --out=FILE [--prefix=p]
 //   catalog-bench serve-fixed --listen=H:P --batch=100 --value-bytes=600
+//                 [--api=callback-raw|sync-generated]
 //
 // `run` keeps `concurrency` calls in flight from one thread over one
 // completion queue (like redis-benchmark's single event loop), spread over
@@ -19,9 +20,10 @@
 // `channels` connections, and prints p50/p99 per method and every non-OK
 // status code with its count.
 // `write-request` writes a gRPC-framed request body for h2load.
-// `serve-fixed` is the transport ceiling: a sync gRPC server (the same
-// threading model as catalog-server) answering every BatchGetProducts with a
-// fixed response of the same size, touching no storage at all.
+// `serve-fixed` is the transport ceiling: a gRPC server answering every
+// BatchGetProducts with a fixed response of the same size, touching no
+// storage at all; by default a callback raw method sending one static slice,
+// or (--api=sync-generated) the generated sync service.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
@@ -344,11 +346,45 @@ class FixedResponseService final : public catalog::v1::CatalogService::Service {
   BatchGetProductsResponse response_;
 };
 
+// The transport ceiling (issue 7): a callback raw method that answers
+// every BatchGetProducts with the same bytes from one static slice: no
+// parsing, no allocation per call, no thread hand-off.
+class CeilingService final
+    : public catalog::v1::CatalogService::WithRawCallbackMethod_BatchGetProducts<catalog::v1::CatalogService::Service> {
+ public:
+  explicit CeilingService(std::string bytes) : bytes_(std::move(bytes)) {}
+  grpc::ServerUnaryReactor* BatchGetProducts(grpc::CallbackServerContext* context, const grpc::ByteBuffer*,
+                                             grpc::ByteBuffer* response) override {
+    grpc::Slice slice(bytes_.data(), bytes_.size(), grpc::Slice::STATIC_SLICE);
+    *response = grpc::ByteBuffer(&slice, 1);
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+ private:
+  const std::string bytes_;
+};
+
+// --api=callback-raw (default): the ceiling above. --api=sync-generated:
+// the generated sync service building the proto response per call, for the
+// variant that shows what that model costs.
 int ServeFixed() {
-  FixedResponseService service(IntFlag("batch", 100), IntFlag("value-bytes", 600));
+  FixedResponseService sync_service(IntFlag("batch", 100), IntFlag("value-bytes", 600));
+  BatchGetProductsResponse fixed;
+  for (int64_t i = 0; i < IntFlag("batch", 100); ++i) {
+    catalog::v1::Product* p = fixed.add_products();
+    p->set_id(Id("bench", i));
+    p->set_description(std::string(std::max<int64_t>(0, IntFlag("value-bytes", 600) - 25), 'd'));
+  }
+  CeilingService ceiling(fixed.SerializeAsString());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(Flag("listen", "127.0.0.1:50052"), grpc::InsecureServerCredentials());
-  builder.RegisterService(&service);
+  if (Flag("api", "callback-raw") == "sync-generated") {
+    builder.RegisterService(&sync_service);
+  } else {
+    builder.RegisterService(&ceiling);
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) return 1;
   server->Wait();
