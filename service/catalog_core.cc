@@ -106,6 +106,19 @@ absl::StatusOr<std::vector<storage::MaybeValue>> CatalogCore::BatchGet(absl::Spa
   return values;
 }
 
+void CatalogCore::BatchGetAsync(std::vector<std::string> ids, absl::Time deadline,
+                                storage::TieredStore::ReadDone done) {
+  if (absl::Status s = ValidateIdBatch(ids, "ids", options_.max_batch_size); !s.ok()) return done(ids, s);
+  store_->ReadAsync(std::move(ids), deadline,
+                    [this, done = std::move(done)](absl::Span<const std::string> ids,
+                                                   absl::StatusOr<std::vector<storage::MaybeValue>> values) {
+                      if (values.ok()) {
+                        if (absl::Status s = CheckResponseSize(ids, *values); !s.ok()) return done(ids, s);
+                      }
+                      done(ids, std::move(values));
+                    });
+}
+
 absl::StatusOr<std::optional<Product>> CatalogCore::Get(const std::string& id, absl::Time deadline) {
   if (absl::Status s = ValidateId(id, "id"); !s.ok()) return s;
   absl::StatusOr<std::vector<storage::MaybeValue>> values = store_->Read({id}, deadline);

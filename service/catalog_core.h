@@ -58,6 +58,12 @@ class CatalogCore {
   // nullopt where no product exists.
   absl::StatusOr<std::vector<storage::MaybeValue>> BatchGet(absl::Span<const std::string> ids, absl::Time deadline);
 
+  // BatchGet without blocking the calling thread (callback handlers):
+  // `done` runs exactly once, on the thread that got Redis's reply or on the
+  // store's executor, with the ids and what BatchGet would return. It must
+  // not block.
+  void BatchGetAsync(std::vector<std::string> ids, absl::Time deadline, storage::TieredStore::ReadDone done);
+
   absl::StatusOr<std::optional<catalog::v1::Product>> Get(const std::string& id, absl::Time deadline);
 
   // Stores all products or none; returns them as stored (version, time).

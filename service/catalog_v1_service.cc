@@ -7,13 +7,21 @@ namespace catalog::service {
 
 using namespace catalog::v1;
 
-CatalogV1Service::CatalogV1Service(CatalogCore* core, CallObservers observers, absl::Duration max_call)
+CatalogV1Service::CatalogV1Service(CatalogCore* core, CallObservers observers, absl::Duration max_call,
+                                   bool async_batch_get)
     : RegisteredService(GetProductRequest::descriptor()->file()->FindServiceByName("CatalogService")),
       core_(core),
       observers_(observers),
       max_call_(max_call) {
   Register("GetProduct", &CatalogV1Service::GetProduct);
-  Register("BatchGetProducts", &CatalogV1Service::BatchGetProducts);
+  if (async_batch_get) {
+    RegisterRawCallback("BatchGetProducts", [this](grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+      return BatchGetProductsAsync(context, request, response);
+    });
+  } else {
+    Register("BatchGetProducts", &CatalogV1Service::BatchGetProducts);
+  }
   Register("UpsertProducts", &CatalogV1Service::UpsertProducts);
   Register("DeleteProducts", &CatalogV1Service::DeleteProducts);
 }
@@ -38,6 +46,33 @@ grpc::Status CatalogV1Service::BatchGetProducts(grpc::ServerContext* context, co
     *response = EncodedBatchResponse::Build(ids, *values);
     return absl::OkStatus();
   });
+}
+
+grpc::ServerUnaryReactor* CatalogV1Service::BatchGetProductsAsync(grpc::CallbackServerContext* context,
+                                                                  const grpc::ByteBuffer* request,
+                                                                  grpc::ByteBuffer* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto record = std::make_shared<CallRecord>(observers_, "catalog.v1.CatalogService/BatchGetProducts");
+  if (absl::Status admitted = record->Admit(); !admitted.ok()) {
+    reactor->Finish(record->Finish(admitted));
+    return reactor;
+  }
+  BatchGetProductsRequest parsed;
+  grpc::ByteBuffer bytes(*request);  // Shares the slices.
+  if (!grpc::SerializationTraits<BatchGetProductsRequest>::Deserialize(&bytes, &parsed).ok()) {
+    reactor->Finish(record->Finish(
+        absl::InvalidArgumentError("request body is not a valid catalog.v1.BatchGetProductsRequest message")));
+    return reactor;
+  }
+  std::vector<std::string> ids(std::make_move_iterator(parsed.mutable_ids()->begin()),
+                               std::make_move_iterator(parsed.mutable_ids()->end()));
+  core_->BatchGetAsync(std::move(ids), CallDeadline(*context, max_call_),
+                       [reactor, response, record](absl::Span<const std::string> ids,
+                                                   absl::StatusOr<std::vector<storage::MaybeValue>> values) {
+                         if (values.ok()) *response = EncodedBatchResponse::Build(ids, *values).buffer;
+                         reactor->Finish(record->Finish(values.status()));
+                       });
+  return reactor;
 }
 
 grpc::Status CatalogV1Service::UpsertProducts(grpc::ServerContext* context, const UpsertProductsRequest* request,

@@ -9,7 +9,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-absl::Time CallDeadline(const grpc::ServerContext& context, absl::Duration max_call) {
+absl::Time CallDeadline(const grpc::ServerContextBase& context, absl::Duration max_call) {
   const absl::Time cap = absl::Now() + max_call;
   const gpr_timespec raw = context.raw_deadline();
   if (gpr_time_cmp(raw, gpr_inf_future(raw.clock_type)) == 0) return cap;

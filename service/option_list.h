@@ -7,6 +7,9 @@
   X(redis_port, 6379, 1, 65535, "Redis primary tier TCP port.")                                                        \
   X(redis_pool_size, 32, 1, 4096, "Most Redis connections open at once.")                                              \
   X(redis_connect_timeout_ms, 250, 1, 60000, "Bound on opening one Redis connection.")                                 \
+  X(redis_async_connections, 2, 0, 64,                                                                                 \
+    "Event-loop threads (one Redis connection each) serving v1 BatchGetProducts without blocking a thread; 0: sync.")  \
+  X(cold_read_threads, 8, 1, 1024, "Threads that finish async batch reads needing MySQL (misses).")                    \
   X(redis_command_timeout_ms, 1000, 1, 60000, "Bound on one Redis round trip, whatever the deadline.")                 \
   X(mysql_port, 3306, 1, 65535, "MySQL/MariaDB cold tier TCP port.")                                                   \
   X(mysql_pool_size, 8, 1, 1024, "Most MySQL connections open at once.")                                               \

@@ -10,10 +10,12 @@
 #pragma once
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/server_callback_handlers.h>
 #include <grpcpp/impl/service_type.h>
 
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <string>
 
 #include "google/protobuf/descriptor.h"
@@ -34,6 +36,22 @@ class RegisteredService : public grpc::Service {
     AddMethod(new grpc::internal::RpcServiceMethod(
         paths_.back().c_str(), grpc::internal::RpcMethod::NORMAL_RPC,
         new UnaryHandler<Service, Request, Response>(static_cast<Service*>(this), handler)));
+  }
+
+  // A unary method served by the callback API on raw bytes: the handler
+  // gets the request's ByteBuffer, fills the response's, and returns a
+  // reactor it finishes later, from any thread (so it need not block one).
+  using RawCallback = std::function<grpc::ServerUnaryReactor*(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+                                                              grpc::ByteBuffer*)>;
+  void RegisterRawCallback(const char* method, RawCallback handler) {
+    const google::protobuf::MethodDescriptor* found = descriptor_->FindMethodByName(method);
+    if (found == nullptr) std::abort();
+    paths_.push_back("/" + descriptor_->full_name() + "/" + method);
+    auto* rpc = new grpc::internal::RpcServiceMethod(
+        paths_.back().c_str(), grpc::internal::RpcMethod::NORMAL_RPC,
+        new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(std::move(handler)));
+    rpc->SetServerApiType(grpc::internal::RpcServiceMethod::ApiType::RAW_CALL_BACK);
+    AddMethod(rpc);
   }
 
  private:

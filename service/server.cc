@@ -11,7 +11,9 @@
 #include "service/catalog_v2_service.h"
 #include "service/maintenance.h"
 #include "service/metrics_http_server.h"
+#include "storage/executor.h"
 #include "storage/mysql_tier.h"
+#include "storage/redis_async.h"
 #include "storage/redis_monitor.h"
 #include "storage/redis_tier.h"
 #include "storage/tiered_store.h"
@@ -24,6 +26,9 @@ struct CatalogServer::Parts {
   storage::RedisOptions redis_options;
   storage::MySqlOptions mysql_options;
   std::unique_ptr<storage::RedisPool> redis_pool;
+  // Before the tier and store that use them, so destroyed after them.
+  std::unique_ptr<storage::AsyncRedis> async_redis;
+  std::unique_ptr<storage::ThreadPoolExecutor> cold_readers;
   std::unique_ptr<storage::RedisTier> redis_tier;
   std::unique_ptr<storage::MySqlTier> mysql_tier;
   std::unique_ptr<storage::TieredStore> store;
@@ -71,7 +76,17 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
 
   const storage::RecordType& type = CatalogCore::ProductRecordType();
   parts->redis_pool = std::make_unique<storage::RedisPool>(redis, &parts->metrics);
-  parts->redis_tier = std::make_unique<storage::RedisTier>(parts->redis_pool.get(), type, &parts->metrics);
+  if (config.redis_async_connections > 0) {
+    storage::AsyncRedisOptions async;
+    async.host = config.redis_host;
+    async.port = static_cast<int>(config.redis_port);
+    async.connections = static_cast<int>(config.redis_async_connections);
+    async.command_timeout = absl::Milliseconds(config.redis_command_timeout_ms);
+    parts->async_redis = std::make_unique<storage::AsyncRedis>(async);
+  }
+  parts->cold_readers = std::make_unique<storage::ThreadPoolExecutor>(static_cast<int>(config.cold_read_threads));
+  parts->redis_tier =
+      std::make_unique<storage::RedisTier>(parts->redis_pool.get(), type, &parts->metrics, parts->async_redis.get());
   // Redis must be configured as a primary store. Unreachable now is not
   // fatal (it may start later; the maintenance thread checks again).
   parts->redis_monitor = std::make_unique<storage::RedisMonitor>(parts->redis_pool.get(), &parts->metrics);
@@ -100,14 +115,15 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   store_options.max_write_attempts = static_cast<int>(config.write_attempts);
   store_options.request_ttl = absl::Seconds(config.request_ttl_s);
   parts->store = std::make_unique<storage::TieredStore>(type, parts->redis_tier.get(), parts->mysql_tier.get(), clock,
-                                                        &parts->metrics, store_options);
+                                                        &parts->metrics, store_options, parts->cold_readers.get());
   CoreOptions core_options;
   core_options.max_batch_size = config.max_batch_size;
   core_options.max_record_bytes = config.max_record_bytes;
   core_options.max_response_bytes = config.max_message_bytes;
   parts->core = std::make_unique<CatalogCore>(parts->store.get(), clock, &parts->metrics, core_options);
   parts->v1_service =
-      std::make_unique<CatalogV1Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms));
+      std::make_unique<CatalogV1Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms),
+                                         /*async_batch_get=*/config.redis_async_connections > 0);
   parts->v2_service =
       std::make_unique<CatalogV2Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms));
   // The operator's calls are not subject to admission: demotion is the

@@ -167,8 +167,8 @@ std::vector<FenceToken> Tokens(const redisReply& reply) {
 
 }  // namespace
 
-RedisTier::RedisTier(RedisPool* pool, RecordType type, Metrics* metrics)
-    : pool_(pool), type_(std::move(type)), metrics_(metrics), token_prefix_(RandomTokenPrefix()) {}
+RedisTier::RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRedis* async)
+    : pool_(pool), type_(std::move(type)), metrics_(metrics), async_(async), token_prefix_(RandomTokenPrefix()) {}
 
 std::string RedisTier::Key(absl::string_view id) const { return absl::StrCat(type_.key_prefix, id); }
 
@@ -195,20 +195,43 @@ absl::StatusOr<RedisReplyPtr> RedisTier::One(RedisCommand command, absl::Time de
   return reply;
 }
 
-absl::StatusOr<std::vector<MaybeValue>> RedisTier::MultiGet(absl::Span<const std::string> ids, absl::Time deadline) {
+RedisCommand RedisTier::MultiGetCommand(absl::Span<const std::string> ids) const {
   RedisCommand mget;
   mget.reserve(ids.size() + 1);
   mget.emplace_back("MGET");
   for (const std::string& id : ids) mget.push_back(Key(id));
-  absl::StatusOr<RedisReplyPtr> reply = One(std::move(mget), deadline, /*idempotent=*/true, "MGET");
-  if (!reply.ok()) return reply.status();
-  if ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != ids.size()) return Unexpected("MGET", **reply);
-  std::vector<MaybeValue> values(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const redisReply* element = (*reply)->element[i];
+  return mget;
+}
+
+absl::StatusOr<std::vector<MaybeValue>> RedisTier::MultiGetValues(const redisReply& reply, size_t count) {
+  if (reply.type == REDIS_REPLY_ERROR) return ReplyError(reply, "MGET");
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements != count) return Unexpected("MGET", reply);
+  std::vector<MaybeValue> values(count);
+  for (size_t i = 0; i < count; ++i) {
+    const redisReply* element = reply.element[i];
     if (element->type == REDIS_REPLY_STRING) values[i].emplace(element->str, element->len);
   }
   return values;
+}
+
+absl::StatusOr<std::vector<MaybeValue>> RedisTier::MultiGet(absl::Span<const std::string> ids, absl::Time deadline) {
+  absl::StatusOr<std::vector<RedisReplyPtr>> replies =
+      pool_->RoundTrip({MultiGetCommand(ids)}, deadline, /*idempotent=*/true);
+  if (!replies.ok()) return replies.status();
+  return MultiGetValues(*replies->front(), ids.size());
+}
+
+void RedisTier::MultiGetAsync(absl::Span<const std::string> ids, absl::Time deadline, ValuesDone done) {
+  if (async_ == nullptr) return PrimaryTier::MultiGetAsync(ids, deadline, std::move(done));
+  metrics_->Add(Counter::redis_round_trips_total);
+  async_->Send(MultiGetCommand(ids), deadline,
+               [this, count = ids.size(), done = std::move(done)](absl::StatusOr<const redisReply*> reply) {
+                 if (!reply.ok()) {
+                   metrics_->Add(Counter::redis_errors_total);
+                   return done(reply.status());
+                 }
+                 done(MultiGetValues(**reply, count));
+               });
 }
 
 absl::StatusOr<std::vector<FenceToken>> RedisTier::ReadFences(absl::Span<const std::string> ids, absl::Time deadline) {

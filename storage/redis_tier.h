@@ -18,6 +18,7 @@
 
 #include "storage/metrics.h"
 #include "storage/record_codec.h"
+#include "storage/redis_async.h"
 #include "storage/redis_connection.h"
 #include "storage/tiers.h"
 
@@ -25,10 +26,12 @@ namespace catalog::storage {
 
 class RedisTier : public PrimaryTier {
  public:
-  // `pool` and `metrics` must outlive the tier.
-  RedisTier(RedisPool* pool, RecordType type, Metrics* metrics);
+  // `pool`, `metrics` and `async` (if given) must outlive the tier. With
+  // `async`, MultiGetAsync sends its MGET without blocking a thread.
+  RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRedis* async = nullptr);
 
   absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids, absl::Time deadline) override;
+  void MultiGetAsync(absl::Span<const std::string> ids, absl::Time deadline, ValuesDone done) override;
   absl::StatusOr<std::vector<FenceToken>> ReadFences(absl::Span<const std::string> ids, absl::Time deadline) override;
   absl::StatusOr<FencedRead> MultiGetFenced(absl::Span<const std::string> ids, absl::Time deadline) override;
   absl::StatusOr<std::vector<bool>> Promote(absl::Span<const Promotion> entries, absl::Time deadline) override;
@@ -61,9 +64,14 @@ class RedisTier : public PrimaryTier {
   absl::StatusOr<RedisReplyPtr> One(RedisCommand command, absl::Time deadline, bool idempotent, absl::string_view what);
   absl::Status ReplyError(const redisReply& reply, absl::string_view what);
 
+  // The values of an MGET reply for `count` ids.
+  absl::StatusOr<std::vector<MaybeValue>> MultiGetValues(const redisReply& reply, size_t count);
+  RedisCommand MultiGetCommand(absl::Span<const std::string> ids) const;
+
   RedisPool* const pool_;
   const RecordType type_;
   Metrics* const metrics_;
+  AsyncRedis* const async_;
   const std::string token_prefix_;
   std::atomic<uint64_t> token_counter_{0};
 };

@@ -7,24 +7,57 @@
 namespace catalog::storage {
 
 TieredStore::TieredStore(const RecordType& type, PrimaryTier* primary, ColdTier* cold, const Clock* clock,
-                         Metrics* metrics, TieredStoreOptions options)
-    : type_(type), primary_(primary), cold_(cold), clock_(clock), metrics_(metrics), options_(options) {}
+                         Metrics* metrics, TieredStoreOptions options, Executor* executor)
+    : type_(type),
+      primary_(primary),
+      cold_(cold),
+      clock_(clock),
+      metrics_(metrics),
+      options_(options),
+      executor_(executor != nullptr ? executor : Executor::Inline()) {}
 
 absl::Time TieredStore::Bound(absl::Time deadline) const {
   return std::min(deadline, clock_->Now() + options_.max_operation_time);
 }
 
 // The tiered read: primary, then cold for the misses, then write-back.
+absl::StatusOr<std::vector<MaybeValue>> TieredStore::Read(absl::Span<const std::string> ids, absl::Time deadline) {
+  deadline = Bound(deadline);
+  metrics_->Add(Counter::read_keys_total, static_cast<int64_t>(ids.size()));
+  ASSIGN_OR_RETURN(std::vector<MaybeValue> values, primary_->MultiGet(ids, deadline));
+  return ReadMisses(ids, std::move(values), deadline);
+}
+
+// The same read without blocking the caller: the MGET goes out
+// asynchronously; an all-hot answer is completed on the thread that got the
+// reply; misses continue on the executor (they block on MySQL), from the
+// same MGET result, so a read is still one MGET.
+void TieredStore::ReadAsync(std::vector<std::string> ids, absl::Time deadline, ReadDone done) {
+  deadline = Bound(deadline);
+  metrics_->Add(Counter::read_keys_total, static_cast<int64_t>(ids.size()));
+  auto shared_ids = std::make_shared<const std::vector<std::string>>(std::move(ids));
+  primary_->MultiGetAsync(
+      *shared_ids, deadline,
+      [this, shared_ids, deadline, done = std::move(done)](absl::StatusOr<std::vector<MaybeValue>> values) mutable {
+        if (!values.ok()) return done(*shared_ids, values.status());
+        const bool all_present =
+            std::all_of(values->begin(), values->end(), [](const MaybeValue& value) { return value.has_value(); });
+        if (all_present) return done(*shared_ids, ReadMisses(*shared_ids, *std::move(values), deadline));
+        executor_->Run([this, shared_ids, deadline, values = *std::move(values), done = std::move(done)]() mutable {
+          done(*shared_ids, ReadMisses(*shared_ids, std::move(values), deadline));
+        });
+      });
+}
+
+// What Redis answered for `ids`, completed: tombstones read as missing,
+// misses from MySQL (fences read first: see below), cold hits written back.
 //
 // The fences of the misses are read after the MGET and before MySQL: any
 // demotion that removed one of those keys before the fence read had put its
 // value into MySQL first, so the SELECT sees it (or newer); any demotion
 // after the fence read changes the fence, and the write-back script refuses.
-absl::StatusOr<std::vector<MaybeValue>> TieredStore::Read(absl::Span<const std::string> ids, absl::Time deadline) {
-  deadline = Bound(deadline);
-  metrics_->Add(Counter::read_keys_total, static_cast<int64_t>(ids.size()));
-  ASSIGN_OR_RETURN(std::vector<MaybeValue> values, primary_->MultiGet(ids, deadline));
-
+absl::StatusOr<std::vector<MaybeValue>> TieredStore::ReadMisses(absl::Span<const std::string> ids,
+                                                                std::vector<MaybeValue> values, absl::Time deadline) {
   std::vector<std::string> cold_ids;
   std::vector<size_t> cold_positions;
   for (size_t i = 0; i < ids.size(); ++i) {

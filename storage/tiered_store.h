@@ -32,6 +32,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "storage/clock.h"
+#include "storage/executor.h"
 #include "storage/metrics.h"
 #include "storage/record_codec.h"
 #include "storage/tiers.h"
@@ -108,13 +109,21 @@ using CancelCheck = absl::FunctionRef<bool()>;
 class TieredStore {
  public:
   // Does not take ownership; all pointers must outlive the store.
+  // `executor` runs the blocking part of ReadAsync (default: inline).
   TieredStore(const RecordType& type, PrimaryTier* primary, ColdTier* cold, const Clock* clock, Metrics* metrics,
-              TieredStoreOptions options);
+              TieredStoreOptions options, Executor* executor = nullptr);
 
   // Values for `ids` (index-aligned), nullopt for missing or deleted ones.
   // One MGET; for misses, one fence read, one cold query and one fenced
   // write-back script.
   absl::StatusOr<std::vector<MaybeValue>> Read(absl::Span<const std::string> ids, absl::Time deadline);
+
+  // Read without blocking the calling thread: `done` runs exactly once, with
+  // the ids and what Read would return, on the thread that got Redis's
+  // reply (all hot) or on the executor (misses). `done` must not block.
+  using ReadDone =
+      std::function<void(absl::Span<const std::string> ids, absl::StatusOr<std::vector<MaybeValue>> values)>;
+  void ReadAsync(std::vector<std::string> ids, absl::Time deadline, ReadDone done);
 
   // Writes all records or none. Ids must be distinct. With `once`, at most
   // once per request id: a request id already recorded returns its entry
@@ -159,6 +168,9 @@ class TieredStore {
     std::vector<int64_t> last_version;  // Highest version ever seen (tombstones too).
   };
   absl::StatusOr<Snapshot> Look(absl::Span<const std::string> ids, absl::Time deadline);
+  // Completes a read from Redis's values: tombstones, misses, write-backs.
+  absl::StatusOr<std::vector<MaybeValue>> ReadMisses(absl::Span<const std::string> ids, std::vector<MaybeValue> values,
+                                                     absl::Time deadline);
   void Promote(std::vector<Promotion> promotions, absl::Time deadline);
   // Demotes one page's idle values; returns an error only when nothing
   // further should be tried.
@@ -172,6 +184,7 @@ class TieredStore {
   const Clock* const clock_;
   Metrics* const metrics_;
   const TieredStoreOptions options_;
+  Executor* const executor_;
 };
 
 }  // namespace catalog::storage

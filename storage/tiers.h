@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -119,6 +120,14 @@ class PrimaryTier {
 
   // Values of all ids in ONE round trip (MGET).
   virtual absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids, absl::Time deadline) = 0;
+
+  // MultiGet without blocking the caller: `done` runs exactly once, on some
+  // thread, with what MultiGet would return. It must not block (it may run
+  // on an event-loop thread). By default MultiGet runs inline.
+  using ValuesDone = std::function<void(absl::StatusOr<std::vector<MaybeValue>>)>;
+  virtual void MultiGetAsync(absl::Span<const std::string> ids, absl::Time deadline, ValuesDone done) {
+    done(MultiGet(ids, deadline));
+  }
 
   // The fences of the ids' buckets, in one round trip.
   virtual absl::StatusOr<std::vector<FenceToken>> ReadFences(absl::Span<const std::string> ids,

@@ -1,0 +1,71 @@
+// AsyncRedis: Redis commands without a blocked thread per call (issue 7).
+//
+// Threading: `connections` event-loop threads (libevent), each owning one
+// hiredis async connection. Send() may be called from any thread: it queues
+// the command for a loop (round robin) and returns at once. The loop writes
+// the commands of many calls into its one connection back to back (Redis
+// answers them in order: pipelining), and runs each call's `done` on the
+// loop thread when its reply arrives. `done` must not block: it may build a
+// response and finish a gRPC reactor, or hand work to another thread.
+//
+// Bounds: every command has a timer at min(deadline, now + command_timeout).
+// If it fires first, `done` gets DEADLINE_EXCEEDED (the caller's deadline)
+// or UNAVAILABLE (command_timeout: Redis is not answering; the connection is
+// then closed, failing its other commands with UNAVAILABLE, and the next
+// command reconnects). A connection that fails or is refused fails its
+// commands with UNAVAILABLE naming the endpoint. `done` runs exactly once.
+//
+// Only for commands that are safe to run late or after the caller gave up
+// (reads): a timed-out command may still run in Redis.
+//
+// Ownership: the destructor stops the loops; commands still pending then
+// get UNAVAILABLE ("client shutting down"). Thread-safety: Send() is safe
+// from any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "storage/redis_connection.h"
+
+struct redisReply;
+
+namespace catalog::storage {
+
+struct AsyncRedisOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  // Event-loop threads, one connection each. Default 2.
+  int connections = 2;
+  // Bound on a reply whatever the deadline. Default 1 s.
+  absl::Duration command_timeout = absl::Seconds(1);
+};
+
+class AsyncRedis {
+ public:
+  // The reply is valid only during the call. Error replies arrive as
+  // replies (type REDIS_REPLY_ERROR).
+  using Done = std::function<void(absl::StatusOr<const redisReply*> reply)>;
+
+  explicit AsyncRedis(AsyncRedisOptions options);
+  ~AsyncRedis();
+  AsyncRedis(const AsyncRedis&) = delete;
+  AsyncRedis& operator=(const AsyncRedis&) = delete;
+
+  void Send(RedisCommand command, absl::Time deadline, Done done);
+
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  class Loop;
+  const AsyncRedisOptions options_;
+  const std::string endpoint_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::atomic<uint64_t> next_{0};
+};
+
+}  // namespace catalog::storage
