@@ -86,7 +86,7 @@ CatalogCore::CatalogCore(storage::TieredStore* store, const storage::Clock* cloc
     : store_(store), clock_(clock), metrics_(metrics), options_(options) {}
 
 absl::Status CatalogCore::CheckResponseSize(absl::Span<const std::string> ids,
-                                            absl::Span<const storage::MaybeValue> values) const {
+                                            absl::Span<const storage::ValueView> values) const {
   int64_t bytes = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
     bytes += static_cast<int64_t>(ids[i].size()) + kItemOverheadBytes;
@@ -102,7 +102,7 @@ absl::StatusOr<std::vector<storage::MaybeValue>> CatalogCore::BatchGet(absl::Spa
                                                                        absl::Time deadline) {
   if (absl::Status s = ValidateIdBatch(ids, "ids", options_.max_batch_size); !s.ok()) return s;
   ASSIGN_OR_RETURN(std::vector<storage::MaybeValue> values, store_->Read(ids, deadline));
-  if (absl::Status s = CheckResponseSize(ids, values); !s.ok()) return s;
+  if (absl::Status s = CheckResponseSize(ids, storage::Views(values)); !s.ok()) return s;
   return values;
 }
 
@@ -111,11 +111,11 @@ void CatalogCore::BatchGetAsync(std::vector<std::string> ids, absl::Time deadlin
   if (absl::Status s = ValidateIdBatch(ids, "ids", options_.max_batch_size); !s.ok()) return done(ids, s);
   store_->ReadAsync(std::move(ids), deadline,
                     [this, done = std::move(done)](absl::Span<const std::string> ids,
-                                                   absl::StatusOr<std::vector<storage::MaybeValue>> values) {
+                                                   absl::StatusOr<absl::Span<const storage::ValueView>> values) {
                       if (values.ok()) {
                         if (absl::Status s = CheckResponseSize(ids, *values); !s.ok()) return done(ids, s);
                       }
-                      done(ids, std::move(values));
+                      done(ids, values);
                     });
 }
 

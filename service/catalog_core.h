@@ -112,7 +112,7 @@ class CatalogCore {
   // Bad input of a write, before anything is stored.
   absl::Status ValidateWrite(absl::Span<const catalog::v1::Product* const> products) const;
   // RESOURCE_EXHAUSTED if `values` for `ids` would not fit one answer.
-  absl::Status CheckResponseSize(absl::Span<const std::string> ids, absl::Span<const storage::MaybeValue> values) const;
+  absl::Status CheckResponseSize(absl::Span<const std::string> ids, absl::Span<const storage::ValueView> values) const;
 
   storage::TieredStore* const store_;
   const storage::Clock* const clock_;

@@ -68,7 +68,7 @@ grpc::ServerUnaryReactor* CatalogV1Service::BatchGetProductsAsync(grpc::Callback
                                std::make_move_iterator(parsed.mutable_ids()->end()));
   core_->BatchGetAsync(std::move(ids), CallDeadline(*context, max_call_),
                        [reactor, response, record](absl::Span<const std::string> ids,
-                                                   absl::StatusOr<std::vector<storage::MaybeValue>> values) {
+                                                   absl::StatusOr<absl::Span<const storage::ValueView>> values) {
                          if (values.ok()) *response = EncodedBatchResponse::Build(ids, *values).buffer;
                          reactor->Finish(record->Finish(values.status()));
                        });

@@ -19,7 +19,7 @@ size_t FieldSize(uint32_t tag, size_t length) {
   return CodedOutputStream::VarintSize32(tag) + CodedOutputStream::VarintSize32(static_cast<uint32_t>(length)) + length;
 }
 
-uint8_t* WriteField(uint32_t tag, const std::string& bytes, uint8_t* out) {
+uint8_t* WriteField(uint32_t tag, absl::string_view bytes, uint8_t* out) {
   out = CodedOutputStream::WriteVarint32ToArray(tag, out);
   out = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), out);
   return std::copy(bytes.begin(), bytes.end(), out);
@@ -29,6 +29,15 @@ uint8_t* WriteField(uint32_t tag, const std::string& bytes, uint8_t* out) {
 
 EncodedBatchResponse EncodedBatchResponse::Build(absl::Span<const std::string> ids,
                                                  absl::Span<const std::optional<std::string>> values) {
+  std::vector<std::optional<absl::string_view>> views(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].has_value()) views[i] = *values[i];
+  }
+  return Build(ids, views);
+}
+
+EncodedBatchResponse EncodedBatchResponse::Build(absl::Span<const std::string> ids,
+                                                 absl::Span<const std::optional<absl::string_view>> values) {
   size_t total = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
     total +=

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace catalog::service {
@@ -25,6 +26,9 @@ struct EncodedBatchResponse {
 
   // products: `values[i]` for each present value, in order (each must be a
   // valid catalog.v1.Product encoding); missing_ids: `ids[i]` where absent.
+  // Each value is copied once, into the response's one slice.
+  static EncodedBatchResponse Build(absl::Span<const std::string> ids,
+                                    absl::Span<const std::optional<absl::string_view>> values);
   static EncodedBatchResponse Build(absl::Span<const std::string> ids,
                                     absl::Span<const std::optional<std::string>> values);
 };

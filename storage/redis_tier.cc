@@ -230,7 +230,16 @@ void RedisTier::MultiGetAsync(absl::Span<const std::string> ids, absl::Time dead
                    metrics_->Add(Counter::redis_errors_total);
                    return done(reply.status());
                  }
-                 done(MultiGetValues(**reply, count));
+                 const redisReply& r = **reply;
+                 if (r.type == REDIS_REPLY_ERROR) return done(ReplyError(r, "MGET"));
+                 if (r.type != REDIS_REPLY_ARRAY || r.elements != count) return done(Unexpected("MGET", r));
+                 // Views into the reply: no copy until the response is built.
+                 std::vector<ValueView> views(count);
+                 for (size_t i = 0; i < count; ++i) {
+                   const redisReply* element = r.element[i];
+                   if (element->type == REDIS_REPLY_STRING) views[i] = absl::string_view(element->str, element->len);
+                 }
+                 done(absl::MakeConstSpan(views));
                });
 }
 

@@ -38,13 +38,28 @@ void TieredStore::ReadAsync(std::vector<std::string> ids, absl::Time deadline, R
   auto shared_ids = std::make_shared<const std::vector<std::string>>(std::move(ids));
   primary_->MultiGetAsync(
       *shared_ids, deadline,
-      [this, shared_ids, deadline, done = std::move(done)](absl::StatusOr<std::vector<MaybeValue>> values) mutable {
+      [this, shared_ids, deadline, done = std::move(done)](absl::StatusOr<absl::Span<const ValueView>> values) mutable {
         if (!values.ok()) return done(*shared_ids, values.status());
         const bool all_present =
-            std::all_of(values->begin(), values->end(), [](const MaybeValue& value) { return value.has_value(); });
-        if (all_present) return done(*shared_ids, ReadMisses(*shared_ids, *std::move(values), deadline));
-        executor_->Run([this, shared_ids, deadline, values = *std::move(values), done = std::move(done)]() mutable {
-          done(*shared_ids, ReadMisses(*shared_ids, std::move(values), deadline));
+            std::all_of(values->begin(), values->end(), [](const ValueView& value) { return value.has_value(); });
+        if (all_present) {
+          // All hot: answered from the reply itself, tombstones as missing.
+          std::vector<ValueView> views(values->begin(), values->end());
+          for (ValueView& view : views) {
+            if (IsTombstone(*view)) view.reset();
+          }
+          metrics_->Add(Counter::read_hot_hits_total, static_cast<int64_t>(views.size()));
+          return done(*shared_ids, absl::MakeConstSpan(views));
+        }
+        std::vector<MaybeValue> owned(values->size());
+        for (size_t i = 0; i < owned.size(); ++i) {
+          if ((*values)[i].has_value()) owned[i].emplace(*(*values)[i]);
+        }
+        executor_->Run([this, shared_ids, deadline, owned = std::move(owned), done = std::move(done)]() mutable {
+          absl::StatusOr<std::vector<MaybeValue>> read = ReadMisses(*shared_ids, std::move(owned), deadline);
+          if (!read.ok()) return done(*shared_ids, read.status());
+          const std::vector<ValueView> views = Views(*read);
+          done(*shared_ids, absl::MakeConstSpan(views));
         });
       });
 }

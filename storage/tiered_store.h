@@ -119,10 +119,11 @@ class TieredStore {
   absl::StatusOr<std::vector<MaybeValue>> Read(absl::Span<const std::string> ids, absl::Time deadline);
 
   // Read without blocking the calling thread: `done` runs exactly once, with
-  // the ids and what Read would return, on the thread that got Redis's
-  // reply (all hot) or on the executor (misses). `done` must not block.
+  // the ids and what Read would return, as views valid only during the call
+  // (into Redis's reply when all were hot: no copy), on the thread that got
+  // the reply (all hot) or on the executor (misses). `done` must not block.
   using ReadDone =
-      std::function<void(absl::Span<const std::string> ids, absl::StatusOr<std::vector<MaybeValue>> values)>;
+      std::function<void(absl::Span<const std::string> ids, absl::StatusOr<absl::Span<const ValueView>> values)>;
   void ReadAsync(std::vector<std::string> ids, absl::Time deadline, ReadDone done);
 
   // Writes all records or none. Ids must be distinct. With `once`, at most

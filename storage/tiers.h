@@ -29,12 +29,23 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 
 namespace catalog::storage {
 
 using MaybeValue = std::optional<std::string>;
+// A value (or its absence) owned by someone else.
+using ValueView = std::optional<absl::string_view>;
+
+inline std::vector<ValueView> Views(absl::Span<const MaybeValue> values) {
+  std::vector<ValueView> views(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].has_value()) views[i] = *values[i];
+  }
+  return views;
+}
 
 // What the demotion fence of an id's bucket held when read (nullopt: no
 // demotion has touched the bucket yet). Opaque; only compared for equality.
@@ -122,11 +133,16 @@ class PrimaryTier {
   virtual absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids, absl::Time deadline) = 0;
 
   // MultiGet without blocking the caller: `done` runs exactly once, on some
-  // thread, with what MultiGet would return. It must not block (it may run
-  // on an event-loop thread). By default MultiGet runs inline.
-  using ValuesDone = std::function<void(absl::StatusOr<std::vector<MaybeValue>>)>;
+  // thread, with what MultiGet would return, as views into the reply that
+  // are valid only during the call (so a response can be built from them
+  // with one copy). It must not block (it may run on an event-loop thread).
+  // By default MultiGet runs inline.
+  using ValuesDone = std::function<void(absl::StatusOr<absl::Span<const ValueView>>)>;
   virtual void MultiGetAsync(absl::Span<const std::string> ids, absl::Time deadline, ValuesDone done) {
-    done(MultiGet(ids, deadline));
+    absl::StatusOr<std::vector<MaybeValue>> values = MultiGet(ids, deadline);
+    if (!values.ok()) return done(values.status());
+    const std::vector<ValueView> views = Views(*values);
+    done(absl::MakeConstSpan(views));
   }
 
   // The fences of the ids' buckets, in one round trip.
