@@ -52,16 +52,22 @@ grpc::ServerUnaryReactor* CatalogV1Service::BatchGetProductsAsync(grpc::Callback
                                                                   const grpc::ByteBuffer* request,
                                                                   grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Bad request bytes are answered as the sync handlers answer them
+  // (UnaryHandler): before admission and bookkeeping.
+  BatchGetProductsRequest parsed;
+  grpc::ByteBuffer bytes(*request);  // Shares the slices.
+  if (!request->Valid()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request message"));
+    return reactor;
+  }
+  if (!grpc::SerializationTraits<BatchGetProductsRequest>::Deserialize(&bytes, &parsed).ok()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "request body is not a valid catalog.v1.BatchGetProductsRequest message"));
+    return reactor;
+  }
   auto record = std::make_shared<CallRecord>(observers_, "catalog.v1.CatalogService/BatchGetProducts");
   if (absl::Status admitted = record->Admit(); !admitted.ok()) {
     reactor->Finish(record->Finish(admitted));
-    return reactor;
-  }
-  BatchGetProductsRequest parsed;
-  grpc::ByteBuffer bytes(*request);  // Shares the slices.
-  if (!grpc::SerializationTraits<BatchGetProductsRequest>::Deserialize(&bytes, &parsed).ok()) {
-    reactor->Finish(record->Finish(
-        absl::InvalidArgumentError("request body is not a valid catalog.v1.BatchGetProductsRequest message")));
     return reactor;
   }
   std::vector<std::string> ids(std::make_move_iterator(parsed.mutable_ids()->begin()),

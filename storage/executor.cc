@@ -36,14 +36,11 @@ void ThreadPoolExecutor::Work() {
     std::function<void()> task;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return head_ < queue_.size() || stopping_; };
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
       mu_.Await(absl::Condition(&ready));
-      if (head_ == queue_.size()) return;  // Stopping, nothing left.
-      task = std::move(queue_[head_++]);
-      if (head_ == queue_.size()) {  // Drained: reuse the storage.
-        queue_.clear();
-        head_ = 0;
-      }
+      if (queue_.empty()) return;  // Stopping, nothing left.
+      task = std::move(queue_.front());
+      queue_.pop_front();
     }
     task();
   }

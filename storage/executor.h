@@ -5,6 +5,7 @@
 // Thread-safety: Run() is safe from any thread.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -33,8 +34,7 @@ class ThreadPoolExecutor final : public Executor {
  private:
   void Work();
   absl::Mutex mu_;
-  std::vector<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
-  size_t head_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

@@ -1,9 +1,11 @@
 #include "storage/redis_async.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
+#include <netdb.h>
 
 #include <thread>
 
@@ -13,11 +15,15 @@
 
 namespace catalog::storage {
 
-// One event loop, its thread and its connection. Everything but Post()
-// runs on the loop thread.
+// One event loop, its thread and its connection. Everything but Post(),
+// connects() and the destructor runs on the loop thread.
 class AsyncRedis::Loop {
  public:
-  Loop(const AsyncRedisOptions& options, const std::string& endpoint) : options_(options), endpoint_(endpoint) {
+  // Commands waiting for a reply on one connection, at most.
+  static constexpr int kMaxOutstanding = 10000;
+
+  Loop(const AsyncRedisOptions& options, const std::string& endpoint, const std::string& address)
+      : options_(options), endpoint_(endpoint), address_(address) {
     base_ = event_base_new();
     wakeup_ = event_new(base_, -1, EV_PERSIST, &Loop::OnWakeup, this);
     event_add(wakeup_, nullptr);
@@ -25,15 +31,23 @@ class AsyncRedis::Loop {
   }
 
   ~Loop() {
-    event_base_loopbreak(base_);
+    // loopexit, not loopbreak: a break sent before the thread enters the
+    // loop would be lost (the loop resets it on entry).
+    event_base_loopexit(base_, nullptr);
     thread_.join();
     // The thread is gone: this thread owns the loop now.
-    if (context_ != nullptr) redisAsyncFree(context_);  // Pending commands get UNAVAILABLE.
+    stopping_ = true;
+    if (context_ != nullptr) {
+      redisAsyncContext* context = context_;
+      context_ = nullptr;
+      redisAsyncFree(context);  // Pending commands get UNAVAILABLE.
+    }
     std::vector<Item> left;
     {
       absl::MutexLock lock(&mu_);
       left.swap(inbox_);
     }
+    left.insert(left.end(), std::make_move_iterator(retries_.begin()), std::make_move_iterator(retries_.end()));
     for (Item& item : left) item.done(absl::UnavailableError(absl::StrCat(endpoint_, ": client shutting down")));
     event_free(wakeup_);
     event_base_free(base_);
@@ -42,23 +56,26 @@ class AsyncRedis::Loop {
   void Post(RedisCommand command, absl::Time deadline, Done done) {
     {
       absl::MutexLock lock(&mu_);
-      inbox_.push_back(Item{std::move(command), deadline, std::move(done)});
+      inbox_.push_back(Item{std::move(command), deadline, std::move(done), /*retried=*/false});
     }
     event_active(wakeup_, EV_READ, 0);
   }
+
+  int64_t connects() const { return connects_.load(std::memory_order_relaxed); }
 
  private:
   struct Item {
     RedisCommand command;
     absl::Time deadline;
     Done done;
+    bool retried;
   };
   // One command sent: owned by hiredis (as its callback's privdata) until
   // its reply callback runs, which hiredis guarantees exactly once (with a
   // null reply when the connection goes away).
   struct Pending {
     Loop* loop;
-    Done done;
+    Item item;  // Kept for one retry after a lost connection.
     event* timer = nullptr;
     bool finished = false;
     bool callers_deadline = false;
@@ -72,6 +89,9 @@ class AsyncRedis::Loop {
       absl::MutexLock lock(&mu_);
       items.swap(inbox_);
     }
+    std::vector<Item> retries;
+    retries.swap(retries_);
+    for (Item& item : retries) Start(std::move(item));
     for (Item& item : items) Start(std::move(item));
   }
 
@@ -82,12 +102,12 @@ class AsyncRedis::Loop {
       return;
     }
     if (context_ == nullptr && !Connect(item)) return;
-    auto* pending = new Pending{this, std::move(item.done)};
+    if (outstanding_ >= kMaxOutstanding) {
+      item.done(absl::UnavailableError(
+          absl::StrCat(endpoint_, ": ", outstanding_, " commands already wait for replies on this connection")));
+      return;
+    }
     const absl::Time bound = std::min(item.deadline, now + options_.command_timeout);
-    pending->callers_deadline = bound == item.deadline;
-    pending->timer = evtimer_new(base_, &Loop::OnTimer, pending);
-    const timeval wait = absl::ToTimeval(std::max(bound - now, absl::Microseconds(1)));
-    evtimer_add(pending->timer, &wait);
     std::vector<const char*> argv;
     std::vector<size_t> lengths;
     argv.reserve(item.command.size());
@@ -96,17 +116,27 @@ class AsyncRedis::Loop {
       argv.push_back(arg.data());
       lengths.push_back(arg.size());
     }
+    auto* pending = new Pending{this, std::move(item)};
+    pending->callers_deadline = bound == pending->item.deadline;
+    pending->timer = evtimer_new(base_, &Loop::OnTimer, pending);
+    const timeval wait = absl::ToTimeval(std::max(bound - now, absl::Microseconds(1)));
+    evtimer_add(pending->timer, &wait);
+    if (outstanding_ == 0) last_progress_ = now;  // Nothing was waiting: the clock starts now.
     if (redisAsyncCommandArgv(context_, &Loop::OnReply, pending, static_cast<int>(argv.size()), argv.data(),
                               lengths.data()) != REDIS_OK) {
       // Not queued: hiredis will never call back for it.
       Finish(pending, absl::UnavailableError(absl::StrCat(endpoint_, ": cannot send: ", context_->errstr)));
       delete pending;
+      return;
     }
+    ++outstanding_;
   }
 
   // Opens the connection (replies and errors come through the callbacks).
+  // The address was resolved once, off this thread: no DNS on the loop.
   bool Connect(Item& item) {
-    redisAsyncContext* context = redisAsyncConnect(options_.host.c_str(), options_.port);
+    connects_.fetch_add(1, std::memory_order_relaxed);
+    redisAsyncContext* context = redisAsyncConnect(address_.c_str(), options_.port);
     if (context == nullptr || context->err != 0) {
       item.done(absl::UnavailableError(
           absl::StrCat(endpoint_, ": connect: ", context != nullptr ? context->errstr : "out of memory")));
@@ -120,29 +150,49 @@ class AsyncRedis::Loop {
     redisAsyncSetConnectCallback(context, &Loop::OnConnect);
     redisAsyncSetDisconnectCallback(context, &Loop::OnDisconnect);
     context_ = context;
+    outstanding_ = 0;
+    last_progress_ = absl::Now();
     return true;
   }
 
+  // Runs the caller's `done` once and releases what it holds at once.
   void Finish(Pending* pending, absl::StatusOr<const redisReply*> reply) {
     pending->finished = true;
     if (pending->timer != nullptr) {
       event_free(pending->timer);
       pending->timer = nullptr;
     }
-    pending->done(reply);
+    Done done = std::move(pending->item.done);
+    pending->item.command.clear();
+    done(reply);
   }
 
   static void OnReply(redisAsyncContext* context, void* reply, void* privdata) {
     auto* pending = static_cast<Pending*>(privdata);
     Loop* loop = pending->loop;
+    if (loop->context_ == context) {
+      --loop->outstanding_;
+      loop->last_progress_ = absl::Now();
+    }
     if (!pending->finished) {
-      if (reply == nullptr) {
+      if (reply != nullptr) {
+        loop->Finish(pending, static_cast<const redisReply*>(reply));
+      } else if (!pending->item.retried && !loop->stopping_ && absl::Now() < pending->item.deadline) {
+        // The connection went away (Redis restarted, an idle timeout, a
+        // proxy): one more try on a fresh connection, once this one is
+        // gone (Drain runs after hiredis has freed it). Only for commands
+        // that are safe to run twice, which is all this client carries.
+        event_free(pending->timer);
+        pending->timer = nullptr;
+        pending->finished = true;
+        pending->item.retried = true;
+        loop->retries_.push_back(std::move(pending->item));
+        event_active(loop->wakeup_, EV_READ, 0);
+      } else {
         loop->Finish(pending,
                      absl::UnavailableError(absl::StrCat(
                          loop->endpoint_, ": ",
                          context->errstr != nullptr && context->err != 0 ? context->errstr : "connection closed")));
-      } else {
-        loop->Finish(pending, static_cast<const redisReply*>(reply));
       }
     }
     delete pending;
@@ -158,9 +208,12 @@ class AsyncRedis::Loop {
         callers ? absl::DeadlineExceededError(absl::StrCat(loop->endpoint_, ": deadline exceeded waiting for reply"))
                 : absl::UnavailableError(absl::StrCat(loop->endpoint_, ": no reply within ",
                                                       absl::FormatDuration(loop->options_.command_timeout))));
-    // Redis is not answering: drop the connection (its other commands fail
-    // UNAVAILABLE now instead of waiting) and reconnect on the next command.
-    if (!callers && loop->context_ != nullptr) {
+    // Watchdog: Redis has answered nothing on this connection for
+    // command_timeout while commands wait (hung, paused, a dead peer that
+    // sent no reset). Drop the connection, whatever the callers' deadlines,
+    // so calls stop queueing behind it; the next command reconnects.
+    if (loop->context_ != nullptr && loop->outstanding_ > 0 &&
+        absl::Now() - loop->last_progress_ >= loop->options_.command_timeout) {
       redisAsyncContext* context = loop->context_;
       loop->context_ = nullptr;
       redisAsyncFree(context);
@@ -183,23 +236,58 @@ class AsyncRedis::Loop {
 
   const AsyncRedisOptions& options_;
   const std::string& endpoint_;
+  const std::string& address_;
   event_base* base_ = nullptr;
   event* wakeup_ = nullptr;
-  redisAsyncContext* context_ = nullptr;  // Loop thread only.
+  // Loop thread only:
+  redisAsyncContext* context_ = nullptr;
+  int outstanding_ = 0;        // Commands sent on context_ and not answered.
+  absl::Time last_progress_;   // Last reply on context_ (or its start).
+  std::vector<Item> retries_;  // Commands whose connection went away.
+  bool stopping_ = false;
+  std::atomic<int64_t> connects_{0};
   absl::Mutex mu_;
   std::vector<Item> inbox_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 
+namespace {
+
+// The host's first IPv4/IPv6 address as text, or the host itself if it
+// does not resolve now (hiredis then tries at connect time).
+std::string Resolve(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) return host;
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* address = found->ai_family == AF_INET6
+                            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
+                            : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
+  const bool ok = inet_ntop(found->ai_family, address, text, sizeof(text)) != nullptr;
+  freeaddrinfo(found);
+  return ok ? std::string(text) : host;
+}
+
+}  // namespace
+
 AsyncRedis::AsyncRedis(AsyncRedisOptions options)
-    : options_(std::move(options)), endpoint_(absl::StrCat("redis ", options_.host, ":", options_.port)) {
+    : options_(std::move(options)),
+      endpoint_(absl::StrCat("redis ", options_.host, ":", options_.port)),
+      address_(Resolve(options_.host)) {
   // libevent's own locking, so other threads may wake a loop (event_active)
-  // and stop it (event_base_loopbreak).
+  // and stop it (event_base_loopexit). Without it that would be a data race.
   static const bool threads = [] { return evthread_use_pthreads() == 0; }();
-  (void)threads;
+  if (!threads) std::abort();
   for (int i = 0; i < std::max(1, options_.connections); ++i) {
-    loops_.push_back(std::make_unique<Loop>(options_, endpoint_));
+    loops_.push_back(std::make_unique<Loop>(options_, endpoint_, address_));
   }
+}
+
+int64_t AsyncRedis::connects() const {
+  int64_t total = 0;
+  for (const auto& loop : loops_) total += loop->connects();
+  return total;
 }
 
 AsyncRedis::~AsyncRedis() = default;

@@ -10,10 +10,15 @@
 //
 // Bounds: every command has a timer at min(deadline, now + command_timeout).
 // If it fires first, `done` gets DEADLINE_EXCEEDED (the caller's deadline)
-// or UNAVAILABLE (command_timeout: Redis is not answering; the connection is
-// then closed, failing its other commands with UNAVAILABLE, and the next
-// command reconnects). A connection that fails or is refused fails its
-// commands with UNAVAILABLE naming the endpoint. `done` runs exactly once.
+// or UNAVAILABLE (command_timeout). A watchdog closes a connection on which
+// commands have waited command_timeout with no reply at all, whatever the
+// callers' deadlines (a hung or paused Redis, a dead peer), failing its
+// other commands; the next command reconnects. At most 10,000 commands wait
+// on one connection; past that, UNAVAILABLE at once. A command whose
+// connection goes away (Redis restarted, an idle timeout) is sent once more
+// on a fresh one if its deadline allows; otherwise UNAVAILABLE naming the
+// endpoint. `done` runs exactly once. The host is resolved once, when the
+// client is made: the loops never wait for DNS.
 //
 // Only for commands that are safe to run late or after the caller gave up
 // (reads): a timed-out command may still run in Redis.
@@ -23,6 +28,7 @@
 // from any thread.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -59,11 +65,14 @@ class AsyncRedis {
   void Send(RedisCommand command, absl::Time deadline, Done done);
 
   const std::string& endpoint() const { return endpoint_; }
+  // Connections opened so far (for tests and metrics).
+  int64_t connects() const;
 
  private:
   class Loop;
   const AsyncRedisOptions options_;
   const std::string endpoint_;
+  const std::string address_;
   std::vector<std::unique_ptr<Loop>> loops_;
   std::atomic<uint64_t> next_{0};
 };

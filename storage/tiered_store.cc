@@ -56,6 +56,10 @@ void TieredStore::ReadAsync(std::vector<std::string> ids, absl::Time deadline, R
           if ((*values)[i].has_value()) owned[i].emplace(*(*values)[i]);
         }
         executor_->Run([this, shared_ids, deadline, owned = std::move(owned), done = std::move(done)]() mutable {
+          // Queued behind slow cold reads, the call may have run out of time.
+          if (clock_->Now() >= deadline) {
+            return done(*shared_ids, absl::DeadlineExceededError("deadline exceeded waiting for a cold-read thread"));
+          }
           absl::StatusOr<std::vector<MaybeValue>> read = ReadMisses(*shared_ids, std::move(owned), deadline);
           if (!read.ok()) return done(*shared_ids, read.status());
           const std::vector<ValueView> views = Views(*read);

@@ -286,17 +286,17 @@ TEST_CASE("slow MySQL: a cold read ends at its deadline, hot reads are unaffecte
 }
 
 TEST_CASE("SIGTERM: in-flight calls finish, then the server exits 0") {
-  Stack s;
+  Stack s({"--redis_command_timeout_ms=5000"});
   REQUIRE(s.client.Upsert({MakeProduct("a")}).ok());
   // Hold every Redis command for a while (less than redis_command_timeout_ms)
   // so a call is surely in flight.
-  s.redis.Command({"CLIENT", "PAUSE", "800"});
+  s.redis.Command({"CLIENT", "PAUSE", "1500"});
   auto in_flight = std::async(std::launch::async, [&] {
     BatchGetProductsResponse batch;
     grpc::Status status = s.client.BatchGet({"a"}, &batch, absl::Seconds(10));
     return std::make_pair(status, batch.products_size());
   });
-  absl::SleepFor(absl::Milliseconds(300));
+  absl::SleepFor(absl::Milliseconds(500));
   kill(s.server.process().pid(), SIGTERM);
   auto [status, found] = in_flight.get();
   INFO(status.error_message());

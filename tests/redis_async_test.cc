@@ -46,6 +46,10 @@ void Send(AsyncRedis& redis, RedisCommand command, absl::Duration timeout, Resul
 }
 
 TEST_CASE("async redis: replies, and thousands of calls pipelined from several threads") {
+  // Declared before the client: callbacks still pending at its destruction
+  // (a failed run) must not touch freed counters.
+  std::atomic<int> ok{0};
+  std::atomic<int> finished{0};
   AsyncStack stack;
   auto& [server, redis] = stack;
   Result ping;
@@ -55,8 +59,6 @@ TEST_CASE("async redis: replies, and thousands of calls pipelined from several t
   CHECK(ping.status.ok());
   CHECK(ping.text == "PONG");
 
-  std::atomic<int> ok{0};
-  std::atomic<int> finished{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
@@ -77,7 +79,7 @@ TEST_CASE("async redis: replies, and thousands of calls pipelined from several t
 }
 
 TEST_CASE("async redis: a paused Redis ends calls at their deadline, or after command_timeout as UNAVAILABLE") {
-  AsyncStack stack(absl::Milliseconds(600));
+  AsyncStack stack(absl::Milliseconds(600), /*connections=*/1);
   auto& [server, redis] = stack;
   Result warm;
   Send(redis, {"PING"}, absl::Seconds(5), &warm);
@@ -92,11 +94,12 @@ TEST_CASE("async redis: a paused Redis ends calls at their deadline, or after co
   INFO(long_deadline.status.ToString());
   CHECK(absl::IsUnavailable(long_deadline.status));
   CHECK(absl::StrContains(long_deadline.status.message(), "no reply within"));
-  absl::SleepFor(absl::Seconds(1));  // The pause is over: a new connection answers.
+  absl::SleepFor(absl::Seconds(1));  // The pause is over.
   Result after;
   Send(redis, {"PING"}, absl::Seconds(5), &after);
   REQUIRE(after.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   CHECK(after.status.ok());
+  CHECK(redis.connects() == 2);  // The hung connection was dropped; this one is new.
 }
 
 // (Redis 7.0 holds even CLIENT UNPAUSE from a new connection during a
@@ -130,12 +133,59 @@ TEST_CASE("async redis: Redis down is UNAVAILABLE at once, after a restart the n
   REQUIRE(down.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   INFO(down.status.ToString());
   CHECK(absl::IsUnavailable(down.status));
+  CHECK_FALSE(absl::StrContains(down.status.message(), "no reply within"));  // Refused, not timed out.
   server.Start();
   Result up;
   Send(redis, {"PING"}, absl::Seconds(5), &up);
   REQUIRE(up.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   INFO(up.status.ToString());
   CHECK(up.status.ok());
+}
+
+TEST_CASE("async redis: callers with short deadlines on a hung Redis: the watchdog drops the connection") {
+  AsyncStack stack(absl::Milliseconds(400), /*connections=*/1);
+  auto& [server, redis] = stack;
+  Result warm;
+  Send(redis, {"PING"}, absl::Seconds(5), &warm);
+  REQUIRE(warm.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  REQUIRE(redis.connects() == 1);
+  server.Command({"CLIENT", "PAUSE", "2000"});
+  // Deadlines far below command_timeout: only the watchdog can notice that
+  // nothing comes back at all.
+  std::vector<std::unique_ptr<Result>> calls;
+  for (int i = 0; i < 10; ++i) {
+    calls.push_back(std::make_unique<Result>());
+    Send(redis, {"GET", "x"}, absl::Milliseconds(150), calls.back().get());
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  for (auto& call : calls) {
+    REQUIRE(call->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    CHECK(absl::IsDeadlineExceeded(call->status));
+  }
+  CHECK(redis.connects() >= 2);  // Dropped at least once, reconnected for later calls.
+}
+
+TEST_CASE("async redis: a command whose connection is killed is sent once more on a fresh one") {
+  AsyncStack stack(absl::Seconds(5), /*connections=*/1);
+  auto& [server, redis] = stack;
+  Result blocked;
+  Send(redis, {"BLPOP", "nothing", "1"}, absl::Seconds(10), &blocked);  // Waits in Redis for 1 s.
+  long long id = -1;
+  for (int i = 0; i < 200 && id < 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+    auto list = server.Command({"CLIENT", "LIST"});
+    const std::string text(list->str, list->len);
+    const size_t at = text.find("cmd=blpop");
+    if (at == std::string::npos) continue;
+    const size_t line = text.rfind("id=", at);
+    id = std::stoll(text.substr(line + 3));
+  }
+  REQUIRE(id >= 0);
+  server.Command({"CLIENT", "KILL", "ID", std::to_string(id)});
+  REQUIRE(blocked.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  INFO(blocked.status.ToString());
+  CHECK(blocked.status.ok());  // The retry's BLPOP timed out in Redis: a nil reply.
+  CHECK(redis.connects() == 2);
 }
 
 }  // namespace
