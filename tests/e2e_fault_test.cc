@@ -274,7 +274,14 @@ TEST_CASE("twenty 52 MB requests are refused, and the server's memory returns ne
   absl::SleepFor(absl::Seconds(1));  // Past a maintenance tick (malloc_trim).
   const long long after = RssKiB(s.server.process().pid());
   INFO("RSS baseline " << baseline << " KiB, after " << after << " KiB");
-  CHECK(after < baseline + 64 * 1024);
+  // Under AddressSanitizer (CATALOG_SANITIZE=1 tools/test exports
+  // ASAN_OPTIONS) freed memory sits in its quarantine and malloc_trim is not
+  // glibc's: RSS says nothing there.
+  if (std::getenv("ASAN_OPTIONS") == nullptr) {
+    CHECK(after < baseline + 64 * 1024);
+  } else {
+    WARN("RSS not checked under AddressSanitizer");
+  }
   BatchGetProductsResponse batch;
   CHECK(s.client.BatchGet({"a"}, &batch).ok());
 }
