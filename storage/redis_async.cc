@@ -53,10 +53,10 @@ class AsyncRedis::Loop {
     event_base_free(base_);
   }
 
-  void Post(RedisCommand command, absl::Time deadline, Done done) {
+  void Post(RedisCommand command, std::string resp, absl::Time deadline, Done done) {
     {
       absl::MutexLock lock(&mu_);
-      inbox_.push_back(Item{std::move(command), deadline, std::move(done), /*retried=*/false});
+      inbox_.push_back(Item{std::move(command), std::move(resp), deadline, std::move(done), /*retried=*/false});
     }
     event_active(wakeup_, EV_READ, 0);
   }
@@ -65,7 +65,8 @@ class AsyncRedis::Loop {
 
  private:
   struct Item {
-    RedisCommand command;
+    RedisCommand command;  // Either this...
+    std::string resp;      // ...or the command already in RESP.
     absl::Time deadline;
     Done done;
     bool retried;
@@ -108,6 +109,28 @@ class AsyncRedis::Loop {
       return;
     }
     const absl::Time bound = std::min(item.deadline, now + options_.command_timeout);
+    auto* pending = new Pending{this, std::move(item)};
+    pending->callers_deadline = bound == pending->item.deadline;
+    pending->timer = evtimer_new(base_, &Loop::OnTimer, pending);
+    const timeval wait = absl::ToTimeval(std::max(bound - now, absl::Microseconds(1)));
+    evtimer_add(pending->timer, &wait);
+    if (outstanding_ == 0) last_progress_ = now;  // Nothing was waiting: the clock starts now.
+    if (Write(pending) != REDIS_OK) {
+      // Not queued: hiredis will never call back for it.
+      Finish(pending, absl::UnavailableError(absl::StrCat(endpoint_, ": cannot send: ", context_->errstr)));
+      delete pending;
+      return;
+    }
+    ++outstanding_;
+  }
+
+  // Queues the command in hiredis's output buffer, as given in RESP or
+  // formatted from its arguments.
+  int Write(Pending* pending) {
+    const Item& item = pending->item;
+    if (!item.resp.empty()) {
+      return redisAsyncFormattedCommand(context_, &Loop::OnReply, pending, item.resp.data(), item.resp.size());
+    }
     std::vector<const char*> argv;
     std::vector<size_t> lengths;
     argv.reserve(item.command.size());
@@ -116,20 +139,8 @@ class AsyncRedis::Loop {
       argv.push_back(arg.data());
       lengths.push_back(arg.size());
     }
-    auto* pending = new Pending{this, std::move(item)};
-    pending->callers_deadline = bound == pending->item.deadline;
-    pending->timer = evtimer_new(base_, &Loop::OnTimer, pending);
-    const timeval wait = absl::ToTimeval(std::max(bound - now, absl::Microseconds(1)));
-    evtimer_add(pending->timer, &wait);
-    if (outstanding_ == 0) last_progress_ = now;  // Nothing was waiting: the clock starts now.
-    if (redisAsyncCommandArgv(context_, &Loop::OnReply, pending, static_cast<int>(argv.size()), argv.data(),
-                              lengths.data()) != REDIS_OK) {
-      // Not queued: hiredis will never call back for it.
-      Finish(pending, absl::UnavailableError(absl::StrCat(endpoint_, ": cannot send: ", context_->errstr)));
-      delete pending;
-      return;
-    }
-    ++outstanding_;
+    return redisAsyncCommandArgv(context_, &Loop::OnReply, pending, static_cast<int>(argv.size()), argv.data(),
+                                 lengths.data());
   }
 
   // Opens the connection (replies and errors come through the callbacks).
@@ -164,6 +175,7 @@ class AsyncRedis::Loop {
     }
     Done done = std::move(pending->item.done);
     pending->item.command.clear();
+    pending->item.resp.clear();
     done(reply);
   }
 
@@ -293,8 +305,24 @@ int64_t AsyncRedis::connects() const {
 AsyncRedis::~AsyncRedis() = default;
 
 void AsyncRedis::Send(RedisCommand command, absl::Time deadline, Done done) {
-  loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()]->Post(std::move(command), deadline,
+  loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()]->Post(std::move(command), std::string(),
+                                                                              deadline, std::move(done));
+}
+
+void AsyncRedis::SendFormatted(std::string resp, absl::Time deadline, Done done) {
+  loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()]->Post(RedisCommand(), std::move(resp), deadline,
                                                                               std::move(done));
+}
+
+RespCommand::RespCommand(size_t arguments, size_t bytes_hint) {
+  text_.reserve(bytes_hint + 16 * arguments + 16);
+  absl::StrAppend(&text_, "*", arguments, "\r\n");
+}
+
+void RespCommand::Add(absl::string_view argument) { AddPrefixed("", argument); }
+
+void RespCommand::AddPrefixed(absl::string_view prefix, absl::string_view argument) {
+  absl::StrAppend(&text_, "$", prefix.size() + argument.size(), "\r\n", prefix, argument, "\r\n");
 }
 
 }  // namespace catalog::storage

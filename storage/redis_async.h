@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "storage/redis_connection.h"
 
@@ -51,6 +52,20 @@ struct AsyncRedisOptions {
   absl::Duration command_timeout = absl::Seconds(1);
 };
 
+// A command in RESP, the wire form Redis reads: "*<n>\r\n" then each of
+// the n arguments as "$<length>\r\n<bytes>\r\n". AddPrefixed writes
+// prefix + argument as one argument (a key name) without building it first.
+class RespCommand {
+ public:
+  RespCommand(size_t arguments, size_t bytes_hint);
+  void Add(absl::string_view argument);
+  void AddPrefixed(absl::string_view prefix, absl::string_view argument);
+  std::string Take() { return std::move(text_); }
+
+ private:
+  std::string text_;
+};
+
 class AsyncRedis {
  public:
   // The reply is valid only during the call. Error replies arrive as
@@ -63,6 +78,10 @@ class AsyncRedis {
   AsyncRedis& operator=(const AsyncRedis&) = delete;
 
   void Send(RedisCommand command, absl::Time deadline, Done done);
+
+  // The same for a command already encoded in RESP (FormatCommand): no
+  // per-argument copies or formatting on the way.
+  void SendFormatted(std::string resp, absl::Time deadline, Done done);
 
   const std::string& endpoint() const { return endpoint_; }
   // Connections opened so far (for tests and metrics).

@@ -224,23 +224,30 @@ absl::StatusOr<std::vector<MaybeValue>> RedisTier::MultiGet(absl::Span<const std
 void RedisTier::MultiGetAsync(absl::Span<const std::string> ids, absl::Time deadline, ValuesDone done) {
   if (async_ == nullptr) return PrimaryTier::MultiGetAsync(ids, deadline, std::move(done));
   metrics_->Add(Counter::redis_round_trips_total);
-  async_->Send(MultiGetCommand(ids), deadline,
-               [this, count = ids.size(), done = std::move(done)](absl::StatusOr<const redisReply*> reply) {
-                 if (!reply.ok()) {
-                   metrics_->Add(Counter::redis_errors_total);
-                   return done(reply.status());
-                 }
-                 const redisReply& r = **reply;
-                 if (r.type == REDIS_REPLY_ERROR) return done(ReplyError(r, "MGET"));
-                 if (r.type != REDIS_REPLY_ARRAY || r.elements != count) return done(Unexpected("MGET", r));
-                 // Views into the reply: no copy until the response is built.
-                 std::vector<ValueView> views(count);
-                 for (size_t i = 0; i < count; ++i) {
-                   const redisReply* element = r.element[i];
-                   if (element->type == REDIS_REPLY_STRING) views[i] = absl::string_view(element->str, element->len);
-                 }
-                 done(absl::MakeConstSpan(views));
-               });
+  // Encoded straight into RESP: no key string per id.
+  size_t bytes = 0;
+  for (const std::string& id : ids) bytes += type_.key_prefix.size() + id.size();
+  RespCommand mget(ids.size() + 1, bytes);
+  mget.Add("MGET");
+  for (const std::string& id : ids) mget.AddPrefixed(type_.key_prefix, id);
+  async_->SendFormatted(mget.Take(), deadline,
+                        [this, count = ids.size(), done = std::move(done)](absl::StatusOr<const redisReply*> reply) {
+                          if (!reply.ok()) {
+                            metrics_->Add(Counter::redis_errors_total);
+                            return done(reply.status());
+                          }
+                          const redisReply& r = **reply;
+                          if (r.type == REDIS_REPLY_ERROR) return done(ReplyError(r, "MGET"));
+                          if (r.type != REDIS_REPLY_ARRAY || r.elements != count) return done(Unexpected("MGET", r));
+                          // Views into the reply: no copy until the response is built.
+                          std::vector<ValueView> views(count);
+                          for (size_t i = 0; i < count; ++i) {
+                            const redisReply* element = r.element[i];
+                            if (element->type == REDIS_REPLY_STRING)
+                              views[i] = absl::string_view(element->str, element->len);
+                          }
+                          done(absl::MakeConstSpan(views));
+                        });
 }
 
 absl::StatusOr<std::vector<FenceToken>> RedisTier::ReadFences(absl::Span<const std::string> ids, absl::Time deadline) {

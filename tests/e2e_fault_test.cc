@@ -81,6 +81,9 @@ struct TwoServers {
     const std::string selects = CountQueries("%SELECT id, payload, version FROM products%");
     AwaitQueryCount(mysql.client(), selects, 1);
     REQUIRE(kill(a.process().pid(), SIGSTOP) == 0);
+    // A must still be inside the call: otherwise the lock did not hold it
+    // (the pause would test nothing).
+    REQUIRE(running.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
     mysql.client().Execute("UNLOCK TABLES");
     AwaitQueryCount(mysql.client(), selects, 0);  // A's rows sit in its socket; A sleeps.
     meanwhile();
@@ -99,6 +102,10 @@ TEST_CASE(
       const auto ids = Ids(absl::StrCat(kind, round, "_"), kIds);
       REQUIRE(t.client_b.Upsert(Products(ids, "v1")).ok());
       REQUIRE(t.client_b.Demote(0).demoted() >= kIds);  // Cold: only in MySQL.
+      long long hot = 0;
+      for (const std::string& id : ids) hot += t.redis.Command({"EXISTS", "product:" + id})->integer;
+      INFO(kind << " round " << round << ": " << hot << " of the ids still in Redis after demotion");
+      REQUIRE(hot == 0);
       // While A sleeps: B's write is acknowledged, then moved to MySQL,
       // so the keys are absent again when A wakes up.
       auto meanwhile = [&] {
@@ -160,6 +167,10 @@ TEST_CASE(
       } else {
         CHECK(deleted.deleted_count() == kIds);
         resurrected += now.products_size();
+        for (const Product& p : now.products()) {
+          UNSCOPED_INFO("round " << round << " resurrected " << p.id() << " title=" << p.title()
+                                 << " version=" << p.version());
+        }
       }
     }
   }
