@@ -75,7 +75,8 @@ struct TwoServers {
   // waits on a table lock, lets the SELECT finish inside MariaDB, runs
   // `meanwhile`, and then resumes A. Returns when `call` has returned.
   template <typename Call>
-  void PauseInsideColdRead(Call call, const std::function<void()>& meanwhile) {
+  void PauseInsideColdRead(
+      Call call, const std::function<void()>& meanwhile, const std::function<void()>& when_stopped = [] {}) {
     mysql.client().Execute("LOCK TABLES products WRITE");
     auto running = std::async(std::launch::async, call);
     const std::string selects = CountQueries("%SELECT id, payload, version FROM products%");
@@ -84,6 +85,7 @@ struct TwoServers {
     // A must still be inside the call: otherwise the lock did not hold it
     // (the pause would test nothing).
     REQUIRE(running.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
+    when_stopped();
     mysql.client().Execute("UNLOCK TABLES");
     AwaitQueryCount(mysql.client(), selects, 0);  // A's rows sit in its socket; A sleeps.
     meanwhile();
@@ -132,7 +134,14 @@ TEST_CASE(
           status = t.client_a.stub->UpsertProducts(&context, request, &upserted);
         };
       }
-      t.PauseInsideColdRead(call, meanwhile);
+      // A writes nothing before its SELECT returns: if any id is in Redis
+      // now, A was not held inside the SELECT.
+      t.PauseInsideColdRead(call, meanwhile, [&] {
+        long long present = 0;
+        for (const std::string& id : ids) present += t.redis.Command({"EXISTS", "product:" + id})->integer;
+        INFO(kind << " round " << round << ": " << present << " ids in Redis while A is stopped");
+        REQUIRE(present == 0);
+      });
       if (kind == "conditional") {
         CHECK(status.error_code() == grpc::StatusCode::ABORTED);  // Version 1 is no longer current.
         aborted += status.error_code() == grpc::StatusCode::ABORTED ? 1 : 0;
