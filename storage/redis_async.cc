@@ -224,8 +224,10 @@ class AsyncRedis::Loop {
     // command_timeout while commands wait (hung, paused, a dead peer that
     // sent no reset). Drop the connection, whatever the callers' deadlines,
     // so calls stop queueing behind it; the next command reconnects.
-    if (loop->context_ != nullptr && loop->outstanding_ > 0 &&
-        absl::Now() - loop->last_progress_ >= loop->options_.command_timeout) {
+    // (A command that itself waited command_timeout is such a case: Redis
+    // answers in order.)
+    if (loop->context_ != nullptr && (!callers || (loop->outstanding_ > 0 && absl::Now() - loop->last_progress_ >=
+                                                                                 loop->options_.command_timeout))) {
       redisAsyncContext* context = loop->context_;
       loop->context_ = nullptr;
       redisAsyncFree(context);
