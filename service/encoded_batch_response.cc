@@ -3,6 +3,7 @@
 #include "catalog/v1/catalog.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "storage/tiers.h"
 
 namespace catalog::service {
 namespace {
@@ -29,11 +30,7 @@ uint8_t* WriteField(uint32_t tag, absl::string_view bytes, uint8_t* out) {
 
 EncodedBatchResponse EncodedBatchResponse::Build(absl::Span<const std::string> ids,
                                                  absl::Span<const std::optional<std::string>> values) {
-  std::vector<std::optional<absl::string_view>> views(values.size());
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (values[i].has_value()) views[i] = *values[i];
-  }
-  return Build(ids, views);
+  return Build(ids, storage::Views(values));
 }
 
 EncodedBatchResponse EncodedBatchResponse::Build(absl::Span<const std::string> ids,

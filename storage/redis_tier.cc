@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/backend_errors.h"
 #include "storage/fence.h"
+#include "storage/status_macros.h"
 
 namespace catalog::storage {
 namespace {
@@ -156,15 +157,6 @@ std::string RandomTokenPrefix() {
                       absl::Hex(static_cast<uint64_t>(device()) << 32 | device(), absl::kZeroPad16));
 }
 
-std::vector<FenceToken> Tokens(const redisReply& reply) {
-  std::vector<FenceToken> tokens(reply.elements);
-  for (size_t i = 0; i < reply.elements; ++i) {
-    const redisReply* element = reply.element[i];
-    if (element->type == REDIS_REPLY_STRING) tokens[i].emplace(element->str, element->len);
-  }
-  return tokens;
-}
-
 }  // namespace
 
 RedisTier::RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRedis* async)
@@ -203,22 +195,24 @@ RedisCommand RedisTier::MultiGetCommand(absl::Span<const std::string> ids) const
   return mget;
 }
 
-absl::StatusOr<std::vector<MaybeValue>> RedisTier::MultiGetValues(const redisReply& reply, size_t count) {
-  if (reply.type == REDIS_REPLY_ERROR) return ReplyError(reply, "MGET");
-  if (reply.type != REDIS_REPLY_ARRAY || reply.elements != count) return Unexpected("MGET", reply);
-  std::vector<MaybeValue> values(count);
+absl::StatusOr<std::vector<ValueView>> RedisTier::MultiGetViews(const redisReply& reply, size_t count,
+                                                                absl::string_view what) {
+  if (reply.type == REDIS_REPLY_ERROR) return ReplyError(reply, what);
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements != count) return Unexpected(what, reply);
+  std::vector<ValueView> views(count);
   for (size_t i = 0; i < count; ++i) {
     const redisReply* element = reply.element[i];
-    if (element->type == REDIS_REPLY_STRING) values[i].emplace(element->str, element->len);
+    if (element->type == REDIS_REPLY_STRING) views[i] = absl::string_view(element->str, element->len);
   }
-  return values;
+  return views;
 }
 
 absl::StatusOr<std::vector<MaybeValue>> RedisTier::MultiGet(absl::Span<const std::string> ids, absl::Time deadline) {
   absl::StatusOr<std::vector<RedisReplyPtr>> replies =
       pool_->RoundTrip({MultiGetCommand(ids)}, deadline, /*idempotent=*/true);
   if (!replies.ok()) return replies.status();
-  return MultiGetValues(*replies->front(), ids.size());
+  ASSIGN_OR_RETURN(std::vector<ValueView> views, MultiGetViews(*replies->front(), ids.size(), "MGET"));
+  return Owned(views);
 }
 
 void RedisTier::MultiGetAsync(absl::Span<const std::string> ids, absl::Time deadline, ValuesDone done) {
@@ -236,29 +230,21 @@ void RedisTier::MultiGetAsync(absl::Span<const std::string> ids, absl::Time dead
                             metrics_->Add(Counter::redis_errors_total);
                             return done(reply.status());
                           }
-                          const redisReply& r = **reply;
-                          if (r.type == REDIS_REPLY_ERROR) return done(ReplyError(r, "MGET"));
-                          if (r.type != REDIS_REPLY_ARRAY || r.elements != count) return done(Unexpected("MGET", r));
                           // Views into the reply: no copy until the response is built.
-                          std::vector<ValueView> views(count);
-                          for (size_t i = 0; i < count; ++i) {
-                            const redisReply* element = r.element[i];
-                            if (element->type == REDIS_REPLY_STRING)
-                              views[i] = absl::string_view(element->str, element->len);
-                          }
-                          done(absl::MakeConstSpan(views));
+                          absl::StatusOr<std::vector<ValueView>> views = MultiGetViews(**reply, count, "MGET");
+                          if (!views.ok()) return done(views.status());
+                          done(absl::MakeConstSpan(*views));
                         });
 }
 
 absl::StatusOr<std::vector<FenceToken>> RedisTier::ReadFences(absl::Span<const std::string> ids, absl::Time deadline) {
   RedisCommand mget = {"MGET"};
   for (const std::string& id : ids) mget.push_back(Fence(id));
-  absl::StatusOr<RedisReplyPtr> reply = One(std::move(mget), deadline, /*idempotent=*/true, "MGET fences");
-  if (!reply.ok()) return reply.status();
-  if ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != ids.size()) {
-    return Unexpected("MGET fences", **reply);
-  }
-  return Tokens(**reply);
+  absl::StatusOr<std::vector<RedisReplyPtr>> replies =
+      pool_->RoundTrip({std::move(mget)}, deadline, /*idempotent=*/true);
+  if (!replies.ok()) return replies.status();
+  ASSIGN_OR_RETURN(std::vector<ValueView> tokens, MultiGetViews(*replies->front(), ids.size(), "MGET fences"));
+  return Owned(tokens);
 }
 
 absl::StatusOr<FencedRead> RedisTier::MultiGetFenced(absl::Span<const std::string> ids, absl::Time deadline) {
@@ -273,18 +259,9 @@ absl::StatusOr<FencedRead> RedisTier::MultiGetFenced(absl::Span<const std::strin
   absl::StatusOr<std::vector<RedisReplyPtr>> replies =
       pool_->RoundTrip({std::move(values), std::move(fences)}, deadline, /*idempotent=*/true);
   if (!replies.ok()) return replies.status();
-  for (const RedisReplyPtr& reply : *replies) {
-    if (reply->type == REDIS_REPLY_ERROR) return ReplyError(*reply, "MGET");
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != ids.size()) return Unexpected("MGET", *reply);
-  }
-  FencedRead read;
-  read.values.resize(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const redisReply* element = (*replies)[0]->element[i];
-    if (element->type == REDIS_REPLY_STRING) read.values[i].emplace(element->str, element->len);
-  }
-  read.fences = Tokens(*(*replies)[1]);
-  return read;
+  ASSIGN_OR_RETURN(std::vector<ValueView> value_views, MultiGetViews(*(*replies)[0], ids.size(), "MGET"));
+  ASSIGN_OR_RETURN(std::vector<ValueView> fence_views, MultiGetViews(*(*replies)[1], ids.size(), "MGET fences"));
+  return FencedRead{Owned(value_views), Owned(fence_views)};
 }
 
 absl::StatusOr<std::vector<bool>> RedisTier::Promote(absl::Span<const Promotion> entries, absl::Time deadline) {

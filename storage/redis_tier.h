@@ -64,8 +64,9 @@ class RedisTier : public PrimaryTier {
   absl::StatusOr<RedisReplyPtr> One(RedisCommand command, absl::Time deadline, bool idempotent, absl::string_view what);
   absl::Status ReplyError(const redisReply& reply, absl::string_view what);
 
-  // The values of an MGET reply for `count` ids.
-  absl::StatusOr<std::vector<MaybeValue>> MultiGetValues(const redisReply& reply, size_t count);
+  // The values of an MGET reply for `count` keys, as views into the reply;
+  // `what` names the command in errors.
+  absl::StatusOr<std::vector<ValueView>> MultiGetViews(const redisReply& reply, size_t count, absl::string_view what);
   RedisCommand MultiGetCommand(absl::Span<const std::string> ids) const;
 
   RedisPool* const pool_;

@@ -51,10 +51,7 @@ void TieredStore::ReadAsync(std::vector<std::string> ids, absl::Time deadline, R
           metrics_->Add(Counter::read_hot_hits_total, static_cast<int64_t>(views.size()));
           return done(*shared_ids, absl::MakeConstSpan(views));
         }
-        std::vector<MaybeValue> owned(values->size());
-        for (size_t i = 0; i < owned.size(); ++i) {
-          if ((*values)[i].has_value()) owned[i].emplace(*(*values)[i]);
-        }
+        std::vector<MaybeValue> owned = Owned(*values);
         executor_->Run([this, shared_ids, deadline, owned = std::move(owned), done = std::move(done)]() mutable {
           // Queued behind slow cold reads, the call may have run out of time.
           if (clock_->Now() >= deadline) {

@@ -47,6 +47,15 @@ inline std::vector<ValueView> Views(absl::Span<const MaybeValue> values) {
   return views;
 }
 
+// The inverse: copies of the viewed values.
+inline std::vector<MaybeValue> Owned(absl::Span<const ValueView> views) {
+  std::vector<MaybeValue> values(views.size());
+  for (size_t i = 0; i < views.size(); ++i) {
+    if (views[i].has_value()) values[i].emplace(*views[i]);
+  }
+  return values;
+}
+
 // What the demotion fence of an id's bucket held when read (nullopt: no
 // demotion has touched the bucket yet). Opaque; only compared for equality.
 using FenceToken = std::optional<std::string>;

@@ -100,6 +100,12 @@ int Populate(catalog::v1::CatalogService::Stub& stub) {
   return 0;
 }
 
+// The p-quantile (0..1) of sorted latencies in microseconds, in ms; 0 if none.
+double PercentileMs(const std::vector<uint32_t>& sorted_us, double p) {
+  if (sorted_us.empty()) return 0.0;
+  return sorted_us[std::min(sorted_us.size() - 1, static_cast<size_t>(p * sorted_us.size()))] / 1000.0;
+}
+
 struct Call {
   grpc::ClientContext context;
   grpc::ByteBuffer response;
@@ -222,10 +228,7 @@ int Run() {
   }
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   std::sort(latencies_us.begin(), latencies_us.end());
-  auto pct = [&](double p) {
-    if (latencies_us.empty()) return 0.0;
-    return latencies_us[std::min(latencies_us.size() - 1, static_cast<size_t>(p * latencies_us.size()))] / 1000.0;
-  };
+  auto pct = [&](double p) { return PercentileMs(latencies_us, p); };
   const double rps = latencies_us.size() / seconds;
   std::printf("req/s=%.0f keys/s=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f calls=%zu errors=%lld cold_keys=%lld\n", rps,
               rps * batch, pct(0.5), pct(0.99), pct(0.999), latencies_us.size(), static_cast<long long>(errors),
@@ -312,12 +315,7 @@ int Mixed() {
   std::string out = absl::StrFormat("calls/s=%.0f", (launched) / seconds);
   for (Kind& kind : kinds) {
     std::sort(kind.latencies_us.begin(), kind.latencies_us.end());
-    auto pct = [&](double p) {
-      if (kind.latencies_us.empty()) return 0.0;
-      return kind.latencies_us[std::min(kind.latencies_us.size() - 1,
-                                        static_cast<size_t>(p * kind.latencies_us.size()))] /
-             1000.0;
-    };
+    auto pct = [&](double p) { return PercentileMs(kind.latencies_us, p); };
     const std::string name = kind.method.substr(kind.method.rfind('/') + 1);
     absl::StrAppend(&out, absl::StrFormat(" %s:n=%zu,p50_ms=%.2f,p99_ms=%.2f", name, kind.latencies_us.size(), pct(0.5),
                                           pct(0.99)));
