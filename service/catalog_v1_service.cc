@@ -57,12 +57,11 @@ grpc::ServerUnaryReactor* CatalogV1Service::BatchGetProductsAsync(grpc::Callback
   BatchGetProductsRequest parsed;
   grpc::ByteBuffer bytes(*request);  // Shares the slices.
   if (!request->Valid()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request message"));
+    reactor->Finish(NoRequestMessage());
     return reactor;
   }
   if (!grpc::SerializationTraits<BatchGetProductsRequest>::Deserialize(&bytes, &parsed).ok()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "request body is not a valid catalog.v1.BatchGetProductsRequest message"));
+    reactor->Finish(UnparsableRequest(parsed.GetTypeName()));
     return reactor;
   }
   auto record = std::make_shared<CallRecord>(observers_, "catalog.v1.CatalogService/BatchGetProducts");

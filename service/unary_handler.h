@@ -15,9 +15,19 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/method_handler.h>
 
+#include <string>
 #include <type_traits>
 
 namespace catalog::service {
+
+// What a call whose request bytes are missing or do not parse is answered,
+// by every handler (sync or callback).
+inline grpc::Status NoRequestMessage() {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request message");
+}
+inline grpc::Status UnparsableRequest(const std::string& type_name) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request body is not a valid " + type_name + " message");
+}
 
 template <class Service, class Request, class Response>
 class UnaryHandler final : public grpc::internal::MethodHandler {
@@ -43,7 +53,7 @@ class UnaryHandler final : public grpc::internal::MethodHandler {
 
   void* Deserialize(grpc_call* call, grpc_byte_buffer* raw, grpc::Status* status, void** /*handler_data*/) final {
     if (raw == nullptr) {
-      *status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call carried no request message");
+      *status = NoRequestMessage();
       return nullptr;
     }
     auto* request = new (grpc::g_core_codegen_interface->grpc_call_arena_alloc(call, sizeof(Request))) Request;
@@ -61,8 +71,7 @@ class UnaryHandler final : public grpc::internal::MethodHandler {
       *status = grpc::Status::OK;
       return request;
     }
-    *status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           "request body is not a valid " + request->GetTypeName() + " message");
+    *status = UnparsableRequest(request->GetTypeName());
     request->~Request();
     return nullptr;
   }
