@@ -9,6 +9,11 @@
   X(redis_connect_timeout_ms, 250, 1, 60000, "Bound on opening one Redis connection.")                                 \
   X(redis_async_connections, 2, 0, 64,                                                                                 \
     "Event-loop threads (one Redis connection each) serving v1 BatchGetProducts without blocking a thread; 0: sync.")  \
+  X(l1_max_bytes, 134217728, 0, 68719476736,                                                                           \
+    "Bytes of the in-process hot tier (L1) in front of Redis, invalidated by Redis client-side caching; 0: off.")     \
+  X(l1_lease_ms, 500, 10, 60000,                                                                                       \
+    "L1 serves only this long after Redis last proved its invalidations delivered (a pong); bounds staleness if "    \
+    "they stop arriving.")                                                                                             \
   X(cold_read_threads, 8, 1, 1024, "Threads that finish async batch reads needing MySQL (misses).")                    \
   X(redis_command_timeout_ms, 1000, 1, 60000, "Bound on one Redis round trip, whatever the deadline.")                 \
   X(mysql_port, 3306, 1, 65535, "MySQL/MariaDB cold tier TCP port.")                                                   \

@@ -12,6 +12,8 @@
 #include "service/maintenance.h"
 #include "service/metrics_http_server.h"
 #include "storage/executor.h"
+#include "storage/hot_cache.h"
+#include "storage/invalidation_listener.h"
 #include "storage/mysql_tier.h"
 #include "storage/redis_async.h"
 #include "storage/redis_monitor.h"
@@ -29,6 +31,8 @@ struct CatalogServer::Parts {
   // Before the tier and store that use them, so destroyed after them.
   std::unique_ptr<storage::AsyncRedis> async_redis;
   std::unique_ptr<storage::ThreadPoolExecutor> cold_readers;
+  std::unique_ptr<storage::HotCache> hot_cache;
+  std::unique_ptr<storage::InvalidationListener> invalidation_listener;
   std::unique_ptr<storage::RedisTier> redis_tier;
   std::unique_ptr<storage::MySqlTier> mysql_tier;
   std::unique_ptr<storage::TieredStore> store;
@@ -114,8 +118,26 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   store_options.max_operation_time = absl::Milliseconds(config.max_call_ms);
   store_options.max_write_attempts = static_cast<int>(config.write_attempts);
   store_options.request_ttl = absl::Seconds(config.request_ttl_s);
-  parts->store = std::make_unique<storage::TieredStore>(type, parts->redis_tier.get(), parts->mysql_tier.get(), clock,
-                                                        &parts->metrics, store_options, parts->cold_readers.get());
+  if (config.l1_max_bytes > 0) {
+    storage::HotCacheOptions hot;
+    hot.max_bytes = config.l1_max_bytes;
+    hot.lease = absl::Milliseconds(config.l1_lease_ms);
+    parts->hot_cache = std::make_unique<storage::HotCache>(hot, clock, &parts->metrics);
+    storage::InvalidationListenerOptions listener;
+    listener.host = config.redis_host;
+    listener.port = static_cast<int>(config.redis_port);
+    listener.key_prefix = type.key_prefix;
+    listener.connect_timeout = absl::Milliseconds(config.redis_connect_timeout_ms);
+    // Several pings per lease, so one late pong does not stop L1.
+    listener.heartbeat = absl::Milliseconds(config.l1_lease_ms) / 5;
+    listener.pong_timeout = absl::Milliseconds(config.l1_lease_ms);
+    parts->invalidation_listener =
+        std::make_unique<storage::InvalidationListener>(listener, parts->hot_cache.get(), &parts->metrics);
+  }
+  parts->store =
+      std::make_unique<storage::TieredStore>(type, parts->redis_tier.get(), parts->mysql_tier.get(), clock,
+                                             &parts->metrics, store_options, parts->cold_readers.get(),
+                                             parts->hot_cache.get());
   CoreOptions core_options;
   core_options.max_batch_size = config.max_batch_size;
   core_options.max_record_bytes = config.max_record_bytes;

@@ -15,7 +15,7 @@
   X(mysql_connects_total, "New MySQL connections opened by the pool.")                                               \
   X(pool_wait_timeouts_total, "Pool leases that timed out waiting for a connection.")                                \
   X(read_keys_total, "Ids requested by reads.")                                                                      \
-  X(read_hot_hits_total, "Ids found in Redis.")                                                                      \
+  X(read_hot_hits_total, "Ids found in L1 or Redis.")                                                              \
   X(read_cold_hits_total, "Ids found only in the MySQL cold tier.")                                                  \
   X(read_misses_total, "Ids found in neither tier (or deleted).")                                                    \
   X(promotions_total, "Cold records written back to Redis.")                                                         \
@@ -40,7 +40,16 @@
   X(rpc_overload_rejections_total,                                                                                   \
     "Calls answered RESOURCE_EXHAUSTED at once because max_in_flight_calls were running.")                           \
   X(request_entries_expired_total, "Request-id entries removed after their retention (request_ttl).")                \
-  X(redis_info_failures_total, "Periodic Redis INFO polls that failed.")
+  X(redis_info_failures_total, "Periodic Redis INFO polls that failed.")                                           \
+  X(l1_hits_total, "Ids answered from the in-process hot tier (L1).")                                                \
+  X(l1_misses_total, "Ids looked up in L1 and not found there (or L1 not live).")                                    \
+  X(l1_fills_total, "Values stored in L1 from Redis replies.")                                                       \
+  X(l1_fills_refused_total, "L1 fills refused because the id was invalidated while it was being read.")             \
+  X(l1_evictions_total, "L1 entries evicted to stay within l1_max_bytes.")                                           \
+  X(l1_invalidations_total, "L1 invalidations applied (from Redis, or from this instance's own writes).")           \
+  X(l1_flushes_total, "Times L1 was emptied (invalidation connection lost, or FLUSHALL in Redis).")                 \
+  X(l1_subscriptions_total, "Invalidation connections set up (CLIENT TRACKING BCAST + SUBSCRIBE).")                 \
+  X(l1_connection_losses_total, "Invalidation connections lost (error, EOF, pong overdue); each empties L1.")
 
 #define CATALOG_GAUGES(X)                                                                                              \
   X(rpc_in_flight, "Calls being handled now.")                                                                         \
@@ -52,6 +61,8 @@
     "OOM.")                                                                                                            \
   X(redis_evicted_keys, "Redis's evicted_keys counter at the last INFO poll.")                                         \
   X(redis_maxmemory_policy_ok,                                                                                         \
-    "1 if Redis's maxmemory-policy cannot evict records and keeps idle times, 0 if not, -1 if not known yet.")
+    "1 if Redis's maxmemory-policy cannot evict records and keeps idle times, 0 if not, -1 if not known yet.")    \
+  X(l1_bytes, "Bytes held by L1 (ids, values, bookkeeping).")                                                          \
+  X(l1_entries, "Entries held by L1.")
 
 #define CATALOG_HISTOGRAMS(X) X(rpc_duration_seconds, "Time from receiving a gRPC call to its status, all methods.")

@@ -7,62 +7,119 @@
 namespace catalog::storage {
 
 TieredStore::TieredStore(const RecordType& type, PrimaryTier* primary, ColdTier* cold, const Clock* clock,
-                         Metrics* metrics, TieredStoreOptions options, Executor* executor)
+                         Metrics* metrics, TieredStoreOptions options, Executor* executor, HotCache* hot)
     : type_(type),
       primary_(primary),
       cold_(cold),
       clock_(clock),
       metrics_(metrics),
       options_(options),
-      executor_(executor != nullptr ? executor : Executor::Inline()) {}
+      executor_(executor != nullptr ? executor : Executor::Inline()),
+      hot_(hot) {}
 
 absl::Time TieredStore::Bound(absl::Time deadline) const {
   return std::min(deadline, clock_->Now() + options_.max_operation_time);
 }
 
-// The tiered read: primary, then cold for the misses, then write-back.
+// What L1 answered for one read, and which ids go on to Redis.
+struct TieredStore::HotLookup {
+  std::vector<HotCache::Value> hits;  // Index-aligned, null for misses; empty without L1.
+  size_t hit_count = 0;
+  std::vector<std::string> miss_ids;  // Filled only when some hit (else all ids go).
+  HotCache::Ticket ticket;            // Taken before the MGET.
+
+  absl::Span<const std::string> ToFetch(absl::Span<const std::string> ids) const {
+    return hit_count == 0 ? ids : absl::MakeConstSpan(miss_ids);
+  }
+};
+
+TieredStore::HotLookup TieredStore::LookupHot(absl::Span<const std::string> ids) const {
+  HotLookup hot;
+  if (hot_ == nullptr) return hot;
+  hot.hits.resize(ids.size());
+  hot.hit_count = hot_->Lookup(ids, hot.hits.data());
+  if (hot.hit_count == ids.size()) return hot;
+  hot.ticket = hot_->Begin();
+  if (hot.hit_count > 0) {
+    hot.miss_ids.reserve(ids.size() - hot.hit_count);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (hot.hits[i] == nullptr) hot.miss_ids.push_back(ids[i]);
+    }
+  }
+  return hot;
+}
+
+// L1's values and Redis's (for the ids L1 lacked), in request order; the
+// fetched values are stored in L1.
+std::vector<ValueView> TieredStore::MergeHot(const HotLookup& hot, absl::Span<const std::string> ids,
+                                             absl::Span<const ValueView> fetched) const {
+  if (hot_ != nullptr && hot.hit_count < ids.size()) hot_->Fill(hot.ticket, hot.ToFetch(ids), fetched);
+  if (hot.hit_count == 0) return std::vector<ValueView>(fetched.begin(), fetched.end());
+  std::vector<ValueView> views(ids.size());
+  size_t next = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    views[i] = hot.hits[i] != nullptr ? ValueView(*hot.hits[i]) : fetched[next++];
+  }
+  return views;
+}
+
+// The tiered read: L1, then Redis, then cold for the misses, then write-back.
 absl::StatusOr<std::vector<MaybeValue>> TieredStore::Read(absl::Span<const std::string> ids, absl::Time deadline) {
   deadline = Bound(deadline);
   metrics_->Add(Counter::read_keys_total, static_cast<int64_t>(ids.size()));
-  ASSIGN_OR_RETURN(std::vector<MaybeValue> values, primary_->MultiGet(ids, deadline));
-  return ReadMisses(ids, std::move(values), deadline);
+  const HotLookup hot = LookupHot(ids);
+  std::vector<MaybeValue> fetched;
+  if (hot.hit_count < ids.size()) {
+    ASSIGN_OR_RETURN(fetched, primary_->MultiGet(hot.ToFetch(ids), deadline));
+  }
+  return ReadMisses(ids, Owned(MergeHot(hot, ids, Views(fetched))), deadline);
 }
 
-// The same read without blocking the caller: the MGET goes out
-// asynchronously; an all-hot answer is completed on the thread that got the
-// reply; misses continue on the executor (they block on MySQL), from the
-// same MGET result, so a read is still one MGET.
+// The same read without blocking the caller. All in L1: answered at once
+// on the calling thread. Otherwise the MGET (of what L1 lacked) goes out
+// asynchronously; an answer with every id present is completed on the
+// thread that got the reply; misses continue on the executor (they block
+// on MySQL), from the same MGET result, so a read is still one MGET.
 void TieredStore::ReadAsync(std::vector<std::string> ids, absl::Time deadline, ReadDone done) {
   deadline = Bound(deadline);
   metrics_->Add(Counter::read_keys_total, static_cast<int64_t>(ids.size()));
   auto shared_ids = std::make_shared<const std::vector<std::string>>(std::move(ids));
-  primary_->MultiGetAsync(
-      *shared_ids, deadline,
-      [this, shared_ids, deadline, done = std::move(done)](absl::StatusOr<absl::Span<const ValueView>> values) mutable {
-        if (!values.ok()) return done(*shared_ids, values.status());
-        const bool all_present =
-            std::all_of(values->begin(), values->end(), [](const ValueView& value) { return value.has_value(); });
-        if (all_present) {
-          // All hot: answered from the reply itself, tombstones as missing.
-          std::vector<ValueView> views(values->begin(), values->end());
-          for (ValueView& view : views) {
-            if (IsTombstone(*view)) view.reset();
-          }
-          metrics_->Add(Counter::read_hot_hits_total, static_cast<int64_t>(views.size()));
-          return done(*shared_ids, absl::MakeConstSpan(views));
-        }
-        std::vector<MaybeValue> owned = Owned(*values);
-        executor_->Run([this, shared_ids, deadline, owned = std::move(owned), done = std::move(done)]() mutable {
-          // Queued behind slow cold reads, the call may have run out of time.
-          if (clock_->Now() >= deadline) {
-            return done(*shared_ids, absl::DeadlineExceededError("deadline exceeded waiting for a cold-read thread"));
-          }
-          absl::StatusOr<std::vector<MaybeValue>> read = ReadMisses(*shared_ids, std::move(owned), deadline);
-          if (!read.ok()) return done(*shared_ids, read.status());
-          const std::vector<ValueView> views = Views(*read);
-          done(*shared_ids, absl::MakeConstSpan(views));
-        });
-      });
+  auto hot = std::make_shared<const HotLookup>(LookupHot(*shared_ids));
+  if (!hot->hits.empty() && hot->hit_count == shared_ids->size()) {
+    return Answer(shared_ids, MergeHot(*hot, *shared_ids, {}), deadline, done);
+  }
+  primary_->MultiGetAsync(hot->ToFetch(*shared_ids), deadline,
+                          [this, shared_ids, hot, deadline, done = std::move(done)](
+                              absl::StatusOr<absl::Span<const ValueView>> fetched) mutable {
+                            if (!fetched.ok()) return done(*shared_ids, fetched.status());
+                            Answer(shared_ids, MergeHot(*hot, *shared_ids, *fetched), deadline, done);
+                          });
+}
+
+// Completes an async read from L1's and Redis's values: every id present
+// is answered here (tombstones as missing), else the misses go to MySQL on
+// the executor.
+void TieredStore::Answer(const std::shared_ptr<const std::vector<std::string>>& ids, std::vector<ValueView> views,
+                         absl::Time deadline, const ReadDone& done) {
+  const bool all_present =
+      std::all_of(views.begin(), views.end(), [](const ValueView& value) { return value.has_value(); });
+  if (all_present) {
+    for (ValueView& view : views) {
+      if (IsTombstone(*view)) view.reset();
+    }
+    metrics_->Add(Counter::read_hot_hits_total, static_cast<int64_t>(views.size()));
+    return done(*ids, absl::MakeConstSpan(views));
+  }
+  executor_->Run([this, ids, deadline, owned = Owned(views), done]() mutable {
+    // Queued behind slow cold reads, the call may have run out of time.
+    if (clock_->Now() >= deadline) {
+      return done(*ids, absl::DeadlineExceededError("deadline exceeded waiting for a cold-read thread"));
+    }
+    absl::StatusOr<std::vector<MaybeValue>> read = ReadMisses(*ids, std::move(owned), deadline);
+    if (!read.ok()) return done(*ids, read.status());
+    const std::vector<ValueView> values = Views(*read);
+    done(*ids, absl::MakeConstSpan(values));
+  });
 }
 
 // What Redis answered for `ids`, completed: tombstones read as missing,
@@ -194,7 +251,7 @@ absl::StatusOr<WriteResult> TieredStore::Write(absl::Span<const WriteIntent> int
     }
     std::optional<RequestEntry> request;
     if (once != nullptr) request = RequestEntry{once->request_id, once->entry(), options_.request_ttl};
-    ASSIGN_OR_RETURN(CasResult cas, primary_->CompareAndSet(entries, request ? &*request : nullptr, deadline));
+    ASSIGN_OR_RETURN(CasResult cas, CompareAndSet(entries, request ? &*request : nullptr, deadline));
     switch (cas.outcome) {
       case CasResult::Outcome::kApplied:
         return result;
@@ -207,6 +264,18 @@ absl::StatusOr<WriteResult> TieredStore::Write(absl::Span<const WriteIntent> int
   }
   return absl::AbortedError(absl::StrCat("concurrent modification: gave up after ", options_.max_write_attempts,
                                          " attempts; nothing was written; retry the call"));
+}
+
+// Read-your-writes on this instance: whatever the outcome (an error may
+// hide an applied write), the ids leave L1 before the caller hears back.
+// Other instances learn from Redis's invalidation messages.
+absl::StatusOr<CasResult> TieredStore::CompareAndSet(absl::Span<const CasEntry> entries, const RequestEntry* request,
+                                                     absl::Time deadline) {
+  absl::StatusOr<CasResult> cas = primary_->CompareAndSet(entries, request, deadline);
+  if (hot_ != nullptr) {
+    for (const CasEntry& entry : entries) hot_->Invalidate(entry.id);
+  }
+  return cas;
 }
 
 absl::StatusOr<MaybeValue> TieredStore::LookupRequest(const std::string& request_id, absl::Time deadline) {
@@ -228,7 +297,7 @@ absl::StatusOr<int64_t> TieredStore::Delete(absl::Span<const std::string> ids, a
                                  EncodeTombstone(snapshot.last_version[i] + 1)});
     }
     if (entries.empty()) return 0;
-    ASSIGN_OR_RETURN(CasResult cas, primary_->CompareAndSet(entries, nullptr, deadline));
+    ASSIGN_OR_RETURN(CasResult cas, CompareAndSet(entries, nullptr, deadline));
     if (cas.outcome != CasResult::Outcome::kApplied) {
       metrics_->Add(Counter::write_conflict_retries_total);
       continue;

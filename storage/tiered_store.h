@@ -26,6 +26,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@
 #include "absl/functional/function_ref.h"
 #include "storage/clock.h"
 #include "storage/executor.h"
+#include "storage/hot_cache.h"
 #include "storage/metrics.h"
 #include "storage/record_codec.h"
 #include "storage/tiers.h"
@@ -110,18 +112,21 @@ class TieredStore {
  public:
   // Does not take ownership; all pointers must outlive the store.
   // `executor` runs the blocking part of ReadAsync (default: inline).
+  // `hot` (optional) is the in-process hot tier in front of Redis; its
+  // InvalidationListener must run for it to serve anything.
   TieredStore(const RecordType& type, PrimaryTier* primary, ColdTier* cold, const Clock* clock, Metrics* metrics,
-              TieredStoreOptions options, Executor* executor = nullptr);
+              TieredStoreOptions options, Executor* executor = nullptr, HotCache* hot = nullptr);
 
   // Values for `ids` (index-aligned), nullopt for missing or deleted ones.
-  // One MGET; for misses, one fence read, one cold query and one fenced
-  // write-back script.
+  // L1 first (if any); one MGET for what it lacks; for misses, one fence
+  // read, one cold query and one fenced write-back script.
   absl::StatusOr<std::vector<MaybeValue>> Read(absl::Span<const std::string> ids, absl::Time deadline);
 
   // Read without blocking the calling thread: `done` runs exactly once, with
   // the ids and what Read would return, as views valid only during the call
-  // (into Redis's reply when all were hot: no copy), on the thread that got
-  // the reply (all hot) or on the executor (misses). `done` must not block.
+  // (into L1's entries and Redis's reply when all were hot: no copy), on
+  // the calling thread (all in L1), the thread that got Redis's reply (all
+  // hot) or the executor (misses). `done` must not block.
   using ReadDone =
       std::function<void(absl::Span<const std::string> ids, absl::StatusOr<absl::Span<const ValueView>> values)>;
   void ReadAsync(std::vector<std::string> ids, absl::Time deadline, ReadDone done);
@@ -178,6 +183,15 @@ class TieredStore {
   absl::Status DemotePage(std::vector<IdleValue> idle, absl::Time scanned_at, int64_t max_record_bytes,
                           absl::Time deadline, CancelCheck cancelled, DemoteResult* result);
   absl::Time Bound(absl::Time deadline) const;
+  struct HotLookup;
+  HotLookup LookupHot(absl::Span<const std::string> ids) const;
+  std::vector<ValueView> MergeHot(const HotLookup& hot, absl::Span<const std::string> ids,
+                                  absl::Span<const ValueView> fetched) const;
+  void Answer(const std::shared_ptr<const std::vector<std::string>>& ids, std::vector<ValueView> views,
+              absl::Time deadline, const ReadDone& done);
+  // The tier's compare-and-set, then the ids out of this instance's L1.
+  absl::StatusOr<CasResult> CompareAndSet(absl::Span<const CasEntry> entries, const RequestEntry* request,
+                                          absl::Time deadline);
 
   const RecordType type_;
   PrimaryTier* const primary_;
@@ -186,6 +200,7 @@ class TieredStore {
   Metrics* const metrics_;
   const TieredStoreOptions options_;
   Executor* const executor_;
+  HotCache* const hot_;
 };
 
 }  // namespace catalog::storage

@@ -306,11 +306,13 @@ TEST_CASE("twenty 52 MB requests are refused, and the server's memory returns ne
   CHECK(s.client.BatchGet({"a"}, &batch).ok());
 }
 
-TEST_CASE("the sync BatchGet path (redis_async_connections=0) answers byte for byte like the async one") {
+TEST_CASE(
+    "the sync BatchGet path without L1 answers byte for byte like the async one with L1, its hits included") {
   RedisServer redis;
   SharedMySql mysql;
   CatalogServerProcess async_server(redis.port(), mysql.port(), mysql.database());
-  CatalogServerProcess sync_server(redis.port(), mysql.port(), mysql.database(), {"--redis_async_connections=0"});
+  CatalogServerProcess sync_server(redis.port(), mysql.port(), mysql.database(),
+                                   {"--redis_async_connections=0", "--l1_max_bytes=0"});
   Client async_client(async_server.target());
   Client sync_client(sync_server.target());
   REQUIRE(async_client.Upsert(Products(Ids("h", 5), "hot")).ok());
@@ -320,7 +322,8 @@ TEST_CASE("the sync BatchGet path (redis_async_connections=0) answers byte for b
   DeleteProductsResponse deleted;
   REQUIRE(async_client.Delete({"h4"}, &deleted).ok());
   const std::vector<std::string> ids = {"h0", "c0", "nope", "h4", "c1", "h1"};
-  for (int round = 0; round < 2; ++round) {  // Cold ids promoted by the first round.
+  // Cold ids are promoted by the first round; later rounds are L1 hits.
+  for (int round = 0; round < 3; ++round) {
     BatchGetProductsResponse from_async, from_sync;
     REQUIRE(async_client.BatchGet(ids, &from_async).ok());
     REQUIRE(sync_client.BatchGet(ids, &from_sync).ok());
@@ -328,6 +331,8 @@ TEST_CASE("the sync BatchGet path (redis_async_connections=0) answers byte for b
     CHECK(from_async.products_size() == 4);
     CHECK(from_async.missing_ids_size() == 2);
   }
+  CHECK(Metric(async_client, "catalog_l1_hits_total") >= 4);
+  CHECK(Metric(sync_client, "catalog_l1_hits_total") == 0);
   // Bad input: the same status and message from both.
   for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{{"a b"}, {"x", "x"}, {}}) {
     BatchGetProductsResponse r1, r2;
@@ -521,6 +526,122 @@ TEST_CASE("SIGTERM during a demotion: it stops between batches, nothing is lost,
   }
   CHECK(hot > 0);
   CHECK(missing == 0);
+}
+
+}  // namespace
+}  // namespace catalog
+
+namespace catalog {
+namespace {
+
+// Reads `id` through `client` until `accept` holds for what it returns
+// (bounded); returns how many reads it took.
+int ReadUntil(Client& client, const std::string& id, const std::function<bool(const BatchGetProductsResponse&)>& accept) {
+  for (int reads = 1; reads <= 2000; ++reads) {
+    BatchGetProductsResponse seen;
+    REQUIRE(client.BatchGet({id}, &seen).ok());
+    if (accept(seen)) return reads;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  FAIL("never saw the expected answer for " << id);
+  return -1;
+}
+
+// Reads `ids` through `client` until one read is answered wholly from its
+// L1 (bounded: L1 serves only once its invalidation stream is up).
+void AwaitL1Hits(Client& client, const std::vector<std::string>& ids) {
+  for (int i = 0; i < 500; ++i) {
+    const int64_t before = Metric(client, "catalog_l1_hits_total");
+    BatchGetProductsResponse seen;
+    REQUIRE(client.BatchGet(ids, &seen).ok());
+    if (Metric(client, "catalog_l1_hits_total") - before == static_cast<int64_t>(ids.size())) return;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  FAIL("L1 never answered these ids");
+}
+
+bool HasTitle(const BatchGetProductsResponse& r, const std::string& title) {
+  return r.products_size() == 1 && r.products(0).title() == title;
+}
+
+TEST_CASE("L1 on two servers: each reads its own writes at once, and the other's after the invalidation, never older") {
+  RedisServer redis;
+  SharedMySql mysql;
+  CatalogServerProcess a(redis.port(), mysql.port(), mysql.database());
+  CatalogServerProcess b(redis.port(), mysql.port(), mysql.database());
+  Client client_a(a.target()), client_b(b.target());
+  const auto ids = Ids("l1_", 20);
+  REQUIRE(client_a.Upsert(Products(ids, "t0")).ok());
+  AwaitL1Hits(client_a, ids);
+  AwaitL1Hits(client_b, ids);
+  int rounds_needing_retries = 0;
+  for (int round = 1; round <= 10; ++round) {
+    Client& writer = round % 2 ? client_a : client_b;
+    Client& other = round % 2 ? client_b : client_a;
+    const std::string title = absl::StrCat("t", round);
+    const std::string& id = ids[round];
+    REQUIRE(writer.Upsert(Products({id}, title)).ok());
+    BatchGetProductsResponse own;
+    REQUIRE(writer.BatchGet({id}, &own).ok());
+    INFO("round " << round);
+    CHECK(HasTitle(own, title));  // Read-your-writes: no waiting.
+    // The other server converges, and once it has, never goes back.
+    const int reads = ReadUntil(other, id, [&](const BatchGetProductsResponse& r) { return HasTitle(r, title); });
+    rounds_needing_retries += reads > 1 ? 1 : 0;
+    for (int again = 0; again < 20; ++again) {
+      BatchGetProductsResponse later;
+      REQUIRE(other.BatchGet({id}, &later).ok());
+      CHECK(HasTitle(later, title));
+    }
+  }
+  UNSCOPED_INFO(rounds_needing_retries << " of 10 rounds needed more than one read on the other server");
+  // Deletes: gone at once on the writer, after the invalidation elsewhere.
+  DeleteProductsResponse deleted;
+  REQUIRE(client_a.Delete({ids[0]}, &deleted).ok());
+  BatchGetProductsResponse gone;
+  REQUIRE(client_a.BatchGet({ids[0]}, &gone).ok());
+  CHECK(gone.products_size() == 0);
+  ReadUntil(client_b, ids[0], [](const BatchGetProductsResponse& r) { return r.products_size() == 0; });
+  CHECK(Metric(client_b, "catalog_l1_invalidations_total") >= 10);
+  // A change straight in Redis (an operator, another tool) reaches both.
+  redis.Command({"DEL", "product:" + ids[15]});
+  for (Client* c : {&client_a, &client_b}) {
+    ReadUntil(*c, ids[15], [](const BatchGetProductsResponse& r) { return r.products_size() == 0; });
+  }
+}
+
+TEST_CASE("a server whose invalidation connection was lost while it was stopped serves nothing stale on waking") {
+  RedisServer redis;
+  SharedMySql mysql;
+  CatalogServerProcess a(redis.port(), mysql.port(), mysql.database());
+  CatalogServerProcess b(redis.port(), mysql.port(), mysql.database(), {"--l1_lease_ms=200"});
+  Client client_a(a.target()), client_b(b.target());
+  const auto ids = Ids("lost_", 10);
+  REQUIRE(client_a.Upsert(Products(ids, "v0")).ok());
+  for (int round = 1; round <= 3; ++round) {
+    AwaitL1Hits(client_b, ids);  // B answers the ids from L1.
+    const int64_t losses_before = Metric(client_b, "catalog_l1_connection_losses_total");
+    // B sleeps past its lease; Redis drops every invalidation connection
+    // (B's included); A writes, acknowledged. No invalidation reaches B.
+    REQUIRE(kill(b.process().pid(), SIGSTOP) == 0);
+    absl::SleepFor(absl::Milliseconds(500));
+    REQUIRE(redis.Command({"CLIENT", "KILL", "TYPE", "pubsub"})->integer >= 1);
+    const std::string title = absl::StrCat("v", round);
+    REQUIRE(client_a.Upsert(Products(ids, title)).ok());
+    REQUIRE(kill(b.process().pid(), SIGCONT) == 0);
+    BatchGetProductsResponse woke;
+    REQUIRE(client_b.BatchGet(ids, &woke).ok());
+    INFO("round " << round);
+    CHECK(woke.products_size() == 10);
+    for (const Product& p : woke.products()) CHECK(p.title() == title);
+    // B noticed the loss, and serves from L1 again after re-subscribing.
+    int64_t losses = 0;
+    for (int i = 0; i < 500 && (losses = Metric(client_b, "catalog_l1_connection_losses_total")) == losses_before; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    CHECK(losses == losses_before + 1);
+  }
+  AwaitL1Hits(client_b, ids);  // And serves from L1 again.
 }
 
 }  // namespace

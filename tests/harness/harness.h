@@ -51,6 +51,7 @@ class RedisServer {
   void Start();  // Again on the same port after Stop().
   void Stop();
   int port() const { return port_; }
+  pid_t pid() const { return process_.pid(); }
   // Runs one command on a fresh connection; dies on transport failure.
   std::unique_ptr<redisReply, void (*)(void*)> Command(const std::vector<std::string>& args);
   // `calls` of one command from INFO commandstats (0 if never called).

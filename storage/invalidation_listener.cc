@@ -1,0 +1,135 @@
+#include "storage/invalidation_listener.h"
+
+#include <hiredis/hiredis.h>
+#include <poll.h>
+
+#include <deque>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+
+namespace catalog::storage {
+
+namespace {
+
+struct ContextDeleter {
+  void operator()(redisContext* context) const { redisFree(context); }
+};
+using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+
+struct ReplyDeleter {
+  void operator()(void* reply) const { freeReplyObject(reply); }
+};
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+bool IsString(const redisReply* reply, absl::string_view text) {
+  return reply != nullptr && (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS) &&
+         absl::string_view(reply->str, reply->len) == text;
+}
+
+ReplyPtr Command(redisContext* context, const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  void* reply = redisvCommand(context, format, args);
+  va_end(args);
+  return ReplyPtr(static_cast<redisReply*>(reply));
+}
+
+}  // namespace
+
+InvalidationListener::InvalidationListener(InvalidationListenerOptions options, HotCache* cache, Metrics* metrics)
+    : options_(std::move(options)), cache_(cache), metrics_(metrics), thread_([this] { Run(); }) {}
+
+InvalidationListener::~InvalidationListener() {
+  stop_ = true;
+  thread_.join();
+}
+
+void InvalidationListener::Run() {
+  while (!stop_) {
+    Session();
+    if (stop_) break;
+    absl::SleepFor(options_.heartbeat);
+  }
+}
+
+void InvalidationListener::Session() {
+  const timeval connect_timeout = absl::ToTimeval(options_.connect_timeout);
+  ContextPtr context(redisConnectWithTimeout(options_.host.c_str(), options_.port, connect_timeout));
+  if (context == nullptr || context->err != 0) return;
+  redisSetTimeout(context.get(), connect_timeout);
+  ReplyPtr id = Command(context.get(), "CLIENT ID");
+  if (id == nullptr || id->type != REDIS_REPLY_INTEGER) return;
+  ReplyPtr tracking = Command(context.get(), "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %b", id->integer,
+                              options_.key_prefix.data(), options_.key_prefix.size());
+  if (!IsString(tracking.get(), "OK")) return;
+  ReplyPtr subscribed = Command(context.get(), "SUBSCRIBE __redis__:invalidate");
+  if (subscribed == nullptr || subscribed->type != REDIS_REPLY_ARRAY) return;
+
+  // From here on every change under the prefix reaches this connection.
+  cache_->Resubscribed();
+  ++subscriptions_;
+  metrics_->Add(Counter::l1_subscriptions_total);
+
+  std::deque<absl::Time> pings;  // Send times of the pings not answered yet.
+  absl::Time next_ping = absl::InfinitePast();
+  bool healthy = true;
+  while (healthy && !stop_) {
+    const absl::Time now = absl::Now();
+    if (now >= next_ping) {
+      redisAppendCommand(context.get(), "PING");
+      int done = 0;
+      while (done == 0) {
+        if (redisBufferWrite(context.get(), &done) != REDIS_OK) {
+          healthy = false;
+          break;
+        }
+      }
+      pings.push_back(now);
+      next_ping = now + options_.heartbeat;
+    }
+    if (!healthy) break;
+    if (!pings.empty() && now - pings.front() > options_.pong_timeout) break;  // Redis stopped answering.
+    pollfd fd{context->fd, POLLIN, 0};
+    const int wait_ms = std::max<int>(1, static_cast<int>(absl::ToInt64Milliseconds(next_ping - now)) + 1);
+    const int ready = poll(&fd, 1, wait_ms);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    if (redisBufferRead(context.get()) != REDIS_OK) break;  // Error or EOF.
+    for (;;) {
+      void* raw = nullptr;
+      if (redisGetReplyFromReader(context.get(), &raw) != REDIS_OK) {
+        healthy = false;
+        break;
+      }
+      if (raw == nullptr) break;
+      ReplyPtr reply(static_cast<redisReply*>(raw));
+      if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) continue;
+      if (IsString(reply->element[0], "pong")) {
+        if (!pings.empty()) {
+          cache_->Confirm(pings.front());
+          pings.pop_front();
+        }
+        continue;
+      }
+      if (reply->elements != 3 || !IsString(reply->element[0], "message")) continue;
+      const redisReply* keys = reply->element[2];
+      if (keys->type == REDIS_REPLY_NIL) {
+        cache_->InvalidateAll();  // FLUSHALL / FLUSHDB.
+        continue;
+      }
+      if (keys->type != REDIS_REPLY_ARRAY) continue;
+      for (size_t k = 0; k < keys->elements; ++k) {
+        const absl::string_view key(keys->element[k]->str, keys->element[k]->len);
+        if (absl::StartsWith(key, options_.key_prefix)) cache_->Invalidate(key.substr(options_.key_prefix.size()));
+      }
+    }
+  }
+  // Whatever ended the session, invalidations may have gone missing from
+  // here on: nothing cached may be served again before a new subscription.
+  cache_->Lost();
+  metrics_->Add(Counter::l1_connection_losses_total);
+}
+
+}  // namespace catalog::storage

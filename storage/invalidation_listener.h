@@ -1,0 +1,72 @@
+// InvalidationListener: feeds HotCache the names of records that change in
+// Redis, through Redis client-side caching (RESP2 form, as Debian's
+// hiredis 0.14 has no RESP3).
+//
+// One thread, one connection. On connecting it asks Redis for its own
+// client id, turns on `CLIENT TRACKING on REDIRECT <own id> BCAST PREFIX
+// <record prefix>` and SUBSCRIBEs to `__redis__:invalidate`: tracking and
+// subscription live and die with the same connection, so losing one is
+// losing both, and is noticed as one event. In broadcast mode Redis reports
+// every change to a key under the prefix, whoever made it, with no
+// per-key tracking table on the server.
+//
+// Each message invalidates its keys (a null message, sent on FLUSHALL,
+// invalidates everything). Every `heartbeat` a PING goes out on the same
+// connection; its pong, which Redis sends after every invalidation it
+// queued before, renews the cache's lease (HotCache::Confirm). The
+// connection is dropped, and the cache emptied (HotCache::Lost), on any
+// error, EOF, or when a pong is overdue by the lease; reconnect attempts
+// follow every heartbeat until one succeeds (HotCache::Resubscribed).
+//
+// Thread-safety: the constructor starts the thread, the destructor stops it
+// (within one heartbeat). Nothing else is public but counters.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "absl/time/time.h"
+#include "storage/hot_cache.h"
+#include "storage/metrics.h"
+
+namespace catalog::storage {
+
+struct InvalidationListenerOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  // Key prefix of the records the cache holds (RecordType::key_prefix).
+  std::string key_prefix;
+  // Bound on connecting and on each set-up command. Default 250 ms.
+  absl::Duration connect_timeout = absl::Milliseconds(250);
+  // PING period; should be well below the cache's lease. Default 100 ms.
+  absl::Duration heartbeat = absl::Milliseconds(100);
+  // A pong later than this drops the connection. Default 500 ms.
+  absl::Duration pong_timeout = absl::Milliseconds(500);
+};
+
+class InvalidationListener {
+ public:
+  // `cache` and `metrics` must outlive the listener.
+  InvalidationListener(InvalidationListenerOptions options, HotCache* cache, Metrics* metrics);
+  ~InvalidationListener();
+  InvalidationListener(const InvalidationListener&) = delete;
+  InvalidationListener& operator=(const InvalidationListener&) = delete;
+
+  // Subscriptions made so far (for tests).
+  int64_t subscriptions() const { return subscriptions_.load(); }
+
+ private:
+  void Run();
+  // One connection's life; returns when it fails or on stop.
+  void Session();
+
+  const InvalidationListenerOptions options_;
+  HotCache* const cache_;
+  Metrics* const metrics_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> subscriptions_{0};
+  std::thread thread_;
+};
+
+}  // namespace catalog::storage
