@@ -119,6 +119,18 @@ void CatalogCore::BatchGetAsync(std::vector<std::string> ids, absl::Time deadlin
                     });
 }
 
+void CatalogCore::GetAsync(std::string id, absl::Time deadline, GetDone done) {
+  if (absl::Status s = ValidateId(id, "id"); !s.ok()) return done(s);
+  std::vector<std::string> ids;
+  ids.push_back(std::move(id));
+  store_->ReadAsync(std::move(ids), deadline,
+                    [done = std::move(done)](absl::Span<const std::string>,
+                                             absl::StatusOr<absl::Span<const storage::ValueView>> values) {
+                      if (!values.ok()) return done(values.status());
+                      done(values->front());
+                    });
+}
+
 absl::StatusOr<std::optional<Product>> CatalogCore::Get(const std::string& id, absl::Time deadline) {
   if (absl::Status s = ValidateId(id, "id"); !s.ok()) return s;
   absl::StatusOr<std::vector<storage::MaybeValue>> values = store_->Read({id}, deadline);

@@ -66,6 +66,12 @@ class CatalogCore {
 
   absl::StatusOr<std::optional<catalog::v1::Product>> Get(const std::string& id, absl::Time deadline);
 
+  // One product's stored encoding without blocking (callback handlers):
+  // `done` runs once with it, nullopt if none, or the error Get would give
+  // (NOT_FOUND is the adapter's to say). Same threads as BatchGetAsync.
+  using GetDone = std::function<void(absl::StatusOr<storage::ValueView> value)>;
+  void GetAsync(std::string id, absl::Time deadline, GetDone done);
+
   // Stores all products or none; returns them as stored (version, time).
   absl::StatusOr<std::vector<catalog::v1::Product>> Upsert(absl::Span<const catalog::v1::Product* const> products,
                                                            absl::Time deadline);

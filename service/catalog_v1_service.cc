@@ -2,24 +2,30 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/grpc_glue.h"
+#include "service/raw_read.h"
+#include "service/wire_mask.h"
 
 namespace catalog::service {
 
 using namespace catalog::v1;
 
 CatalogV1Service::CatalogV1Service(CatalogCore* core, CallObservers observers, absl::Duration max_call,
-                                   bool async_batch_get)
+                                   bool raw_reads)
     : RegisteredService(GetProductRequest::descriptor()->file()->FindServiceByName("CatalogService")),
       core_(core),
       observers_(observers),
       max_call_(max_call) {
-  Register("GetProduct", &CatalogV1Service::GetProduct);
-  if (async_batch_get) {
+  if (raw_reads) {
+    RegisterRawCallback("GetProduct", [this](grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) {
+      return GetProductRaw(context, request, response);
+    });
     RegisterRawCallback("BatchGetProducts", [this](grpc::CallbackServerContext* context,
                                                    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
-      return BatchGetProductsAsync(context, request, response);
+      return BatchGetProductsRaw(context, request, response);
     });
   } else {
+    Register("GetProduct", &CatalogV1Service::GetProduct);
     Register("BatchGetProducts", &CatalogV1Service::BatchGetProducts);
   }
   Register("UpsertProducts", &CatalogV1Service::UpsertProducts);
@@ -48,36 +54,37 @@ grpc::Status CatalogV1Service::BatchGetProducts(grpc::ServerContext* context, co
   });
 }
 
-grpc::ServerUnaryReactor* CatalogV1Service::BatchGetProductsAsync(grpc::CallbackServerContext* context,
-                                                                  const grpc::ByteBuffer* request,
-                                                                  grpc::ByteBuffer* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // Bad request bytes are answered as the sync handlers answer them
-  // (UnaryHandler): before admission and bookkeeping.
-  BatchGetProductsRequest parsed;
-  grpc::ByteBuffer bytes(*request);  // Shares the slices.
-  if (!request->Valid()) {
-    reactor->Finish(NoRequestMessage());
-    return reactor;
-  }
-  if (!grpc::SerializationTraits<BatchGetProductsRequest>::Deserialize(&bytes, &parsed).ok()) {
-    reactor->Finish(UnparsableRequest(parsed.GetTypeName()));
-    return reactor;
-  }
-  auto record = std::make_shared<CallRecord>(observers_, "catalog.v1.CatalogService/BatchGetProducts");
-  if (absl::Status admitted = record->Admit(); !admitted.ok()) {
-    reactor->Finish(record->Finish(admitted));
-    return reactor;
-  }
-  std::vector<std::string> ids(std::make_move_iterator(parsed.mutable_ids()->begin()),
-                               std::make_move_iterator(parsed.mutable_ids()->end()));
-  core_->BatchGetAsync(std::move(ids), CallDeadline(*context, max_call_),
-                       [reactor, response, record](absl::Span<const std::string> ids,
-                                                   absl::StatusOr<absl::Span<const storage::ValueView>> values) {
-                         if (values.ok()) *response = EncodedBatchResponse::Build(ids, *values).buffer;
-                         reactor->Finish(record->Finish(values.status()));
-                       });
-  return reactor;
+grpc::ServerUnaryReactor* CatalogV1Service::GetProductRaw(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return RawRead<GetProductRequest>(
+      context, request, response, observers_, "catalog.v1.CatalogService/GetProduct",
+      [&](GetProductRequest& parsed, RawFinish finish) {
+        core_->GetAsync(parsed.id(), CallDeadline(*context, max_call_),
+                        [finish, id = parsed.id()](absl::StatusOr<storage::ValueView> value) {
+                          if (!value.ok()) return finish(value.status());
+                          if (!value->has_value()) {
+                            return finish(absl::NotFoundError(absl::StrCat("product \"", id, "\" not found")));
+                          }
+                          finish(EncodeProduct(id, **value, WireMask()));
+                        });
+      });
+}
+
+grpc::ServerUnaryReactor* CatalogV1Service::BatchGetProductsRaw(grpc::CallbackServerContext* context,
+                                                                const grpc::ByteBuffer* request,
+                                                                grpc::ByteBuffer* response) {
+  return RawRead<BatchGetProductsRequest>(
+      context, request, response, observers_, "catalog.v1.CatalogService/BatchGetProducts",
+      [&](BatchGetProductsRequest& parsed, RawFinish finish) {
+        std::vector<std::string> ids(std::make_move_iterator(parsed.mutable_ids()->begin()),
+                                     std::make_move_iterator(parsed.mutable_ids()->end()));
+        core_->BatchGetAsync(std::move(ids), CallDeadline(*context, max_call_),
+                             [finish](absl::Span<const std::string> ids,
+                                      absl::StatusOr<absl::Span<const storage::ValueView>> values) {
+                               if (!values.ok()) return finish(values.status());
+                               finish(EncodedBatchResponse::Build(ids, *values).buffer);
+                             });
+      });
 }
 
 grpc::Status CatalogV1Service::UpsertProducts(grpc::ServerContext* context, const UpsertProductsRequest* request,

@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "service/grpc_glue.h"
+#include "service/raw_read.h"
+#include "service/wire_mask.h"
 
 namespace catalog::service {
 namespace {
@@ -35,13 +37,25 @@ void ApplyReadMask(const FieldMask& mask, catalog::v2::Product* product) {
 
 }  // namespace
 
-CatalogV2Service::CatalogV2Service(CatalogCore* core, CallObservers observers, absl::Duration max_call)
+CatalogV2Service::CatalogV2Service(CatalogCore* core, CallObservers observers, absl::Duration max_call,
+                                   bool raw_reads)
     : RegisteredService(catalog::v2::Product::descriptor()->file()->FindServiceByName("CatalogService")),
       core_(core),
       observers_(observers),
       max_call_(max_call) {
-  Register("GetProduct", &CatalogV2Service::GetProduct);
-  Register("BatchGetProducts", &CatalogV2Service::BatchGetProducts);
+  if (raw_reads) {
+    RegisterRawCallback("GetProduct", [this](grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) {
+      return GetProductRaw(context, request, response);
+    });
+    RegisterRawCallback("BatchGetProducts", [this](grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+      return BatchGetProductsRaw(context, request, response);
+    });
+  } else {
+    Register("GetProduct", &CatalogV2Service::GetProduct);
+    Register("BatchGetProducts", &CatalogV2Service::BatchGetProducts);
+  }
   Register("ListProducts", &CatalogV2Service::ListProducts);
   Register("UpsertProducts", &CatalogV2Service::UpsertProducts);
   Register("DeleteProducts", &CatalogV2Service::DeleteProducts);
@@ -84,6 +98,45 @@ grpc::Status CatalogV2Service::BatchGetProducts(grpc::ServerContext* context,
     }
     return absl::OkStatus();
   });
+}
+
+// The raw reads answer what the typed ones above answer, built from the
+// stored bytes: the read_mask is applied to the wire encoding (WireMask).
+grpc::ServerUnaryReactor* CatalogV2Service::GetProductRaw(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return RawRead<catalog::v2::GetProductRequest>(
+      context, request, response, observers_, "catalog.v2.CatalogService/GetProduct",
+      [&](catalog::v2::GetProductRequest& parsed, RawFinish finish) {
+        if (absl::Status s = ValidateReadMask(parsed.read_mask()); !s.ok()) return finish(s);
+        auto mask = std::make_shared<const WireMask>(WireMask::For(catalog::v2::Product::descriptor(), parsed.read_mask()));
+        core_->GetAsync(parsed.id(), CallDeadline(*context, max_call_),
+                        [finish, mask, id = parsed.id()](absl::StatusOr<storage::ValueView> value) {
+                          if (!value.ok()) return finish(value.status());
+                          if (!value->has_value()) {
+                            return finish(absl::NotFoundError(absl::StrCat("product \"", id, "\" not found")));
+                          }
+                          finish(EncodeProduct(id, **value, *mask));
+                        });
+      });
+}
+
+grpc::ServerUnaryReactor* CatalogV2Service::BatchGetProductsRaw(grpc::CallbackServerContext* context,
+                                                                const grpc::ByteBuffer* request,
+                                                                grpc::ByteBuffer* response) {
+  return RawRead<catalog::v2::BatchGetProductsRequest>(
+      context, request, response, observers_, "catalog.v2.CatalogService/BatchGetProducts",
+      [&](catalog::v2::BatchGetProductsRequest& parsed, RawFinish finish) {
+        if (absl::Status s = ValidateReadMask(parsed.read_mask()); !s.ok()) return finish(s);
+        auto mask = std::make_shared<const WireMask>(WireMask::For(catalog::v2::Product::descriptor(), parsed.read_mask()));
+        std::vector<std::string> ids(std::make_move_iterator(parsed.mutable_ids()->begin()),
+                                     std::make_move_iterator(parsed.mutable_ids()->end()));
+        core_->BatchGetAsync(std::move(ids), CallDeadline(*context, max_call_),
+                             [finish, mask](absl::Span<const std::string> ids,
+                                            absl::StatusOr<absl::Span<const storage::ValueView>> values) {
+                               if (!values.ok()) return finish(values.status());
+                               finish(EncodeV2BatchGet(ids, *values, *mask));
+                             });
+      });
 }
 
 grpc::Status CatalogV2Service::ListProducts(grpc::ServerContext* context,

@@ -4,6 +4,10 @@
 // holds them to it); v2 adds read masks, per-id results, pages over a
 // category and idempotent upserts on top of the core.
 //
+// Threading: as CatalogV1Service (its header says it): with `raw_reads`,
+// GetProduct and BatchGetProducts are callback raw methods that apply the
+// read_mask to the stored bytes (service/wire_mask.h); the rest are sync.
+//
 // Thread-safety: handlers run concurrently; no state of its own.
 #pragma once
 
@@ -17,12 +21,16 @@ namespace catalog::service {
 class CatalogV2Service final : public RegisteredService {
  public:
   // Does not take ownership.
-  CatalogV2Service(CatalogCore* core, CallObservers observers, absl::Duration max_call);
+  CatalogV2Service(CatalogCore* core, CallObservers observers, absl::Duration max_call, bool raw_reads = false);
 
   grpc::Status GetProduct(grpc::ServerContext* context, const catalog::v2::GetProductRequest* request,
                           catalog::v2::Product* response);
   grpc::Status BatchGetProducts(grpc::ServerContext* context, const catalog::v2::BatchGetProductsRequest* request,
                                 catalog::v2::BatchGetProductsResponse* response);
+  grpc::ServerUnaryReactor* GetProductRaw(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response);
+  grpc::ServerUnaryReactor* BatchGetProductsRaw(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                                grpc::ByteBuffer* response);
   grpc::Status ListProducts(grpc::ServerContext* context, const catalog::v2::ListProductsRequest* request,
                             catalog::v2::ListProductsResponse* response);
   grpc::Status UpsertProducts(grpc::ServerContext* context, const catalog::v2::UpsertProductsRequest* request,

@@ -8,7 +8,7 @@
   X(redis_pool_size, 32, 1, 4096, "Most Redis connections open at once.")                                              \
   X(redis_connect_timeout_ms, 250, 1, 60000, "Bound on opening one Redis connection.")                                 \
   X(redis_async_connections, 2, 0, 64,                                                                                 \
-    "Event-loop threads (one Redis connection each) serving v1 BatchGetProducts without blocking a thread; 0: sync.")  \
+    "Event-loop threads (one Redis connection each) serving the reads without blocking a thread; 0: sync reads.")    \
   X(l1_max_bytes, 134217728, 0, 68719476736,                                                                           \
     "Bytes of the in-process hot tier (L1) in front of Redis, invalidated by Redis client-side caching; 0: off.")     \
   X(l1_lease_ms, 500, 10, 60000,                                                                                       \
@@ -36,6 +36,8 @@
   X(redis_info_interval_ms, 5000, 100, 3600000,                                                                        \
     "How often Redis INFO is polled for the redis_* gauges and the maxmemory-policy check.")                           \
   X(request_ttl_s, 86400, 1, 2592000, "How long a v2 request_id answers retries with the first result.")               \
+  X(count_metrics, 1, 0, 1,                                                                                            \
+    "1: update counters and histograms; 0: leave them at zero (to measure their cost; gauges still work).")          \
   X(shutdown_grace_ms, 10000, 0, 600000, "On SIGTERM, how long in-flight calls may take to finish.")                   \
   X(grpc_completion_queues, 1, 1, 64, "gRPC sync server completion queues.")                                           \
   X(grpc_min_pollers, 2, 1, 1024, "gRPC sync server threads kept polling for new calls.")                              \

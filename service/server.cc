@@ -51,6 +51,7 @@ struct CatalogServer::Parts {
 
 absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config& config) {
   auto parts = std::make_unique<Parts>();
+  parts->metrics.SetCounting(config.count_metrics != 0);
   absl::StatusOr<LogLevel> log_level = Logger::ParseLevel(config.log_level);
   if (!log_level.ok()) return log_level.status();
   parts->logger = std::make_unique<Logger>(*log_level, stderr);
@@ -145,9 +146,10 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   parts->core = std::make_unique<CatalogCore>(parts->store.get(), clock, &parts->metrics, core_options);
   parts->v1_service =
       std::make_unique<CatalogV1Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms),
-                                         /*async_batch_get=*/config.redis_async_connections > 0);
+                                         /*raw_reads=*/config.redis_async_connections > 0);
   parts->v2_service =
-      std::make_unique<CatalogV2Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms));
+      std::make_unique<CatalogV2Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms),
+                                         /*raw_reads=*/config.redis_async_connections > 0);
   // The operator's calls are not subject to admission: demotion is the
   // remedy for a full Redis, needed most under load.
   CallObservers admin_observers = observers;

@@ -27,6 +27,7 @@ constexpr Description kHistogramDescriptions[] = {
 }  // namespace
 
 void Metrics::Observe(Histogram histogram, absl::Duration value) {
+  if (!counting_) return;
   HistogramCells& cells = histograms_[static_cast<size_t>(histogram)];
   const double seconds = absl::ToDoubleSeconds(value);
   size_t bucket = 0;

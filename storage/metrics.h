@@ -43,7 +43,13 @@ class Metrics {
   static constexpr std::array<double, 12> kBucketBounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
                                                            0.05,   0.1,   0.25,  0.5,   1,    5};
 
+  // Off: counters and histograms stay at zero (to measure what counting
+  // costs); gauges, and admission through them, still work. Call before
+  // other threads use the registry. Default on.
+  void SetCounting(bool on) { counting_ = on; }
+
   void Add(Counter counter, int64_t delta = 1) {
+    if (!counting_) return;
     counters_[static_cast<size_t>(counter)].fetch_add(delta, std::memory_order_relaxed);
   }
   int64_t Get(Counter counter) const { return counters_[static_cast<size_t>(counter)].load(std::memory_order_relaxed); }
@@ -74,6 +80,7 @@ class Metrics {
     std::atomic<int64_t> count{0};
     std::atomic<int64_t> sum_nanos{0};
   };
+  bool counting_ = true;
   std::array<std::atomic<int64_t>, static_cast<size_t>(Counter::kCount)> counters_{};
   std::array<std::atomic<int64_t>, static_cast<size_t>(Gauge::kCount)> gauges_{};
   std::array<HistogramCells, static_cast<size_t>(Histogram::kCount)> histograms_{};

@@ -6,6 +6,7 @@
 //                 [--prefix=p]
 //   catalog-bench --target=H:P mixed --keys=N --concurrency=200 --seconds=10
 //                 [--channels=8] [--prefix=p]
+//   catalog-bench --target=H:P invalidation-delay --other=H:P --rounds=500
 //   catalog-bench write-request --batch=100 --out=FILE [--prefix=p]
 //   catalog-bench serve-fixed --listen=H:P --batch=100 --value-bytes=600
 //                 [--api=callback-raw|sync-generated]
@@ -19,6 +20,10 @@
 // BatchGet of 100 ids, 15 % GetProduct, 15 % UpsertProducts of 10) over
 // `channels` connections, and prints p50/p99 per method and every non-OK
 // status code with its count.
+// `invalidation-delay` measures how long after an acknowledged upsert
+// through `target` the server at `other` (holding the record in its L1)
+// first answers the new version: it reads `other` in a loop until it does,
+// so each figure includes up to one read's round trip, printed beside it.
 // `write-request` writes a gRPC-framed request body for h2load.
 // `serve-fixed` is the transport ceiling: a gRPC server answering every
 // BatchGetProducts with a fixed response of the same size, touching no
@@ -389,6 +394,66 @@ int ServeFixed() {
   return 0;
 }
 
+int InvalidationDelay() {
+  auto writer = catalog::v1::CatalogService::NewStub(NewChannel(0));
+  auto reader = catalog::v1::CatalogService::NewStub(
+      grpc::CreateChannel(Flag("other", "127.0.0.1:50052"), grpc::InsecureChannelCredentials()));
+  const int64_t rounds = IntFlag("rounds", 500);
+  const std::string id = Id("invalidation", 0);
+  auto read_title = [&](std::string* title) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    BatchGetProductsRequest request;
+    request.add_ids(id);
+    BatchGetProductsResponse response;
+    if (!reader->BatchGetProducts(&context, request, &response).ok()) return false;
+    *title = response.products_size() == 1 ? response.products(0).title() : "";
+    return true;
+  };
+  std::vector<double> delays_us, reads_us;
+  for (int64_t round = 0; round <= rounds; ++round) {
+    const std::string title = absl::StrCat("round ", round);
+    catalog::v1::UpsertProductsRequest upsert;
+    catalog::v1::Product* p = upsert.add_products();
+    p->set_id(id);
+    p->set_sku("SKU");
+    p->set_title(title);
+    p->mutable_price()->set_currency_code("EUR");
+    p->mutable_price()->set_amount_minor(100);
+    catalog::v1::UpsertProductsResponse upserted;
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    if (!writer->UpsertProducts(&context, upsert, &upserted).ok()) return 1;
+    const absl::Time acknowledged = absl::Now();
+    std::string seen;
+    int64_t reads = 0;
+    absl::Time last_read_start = acknowledged;
+    while (seen != title) {
+      if (absl::Now() - acknowledged > absl::Seconds(10)) {
+        std::fprintf(stderr, "catalog-bench: %s never showed round %lld\n", Flag("other", "").c_str(),
+                     static_cast<long long>(round));
+        return 1;
+      }
+      last_read_start = absl::Now();
+      if (!read_title(&seen)) return 1;
+      ++reads;
+    }
+    const absl::Time seen_at = absl::Now();
+    // Warm: the other server now holds the new version in L1 for the next
+    // round (read it a few more times).
+    for (int i = 0; i < 3; ++i) read_title(&seen);
+    if (round == 0) continue;  // The first round fills L1.
+    delays_us.push_back(absl::ToDoubleMicroseconds(seen_at - acknowledged));
+    reads_us.push_back(absl::ToDoubleMicroseconds(seen_at - last_read_start));
+  }
+  std::sort(delays_us.begin(), delays_us.end());
+  std::sort(reads_us.begin(), reads_us.end());
+  auto at = [](const std::vector<double>& v, double q) { return v[std::min(v.size() - 1, size_t(q * v.size()))]; };
+  std::printf("rounds=%zu delay_p50_us=%.0f delay_p99_us=%.0f delay_max_us=%.0f read_rtt_p50_us=%.0f\n",
+              delays_us.size(), at(delays_us, 0.5), at(delays_us, 0.99), delays_us.back(), at(reads_us, 0.5));
+  return 0;
+}
+
 int WriteRequest() {
   BatchGetProductsRequest request;
   const std::string prefix = Flag("prefix", "bench");
@@ -422,6 +487,7 @@ int main(int argc, char** argv) {
   if (command == "populate") return Populate(*catalog::v1::CatalogService::NewStub(NewChannel(0)));
   if (command == "run") return Run();
   if (command == "mixed") return Mixed();
-  std::fprintf(stderr, "usage: catalog-bench [--target=H:P] populate|run|mixed|write-request [--flag=value ...]\n");
+  if (command == "invalidation-delay") return InvalidationDelay();
+  std::fprintf(stderr, "usage: catalog-bench [--target=H:P] populate|run|mixed|invalidation-delay|write-request [--flag=value ...]\n");
   return 2;
 }
