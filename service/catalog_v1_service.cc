@@ -16,14 +16,8 @@ CatalogV1Service::CatalogV1Service(CatalogCore* core, CallObservers observers, a
       observers_(observers),
       max_call_(max_call) {
   if (raw_reads) {
-    RegisterRawCallback("GetProduct", [this](grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-                                             grpc::ByteBuffer* response) {
-      return GetProductRaw(context, request, response);
-    });
-    RegisterRawCallback("BatchGetProducts", [this](grpc::CallbackServerContext* context,
-                                                   const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
-      return BatchGetProductsRaw(context, request, response);
-    });
+    RegisterRawCallback("GetProduct", &CatalogV1Service::GetProductRaw);
+    RegisterRawCallback("BatchGetProducts", &CatalogV1Service::BatchGetProductsRaw);
   } else {
     Register("GetProduct", &CatalogV1Service::GetProduct);
     Register("BatchGetProducts", &CatalogV1Service::BatchGetProducts);

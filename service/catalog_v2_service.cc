@@ -44,14 +44,8 @@ CatalogV2Service::CatalogV2Service(CatalogCore* core, CallObservers observers, a
       observers_(observers),
       max_call_(max_call) {
   if (raw_reads) {
-    RegisterRawCallback("GetProduct", [this](grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-                                             grpc::ByteBuffer* response) {
-      return GetProductRaw(context, request, response);
-    });
-    RegisterRawCallback("BatchGetProducts", [this](grpc::CallbackServerContext* context,
-                                                   const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
-      return BatchGetProductsRaw(context, request, response);
-    });
+    RegisterRawCallback("GetProduct", &CatalogV2Service::GetProductRaw);
+    RegisterRawCallback("BatchGetProducts", &CatalogV2Service::BatchGetProductsRaw);
   } else {
     Register("GetProduct", &CatalogV2Service::GetProduct);
     Register("BatchGetProducts", &CatalogV2Service::BatchGetProducts);

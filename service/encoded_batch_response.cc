@@ -3,6 +3,7 @@
 #include "catalog/v1/catalog.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "service/wire_writer.h"
 #include "storage/tiers.h"
 
 namespace catalog::service {
@@ -10,21 +11,13 @@ namespace {
 
 using google::protobuf::internal::WireFormatLite;
 using google::protobuf::io::CodedOutputStream;
+using wire::FieldSize;
+using wire::WriteField;
 
 constexpr uint32_t kProductsTag = WireFormatLite::MakeTag(catalog::v1::BatchGetProductsResponse::kProductsFieldNumber,
                                                           WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
 constexpr uint32_t kMissingIdsTag = WireFormatLite::MakeTag(
     catalog::v1::BatchGetProductsResponse::kMissingIdsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-
-size_t FieldSize(uint32_t tag, size_t length) {
-  return CodedOutputStream::VarintSize32(tag) + CodedOutputStream::VarintSize32(static_cast<uint32_t>(length)) + length;
-}
-
-uint8_t* WriteField(uint32_t tag, absl::string_view bytes, uint8_t* out) {
-  out = CodedOutputStream::WriteVarint32ToArray(tag, out);
-  out = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), out);
-  return std::copy(bytes.begin(), bytes.end(), out);
-}
 
 }  // namespace
 

@@ -43,6 +43,18 @@ class RegisteredService : public grpc::Service {
   // reactor it finishes later, from any thread (so it need not block one).
   using RawCallback = std::function<grpc::ServerUnaryReactor*(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
                                                               grpc::ByteBuffer*)>;
+  // The same for a member function of the derived class.
+  template <class Service>
+  void RegisterRawCallback(const char* method,
+                           grpc::ServerUnaryReactor* (Service::*handler)(grpc::CallbackServerContext*,
+                                                                         const grpc::ByteBuffer*, grpc::ByteBuffer*)) {
+    Service* service = static_cast<Service*>(this);
+    RegisterRawCallback(method, RawCallback([service, handler](grpc::CallbackServerContext* context,
+                                                               const grpc::ByteBuffer* request,
+                                                               grpc::ByteBuffer* response) {
+                          return (service->*handler)(context, request, response);
+                        }));
+  }
   void RegisterRawCallback(const char* method, RawCallback handler) {
     const google::protobuf::MethodDescriptor* found = descriptor_->FindMethodByName(method);
     if (found == nullptr) std::abort();

@@ -5,12 +5,16 @@
 #include "catalog/v2/catalog.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "service/wire_writer.h"
 
 namespace catalog::service {
 namespace {
 
 using google::protobuf::internal::WireFormatLite;
 using google::protobuf::io::CodedOutputStream;
+using wire::FieldSize;
+using wire::LengthTag;
+using wire::WriteField;
 
 bool ReadVarint(absl::string_view& in, uint64_t* value) {
   uint64_t result = 0;
@@ -30,20 +34,6 @@ void AppendVarint(uint64_t value, std::string* out) {
   uint8_t buffer[10];
   const uint8_t* end = CodedOutputStream::WriteVarint64ToArray(value, buffer);
   out->append(reinterpret_cast<const char*>(buffer), end - buffer);
-}
-
-size_t FieldSize(uint32_t tag, size_t length) {
-  return CodedOutputStream::VarintSize32(tag) + CodedOutputStream::VarintSize32(static_cast<uint32_t>(length)) + length;
-}
-
-uint8_t* WriteField(uint32_t tag, absl::string_view bytes, uint8_t* out) {
-  out = CodedOutputStream::WriteVarint32ToArray(tag, out);
-  out = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), out);
-  return std::copy(bytes.begin(), bytes.end(), out);
-}
-
-constexpr uint32_t LengthTag(int field) {
-  return WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
 }
 
 }  // namespace
