@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "storage/reply_arena.h"
 
 namespace catalog::storage {
 
@@ -157,6 +158,7 @@ class AsyncRedis::Loop {
     context->data = this;
     // Replies of a 1000-key MGET reach ~600 KB: keep the reader's buffer.
     context->c.reader->maxbuf = 1 << 20;
+    context->c.reader->fn = ArenaReplyFunctions();  // A few blocks per reply, not two objects per value.
     redisLibeventAttach(context, base_);
     redisAsyncSetConnectCallback(context, &Loop::OnConnect);
     redisAsyncSetDisconnectCallback(context, &Loop::OnDisconnect);
