@@ -85,7 +85,7 @@ CatalogCore::CatalogCore(storage::TieredStore* store, const storage::Clock* cloc
                          CoreOptions options)
     : store_(store), clock_(clock), metrics_(metrics), options_(options) {}
 
-absl::Status CatalogCore::CheckResponseSize(absl::Span<const std::string> ids,
+absl::Status CatalogCore::CheckResponseSize(absl::Span<const absl::string_view> ids,
                                             absl::Span<const storage::ValueView> values) const {
   int64_t bytes = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -102,15 +102,16 @@ absl::StatusOr<std::vector<storage::MaybeValue>> CatalogCore::BatchGet(absl::Spa
                                                                        absl::Time deadline) {
   if (absl::Status s = ValidateIdBatch(ids, "ids", options_.max_batch_size); !s.ok()) return s;
   ASSIGN_OR_RETURN(std::vector<storage::MaybeValue> values, store_->Read(ids, deadline));
-  if (absl::Status s = CheckResponseSize(ids, storage::Views(values)); !s.ok()) return s;
+  const std::vector<absl::string_view> id_views(ids.begin(), ids.end());
+  if (absl::Status s = CheckResponseSize(id_views, storage::Views(values)); !s.ok()) return s;
   return values;
 }
 
-void CatalogCore::BatchGetAsync(std::vector<std::string> ids, absl::Time deadline,
+void CatalogCore::BatchGetAsync(std::shared_ptr<const storage::IdBatch> ids, absl::Time deadline,
                                 storage::TieredStore::ReadDone done) {
-  if (absl::Status s = ValidateIdBatch(ids, "ids", options_.max_batch_size); !s.ok()) return done(ids, s);
+  if (absl::Status s = ValidateIdBatch(ids->ids, "ids", options_.max_batch_size); !s.ok()) return done(ids->ids, s);
   store_->ReadAsync(std::move(ids), deadline,
-                    [this, done = std::move(done)](absl::Span<const std::string> ids,
+                    [this, done = std::move(done)](absl::Span<const absl::string_view> ids,
                                                    absl::StatusOr<absl::Span<const storage::ValueView>> values) {
                       if (values.ok()) {
                         if (absl::Status s = CheckResponseSize(ids, *values); !s.ok()) return done(ids, s);
@@ -121,10 +122,8 @@ void CatalogCore::BatchGetAsync(std::vector<std::string> ids, absl::Time deadlin
 
 void CatalogCore::GetAsync(std::string id, absl::Time deadline, GetDone done) {
   if (absl::Status s = ValidateId(id, "id"); !s.ok()) return done(s);
-  std::vector<std::string> ids;
-  ids.push_back(std::move(id));
-  store_->ReadAsync(std::move(ids), deadline,
-                    [done = std::move(done)](absl::Span<const std::string>,
+  store_->ReadAsync(storage::IdBatch::Copy({id}), deadline,
+                    [done = std::move(done)](absl::Span<const absl::string_view>,
                                              absl::StatusOr<absl::Span<const storage::ValueView>> values) {
                       if (!values.ok()) return done(values.status());
                       done(values->front());

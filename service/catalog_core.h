@@ -62,7 +62,8 @@ class CatalogCore {
   // `done` runs exactly once, on the thread that got Redis's reply or on the
   // store's executor, with the ids and what BatchGet would return. It must
   // not block.
-  void BatchGetAsync(std::vector<std::string> ids, absl::Time deadline, storage::TieredStore::ReadDone done);
+  void BatchGetAsync(std::shared_ptr<const storage::IdBatch> ids, absl::Time deadline,
+                     storage::TieredStore::ReadDone done);
 
   absl::StatusOr<std::optional<catalog::v1::Product>> Get(const std::string& id, absl::Time deadline);
 
@@ -118,7 +119,8 @@ class CatalogCore {
   // Bad input of a write, before anything is stored.
   absl::Status ValidateWrite(absl::Span<const catalog::v1::Product* const> products) const;
   // RESOURCE_EXHAUSTED if `values` for `ids` would not fit one answer.
-  absl::Status CheckResponseSize(absl::Span<const std::string> ids, absl::Span<const storage::ValueView> values) const;
+  absl::Status CheckResponseSize(absl::Span<const absl::string_view> ids,
+                                 absl::Span<const storage::ValueView> values) const;
 
   storage::TieredStore* const store_;
   const storage::Clock* const clock_;

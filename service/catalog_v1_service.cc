@@ -67,13 +67,11 @@ grpc::ServerUnaryReactor* CatalogV1Service::GetProductRaw(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* CatalogV1Service::BatchGetProductsRaw(grpc::CallbackServerContext* context,
                                                                 const grpc::ByteBuffer* request,
                                                                 grpc::ByteBuffer* response) {
-  return RawRead<BatchGetProductsRequest>(
+  return RawBatchRead<BatchGetProductsRequest>(
       context, request, response, observers_, "catalog.v1.CatalogService/BatchGetProducts",
-      [&](BatchGetProductsRequest& parsed, RawFinish finish) {
-        std::vector<std::string> ids(std::make_move_iterator(parsed.mutable_ids()->begin()),
-                                     std::make_move_iterator(parsed.mutable_ids()->end()));
-        core_->BatchGetAsync(std::move(ids), CallDeadline(*context, max_call_),
-                             [finish](absl::Span<const std::string> ids,
+      [&](BatchRequest& parsed, RawFinish finish) {
+        core_->BatchGetAsync(std::move(parsed.ids), CallDeadline(*context, max_call_),
+                             [finish](absl::Span<const absl::string_view> ids,
                                       absl::StatusOr<absl::Span<const storage::ValueView>> values) {
                                if (!values.ok()) return finish(values.status());
                                finish(EncodedBatchResponse::Build(ids, *values).buffer);

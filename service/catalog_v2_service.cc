@@ -117,15 +117,17 @@ grpc::ServerUnaryReactor* CatalogV2Service::GetProductRaw(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* CatalogV2Service::BatchGetProductsRaw(grpc::CallbackServerContext* context,
                                                                 const grpc::ByteBuffer* request,
                                                                 grpc::ByteBuffer* response) {
-  return RawRead<catalog::v2::BatchGetProductsRequest>(
+  return RawBatchRead<catalog::v2::BatchGetProductsRequest>(
       context, request, response, observers_, "catalog.v2.CatalogService/BatchGetProducts",
-      [&](catalog::v2::BatchGetProductsRequest& parsed, RawFinish finish) {
-        if (absl::Status s = ValidateReadMask(parsed.read_mask()); !s.ok()) return finish(s);
-        auto mask = std::make_shared<const WireMask>(WireMask::For(catalog::v2::Product::descriptor(), parsed.read_mask()));
-        std::vector<std::string> ids(std::make_move_iterator(parsed.mutable_ids()->begin()),
-                                     std::make_move_iterator(parsed.mutable_ids()->end()));
-        core_->BatchGetAsync(std::move(ids), CallDeadline(*context, max_call_),
-                             [finish, mask](absl::Span<const std::string> ids,
+      [&](BatchRequest& parsed, RawFinish finish) {
+        FieldMask read_mask;
+        if (!read_mask.ParseFromString(parsed.mask)) {
+          return finish(absl::InvalidArgumentError("read_mask: does not parse"));  // Unreachable: parsed before.
+        }
+        if (absl::Status s = ValidateReadMask(read_mask); !s.ok()) return finish(s);
+        auto mask = std::make_shared<const WireMask>(WireMask::For(catalog::v2::Product::descriptor(), read_mask));
+        core_->BatchGetAsync(std::move(parsed.ids), CallDeadline(*context, max_call_),
+                             [finish, mask](absl::Span<const absl::string_view> ids,
                                             absl::StatusOr<absl::Span<const storage::ValueView>> values) {
                                if (!values.ok()) return finish(values.status());
                                finish(EncodeV2BatchGet(ids, *values, *mask));

@@ -23,10 +23,11 @@ constexpr uint32_t kMissingIdsTag = WireFormatLite::MakeTag(
 
 EncodedBatchResponse EncodedBatchResponse::Build(absl::Span<const std::string> ids,
                                                  absl::Span<const std::optional<std::string>> values) {
-  return Build(ids, storage::Views(values));
+  const std::vector<absl::string_view> id_views(ids.begin(), ids.end());
+  return Build(id_views, storage::Views(values));
 }
 
-EncodedBatchResponse EncodedBatchResponse::Build(absl::Span<const std::string> ids,
+EncodedBatchResponse EncodedBatchResponse::Build(absl::Span<const absl::string_view> ids,
                                                  absl::Span<const std::optional<absl::string_view>> values) {
   size_t total = 0;
   for (size_t i = 0; i < ids.size(); ++i) {

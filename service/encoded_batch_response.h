@@ -27,7 +27,7 @@ struct EncodedBatchResponse {
   // products: `values[i]` for each present value, in order (each must be a
   // valid catalog.v1.Product encoding); missing_ids: `ids[i]` where absent.
   // Each value is copied once, into the response's one slice.
-  static EncodedBatchResponse Build(absl::Span<const std::string> ids,
+  static EncodedBatchResponse Build(absl::Span<const absl::string_view> ids,
                                     absl::Span<const std::optional<absl::string_view>> values);
   static EncodedBatchResponse Build(absl::Span<const std::string> ids,
                                     absl::Span<const std::optional<std::string>> values);

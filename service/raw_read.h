@@ -14,11 +14,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "service/grpc_glue.h"
 #include "service/unary_handler.h"
+#include "storage/tiered_store.h"
 
 namespace catalog::service {
 
@@ -38,22 +42,29 @@ class RawFinish {
   std::shared_ptr<CallRecord> record_;
 };
 
+// A batch read request (catalog.v1 or v2 BatchGetProductsRequest): field 1
+// `ids`, and in v2 field 2 `read_mask`. The ids become views into one copy
+// of the request bytes (no string per id); `mask` gets field 2's bytes.
+// False when the bytes are not such a message, or when an id is not ASCII
+// (proto3 would check its UTF-8: the caller parses typed to answer alike).
+bool ParseBatchRequest(const grpc::ByteBuffer& request, storage::IdBatch* batch, std::string* mask);
+
 // Bad request bytes are answered as UnaryHandler answers them, before
-// admission; then `start(Request& parsed, RawFinish finish)` runs, and must
-// lead to exactly one call of `finish`.
-template <typename Request, typename Start>
+// admission; then `start(Parsed& parsed, RawFinish finish)` runs, and must
+// lead to exactly one call of `finish`. `parse(request, &parsed)` returns
+// whether the bytes were a Request.
+template <typename Request, typename Parsed, typename Parse, typename Start>
 grpc::ServerUnaryReactor* RawRead(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
                                   grpc::ByteBuffer* response, const CallObservers& observers,
-                                  absl::string_view method, Start start) {
+                                  absl::string_view method, Parse parse, Start start) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Request parsed;
-  grpc::ByteBuffer bytes(*request);  // Shares the slices.
   if (!request->Valid()) {
     reactor->Finish(NoRequestMessage());
     return reactor;
   }
-  if (!grpc::SerializationTraits<Request>::Deserialize(&bytes, &parsed).ok()) {
-    reactor->Finish(UnparsableRequest(parsed.GetTypeName()));
+  Parsed parsed;
+  if (!parse(*request, &parsed)) {
+    reactor->Finish(UnparsableRequest(Request::descriptor()->full_name()));
     return reactor;
   }
   auto record = std::make_shared<CallRecord>(observers, method);
@@ -63,6 +74,53 @@ grpc::ServerUnaryReactor* RawRead(grpc::CallbackServerContext* context, const gr
   }
   start(parsed, RawFinish(reactor, response, std::move(record)));
   return reactor;
+}
+
+// The common case: the request parsed as its generated message.
+template <typename Request, typename Start>
+grpc::ServerUnaryReactor* RawRead(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response, const CallObservers& observers,
+                                  absl::string_view method, Start start) {
+  return RawRead<Request, Request>(
+      context, request, response, observers, method,
+      [](const grpc::ByteBuffer& bytes, Request* parsed) {
+        grpc::ByteBuffer shared(bytes);  // Shares the slices.
+        return grpc::SerializationTraits<Request>::Deserialize(&shared, parsed).ok();
+      },
+      start);
+}
+
+template <typename T, typename = void>
+struct HasReadMask : std::false_type {};
+template <typename T>
+struct HasReadMask<T, std::void_t<decltype(std::declval<T>().read_mask())>> : std::true_type {};
+
+// A batch read: ids as views (ParseBatchRequest), falling back to the
+// generated message for what that parser refuses, so every request gets
+// exactly the typed handlers' answer. `start(BatchRequest&, RawFinish)`.
+struct BatchRequest {
+  std::shared_ptr<storage::IdBatch> ids = std::make_shared<storage::IdBatch>();
+  std::string mask;  // Field 2's bytes (v2 read_mask).
+};
+template <typename Request, typename Start>
+grpc::ServerUnaryReactor* RawBatchRead(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response, const CallObservers& observers,
+                                       absl::string_view method, Start start) {
+  return RawRead<Request, BatchRequest>(
+      context, request, response, observers, method,
+      [](const grpc::ByteBuffer& bytes, BatchRequest* parsed) {
+        if (ParseBatchRequest(bytes, parsed->ids.get(), &parsed->mask)) return true;
+        Request typed;
+        grpc::ByteBuffer shared(bytes);
+        if (!grpc::SerializationTraits<Request>::Deserialize(&shared, &typed).ok()) return false;
+        parsed->ids = storage::IdBatch::Copy(std::vector<std::string>(typed.ids().begin(), typed.ids().end()));
+        parsed->mask.clear();
+        if constexpr (HasReadMask<Request>::value) {
+          parsed->mask = typed.read_mask().SerializeAsString();
+        }
+        return true;
+      },
+      start);
 }
 
 }  // namespace catalog::service

@@ -46,10 +46,10 @@ absl::Status ValidateId(absl::string_view id, absl::string_view field) {
 
 // On the read path for every call: no allocation per id when all is well
 // (the field path is built only for an error), one table for duplicates.
-absl::Status ValidateIdBatch(absl::Span<const std::string> ids, absl::string_view field, int64_t max_batch) {
+absl::Status ValidateIdBatch(absl::Span<const absl::string_view> ids, absl::string_view field, int64_t max_batch) {
   if (absl::Status s = CheckBatchSize(ids.size(), field, max_batch, "ids"); !s.ok()) return s;
   for (size_t i = 0; i < ids.size(); ++i) {
-    const std::string& id = ids[i];
+    const absl::string_view id = ids[i];
     if (id.empty() || id.size() > kMaxIdBytes || !std::all_of(id.begin(), id.end(), IsIdChar)) {
       return ValidateId(id, absl::StrCat(field, "[", i, "]"));
     }
@@ -64,6 +64,11 @@ absl::Status ValidateIdBatch(absl::Span<const std::string> ids, absl::string_vie
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateIdBatch(absl::Span<const std::string> ids, absl::string_view field, int64_t max_batch) {
+  const std::vector<absl::string_view> views(ids.begin(), ids.end());
+  return ValidateIdBatch(views, field, max_batch);
 }
 
 absl::Status ValidateProduct(const catalog::v1::Product& product, absl::string_view field) {

@@ -28,6 +28,7 @@ inline constexpr int kMaxCategoryIds = 32;
 absl::Status ValidateId(absl::string_view id, absl::string_view field);
 
 // 1..max_batch distinct valid ids, reported as `field`[i].
+absl::Status ValidateIdBatch(absl::Span<const absl::string_view> ids, absl::string_view field, int64_t max_batch);
 absl::Status ValidateIdBatch(absl::Span<const std::string> ids, absl::string_view field, int64_t max_batch);
 
 // One product's fields, reported under `field`, e.g. "products[2]".

@@ -30,7 +30,9 @@ absl::Status Batch(const std::vector<Product>& products, int64_t max = 1000) {
 
 TEST_CASE("id batches: exact messages for empty, oversized, malformed and duplicate") {
   CHECK(ValidateIdBatch(std::vector<std::string>{"a", "b.c:d_e-f"}, "ids", 10).ok());
-  CHECK(Message(ValidateIdBatch({}, "ids", 10)) == "ids: must not be empty");
+  CHECK(Message(ValidateIdBatch(std::vector<std::string>{}, "ids", 10)) == "ids: must not be empty");
+  CHECK(Message(ValidateIdBatch(std::vector<absl::string_view>{"a", "a"}, "ids", 10)) ==
+        "ids[1]: duplicate of ids[0] \"a\"");
   CHECK(Message(ValidateIdBatch(std::vector<std::string>(11, "x"), "ids", 10)) == "ids: 11 ids exceed the limit of 10");
   CHECK(Message(ValidateIdBatch(std::vector<std::string>{"ok", "has space"}, "ids", 10)) ==
         "ids[1]: \"has space\" is not a valid id (^[A-Za-z0-9._:-]{1,128}$)");

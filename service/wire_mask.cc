@@ -120,7 +120,7 @@ bool WireMask::Apply(absl::string_view encoded, std::string* out) const {
   return true;
 }
 
-absl::StatusOr<grpc::ByteBuffer> EncodeV2BatchGet(absl::Span<const std::string> ids,
+absl::StatusOr<grpc::ByteBuffer> EncodeV2BatchGet(absl::Span<const absl::string_view> ids,
                                                   absl::Span<const std::optional<absl::string_view>> values,
                                                   const WireMask& mask) {
   using catalog::v2::ProductResult;

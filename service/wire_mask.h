@@ -46,7 +46,7 @@ class WireMask {
 // catalog.v2.BatchGetProductsResponse for `ids`: per id a ProductResult
 // with the id and either the stored product under `mask` or not_found.
 // DATA_LOSS naming the id if a stored value is not a message encoding.
-absl::StatusOr<grpc::ByteBuffer> EncodeV2BatchGet(absl::Span<const std::string> ids,
+absl::StatusOr<grpc::ByteBuffer> EncodeV2BatchGet(absl::Span<const absl::string_view> ids,
                                                   absl::Span<const std::optional<absl::string_view>> values,
                                                   const WireMask& mask);
 

@@ -79,7 +79,7 @@ TEST_CASE("a stored value that is not a message encoding is refused under a mask
   CHECK_FALSE(wire.Apply(full.substr(0, full.size() - 3), &out));  // Truncated inside a field.
   CHECK_FALSE(wire.Apply(std::string("\x0b\x01", 2), &out));        // A group: not in these messages.
   CHECK_FALSE(wire.Apply(std::string("\xff\xff", 2), &out));        // A tag that never ends.
-  const std::vector<std::string> ids = {"bad"};
+  const std::vector<absl::string_view> ids = {"bad"};
   const std::string truncated = full.substr(0, 5);
   const std::vector<std::optional<absl::string_view>> values = {absl::string_view(truncated)};
   absl::StatusOr<grpc::ByteBuffer> answer = EncodeV2BatchGet(ids, values, wire);
@@ -92,7 +92,7 @@ TEST_CASE("the v2 batch answer is the typed BatchGetProductsResponse, byte for b
   mask.add_paths("price.currency_code");
   mask.add_paths("id");
   const std::string full = Full().SerializeAsString();
-  const std::vector<std::string> ids = {"p1", "nope", "p1"};
+  const std::vector<absl::string_view> ids = {"p1", "nope", "p1"};
   const std::vector<std::optional<absl::string_view>> values = {absl::string_view(full), std::nullopt,
                                                                 absl::string_view(full)};
   for (const FieldMask& m : {FieldMask(), mask}) {
@@ -106,7 +106,7 @@ TEST_CASE("the v2 batch answer is the typed BatchGetProductsResponse, byte for b
     catalog::v2::BatchGetProductsResponse typed;
     for (size_t i = 0; i < ids.size(); ++i) {
       catalog::v2::ProductResult* r = typed.add_results();
-      r->set_id(ids[i]);
+      r->set_id(std::string(ids[i]));
       if (!values[i].has_value()) {
         r->mutable_not_found();
         continue;

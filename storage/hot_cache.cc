@@ -17,7 +17,7 @@ bool HotCache::live() const {
          absl::ToUnixNanos(clock_->Now()) < live_until_nanos_.load(std::memory_order_acquire);
 }
 
-size_t HotCache::Lookup(absl::Span<const std::string> ids, Value* out) {
+size_t HotCache::Lookup(absl::Span<const absl::string_view> ids, Value* out) {
   if (!live()) {
     metrics_->Add(Counter::l1_misses_total, static_cast<int64_t>(ids.size()));
     return 0;
@@ -26,7 +26,7 @@ size_t HotCache::Lookup(absl::Span<const std::string> ids, Value* out) {
   for (size_t i = 0; i < ids.size(); ++i) {
     Shard& shard = shards_[ShardOf(ids[i])];
     std::lock_guard<std::mutex> lock(shard.mu);
-    auto found = shard.index.find(absl::string_view(ids[i]));
+    auto found = shard.index.find(ids[i]);
     if (found == shard.index.end()) {
       out[i] = nullptr;
       continue;
@@ -52,7 +52,7 @@ HotCache::Ticket HotCache::Begin() const {
 // invalidation bumps it under the same lock: an invalidation either
 // happened before this check (the value is refused) or after the insert
 // (it erases the value).
-void HotCache::Fill(const Ticket& ticket, absl::Span<const std::string> ids, absl::Span<const ValueView> values) {
+void HotCache::Fill(const Ticket& ticket, absl::Span<const absl::string_view> ids, absl::Span<const ValueView> values) {
   if (!subscribed_.load(std::memory_order_acquire)) return;
   int64_t filled = 0;
   int64_t refused = 0;
@@ -70,9 +70,9 @@ void HotCache::Fill(const Ticket& ticket, absl::Span<const std::string> ids, abs
       ++refused;
       continue;
     }
-    auto found = shard.index.find(absl::string_view(ids[i]));
+    auto found = shard.index.find(ids[i]);
     if (found != shard.index.end()) EraseLocked(shard, found->second);
-    shard.lru.push_front(Node{ids[i], std::move(value), bytes});
+    shard.lru.push_front(Node{std::string(ids[i]), std::move(value), bytes});
     shard.index.emplace(absl::string_view(shard.lru.front().id), shard.lru.begin());
     shard.bytes += bytes;
     metrics_->Add(Gauge::l1_bytes, bytes);

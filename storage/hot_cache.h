@@ -83,12 +83,12 @@ class HotCache {
 
   // Looks up every id; out[i] is the value or null. Returns the number of
   // hits. Misses everything when the lease has run out.
-  size_t Lookup(absl::Span<const std::string> ids, Value* out);
+  size_t Lookup(absl::Span<const absl::string_view> ids, Value* out);
 
   Ticket Begin() const;
   // Stores the present values (others are ignored) of ids read by an MGET
   // sent after `ticket` was taken, unless invalidated since.
-  void Fill(const Ticket& ticket, absl::Span<const std::string> ids, absl::Span<const ValueView> values);
+  void Fill(const Ticket& ticket, absl::Span<const absl::string_view> ids, absl::Span<const ValueView> values);
 
   void Invalidate(absl::string_view id);
   void InvalidateAll();

@@ -29,21 +29,21 @@ struct Fixture {
   }
   void Put(const std::string& id, const std::string& value) {
     const HotCache::Ticket ticket = cache.Begin();
-    const std::vector<std::string> ids{id};
+    const std::vector<absl::string_view> ids{id};
     const std::vector<ValueView> values{ValueView(value)};
     cache.Fill(ticket, ids, values);
   }
   // The value held for `id`, or "<none>".
   std::string Get(const std::string& id) {
     HotCache::Value out;
-    const std::vector<std::string> ids{id};
+    const std::vector<absl::string_view> ids{id};
     return cache.Lookup(ids, &out) == 1 ? *out : "<none>";
   }
 };
 
 TEST_CASE("L1 returns what was filled, counts hits and misses, and skips absent values") {
   Fixture f;
-  const std::vector<std::string> ids{"a", "b", "c"};
+  const std::vector<absl::string_view> ids{"a", "b", "c"};
   const std::vector<ValueView> values{ValueView("va"), std::nullopt, ValueView("vc")};
   f.cache.Fill(f.cache.Begin(), ids, values);
   std::vector<HotCache::Value> out(3);
@@ -64,7 +64,7 @@ TEST_CASE("a value read before an invalidation of its id is never stored, even i
   f.Put("a", "v1");
   const HotCache::Ticket before = f.cache.Begin();  // The reader sends its MGET...
   f.cache.Invalidate("a");                          // ...a write lands and is reported...
-  const std::vector<std::string> ids{"a", "b"};
+  const std::vector<absl::string_view> ids{"a", "b"};
   const std::vector<ValueView> stale{ValueView("v1"), ValueView("vb")};
   f.cache.Fill(before, ids, stale);  // ...then the old reply is filled.
   CHECK(f.Get("a") == "<none>");
@@ -110,7 +110,7 @@ TEST_CASE("losing the invalidation connection empties L1 and refuses fills of re
   CHECK(f.cache.entries() == 0);
   f.cache.Resubscribed();
   CHECK_FALSE(f.cache.live());  // Not before a pong on the new connection.
-  const std::vector<std::string> ids{"a"};
+  const std::vector<absl::string_view> ids{"a"};
   const std::vector<ValueView> values{ValueView("old")};
   f.cache.Fill(during_loss_read, ids, values);
   f.cache.Fill(while_lost, ids, values);

@@ -215,15 +215,15 @@ absl::StatusOr<std::vector<MaybeValue>> RedisTier::MultiGet(absl::Span<const std
   return Owned(views);
 }
 
-void RedisTier::MultiGetAsync(absl::Span<const std::string> ids, absl::Time deadline, ValuesDone done) {
+void RedisTier::MultiGetAsync(absl::Span<const absl::string_view> ids, absl::Time deadline, ValuesDone done) {
   if (async_ == nullptr) return PrimaryTier::MultiGetAsync(ids, deadline, std::move(done));
   metrics_->Add(Counter::redis_round_trips_total);
   // Encoded straight into RESP: no key string per id.
   size_t bytes = 0;
-  for (const std::string& id : ids) bytes += type_.key_prefix.size() + id.size();
+  for (absl::string_view id : ids) bytes += type_.key_prefix.size() + id.size();
   RespCommand mget(ids.size() + 1, bytes);
   mget.Add("MGET");
-  for (const std::string& id : ids) mget.AddPrefixed(type_.key_prefix, id);
+  for (absl::string_view id : ids) mget.AddPrefixed(type_.key_prefix, id);
   async_->SendFormatted(mget.Take(), deadline,
                         [this, count = ids.size(), done = std::move(done)](absl::StatusOr<const redisReply*> reply) {
                           if (!reply.ok()) {

@@ -31,7 +31,7 @@ class RedisTier : public PrimaryTier {
   RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRedis* async = nullptr);
 
   absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids, absl::Time deadline) override;
-  void MultiGetAsync(absl::Span<const std::string> ids, absl::Time deadline, ValuesDone done) override;
+  void MultiGetAsync(absl::Span<const absl::string_view> ids, absl::Time deadline, ValuesDone done) override;
   absl::StatusOr<std::vector<FenceToken>> ReadFences(absl::Span<const std::string> ids, absl::Time deadline) override;
   absl::StatusOr<FencedRead> MultiGetFenced(absl::Span<const std::string> ids, absl::Time deadline) override;
   absl::StatusOr<std::vector<bool>> Promote(absl::Span<const Promotion> entries, absl::Time deadline) override;

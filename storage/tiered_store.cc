@@ -25,15 +25,30 @@ absl::Time TieredStore::Bound(absl::Time deadline) const {
 struct TieredStore::HotLookup {
   std::vector<HotCache::Value> hits;  // Index-aligned, null for misses; empty without L1.
   size_t hit_count = 0;
-  std::vector<std::string> miss_ids;  // Filled only when some hit (else all ids go).
-  HotCache::Ticket ticket;            // Taken before the MGET.
+  std::vector<absl::string_view> miss_ids;  // Filled only when some hit (else all ids go).
+  HotCache::Ticket ticket;                  // Taken before the MGET.
 
-  absl::Span<const std::string> ToFetch(absl::Span<const std::string> ids) const {
+  absl::Span<const absl::string_view> ToFetch(absl::Span<const absl::string_view> ids) const {
     return hit_count == 0 ? ids : absl::MakeConstSpan(miss_ids);
   }
 };
 
-TieredStore::HotLookup TieredStore::LookupHot(absl::Span<const std::string> ids) const {
+std::shared_ptr<IdBatch> IdBatch::Copy(absl::Span<const std::string> ids) {
+  auto batch = std::make_shared<IdBatch>();
+  size_t bytes = 0;
+  for (const std::string& id : ids) bytes += id.size();
+  batch->bytes.reserve(bytes);
+  for (const std::string& id : ids) batch->bytes += id;
+  batch->ids.reserve(ids.size());
+  size_t at = 0;
+  for (const std::string& id : ids) {
+    batch->ids.push_back(absl::string_view(batch->bytes).substr(at, id.size()));
+    at += id.size();
+  }
+  return batch;
+}
+
+TieredStore::HotLookup TieredStore::LookupHot(absl::Span<const absl::string_view> ids) const {
   HotLookup hot;
   if (hot_ == nullptr) return hot;
   hot.hits.resize(ids.size());
@@ -51,7 +66,7 @@ TieredStore::HotLookup TieredStore::LookupHot(absl::Span<const std::string> ids)
 
 // L1's values and Redis's (for the ids L1 lacked), in request order; the
 // fetched values are stored in L1.
-std::vector<ValueView> TieredStore::MergeHot(const HotLookup& hot, absl::Span<const std::string> ids,
+std::vector<ValueView> TieredStore::MergeHot(const HotLookup& hot, absl::Span<const absl::string_view> ids,
                                              absl::Span<const ValueView> fetched) const {
   if (hot_ != nullptr && hot.hit_count < ids.size()) hot_->Fill(hot.ticket, hot.ToFetch(ids), fetched);
   if (hot.hit_count == 0) return std::vector<ValueView>(fetched.begin(), fetched.end());
@@ -67,12 +82,14 @@ std::vector<ValueView> TieredStore::MergeHot(const HotLookup& hot, absl::Span<co
 absl::StatusOr<std::vector<MaybeValue>> TieredStore::Read(absl::Span<const std::string> ids, absl::Time deadline) {
   deadline = Bound(deadline);
   metrics_->Add(Counter::read_keys_total, static_cast<int64_t>(ids.size()));
-  const HotLookup hot = LookupHot(ids);
+  const std::vector<absl::string_view> views(ids.begin(), ids.end());
+  const HotLookup hot = LookupHot(views);
   std::vector<MaybeValue> fetched;
   if (hot.hit_count < ids.size()) {
-    ASSIGN_OR_RETURN(fetched, primary_->MultiGet(hot.ToFetch(ids), deadline));
+    const absl::Span<const absl::string_view> to_fetch = hot.ToFetch(views);
+    ASSIGN_OR_RETURN(fetched, primary_->MultiGet(std::vector<std::string>(to_fetch.begin(), to_fetch.end()), deadline));
   }
-  return ReadMisses(ids, Owned(MergeHot(hot, ids, Views(fetched))), deadline);
+  return ReadMisses(views, Owned(MergeHot(hot, views, Views(fetched))), deadline);
 }
 
 // The same read without blocking the caller. All in L1: answered at once
@@ -80,26 +97,25 @@ absl::StatusOr<std::vector<MaybeValue>> TieredStore::Read(absl::Span<const std::
 // asynchronously; an answer with every id present is completed on the
 // thread that got the reply; misses continue on the executor (they block
 // on MySQL), from the same MGET result, so a read is still one MGET.
-void TieredStore::ReadAsync(std::vector<std::string> ids, absl::Time deadline, ReadDone done) {
+void TieredStore::ReadAsync(std::shared_ptr<const IdBatch> ids, absl::Time deadline, ReadDone done) {
   deadline = Bound(deadline);
-  metrics_->Add(Counter::read_keys_total, static_cast<int64_t>(ids.size()));
-  auto shared_ids = std::make_shared<const std::vector<std::string>>(std::move(ids));
-  auto hot = std::make_shared<const HotLookup>(LookupHot(*shared_ids));
-  if (!hot->hits.empty() && hot->hit_count == shared_ids->size()) {
-    return Answer(shared_ids, MergeHot(*hot, *shared_ids, {}), deadline, done);
+  metrics_->Add(Counter::read_keys_total, static_cast<int64_t>(ids->ids.size()));
+  auto hot = std::make_shared<const HotLookup>(LookupHot(ids->ids));
+  if (!hot->hits.empty() && hot->hit_count == ids->ids.size()) {
+    return Answer(ids, MergeHot(*hot, ids->ids, {}), deadline, done);
   }
-  primary_->MultiGetAsync(hot->ToFetch(*shared_ids), deadline,
-                          [this, shared_ids, hot, deadline, done = std::move(done)](
+  primary_->MultiGetAsync(hot->ToFetch(ids->ids), deadline,
+                          [this, ids, hot, deadline, done = std::move(done)](
                               absl::StatusOr<absl::Span<const ValueView>> fetched) mutable {
-                            if (!fetched.ok()) return done(*shared_ids, fetched.status());
-                            Answer(shared_ids, MergeHot(*hot, *shared_ids, *fetched), deadline, done);
+                            if (!fetched.ok()) return done(ids->ids, fetched.status());
+                            Answer(ids, MergeHot(*hot, ids->ids, *fetched), deadline, done);
                           });
 }
 
 // Completes an async read from L1's and Redis's values: every id present
 // is answered here (tombstones as missing), else the misses go to MySQL on
 // the executor.
-void TieredStore::Answer(const std::shared_ptr<const std::vector<std::string>>& ids, std::vector<ValueView> views,
+void TieredStore::Answer(const std::shared_ptr<const IdBatch>& ids, std::vector<ValueView> views,
                          absl::Time deadline, const ReadDone& done) {
   const bool all_present =
       std::all_of(views.begin(), views.end(), [](const ValueView& value) { return value.has_value(); });
@@ -108,17 +124,17 @@ void TieredStore::Answer(const std::shared_ptr<const std::vector<std::string>>& 
       if (IsTombstone(*view)) view.reset();
     }
     metrics_->Add(Counter::read_hot_hits_total, static_cast<int64_t>(views.size()));
-    return done(*ids, absl::MakeConstSpan(views));
+    return done(ids->ids, absl::MakeConstSpan(views));
   }
   executor_->Run([this, ids, deadline, owned = Owned(views), done]() mutable {
     // Queued behind slow cold reads, the call may have run out of time.
     if (clock_->Now() >= deadline) {
-      return done(*ids, absl::DeadlineExceededError("deadline exceeded waiting for a cold-read thread"));
+      return done(ids->ids, absl::DeadlineExceededError("deadline exceeded waiting for a cold-read thread"));
     }
-    absl::StatusOr<std::vector<MaybeValue>> read = ReadMisses(*ids, std::move(owned), deadline);
-    if (!read.ok()) return done(*ids, read.status());
+    absl::StatusOr<std::vector<MaybeValue>> read = ReadMisses(ids->ids, std::move(owned), deadline);
+    if (!read.ok()) return done(ids->ids, read.status());
     const std::vector<ValueView> values = Views(*read);
-    done(*ids, absl::MakeConstSpan(values));
+    done(ids->ids, absl::MakeConstSpan(values));
   });
 }
 
@@ -129,13 +145,13 @@ void TieredStore::Answer(const std::shared_ptr<const std::vector<std::string>>& 
 // demotion that removed one of those keys before the fence read had put its
 // value into MySQL first, so the SELECT sees it (or newer); any demotion
 // after the fence read changes the fence, and the write-back script refuses.
-absl::StatusOr<std::vector<MaybeValue>> TieredStore::ReadMisses(absl::Span<const std::string> ids,
+absl::StatusOr<std::vector<MaybeValue>> TieredStore::ReadMisses(absl::Span<const absl::string_view> ids,
                                                                 std::vector<MaybeValue> values, absl::Time deadline) {
   std::vector<std::string> cold_ids;
   std::vector<size_t> cold_positions;
   for (size_t i = 0; i < ids.size(); ++i) {
     if (!values[i].has_value()) {
-      cold_ids.push_back(ids[i]);
+      cold_ids.emplace_back(ids[i]);
       cold_positions.push_back(i);
     } else if (IsTombstone(*values[i])) {
       values[i].reset();  // Deleted: Redis is the truth, MySQL is not asked.

@@ -102,6 +102,17 @@ struct DemoteResult {
   int64_t cold_newer = 0;
 };
 
+// The ids of one asynchronous read, as views into bytes the batch owns
+// (e.g. the request's), so a read makes no string per id. Build it in
+// place (Make) and never move it after `ids` point into `bytes`.
+struct IdBatch {
+  std::string bytes;
+  std::vector<absl::string_view> ids;
+
+  // A batch holding copies of `ids` (for callers that have strings).
+  static std::shared_ptr<IdBatch> Copy(absl::Span<const std::string> ids);
+};
+
 // Produces the encoding of intent `index` stored at `version`.
 using RecordEncoder = absl::FunctionRef<std::string(size_t index, int64_t version)>;
 
@@ -127,9 +138,9 @@ class TieredStore {
   // (into L1's entries and Redis's reply when all were hot: no copy), on
   // the calling thread (all in L1), the thread that got Redis's reply (all
   // hot) or the executor (misses). `done` must not block.
-  using ReadDone =
-      std::function<void(absl::Span<const std::string> ids, absl::StatusOr<absl::Span<const ValueView>> values)>;
-  void ReadAsync(std::vector<std::string> ids, absl::Time deadline, ReadDone done);
+  using ReadDone = std::function<void(absl::Span<const absl::string_view> ids,
+                                      absl::StatusOr<absl::Span<const ValueView>> values)>;
+  void ReadAsync(std::shared_ptr<const IdBatch> ids, absl::Time deadline, ReadDone done);
 
   // Writes all records or none. Ids must be distinct. With `once`, at most
   // once per request id: a request id already recorded returns its entry
@@ -175,7 +186,7 @@ class TieredStore {
   };
   absl::StatusOr<Snapshot> Look(absl::Span<const std::string> ids, absl::Time deadline);
   // Completes a read from Redis's values: tombstones, misses, write-backs.
-  absl::StatusOr<std::vector<MaybeValue>> ReadMisses(absl::Span<const std::string> ids, std::vector<MaybeValue> values,
+  absl::StatusOr<std::vector<MaybeValue>> ReadMisses(absl::Span<const absl::string_view> ids, std::vector<MaybeValue> values,
                                                      absl::Time deadline);
   void Promote(std::vector<Promotion> promotions, absl::Time deadline);
   // Demotes one page's idle values; returns an error only when nothing
@@ -184,10 +195,10 @@ class TieredStore {
                           absl::Time deadline, CancelCheck cancelled, DemoteResult* result);
   absl::Time Bound(absl::Time deadline) const;
   struct HotLookup;
-  HotLookup LookupHot(absl::Span<const std::string> ids) const;
-  std::vector<ValueView> MergeHot(const HotLookup& hot, absl::Span<const std::string> ids,
+  HotLookup LookupHot(absl::Span<const absl::string_view> ids) const;
+  std::vector<ValueView> MergeHot(const HotLookup& hot, absl::Span<const absl::string_view> ids,
                                   absl::Span<const ValueView> fetched) const;
-  void Answer(const std::shared_ptr<const std::vector<std::string>>& ids, std::vector<ValueView> views,
+  void Answer(const std::shared_ptr<const IdBatch>& ids, std::vector<ValueView> views,
               absl::Time deadline, const ReadDone& done);
   // The tier's compare-and-set, then the ids out of this instance's L1.
   absl::StatusOr<CasResult> CompareAndSet(absl::Span<const CasEntry> entries, const RequestEntry* request,

@@ -146,9 +146,11 @@ class PrimaryTier {
   // are valid only during the call (so a response can be built from them
   // with one copy). It must not block (it may run on an event-loop thread).
   // By default MultiGet runs inline.
+  // `ids` must stay valid until `done` has run.
   using ValuesDone = std::function<void(absl::StatusOr<absl::Span<const ValueView>>)>;
-  virtual void MultiGetAsync(absl::Span<const std::string> ids, absl::Time deadline, ValuesDone done) {
-    absl::StatusOr<std::vector<MaybeValue>> values = MultiGet(ids, deadline);
+  virtual void MultiGetAsync(absl::Span<const absl::string_view> ids, absl::Time deadline, ValuesDone done) {
+    const std::vector<std::string> owned(ids.begin(), ids.end());
+    absl::StatusOr<std::vector<MaybeValue>> values = MultiGet(owned, deadline);
     if (!values.ok()) return done(values.status());
     const std::vector<ValueView> views = Views(*values);
     done(absl::MakeConstSpan(views));

@@ -46,13 +46,13 @@ struct Listening {
     return false;
   }
   void Put(const std::string& id, const std::string& value) {
-    const std::vector<std::string> ids{id};
+    const std::vector<absl::string_view> ids{id};
     const std::vector<ValueView> values{ValueView(value)};
     cache.Fill(cache.Begin(), ids, values);
   }
   bool Holds(const std::string& id) {
     HotCache::Value out;
-    const std::vector<std::string> ids{id};
+    const std::vector<absl::string_view> ids{id};
     return cache.Lookup(ids, &out) == 1;
   }
 };

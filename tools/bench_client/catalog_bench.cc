@@ -9,7 +9,7 @@
 //   catalog-bench --target=H:P invalidation-delay --other=H:P --rounds=500
 //   catalog-bench write-request --batch=100 --out=FILE [--prefix=p]
 //   catalog-bench serve-fixed --listen=H:P --batch=100 --value-bytes=600
-//                 [--api=callback-raw|sync-generated]
+//                 [--api=callback-raw|callback-raw-handoff|sync-generated]
 //
 // `run` keeps `concurrency` calls in flight from one thread over one
 // completion queue (like redis-benchmark's single event loop), spread over
@@ -28,11 +28,18 @@
 // `serve-fixed` is the transport ceiling: a gRPC server answering every
 // BatchGetProducts with a fixed response of the same size, touching no
 // storage at all; by default a callback raw method sending one static slice,
-// or (--api=sync-generated) the generated sync service.
+// or (--api=callback-raw-handoff) the same answer finished from another
+// thread (what one hand-off per call costs: the shape of a read that waits
+// for Redis on an event loop), or (--api=sync-generated) the generated sync
+// service.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -369,6 +376,55 @@ class CeilingService final
   const std::string bytes_;
 };
 
+// The ceiling's answer, but each call is finished by a worker thread that
+// the handler wakes: one thread hand-off per call and nothing else.
+class HandoffService final
+    : public catalog::v1::CatalogService::WithRawCallbackMethod_BatchGetProducts<catalog::v1::CatalogService::Service> {
+ public:
+  explicit HandoffService(std::string bytes) : bytes_(std::move(bytes)), worker_([this] { Work(); }) {}
+  ~HandoffService() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    worker_.join();
+  }
+  grpc::ServerUnaryReactor* BatchGetProducts(grpc::CallbackServerContext* context, const grpc::ByteBuffer*,
+                                             grpc::ByteBuffer* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back({reactor, response});
+    }
+    wake_.notify_one();
+    return reactor;
+  }
+
+ private:
+  void Work() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      std::deque<std::pair<grpc::ServerUnaryReactor*, grpc::ByteBuffer*>> batch;
+      batch.swap(queue_);
+      lock.unlock();
+      for (auto& [reactor, response] : batch) {
+        grpc::Slice slice(bytes_.data(), bytes_.size(), grpc::Slice::STATIC_SLICE);
+        *response = grpc::ByteBuffer(&slice, 1);
+        reactor->Finish(grpc::Status::OK);
+      }
+      lock.lock();
+    }
+  }
+  const std::string bytes_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::pair<grpc::ServerUnaryReactor*, grpc::ByteBuffer*>> queue_;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
 // --api=callback-raw (default): the ceiling above. --api=sync-generated:
 // the generated sync service building the proto response per call, for the
 // variant that shows what that model costs.
@@ -381,10 +437,13 @@ int ServeFixed() {
     p->set_description(std::string(std::max<int64_t>(0, IntFlag("value-bytes", 600) - 25), 'd'));
   }
   CeilingService ceiling(fixed.SerializeAsString());
+  HandoffService handoff(fixed.SerializeAsString());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(Flag("listen", "127.0.0.1:50052"), grpc::InsecureServerCredentials());
   if (Flag("api", "callback-raw") == "sync-generated") {
     builder.RegisterService(&sync_service);
+  } else if (Flag("api", "callback-raw") == "callback-raw-handoff") {
+    builder.RegisterService(&handoff);
   } else {
     builder.RegisterService(&ceiling);
   }
