@@ -3,7 +3,7 @@
 #include "catalog/v1/catalog.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
-#include "service/wire_writer.h"
+#include "service/wire.h"
 #include "storage/tiers.h"
 
 namespace catalog::service {

@@ -76,18 +76,19 @@ grpc::ServerUnaryReactor* RawRead(grpc::CallbackServerContext* context, const gr
   return reactor;
 }
 
+// Parses `bytes` as the generated message.
+template <typename Request>
+bool ParseTyped(const grpc::ByteBuffer& bytes, Request* parsed) {
+  grpc::ByteBuffer shared(bytes);  // Shares the slices.
+  return grpc::SerializationTraits<Request>::Deserialize(&shared, parsed).ok();
+}
+
 // The common case: the request parsed as its generated message.
 template <typename Request, typename Start>
 grpc::ServerUnaryReactor* RawRead(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
                                   grpc::ByteBuffer* response, const CallObservers& observers,
                                   absl::string_view method, Start start) {
-  return RawRead<Request, Request>(
-      context, request, response, observers, method,
-      [](const grpc::ByteBuffer& bytes, Request* parsed) {
-        grpc::ByteBuffer shared(bytes);  // Shares the slices.
-        return grpc::SerializationTraits<Request>::Deserialize(&shared, parsed).ok();
-      },
-      start);
+  return RawRead<Request, Request>(context, request, response, observers, method, ParseTyped<Request>, start);
 }
 
 template <typename T, typename = void>
@@ -111,8 +112,7 @@ grpc::ServerUnaryReactor* RawBatchRead(grpc::CallbackServerContext* context, con
       [](const grpc::ByteBuffer& bytes, BatchRequest* parsed) {
         if (ParseBatchRequest(bytes, parsed->ids.get(), &parsed->mask)) return true;
         Request typed;
-        grpc::ByteBuffer shared(bytes);
-        if (!grpc::SerializationTraits<Request>::Deserialize(&shared, &typed).ok()) return false;
+        if (!ParseTyped(bytes, &typed)) return false;
         parsed->ids = storage::IdBatch::Copy(std::vector<std::string>(typed.ids().begin(), typed.ids().end()));
         parsed->mask.clear();
         if constexpr (HasReadMask<Request>::value) {

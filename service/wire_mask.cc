@@ -5,7 +5,7 @@
 #include "catalog/v2/catalog.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
-#include "service/wire_writer.h"
+#include "service/wire.h"
 
 namespace catalog::service {
 namespace {
@@ -15,20 +15,6 @@ using google::protobuf::io::CodedOutputStream;
 using wire::FieldSize;
 using wire::LengthTag;
 using wire::WriteField;
-
-bool ReadVarint(absl::string_view& in, uint64_t* value) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    const uint8_t byte = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *value = result;
-      return true;
-    }
-  }
-  return false;
-}
 
 void AppendVarint(uint64_t value, std::string* out) {
   uint8_t buffer[10];
@@ -76,44 +62,17 @@ bool WireMask::Apply(absl::string_view encoded, std::string* out) const {
   }
   absl::string_view in = encoded;
   while (!in.empty()) {
-    const char* start = in.data();
-    uint64_t tag = 0;
-    if (!ReadVarint(in, &tag)) return false;
-    const int field = static_cast<int>(tag >> 3);
-    absl::string_view payload;
-    switch (tag & 7) {
-      case WireFormatLite::WIRETYPE_VARINT: {
-        uint64_t ignored;
-        if (!ReadVarint(in, &ignored)) return false;
-        break;
-      }
-      case WireFormatLite::WIRETYPE_FIXED64:
-        if (in.size() < 8) return false;
-        in.remove_prefix(8);
-        break;
-      case WireFormatLite::WIRETYPE_FIXED32:
-        if (in.size() < 4) return false;
-        in.remove_prefix(4);
-        break;
-      case WireFormatLite::WIRETYPE_LENGTH_DELIMITED: {
-        uint64_t length = 0;
-        if (!ReadVarint(in, &length) || length > in.size()) return false;
-        payload = in.substr(0, length);
-        in.remove_prefix(length);
-        break;
-      }
-      default:
-        return false;  // Groups are not used by these messages.
-    }
-    auto kept = children_.find(field);
+    wire::Field field;
+    if (!wire::ReadField(in, &field)) return false;
+    auto kept = children_.find(field.number);
     if (kept == children_.end()) continue;
-    if (kept->second->keeps_all() || (tag & 7) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      out->append(start, in.data() - start);
+    if (kept->second->keeps_all() || field.wire_type != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      out->append(field.whole.data(), field.whole.size());
       continue;
     }
     std::string inner;
-    if (!kept->second->Apply(payload, &inner)) return false;
-    AppendVarint(tag, out);
+    if (!kept->second->Apply(field.payload, &inner)) return false;
+    AppendVarint(field.tag, out);
     AppendVarint(inner.size(), out);
     out->append(inner);
   }
