@@ -123,7 +123,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
     storage::HotCacheOptions hot;
     hot.max_bytes = config.l1_max_bytes;
     hot.lease = absl::Milliseconds(config.l1_lease_ms);
-    parts->hot_cache = std::make_unique<storage::HotCache>(hot, clock, &parts->metrics);
+    parts->hot_cache = std::make_unique<storage::HotCache>(hot, storage::Clock::Monotonic(), &parts->metrics);
     storage::InvalidationListenerOptions listener;
     listener.host = config.redis_host;
     listener.port = static_cast<int>(config.redis_port);

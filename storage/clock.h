@@ -16,6 +16,9 @@ class Clock {
 
   // A process-wide real-time clock. Never deleted.
   static const Clock* Real();
+  // A process-wide clock that never steps (steady_clock, as a time since
+  // an arbitrary epoch): for durations and leases only. Never deleted.
+  static const Clock* Monotonic();
 };
 
 }  // namespace catalog::storage

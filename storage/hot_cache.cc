@@ -1,5 +1,7 @@
 #include "storage/hot_cache.h"
 
+#include <poll.h>
+
 #include "absl/hash/hash.h"
 
 namespace catalog::storage {
@@ -10,49 +12,56 @@ HotCache::HotCache(HotCacheOptions options, const Clock* clock, Metrics* metrics
       metrics_(metrics),
       shard_max_bytes_(std::max<int64_t>(options.max_bytes / kShards, 0)) {}
 
-size_t HotCache::ShardOf(absl::string_view id) { return absl::HashOf(id) % kShards; }
+// The map inside a shard uses the hash's low bits: shards and slots take
+// high ones, so ids of one shard still spread over the map.
+size_t HotCache::ShardOf(absl::string_view id) { return absl::HashOf(id) >> 59; }
+size_t HotCache::SlotOf(absl::string_view id) { return (absl::HashOf(id) >> 40) % kSlots; }
 
+// In this order: the socket first, then whether a batch is being applied,
+// then the lease. If the socket is empty, the listener has either read
+// nothing new, or read it after BeginApply, so appliers_ is above zero
+// until the evictions are done. Lost() clears subscribed_ before the socket closes,
+// so a poll of a closed (even reused) descriptor is followed by a refusal.
 bool HotCache::live() const {
+  const int fd = stream_fd_.load(std::memory_order_acquire);
+  if (fd < 0) return false;
+  pollfd stream{fd, POLLIN | POLLRDHUP, 0};
+  if (poll(&stream, 1, 0) != 0) return false;  // Unread invalidations, EOF, or an error.
+  if (appliers_.load(std::memory_order_acquire) != 0) return false;
   return subscribed_.load(std::memory_order_acquire) &&
          absl::ToUnixNanos(clock_->Now()) < live_until_nanos_.load(std::memory_order_acquire);
 }
 
-size_t HotCache::Lookup(absl::Span<const absl::string_view> ids, Value* out) {
-  if (!live()) {
-    metrics_->Add(Counter::l1_misses_total, static_cast<int64_t>(ids.size()));
-    return 0;
-  }
-  size_t hits = 0;
-  for (size_t i = 0; i < ids.size(); ++i) {
+bool HotCache::LookupAll(absl::Span<const absl::string_view> ids, Value* out) {
+  bool all = live();
+  const uint64_t sequence = sequence_.load(std::memory_order_acquire);
+  for (size_t i = 0; all && i < ids.size(); ++i) {
     Shard& shard = shards_[ShardOf(ids[i])];
     std::lock_guard<std::mutex> lock(shard.mu);
     auto found = shard.index.find(ids[i]);
     if (found == shard.index.end()) {
-      out[i] = nullptr;
-      continue;
+      all = false;
+      break;
     }
     shard.lru.splice(shard.lru.begin(), shard.lru, found->second);
     out[i] = found->second->value;
-    ++hits;
   }
-  metrics_->Add(Counter::l1_hits_total, static_cast<int64_t>(hits));
-  metrics_->Add(Counter::l1_misses_total, static_cast<int64_t>(ids.size() - hits));
-  return hits;
+  // An invalidation meanwhile may have evicted some of the ids after they
+  // were taken: the answer could mix before and after one write.
+  all = all && appliers_.load(std::memory_order_acquire) == 0 &&
+        sequence_.load(std::memory_order_acquire) == sequence;
+  metrics_->Add(all ? Counter::l1_hits_total : Counter::l1_misses_total, static_cast<int64_t>(ids.size()));
+  return all;
 }
 
-HotCache::Ticket HotCache::Begin() const {
-  Ticket ticket;
-  for (int s = 0; s < kShards; ++s) {
-    ticket.generations[s] = shards_[s].published_generation.load(std::memory_order_acquire);
-  }
-  return ticket;
-}
+HotCache::Ticket HotCache::Begin() const { return Ticket{sequence_.load(std::memory_order_acquire)}; }
 
-// The generation is compared under the shard's lock, and every
-// invalidation bumps it under the same lock: an invalidation either
-// happened before this check (the value is refused) or after the insert
-// (it erases the value).
-void HotCache::Fill(const Ticket& ticket, absl::Span<const absl::string_view> ids, absl::Span<const ValueView> values) {
+// The slot's last invalidation is compared under the shard's lock, and
+// Invalidate records it under the same lock: an invalidation either came
+// before this check (the value is refused) or after the insert (it erases
+// the value). A flush records cleared_at_ before emptying the shards.
+void HotCache::Fill(const Ticket& ticket, absl::Span<const absl::string_view> ids,
+                    absl::Span<const ValueView> values) {
   if (!subscribed_.load(std::memory_order_acquire)) return;
   int64_t filled = 0;
   int64_t refused = 0;
@@ -61,12 +70,12 @@ void HotCache::Fill(const Ticket& ticket, absl::Span<const absl::string_view> id
     if (!values[i].has_value()) continue;
     const int64_t bytes = static_cast<int64_t>(ids[i].size() + values[i]->size()) + kEntryOverheadBytes;
     if (bytes > shard_max_bytes_) continue;
-    const size_t s = ShardOf(ids[i]);
-    Shard& shard = shards_[s];
+    Shard& shard = shards_[ShardOf(ids[i])];
     // Built outside the lock: the allocation is the expensive part.
     Value value = std::make_shared<const std::string>(*values[i]);
     std::lock_guard<std::mutex> lock(shard.mu);
-    if (shard.generation != ticket.generations[s]) {
+    if (invalidated_at_[SlotOf(ids[i])].load(std::memory_order_acquire) > ticket.sequence ||
+        cleared_at_.load(std::memory_order_acquire) > ticket.sequence) {
       ++refused;
       continue;
     }
@@ -83,9 +92,9 @@ void HotCache::Fill(const Ticket& ticket, absl::Span<const absl::string_view> id
       ++evicted;
     }
   }
-  if (filled > 0) metrics_->Add(Counter::l1_fills_total, filled);
-  if (refused > 0) metrics_->Add(Counter::l1_fills_refused_total, refused);
-  if (evicted > 0) metrics_->Add(Counter::l1_evictions_total, evicted);
+  metrics_->Add(Counter::l1_fills_total, filled);
+  metrics_->Add(Counter::l1_fills_refused_total, refused);
+  metrics_->Add(Counter::l1_evictions_total, evicted);
 }
 
 void HotCache::EraseLocked(Shard& shard, std::list<Node>::iterator it) {
@@ -99,11 +108,16 @@ void HotCache::EraseLocked(Shard& shard, std::list<Node>::iterator it) {
 void HotCache::Invalidate(absl::string_view id) {
   Shard& shard = shards_[ShardOf(id)];
   std::lock_guard<std::mutex> lock(shard.mu);
-  ++shard.generation;
-  shard.published_generation.store(shard.generation, std::memory_order_release);
+  invalidated_at_[SlotOf(id)].store(sequence_.fetch_add(1, std::memory_order_acq_rel) + 1, std::memory_order_release);
   auto found = shard.index.find(id);
   if (found != shard.index.end()) EraseLocked(shard, found->second);
   metrics_->Add(Counter::l1_invalidations_total);
+}
+
+void HotCache::InvalidateBatch(absl::Span<const std::string> ids) {
+  BeginApply();
+  for (const std::string& id : ids) Invalidate(id);
+  EndApply();
 }
 
 void HotCache::InvalidateAll() {
@@ -112,12 +126,11 @@ void HotCache::InvalidateAll() {
 }
 
 void HotCache::Clear() {
+  cleared_at_.store(sequence_.fetch_add(1, std::memory_order_acq_rel) + 1, std::memory_order_release);
   for (Shard& shard : shards_) {
     std::list<Node> dropped;
     {
       std::lock_guard<std::mutex> lock(shard.mu);
-      ++shard.generation;
-      shard.published_generation.store(shard.generation, std::memory_order_release);
       metrics_->Add(Gauge::l1_bytes, -shard.bytes);
       metrics_->Add(Gauge::l1_entries, -static_cast<int64_t>(shard.index.size()));
       shard.index.clear();
@@ -128,6 +141,15 @@ void HotCache::Clear() {
   }
 }
 
+void HotCache::Resubscribed(int fd) {
+  // Reads that began while invalidations could be missed hold older
+  // tickets: their fills are refused.
+  Clear();
+  live_until_nanos_.store(0, std::memory_order_release);
+  stream_fd_.store(fd, std::memory_order_release);
+  subscribed_.store(true, std::memory_order_release);
+}
+
 void HotCache::Confirm(absl::Time ping_sent) {
   if (!subscribed_.load(std::memory_order_acquire)) return;
   const int64_t until = absl::ToUnixNanos(ping_sent + options_.lease);
@@ -136,19 +158,21 @@ void HotCache::Confirm(absl::Time ping_sent) {
   }
 }
 
+void HotCache::BeginApply() { appliers_.fetch_add(1, std::memory_order_acq_rel); }
+void HotCache::EndApply() { appliers_.fetch_sub(1, std::memory_order_acq_rel); }
+
 void HotCache::Lost() {
   subscribed_.store(false, std::memory_order_release);
+  stream_fd_.store(-1, std::memory_order_release);
   live_until_nanos_.store(0, std::memory_order_release);
   Clear();
   metrics_->Add(Counter::l1_flushes_total);
 }
 
-void HotCache::Resubscribed() {
-  // Reads that began while invalidations could be missed hold older
-  // generations: their fills are refused.
-  Clear();
-  live_until_nanos_.store(0, std::memory_order_release);
-  subscribed_.store(true, std::memory_order_release);
+bool HotCache::Holds(absl::string_view id) const {
+  const Shard& shard = shards_[ShardOf(id)];
+  std::lock_guard<std::mutex> lock(shard.mu);
+  return shard.index.contains(id);
 }
 
 int64_t HotCache::bytes() const {

@@ -1,5 +1,7 @@
 #include "storage/hot_cache.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -13,12 +15,24 @@ class ManualClock : public Clock {
   absl::Time now = absl::FromUnixSeconds(1000);
 };
 
+// A pipe stands for the invalidation socket: bytes written to it are
+// "arrived, not yet read".
+struct Stream {
+  int fds[2] = {-1, -1};
+  Stream() { REQUIRE(pipe(fds) == 0); }
+  ~Stream() {
+    close(fds[0]);
+    close(fds[1]);
+  }
+};
+
 struct Fixture {
   ManualClock clock;
   Metrics metrics;
+  Stream stream;
   HotCache cache;
   explicit Fixture(int64_t max_bytes = 1 << 20) : cache(Options(max_bytes), &clock, &metrics) {
-    cache.Resubscribed();
+    cache.Resubscribed(stream.fds[0]);
     cache.Confirm(clock.now);
   }
   static HotCacheOptions Options(int64_t max_bytes) {
@@ -37,26 +51,66 @@ struct Fixture {
   std::string Get(const std::string& id) {
     HotCache::Value out;
     const std::vector<absl::string_view> ids{id};
-    return cache.Lookup(ids, &out) == 1 ? *out : "<none>";
+    return cache.LookupAll(ids, &out) ? *out : "<none>";
   }
 };
 
-TEST_CASE("L1 returns what was filled, counts hits and misses, and skips absent values") {
+TEST_CASE("L1 answers a batch only when it holds every id, counts hits and misses, and skips absent values") {
   Fixture f;
   const std::vector<absl::string_view> ids{"a", "b", "c"};
   const std::vector<ValueView> values{ValueView("va"), std::nullopt, ValueView("vc")};
   f.cache.Fill(f.cache.Begin(), ids, values);
   std::vector<HotCache::Value> out(3);
-  CHECK(f.cache.Lookup(ids, out.data()) == 2);
-  REQUIRE(out[0] != nullptr);
-  CHECK(*out[0] == "va");
-  CHECK(out[1] == nullptr);
-  REQUIRE(out[2] != nullptr);
-  CHECK(*out[2] == "vc");
+  CHECK_FALSE(f.cache.LookupAll(ids, out.data()));  // "b" is not held.
+  CHECK(f.metrics.Get(Counter::l1_misses_total) == 3);
+  const std::vector<absl::string_view> held{"c", "a"};
+  REQUIRE(f.cache.LookupAll(held, out.data()));
+  CHECK(*out[0] == "vc");
+  CHECK(*out[1] == "va");
   CHECK(f.metrics.Get(Counter::l1_hits_total) == 2);
-  CHECK(f.metrics.Get(Counter::l1_misses_total) == 1);
   CHECK(f.metrics.Get(Gauge::l1_entries) == 2);
   CHECK(f.cache.entries() == 2);
+}
+
+TEST_CASE("nothing is served while invalidations wait unread on the stream, or are being applied") {
+  Fixture f;
+  f.Put("a", "v1");
+  REQUIRE(f.Get("a") == "v1");
+  REQUIRE(write(f.stream.fds[1], "x", 1) == 1);  // A message arrived; the listener has not read it.
+  CHECK(f.Get("a") == "<none>");
+  char byte;
+  REQUIRE(read(f.stream.fds[0], &byte, 1) == 1);  // The listener reads it...
+  f.cache.BeginApply();
+  CHECK(f.Get("a") == "<none>");  // ...and applies it.
+  f.cache.EndApply();
+  CHECK(f.Get("a") == "v1");
+  close(f.stream.fds[1]);  // EOF: Redis closed the connection.
+  f.stream.fds[1] = -1;
+  CHECK(f.Get("a") == "<none>");
+}
+
+TEST_CASE("a writer's ids are evicted as one batch: a concurrent answer is never half old, half new") {
+  Fixture f;
+  f.Put("a", "a1");
+  f.Put("b", "b1");
+  const std::vector<absl::string_view> both{"a", "b"};
+  std::vector<HotCache::Value> out(2);
+  // While a batch is applied, a refill of one id after its eviction must
+  // not let a lookup pair it with the other id's old value.
+  f.cache.BeginApply();
+  f.cache.Invalidate("a");
+  f.Put("a", "a2");  // A read that saw the new value fills it.
+  CHECK_FALSE(f.cache.LookupAll(both, out.data()));
+  f.cache.Invalidate("b");
+  f.cache.EndApply();
+  CHECK_FALSE(f.cache.LookupAll(both, out.data()));  // b is gone: Redis answers.
+  f.Put("b", "b2");
+  REQUIRE(f.cache.LookupAll(both, out.data()));
+  CHECK(*out[0] == "a2");
+  CHECK(*out[1] == "b2");
+  const std::vector<std::string> written{"a", "b"};
+  f.cache.InvalidateBatch(written);
+  CHECK(f.cache.entries() == 0);
 }
 
 TEST_CASE("a value read before an invalidation of its id is never stored, even if it arrives after it") {
@@ -108,7 +162,7 @@ TEST_CASE("losing the invalidation connection empties L1 and refuses fills of re
   const HotCache::Ticket while_lost = f.cache.Begin();
   f.Put("b", "v1");  // Not subscribed: not stored.
   CHECK(f.cache.entries() == 0);
-  f.cache.Resubscribed();
+  f.cache.Resubscribed(f.stream.fds[0]);
   CHECK_FALSE(f.cache.live());  // Not before a pong on the new connection.
   const std::vector<absl::string_view> ids{"a"};
   const std::vector<ValueView> values{ValueView("old")};

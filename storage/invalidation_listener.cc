@@ -39,7 +39,11 @@ ReplyPtr Command(redisContext* context, const char* format, ...) {
 }  // namespace
 
 InvalidationListener::InvalidationListener(InvalidationListenerOptions options, HotCache* cache, Metrics* metrics)
-    : options_(std::move(options)), cache_(cache), metrics_(metrics), thread_([this] { Run(); }) {}
+    : options_(std::move(options)),
+      address_(ResolveHost(options_.host)),
+      cache_(cache),
+      metrics_(metrics),
+      thread_([this] { Run(); }) {}
 
 InvalidationListener::~InvalidationListener() {
   stop_ = true;
@@ -56,7 +60,7 @@ void InvalidationListener::Run() {
 
 void InvalidationListener::Session() {
   const timeval connect_timeout = absl::ToTimeval(options_.connect_timeout);
-  ContextPtr context(redisConnectWithTimeout(options_.host.c_str(), options_.port, connect_timeout));
+  ContextPtr context(redisConnectWithTimeout(address_.c_str(), options_.port, connect_timeout));
   if (context == nullptr || context->err != 0) return;
   redisSetTimeout(context.get(), connect_timeout);
   ReplyPtr id = Command(context.get(), "CLIENT ID");
@@ -68,7 +72,7 @@ void InvalidationListener::Session() {
   if (subscribed == nullptr || subscribed->type != REDIS_REPLY_ARRAY) return;
 
   // From here on every change under the prefix reaches this connection.
-  cache_->Resubscribed();
+  cache_->Resubscribed(context->fd);
   ++subscriptions_;
   metrics_->Add(Counter::l1_subscriptions_total);
 
@@ -76,7 +80,7 @@ void InvalidationListener::Session() {
   absl::Time next_ping = absl::InfinitePast();
   bool healthy = true;
   while (healthy && !stop_) {
-    const absl::Time now = absl::Now();
+    const absl::Time now = cache_->Now();
     if (now >= next_ping) {
       redisAppendCommand(context.get(), "PING");
       int done = 0;
@@ -96,40 +100,47 @@ void InvalidationListener::Session() {
     const int ready = poll(&fd, 1, wait_ms);
     if (ready < 0 && errno != EINTR) break;
     if (ready <= 0) continue;
-    if (redisBufferRead(context.get()) != REDIS_OK) break;  // Error or EOF.
-    for (;;) {
-      void* raw = nullptr;
-      if (redisGetReplyFromReader(context.get(), &raw) != REDIS_OK) {
-        healthy = false;
-        break;
-      }
-      if (raw == nullptr) break;
-      ReplyPtr reply(static_cast<redisReply*>(raw));
-      if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) continue;
-      if (IsString(reply->element[0], "pong")) {
-        if (!pings.empty()) {
-          cache_->Confirm(pings.front());
-          pings.pop_front();
-        }
-        continue;
-      }
-      if (reply->elements != 3 || !IsString(reply->element[0], "message")) continue;
-      const redisReply* keys = reply->element[2];
-      if (keys->type == REDIS_REPLY_NIL) {
-        cache_->InvalidateAll();  // FLUSHALL / FLUSHDB.
-        continue;
-      }
-      if (keys->type != REDIS_REPLY_ARRAY) continue;
-      for (size_t k = 0; k < keys->elements; ++k) {
-        const absl::string_view key(keys->element[k]->str, keys->element[k]->len);
-        if (absl::StartsWith(key, options_.key_prefix)) cache_->Invalidate(key.substr(options_.key_prefix.size()));
-      }
-    }
+    // Readers stop using the cache from here until every message read now
+    // is applied (the socket looks empty to them meanwhile).
+    cache_->BeginApply();
+    healthy = ApplyWhatArrived(context.get(), &pings);
+    cache_->EndApply();
   }
   // Whatever ended the session, invalidations may have gone missing from
   // here on: nothing cached may be served again before a new subscription.
   cache_->Lost();
   metrics_->Add(Counter::l1_connection_losses_total);
+}
+
+bool InvalidationListener::ApplyWhatArrived(redisContext* context, std::deque<absl::Time>* pings) {
+  if (redisBufferRead(context) != REDIS_OK) return false;  // Error or EOF.
+  for (;;) {
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(context, &raw) != REDIS_OK) return false;
+    if (raw == nullptr) return true;  // The rest of a message is still on its way.
+    ReplyPtr reply(static_cast<redisReply*>(raw));
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) continue;
+    if (IsString(reply->element[0], "pong")) {
+      if (!pings->empty()) {
+        cache_->Confirm(pings->front());
+        pings->pop_front();
+      }
+      continue;
+    }
+    if (reply->elements != 3 || !IsString(reply->element[0], "message")) continue;
+    const redisReply* keys = reply->element[2];
+    if (keys->type == REDIS_REPLY_NIL) {
+      cache_->InvalidateAll();  // FLUSHALL / FLUSHDB.
+      continue;
+    }
+    if (keys->type != REDIS_REPLY_ARRAY) continue;
+    for (size_t k = 0; k < keys->elements; ++k) {
+      const redisReply* key_reply = keys->element[k];
+      if (key_reply->type != REDIS_REPLY_STRING) continue;
+      const absl::string_view key(key_reply->str, key_reply->len);
+      if (absl::StartsWith(key, options_.key_prefix)) cache_->Invalidate(key.substr(options_.key_prefix.size()));
+    }
+  }
 }
 
 }  // namespace catalog::storage

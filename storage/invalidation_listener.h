@@ -11,24 +11,35 @@
 // per-key tracking table on the server.
 //
 // Each message invalidates its keys (a null message, sent on FLUSHALL,
-// invalidates everything). Every `heartbeat` a PING goes out on the same
-// connection; its pong, which Redis sends after every invalidation it
-// queued before, renews the cache's lease (HotCache::Confirm). The
+// invalidates everything); what one read of the socket brings is applied
+// as one batch (HotCache::BeginApply/EndApply). Every `heartbeat` a PING
+// goes out on the same connection; its pong comes after every
+// invalidation of a change Redis executed before it received the ping
+// (broadcast messages go out when Redis's event loop iteration ends, after
+// the replies of that iteration were queued, so a change executed in the
+// ping's own iteration may follow the pong: it ran after the ping was
+// sent, which the lease allows for). Each pong renews the cache's lease
+// (HotCache::Confirm, measured on the cache's monotonic clock). The
 // connection is dropped, and the cache emptied (HotCache::Lost), on any
-// error, EOF, or when a pong is overdue by the lease; reconnect attempts
-// follow every heartbeat until one succeeds (HotCache::Resubscribed).
+// error, EOF, or when a pong is overdue by pong_timeout; reconnect attempts
+// follow every heartbeat until one succeeds (HotCache::Resubscribed). The
+// host is resolved once, at construction.
 //
 // Thread-safety: the constructor starts the thread, the destructor stops it
 // (within one heartbeat). Nothing else is public but counters.
 #pragma once
 
+#include <hiredis/hiredis.h>
+
 #include <atomic>
+#include <deque>
 #include <string>
 #include <thread>
 
 #include "absl/time/time.h"
 #include "storage/hot_cache.h"
 #include "storage/metrics.h"
+#include "storage/redis_connection.h"
 
 namespace catalog::storage {
 
@@ -60,8 +71,12 @@ class InvalidationListener {
   void Run();
   // One connection's life; returns when it fails or on stop.
   void Session();
+  // Reads what the socket holds and applies every whole message; false if
+  // the connection failed.
+  bool ApplyWhatArrived(redisContext* context, std::deque<absl::Time>* pings);
 
   const InvalidationListenerOptions options_;
+  const std::string address_;
   HotCache* const cache_;
   Metrics* const metrics_;
   std::atomic<bool> stop_{false};

@@ -3,7 +3,10 @@
 //
 // Thread-safety: all methods are safe to call concurrently; updates are
 // lock-free relaxed atomics, so a rendering may mix values from slightly
-// different moments.
+// different moments. Counters and histograms are kept per shard of threads
+// (each on its own cache lines) and summed when read, so threads counting
+// at once do not fight over one cache line; gauges are single cells (they
+// must read exactly: admission compares one).
 #pragma once
 
 #include <array>
@@ -49,10 +52,10 @@ class Metrics {
   void SetCounting(bool on) { counting_ = on; }
 
   void Add(Counter counter, int64_t delta = 1) {
-    if (!counting_) return;
-    counters_[static_cast<size_t>(counter)].fetch_add(delta, std::memory_order_relaxed);
+    if (!counting_ || delta == 0) return;
+    shards_[ThreadShard()].counters[static_cast<size_t>(counter)].fetch_add(delta, std::memory_order_relaxed);
   }
-  int64_t Get(Counter counter) const { return counters_[static_cast<size_t>(counter)].load(std::memory_order_relaxed); }
+  int64_t Get(Counter counter) const;
   void Set(Gauge gauge, int64_t value) { gauges_[static_cast<size_t>(gauge)].store(value, std::memory_order_relaxed); }
   // Returns the new value.
   int64_t Add(Gauge gauge, int64_t delta) {
@@ -77,13 +80,22 @@ class Metrics {
  private:
   struct HistogramCells {
     std::array<std::atomic<int64_t>, kBucketBounds.size() + 1> buckets{};
-    std::atomic<int64_t> count{0};
     std::atomic<int64_t> sum_nanos{0};
   };
   bool counting_ = true;
-  std::array<std::atomic<int64_t>, static_cast<size_t>(Counter::kCount)> counters_{};
+  static constexpr size_t kShards = 8;
+  struct alignas(64) Shard {
+    std::array<std::atomic<int64_t>, static_cast<size_t>(Counter::kCount)> counters{};
+    std::array<HistogramCells, static_cast<size_t>(Histogram::kCount)> histograms{};
+  };
+  // The calling thread's shard: threads take shards round robin.
+  static size_t ThreadShard() {
+    static std::atomic<size_t> next{0};
+    thread_local const size_t shard = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+    return shard;
+  }
+  std::array<Shard, kShards> shards_{};
   std::array<std::atomic<int64_t>, static_cast<size_t>(Gauge::kCount)> gauges_{};
-  std::array<HistogramCells, static_cast<size_t>(Histogram::kCount)> histograms_{};
 };
 
 }  // namespace catalog::storage

@@ -267,30 +267,10 @@ class AsyncRedis::Loop {
   std::thread thread_;
 };
 
-namespace {
-
-// The host's first IPv4/IPv6 address as text, or the host itself if it
-// does not resolve now (hiredis then tries at connect time).
-std::string Resolve(const std::string& host) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) return host;
-  char text[INET6_ADDRSTRLEN] = {};
-  const void* address = found->ai_family == AF_INET6
-                            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
-                            : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
-  const bool ok = inet_ntop(found->ai_family, address, text, sizeof(text)) != nullptr;
-  freeaddrinfo(found);
-  return ok ? std::string(text) : host;
-}
-
-}  // namespace
-
 AsyncRedis::AsyncRedis(AsyncRedisOptions options)
     : options_(std::move(options)),
       endpoint_(absl::StrCat("redis ", options_.host, ":", options_.port)),
-      address_(Resolve(options_.host)) {
+      address_(ResolveHost(options_.host)) {
   // libevent's own locking, so other threads may wake a loop (event_active)
   // and stop it (event_base_loopexit). Without it that would be a data race.
   static const bool threads = [] { return evthread_use_pthreads() == 0; }();

@@ -1,5 +1,8 @@
 #include "storage/redis_connection.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+
 #include <sys/time.h>
 
 #include "absl/strings/str_cat.h"
@@ -120,5 +123,22 @@ absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::RoundTrip(const std::vecto
     if (!retry) return replies.status();
   }
 }
+
+// The host's first IPv4/IPv6 address as text, or the host itself if it
+// does not resolve now (hiredis then tries at connect time).
+std::string ResolveHost(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) return host;
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* address = found->ai_family == AF_INET6
+                            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
+                            : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
+  const bool ok = inet_ntop(found->ai_family, address, text, sizeof(text)) != nullptr;
+  freeaddrinfo(found);
+  return ok ? std::string(text) : host;
+}
+
 
 }  // namespace catalog::storage

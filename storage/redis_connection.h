@@ -39,6 +39,10 @@ struct RedisOptions {
   PoolOptions pool;
 };
 
+// The host's first IPv4/IPv6 address as text, or the host itself if it
+// does not resolve now. For clients that must not wait for DNS later.
+std::string ResolveHost(const std::string& host);
+
 class RedisConnection {
  public:
   // Connects within min(deadline, now + connect_timeout). UNAVAILABLE on

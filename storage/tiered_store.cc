@@ -1,10 +1,17 @@
 #include "storage/tiered_store.h"
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "storage/status_macros.h"
 
 namespace catalog::storage {
+
+namespace {
+// What L1 holds for an id that exists in neither tier: a tombstone (read
+// as missing), one byte.
+constexpr absl::string_view kNotFound("\0", 1);
+}  // namespace
 
 TieredStore::TieredStore(const RecordType& type, PrimaryTier* primary, ColdTier* cold, const Clock* clock,
                          Metrics* metrics, TieredStoreOptions options, Executor* executor, HotCache* hot)
@@ -21,18 +28,6 @@ absl::Time TieredStore::Bound(absl::Time deadline) const {
   return std::min(deadline, clock_->Now() + options_.max_operation_time);
 }
 
-// What L1 answered for one read, and which ids go on to Redis.
-struct TieredStore::HotLookup {
-  std::vector<HotCache::Value> hits;  // Index-aligned, null for misses; empty without L1.
-  size_t hit_count = 0;
-  std::vector<absl::string_view> miss_ids;  // Filled only when some hit (else all ids go).
-  HotCache::Ticket ticket;                  // Taken before the MGET.
-
-  absl::Span<const absl::string_view> ToFetch(absl::Span<const absl::string_view> ids) const {
-    return hit_count == 0 ? ids : absl::MakeConstSpan(miss_ids);
-  }
-};
-
 std::shared_ptr<IdBatch> IdBatch::Copy(absl::Span<const std::string> ids) {
   auto batch = std::make_shared<IdBatch>();
   size_t bytes = 0;
@@ -48,33 +43,35 @@ std::shared_ptr<IdBatch> IdBatch::Copy(absl::Span<const std::string> ids) {
   return batch;
 }
 
+// What L1 answered for one read. A read is answered wholly by L1 or
+// wholly by one MGET (never a mix: one answer is one moment of Redis).
+struct TieredStore::HotLookup {
+  std::vector<HotCache::Value> hits;  // Index-aligned, when all hit.
+  bool all_hit = false;
+  HotCache::Ticket ticket;  // Taken before the MGET.
+};
+
 TieredStore::HotLookup TieredStore::LookupHot(absl::Span<const absl::string_view> ids) const {
   HotLookup hot;
   if (hot_ == nullptr) return hot;
   hot.hits.resize(ids.size());
-  hot.hit_count = hot_->Lookup(ids, hot.hits.data());
-  if (hot.hit_count == ids.size()) return hot;
-  hot.ticket = hot_->Begin();
-  if (hot.hit_count > 0) {
-    hot.miss_ids.reserve(ids.size() - hot.hit_count);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (hot.hits[i] == nullptr) hot.miss_ids.push_back(ids[i]);
-    }
+  hot.all_hit = hot_->LookupAll(ids, hot.hits.data());
+  if (!hot.all_hit) {
+    hot.hits.clear();
+    hot.ticket = hot_->Begin();
   }
   return hot;
 }
 
-// L1's values and Redis's (for the ids L1 lacked), in request order; the
-// fetched values are stored in L1.
+// L1's values, or Redis's (stored in L1), in request order.
 std::vector<ValueView> TieredStore::MergeHot(const HotLookup& hot, absl::Span<const absl::string_view> ids,
                                              absl::Span<const ValueView> fetched) const {
-  if (hot_ != nullptr && hot.hit_count < ids.size()) hot_->Fill(hot.ticket, hot.ToFetch(ids), fetched);
-  if (hot.hit_count == 0) return std::vector<ValueView>(fetched.begin(), fetched.end());
-  std::vector<ValueView> views(ids.size());
-  size_t next = 0;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    views[i] = hot.hits[i] != nullptr ? ValueView(*hot.hits[i]) : fetched[next++];
+  if (!hot.all_hit) {
+    if (hot_ != nullptr) hot_->Fill(hot.ticket, ids, fetched);
+    return std::vector<ValueView>(fetched.begin(), fetched.end());
   }
+  std::vector<ValueView> views(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) views[i] = ValueView(*hot.hits[i]);
   return views;
 }
 
@@ -85,11 +82,10 @@ absl::StatusOr<std::vector<MaybeValue>> TieredStore::Read(absl::Span<const std::
   const std::vector<absl::string_view> views(ids.begin(), ids.end());
   const HotLookup hot = LookupHot(views);
   std::vector<MaybeValue> fetched;
-  if (hot.hit_count < ids.size()) {
-    const absl::Span<const absl::string_view> to_fetch = hot.ToFetch(views);
-    ASSIGN_OR_RETURN(fetched, primary_->MultiGet(std::vector<std::string>(to_fetch.begin(), to_fetch.end()), deadline));
+  if (!hot.all_hit) {
+    ASSIGN_OR_RETURN(fetched, primary_->MultiGet(ids, deadline));
   }
-  return ReadMisses(views, Owned(MergeHot(hot, views, Views(fetched))), deadline);
+  return ReadMisses(views, Owned(MergeHot(hot, views, Views(fetched))), deadline, &hot.ticket);
 }
 
 // The same read without blocking the caller. All in L1: answered at once
@@ -101,14 +97,12 @@ void TieredStore::ReadAsync(std::shared_ptr<const IdBatch> ids, absl::Time deadl
   deadline = Bound(deadline);
   metrics_->Add(Counter::read_keys_total, static_cast<int64_t>(ids->ids.size()));
   auto hot = std::make_shared<const HotLookup>(LookupHot(ids->ids));
-  if (!hot->hits.empty() && hot->hit_count == ids->ids.size()) {
-    return Answer(ids, MergeHot(*hot, ids->ids, {}), deadline, done);
-  }
-  primary_->MultiGetAsync(hot->ToFetch(ids->ids), deadline,
+  if (hot->all_hit) return Answer(ids, MergeHot(*hot, ids->ids, {}), hot->ticket, deadline, done);
+  primary_->MultiGetAsync(ids->ids, deadline,
                           [this, ids, hot, deadline, done = std::move(done)](
                               absl::StatusOr<absl::Span<const ValueView>> fetched) mutable {
                             if (!fetched.ok()) return done(ids->ids, fetched.status());
-                            Answer(ids, MergeHot(*hot, ids->ids, *fetched), deadline, done);
+                            Answer(ids, MergeHot(*hot, ids->ids, *fetched), hot->ticket, deadline, done);
                           });
 }
 
@@ -116,7 +110,7 @@ void TieredStore::ReadAsync(std::shared_ptr<const IdBatch> ids, absl::Time deadl
 // is answered here (tombstones as missing), else the misses go to MySQL on
 // the executor.
 void TieredStore::Answer(const std::shared_ptr<const IdBatch>& ids, std::vector<ValueView> views,
-                         absl::Time deadline, const ReadDone& done) {
+                         HotCache::Ticket ticket, absl::Time deadline, const ReadDone& done) {
   const bool all_present =
       std::all_of(views.begin(), views.end(), [](const ValueView& value) { return value.has_value(); });
   if (all_present) {
@@ -126,12 +120,12 @@ void TieredStore::Answer(const std::shared_ptr<const IdBatch>& ids, std::vector<
     metrics_->Add(Counter::read_hot_hits_total, static_cast<int64_t>(views.size()));
     return done(ids->ids, absl::MakeConstSpan(views));
   }
-  executor_->Run([this, ids, deadline, owned = Owned(views), done]() mutable {
+  executor_->Run([this, ids, ticket, deadline, owned = Owned(views), done]() mutable {
     // Queued behind slow cold reads, the call may have run out of time.
     if (clock_->Now() >= deadline) {
       return done(ids->ids, absl::DeadlineExceededError("deadline exceeded waiting for a cold-read thread"));
     }
-    absl::StatusOr<std::vector<MaybeValue>> read = ReadMisses(ids->ids, std::move(owned), deadline);
+    absl::StatusOr<std::vector<MaybeValue>> read = ReadMisses(ids->ids, std::move(owned), deadline, &ticket);
     if (!read.ok()) return done(ids->ids, read.status());
     const std::vector<ValueView> values = Views(*read);
     done(ids->ids, absl::MakeConstSpan(values));
@@ -146,7 +140,8 @@ void TieredStore::Answer(const std::shared_ptr<const IdBatch>& ids, std::vector<
 // value into MySQL first, so the SELECT sees it (or newer); any demotion
 // after the fence read changes the fence, and the write-back script refuses.
 absl::StatusOr<std::vector<MaybeValue>> TieredStore::ReadMisses(absl::Span<const absl::string_view> ids,
-                                                                std::vector<MaybeValue> values, absl::Time deadline) {
+                                                                std::vector<MaybeValue> values, absl::Time deadline,
+                                                                const HotCache::Ticket* ticket) {
   std::vector<std::string> cold_ids;
   std::vector<size_t> cold_positions;
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -163,14 +158,25 @@ absl::StatusOr<std::vector<MaybeValue>> TieredStore::ReadMisses(absl::Span<const
   ASSIGN_OR_RETURN(std::vector<FenceToken> fences, primary_->ReadFences(cold_ids, deadline));
   ASSIGN_OR_RETURN(auto rows, cold_->MultiGet(cold_ids, deadline));
   std::vector<Promotion> promotions;
+  std::vector<absl::string_view> absent;  // In neither tier (or deleted in MySQL).
   for (size_t j = 0; j < cold_ids.size(); ++j) {
-    if (!rows[j].has_value() || IsTombstone(rows[j]->payload)) continue;  // Deleted.
+    if (!rows[j].has_value() || IsTombstone(rows[j]->payload)) {
+      absent.push_back(ids[cold_positions[j]]);
+      continue;
+    }
     values[cold_positions[j]] = rows[j]->payload;
     promotions.push_back(Promotion{std::move(cold_ids[j]), std::move(rows[j]->payload), std::move(fences[j])});
   }
   metrics_->Add(Counter::read_cold_hits_total, static_cast<int64_t>(promotions.size()));
   metrics_->Add(Counter::read_misses_total, static_cast<int64_t>(cold_ids.size() - promotions.size()));
   Promote(std::move(promotions), deadline);
+  // "Not found" goes to L1 too, as a tombstone: any write that creates the
+  // record is a change under the prefix, so its invalidation covers it, and
+  // the ticket (taken before the MGET) refuses it if one came meanwhile.
+  if (hot_ != nullptr && ticket != nullptr && !absent.empty()) {
+    const std::vector<ValueView> not_found(absent.size(), ValueView(kNotFound));
+    hot_->Fill(*ticket, absent, not_found);
+  }
   return values;
 }
 
@@ -242,6 +248,7 @@ absl::StatusOr<WriteResult> TieredStore::Write(absl::Span<const WriteIntent> int
   std::vector<std::string> ids;
   ids.reserve(intents.size());
   for (const WriteIntent& intent : intents) ids.push_back(intent.id);
+  const absl::Cleanup evict = [&] { EvictLocally(ids); };
 
   for (int attempt = 0; attempt < options_.max_write_attempts; ++attempt) {
     ASSIGN_OR_RETURN(Snapshot snapshot, Look(ids, deadline));
@@ -267,7 +274,7 @@ absl::StatusOr<WriteResult> TieredStore::Write(absl::Span<const WriteIntent> int
     }
     std::optional<RequestEntry> request;
     if (once != nullptr) request = RequestEntry{once->request_id, once->entry(), options_.request_ttl};
-    ASSIGN_OR_RETURN(CasResult cas, CompareAndSet(entries, request ? &*request : nullptr, deadline));
+    ASSIGN_OR_RETURN(CasResult cas, primary_->CompareAndSet(entries, request ? &*request : nullptr, deadline));
     switch (cas.outcome) {
       case CasResult::Outcome::kApplied:
         return result;
@@ -282,16 +289,12 @@ absl::StatusOr<WriteResult> TieredStore::Write(absl::Span<const WriteIntent> int
                                          " attempts; nothing was written; retry the call"));
 }
 
-// Read-your-writes on this instance: whatever the outcome (an error may
-// hide an applied write), the ids leave L1 before the caller hears back.
-// Other instances learn from Redis's invalidation messages.
-absl::StatusOr<CasResult> TieredStore::CompareAndSet(absl::Span<const CasEntry> entries, const RequestEntry* request,
-                                                     absl::Time deadline) {
-  absl::StatusOr<CasResult> cas = primary_->CompareAndSet(entries, request, deadline);
-  if (hot_ != nullptr) {
-    for (const CasEntry& entry : entries) hot_->Invalidate(entry.id);
-  }
-  return cas;
+// Read-your-writes on this instance: on every way out of a Write or
+// Delete (applied, replayed from the request log, conflicting, failing:
+// an error may hide an applied write), the ids leave L1 before the caller
+// hears back, as one batch. Other instances learn from Redis's messages.
+void TieredStore::EvictLocally(absl::Span<const std::string> ids) {
+  if (hot_ != nullptr) hot_->InvalidateBatch(ids);
 }
 
 absl::StatusOr<MaybeValue> TieredStore::LookupRequest(const std::string& request_id, absl::Time deadline) {
@@ -304,6 +307,7 @@ absl::StatusOr<int64_t> TieredStore::ExpireRequests(int limit, absl::Time deadli
 
 absl::StatusOr<int64_t> TieredStore::Delete(absl::Span<const std::string> ids, absl::Time deadline) {
   deadline = Bound(deadline);
+  const absl::Cleanup evict = [&] { EvictLocally(ids); };
   for (int attempt = 0; attempt < options_.max_write_attempts; ++attempt) {
     ASSIGN_OR_RETURN(Snapshot snapshot, Look(ids, deadline));
     std::vector<CasEntry> entries;
@@ -313,7 +317,7 @@ absl::StatusOr<int64_t> TieredStore::Delete(absl::Span<const std::string> ids, a
                                  EncodeTombstone(snapshot.last_version[i] + 1)});
     }
     if (entries.empty()) return 0;
-    ASSIGN_OR_RETURN(CasResult cas, CompareAndSet(entries, nullptr, deadline));
+    ASSIGN_OR_RETURN(CasResult cas, primary_->CompareAndSet(entries, nullptr, deadline));
     if (cas.outcome != CasResult::Outcome::kApplied) {
       metrics_->Add(Counter::write_conflict_retries_total);
       continue;

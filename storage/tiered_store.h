@@ -129,8 +129,8 @@ class TieredStore {
               TieredStoreOptions options, Executor* executor = nullptr, HotCache* hot = nullptr);
 
   // Values for `ids` (index-aligned), nullopt for missing or deleted ones.
-  // L1 first (if any); one MGET for what it lacks; for misses, one fence
-  // read, one cold query and one fenced write-back script.
+  // Wholly from L1 (if any) when it holds every id; else one MGET; for
+  // misses, one fence read, one cold query and one fenced write-back.
   absl::StatusOr<std::vector<MaybeValue>> Read(absl::Span<const std::string> ids, absl::Time deadline);
 
   // Read without blocking the calling thread: `done` runs exactly once, with
@@ -186,8 +186,10 @@ class TieredStore {
   };
   absl::StatusOr<Snapshot> Look(absl::Span<const std::string> ids, absl::Time deadline);
   // Completes a read from Redis's values: tombstones, misses, write-backs.
+  // With `ticket` (taken before the MGET), ids found nowhere are stored
+  // in L1 as not found.
   absl::StatusOr<std::vector<MaybeValue>> ReadMisses(absl::Span<const absl::string_view> ids, std::vector<MaybeValue> values,
-                                                     absl::Time deadline);
+                                                     absl::Time deadline, const HotCache::Ticket* ticket = nullptr);
   void Promote(std::vector<Promotion> promotions, absl::Time deadline);
   // Demotes one page's idle values; returns an error only when nothing
   // further should be tried.
@@ -198,11 +200,9 @@ class TieredStore {
   HotLookup LookupHot(absl::Span<const absl::string_view> ids) const;
   std::vector<ValueView> MergeHot(const HotLookup& hot, absl::Span<const absl::string_view> ids,
                                   absl::Span<const ValueView> fetched) const;
-  void Answer(const std::shared_ptr<const IdBatch>& ids, std::vector<ValueView> views,
+  void Answer(const std::shared_ptr<const IdBatch>& ids, std::vector<ValueView> views, HotCache::Ticket ticket,
               absl::Time deadline, const ReadDone& done);
-  // The tier's compare-and-set, then the ids out of this instance's L1.
-  absl::StatusOr<CasResult> CompareAndSet(absl::Span<const CasEntry> entries, const RequestEntry* request,
-                                          absl::Time deadline);
+  void EvictLocally(absl::Span<const std::string> ids);
 
   const RecordType type_;
   PrimaryTier* const primary_;
