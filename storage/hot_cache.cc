@@ -71,6 +71,14 @@ void HotCache::Fill(const Ticket& ticket, absl::Span<const absl::string_view> id
     const int64_t bytes = static_cast<int64_t>(ids[i].size() + values[i]->size()) + kEntryOverheadBytes;
     if (bytes > shard_max_bytes_) continue;
     Shard& shard = shards_[ShardOf(ids[i])];
+    {
+      // Already held (the common case when a read fell back to Redis for a
+      // few missing ids): keep the entry, no allocation, no comparison. If
+      // the bytes differ, a write's invalidation is on its way and will
+      // erase it; until then either value may be served (see the header).
+      std::lock_guard<std::mutex> lock(shard.mu);
+      if (shard.index.contains(ids[i])) continue;
+    }
     // Built outside the lock: the allocation is the expensive part.
     Value value = std::make_shared<const std::string>(*values[i]);
     std::lock_guard<std::mutex> lock(shard.mu);

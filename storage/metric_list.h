@@ -41,8 +41,8 @@
     "Calls answered RESOURCE_EXHAUSTED at once because max_in_flight_calls were running.")                           \
   X(request_entries_expired_total, "Request-id entries removed after their retention (request_ttl).")                \
   X(redis_info_failures_total, "Periodic Redis INFO polls that failed.")                                           \
-  X(l1_hits_total, "Ids answered from the in-process hot tier (L1).")                                                \
-  X(l1_misses_total, "Ids looked up in L1 and not found there (or L1 not live).")                                    \
+  X(l1_hits_total, "Ids of calls answered wholly from the in-process hot tier (L1).")                              \
+  X(l1_misses_total, "Ids of calls L1 could not answer wholly (an id not held, or L1 not live).")                  \
   X(l1_fills_total, "Values stored in L1 from Redis replies.")                                                       \
   X(l1_fills_refused_total, "L1 fills refused because the id was invalidated while it was being read.")             \
   X(l1_evictions_total, "L1 entries evicted to stay within l1_max_bytes.")                                           \
