@@ -1,23 +1,17 @@
 #include "service/encoded_batch_response.h"
 
 #include "catalog/v1/catalog.pb.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/wire_format_lite.h"
 #include "service/wire.h"
 #include "storage/tiers.h"
 
 namespace catalog::service {
 namespace {
 
-using google::protobuf::internal::WireFormatLite;
-using google::protobuf::io::CodedOutputStream;
 using wire::FieldSize;
 using wire::WriteField;
 
-constexpr uint32_t kProductsTag = WireFormatLite::MakeTag(catalog::v1::BatchGetProductsResponse::kProductsFieldNumber,
-                                                          WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-constexpr uint32_t kMissingIdsTag = WireFormatLite::MakeTag(
-    catalog::v1::BatchGetProductsResponse::kMissingIdsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+constexpr uint32_t kProductsTag = wire::LengthTag(catalog::v1::BatchGetProductsResponse::kProductsFieldNumber);
+constexpr uint32_t kMissingIdsTag = wire::LengthTag(catalog::v1::BatchGetProductsResponse::kMissingIdsFieldNumber);
 
 }  // namespace
 

@@ -14,8 +14,11 @@ HotCache::HotCache(HotCacheOptions options, const Clock* clock, Metrics* metrics
 
 // The map inside a shard uses the hash's low bits: shards and slots take
 // high ones, so ids of one shard still spread over the map.
-size_t HotCache::ShardOf(absl::string_view id) { return absl::HashOf(id) >> 59; }
-size_t HotCache::SlotOf(absl::string_view id) { return (absl::HashOf(id) >> 40) % kSlots; }
+HotCache::Place HotCache::PlaceOf(absl::string_view id) {
+  const uint64_t hash = absl::HashOf(id);
+  return Place{static_cast<size_t>(hash >> 59), static_cast<size_t>((hash >> 40) % kSlots)};
+}
+size_t HotCache::ShardOf(absl::string_view id) { return PlaceOf(id).shard; }
 
 // In this order: the socket first, then whether a batch is being applied,
 // then the lease. If the socket is empty, the listener has either read
@@ -70,7 +73,8 @@ void HotCache::Fill(const Ticket& ticket, absl::Span<const absl::string_view> id
     if (!values[i].has_value()) continue;
     const int64_t bytes = static_cast<int64_t>(ids[i].size() + values[i]->size()) + kEntryOverheadBytes;
     if (bytes > shard_max_bytes_) continue;
-    Shard& shard = shards_[ShardOf(ids[i])];
+    const Place place = PlaceOf(ids[i]);
+    Shard& shard = shards_[place.shard];
     {
       // Already held (the common case when a read fell back to Redis for a
       // few missing ids): keep the entry, no allocation, no comparison. If
@@ -82,7 +86,7 @@ void HotCache::Fill(const Ticket& ticket, absl::Span<const absl::string_view> id
     // Built outside the lock: the allocation is the expensive part.
     Value value = std::make_shared<const std::string>(*values[i]);
     std::lock_guard<std::mutex> lock(shard.mu);
-    if (invalidated_at_[SlotOf(ids[i])].load(std::memory_order_acquire) > ticket.sequence ||
+    if (invalidated_at_[place.slot].load(std::memory_order_acquire) > ticket.sequence ||
         cleared_at_.load(std::memory_order_acquire) > ticket.sequence) {
       ++refused;
       continue;
@@ -114,9 +118,10 @@ void HotCache::EraseLocked(Shard& shard, std::list<Node>::iterator it) {
 }
 
 void HotCache::Invalidate(absl::string_view id) {
-  Shard& shard = shards_[ShardOf(id)];
+  const Place place = PlaceOf(id);
+  Shard& shard = shards_[place.shard];
   std::lock_guard<std::mutex> lock(shard.mu);
-  invalidated_at_[SlotOf(id)].store(sequence_.fetch_add(1, std::memory_order_acq_rel) + 1, std::memory_order_release);
+  invalidated_at_[place.slot].store(sequence_.fetch_add(1, std::memory_order_acq_rel) + 1, std::memory_order_release);
   auto found = shard.index.find(id);
   if (found != shard.index.end()) EraseLocked(shard, found->second);
   metrics_->Add(Counter::l1_invalidations_total);

@@ -123,9 +123,8 @@ class HotCache {
   absl::Time Now() const { return clock_->Now(); }
   int64_t bytes() const;
   int64_t entries() const;
-  // Which shard and invalidation slot hold `id` (for tests).
+  // Which shard holds `id` (for tests).
   static size_t ShardOf(absl::string_view id);
-  static size_t SlotOf(absl::string_view id);
 
  private:
   struct Node {
@@ -139,6 +138,12 @@ class HotCache {
     absl::flat_hash_map<absl::string_view, std::list<Node>::iterator> index;
     int64_t bytes = 0;
   };
+  // An id's shard and invalidation slot, from one hash of it.
+  struct Place {
+    size_t shard;
+    size_t slot;
+  };
+  static Place PlaceOf(absl::string_view id);
   // Removes every entry; fills of reads begun before it are refused.
   void Clear();
   void EraseLocked(Shard& shard, std::list<Node>::iterator it);

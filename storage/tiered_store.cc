@@ -89,7 +89,7 @@ absl::StatusOr<std::vector<MaybeValue>> TieredStore::Read(absl::Span<const std::
 }
 
 // The same read without blocking the caller. All in L1: answered at once
-// on the calling thread. Otherwise the MGET (of what L1 lacked) goes out
+// on the calling thread. Otherwise one MGET of every id goes out
 // asynchronously; an answer with every id present is completed on the
 // thread that got the reply; misses continue on the executor (they block
 // on MySQL), from the same MGET result, so a read is still one MGET.
