@@ -82,18 +82,10 @@ void InvalidationListener::Session() {
   while (healthy && !stop_) {
     const absl::Time now = cache_->Now();
     if (now >= next_ping) {
-      redisAppendCommand(context.get(), "PING");
-      int done = 0;
-      while (done == 0) {
-        if (redisBufferWrite(context.get(), &done) != REDIS_OK) {
-          healthy = false;
-          break;
-        }
-      }
+      if (!SendPing(context.get())) break;
       pings.push_back(now);
       next_ping = now + options_.heartbeat;
     }
-    if (!healthy) break;
     if (!pings.empty() && now - pings.front() > options_.pong_timeout) break;  // Redis stopped answering.
     pollfd fd{context->fd, POLLIN, 0};
     const int wait_ms = std::max<int>(1, static_cast<int>(absl::ToInt64Milliseconds(next_ping - now)) + 1);
@@ -110,6 +102,14 @@ void InvalidationListener::Session() {
   // here on: nothing cached may be served again before a new subscription.
   cache_->Lost();
   metrics_->Add(Counter::l1_connection_losses_total);
+}
+
+bool InvalidationListener::SendPing(redisContext* context) {
+  redisAppendCommand(context, "PING");
+  for (int done = 0; done == 0;) {
+    if (redisBufferWrite(context, &done) != REDIS_OK) return false;
+  }
+  return true;
 }
 
 bool InvalidationListener::ApplyWhatArrived(redisContext* context, std::deque<absl::Time>* pings) {

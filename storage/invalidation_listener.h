@@ -71,6 +71,8 @@ class InvalidationListener {
   void Run();
   // One connection's life; returns when it fails or on stop.
   void Session();
+  // Writes a PING; false if the connection failed.
+  bool SendPing(redisContext* context);
   // Reads what the socket holds and applies every whole message; false if
   // the connection failed.
   bool ApplyWhatArrived(redisContext* context, std::deque<absl::Time>* pings);
