@@ -14,13 +14,6 @@ namespace catalog::service {
 
 using catalog::v1::Product;
 
-const storage::RecordType& CatalogCore::ProductRecordType() {
-  static const storage::RecordType* const type = new storage::RecordType{
-      "product:", "products",      Product::kVersionFieldNumber, "product-index:", "product-fence:",
-      "request:", "request-expiry"};
-  return *type;
-}
-
 namespace {
 
 constexpr int32_t kDefaultPageSize = 50;

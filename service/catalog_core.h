@@ -24,7 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "catalog/v1/catalog.pb.h"
-#include "storage/tiered_store.h"
+#include "storage/tiering/tiered_store.h"
 
 namespace catalog::service {
 
@@ -47,10 +47,6 @@ struct CoreOptions {
 
 class CatalogCore {
  public:
-  // How products are stored: key "product:<id>", table `products`, version
-  // in catalog.v1.Product field 9.
-  static const storage::RecordType& ProductRecordType();
-
   // Does not take ownership; all pointers must outlive the core.
   CatalogCore(storage::TieredStore* store, const storage::Clock* clock, storage::Metrics* metrics, CoreOptions options);
 

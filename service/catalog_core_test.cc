@@ -7,7 +7,8 @@
 #include <map>
 
 #include "absl/strings/match.h"
-#include "storage/fake_tiers.h"
+#include "storage/record_types.h"
+#include "storage/tiering/fake_tiers.h"
 
 namespace catalog::service {
 namespace {
@@ -28,7 +29,7 @@ struct Fixture {
   storage::FakePrimaryTier primary;
   storage::FakeColdTier cold;
   storage::Metrics metrics;
-  storage::TieredStore store{CatalogCore::ProductRecordType(), &primary, &cold,
+  storage::TieredStore store{storage::ProductRecordType(), &primary, &cold,
                              storage::Clock::Real(),           &metrics, storage::TieredStoreOptions{}};
   CoreOptions options = [] {
     CoreOptions o;

@@ -14,8 +14,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "service/logger.h"
-#include "storage/redis_monitor.h"
-#include "storage/tiered_store.h"
+#include "storage/redis/redis_monitor.h"
+#include "storage/tiering/tiered_store.h"
 
 namespace catalog::service {
 

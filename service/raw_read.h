@@ -8,7 +8,7 @@
 // thread for L1 hits, a Redis event-loop thread for hot reads, a cold-read
 // thread for misses) encodes the answer and finishes the reactor. No thread
 // waits for another; every read is bounded by the call's deadline (see
-// storage/tiered_store.h and storage/redis_async.h).
+// storage/tiering/tiered_store.h and storage/redis/redis_async.h).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -22,7 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "service/grpc_glue.h"
 #include "service/unary_handler.h"
-#include "storage/tiered_store.h"
+#include "storage/tiering/tiered_store.h"
 
 namespace catalog::service {
 

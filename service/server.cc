@@ -13,12 +13,13 @@
 #include "service/metrics_http_server.h"
 #include "storage/executor.h"
 #include "storage/hot_cache.h"
-#include "storage/invalidation_listener.h"
-#include "storage/mysql_tier.h"
-#include "storage/redis_async.h"
-#include "storage/redis_monitor.h"
-#include "storage/redis_tier.h"
-#include "storage/tiered_store.h"
+#include "storage/redis/invalidation_listener.h"
+#include "storage/mysql/mysql_tier.h"
+#include "storage/redis/redis_async.h"
+#include "storage/redis/redis_monitor.h"
+#include "storage/redis/redis_tier.h"
+#include "storage/record_types.h"
+#include "storage/tiering/tiered_store.h"
 
 namespace catalog::service {
 
@@ -79,7 +80,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   mysql.pool.size = static_cast<int>(config.mysql_pool_size);
   mysql.pool.wait_timeout = pool_wait;
 
-  const storage::RecordType& type = CatalogCore::ProductRecordType();
+  const storage::RecordType& type = storage::ProductRecordType();
   parts->redis_pool = std::make_unique<storage::RedisPool>(redis, &parts->metrics);
   if (config.redis_async_connections > 0) {
     storage::AsyncRedisOptions async;

@@ -6,7 +6,7 @@
 // What it never does: serve a value older than one whose write was
 // acknowledged before the invalidation for it arrived in this process. How
 // (storage/SAFETY.md has the whole argument; the tests attack each point):
-// - Invalidation. InvalidationListener (storage/invalidation_listener.h)
+// - Invalidation. InvalidationListener (storage/redis/invalidation_listener.h)
 //   keeps one Redis connection in client-side-caching broadcast mode for
 //   the record prefix: Redis sends the name of every key that changes
 //   (writes, deletes, scripts, promotions, demotions, FLUSHALL) to it. Each

@@ -8,7 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "storage/fence.h"
-#include "storage/redis_monitor.h"
+#include "storage/redis/redis_monitor.h"
 #include "tests/harness/storage_stack.h"
 
 namespace catalog::storage {

@@ -10,10 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "catalog/v1/catalog.pb.h"
 #include "storage/fence.h"
-#include "storage/mysql_tier.h"
-#include "storage/redis_monitor.h"
-#include "storage/redis_tier.h"
-#include "storage/tiered_store.h"
+#include "storage/mysql/mysql_tier.h"
+#include "storage/redis/redis_monitor.h"
+#include "storage/redis/redis_tier.h"
+#include "storage/tiering/tiered_store.h"
 #include "tests/harness/harness.h"
 #include "tests/harness/storage_stack.h"
 
@@ -68,25 +68,6 @@ TEST_CASE("misses cost one fence read, one SELECT and one fenced write-back scri
   values = s.store->Read(cold, Stack::Later());
   REQUIRE(values.ok());
   CHECK(s.mysql.client().ComSelect() - selects == 0);  // Promoted: all hot now.
-}
-
-TEST_CASE("the cold tier is binary-safe and never replaces a newer row") {
-  Stack s;
-  std::string payload;
-  for (int c = 0; c < 256; ++c) payload.push_back(static_cast<char>(c));
-  std::vector<ColdWrite> writes = {{"bin", payload, 5}};
-  REQUIRE(s.mysql_tier->PutIfNewer(writes, Stack::Later()).ok());
-  std::vector<ColdWrite> older = {{"bin", "older", 4}};
-  REQUIRE(s.mysql_tier->PutIfNewer(older, Stack::Later()).ok());
-  auto rows = s.mysql_tier->MultiGet({"bin", "none"}, Stack::Later());
-  REQUIRE(rows.ok());
-  REQUIRE((*rows)[0].has_value());
-  CHECK((*rows)[0]->payload == payload);
-  CHECK((*rows)[0]->version == 5);
-  CHECK_FALSE((*rows)[1].has_value());
-  std::vector<ColdWrite> newer = {{"bin", "newer", 6}};
-  REQUIRE(s.mysql_tier->PutIfNewer(newer, Stack::Later()).ok());
-  CHECK((*s.mysql_tier->MultiGet({"bin"}, Stack::Later()))[0]->payload == "newer");
 }
 
 TEST_CASE("compare-and-set on Redis is all or nothing") {

@@ -15,9 +15,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "catalog/v1/catalog.pb.h"
-#include "storage/mysql_tier.h"
-#include "storage/redis_tier.h"
-#include "storage/tiered_store.h"
+#include "storage/mysql/mysql_tier.h"
+#include "storage/redis/redis_tier.h"
+#include "storage/tiering/tiered_store.h"
 #include "tests/harness/harness.h"
 
 namespace catalog::storage {

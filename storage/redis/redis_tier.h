@@ -18,8 +18,8 @@
 
 #include "storage/metrics.h"
 #include "storage/record_codec.h"
-#include "storage/redis_async.h"
-#include "storage/redis_connection.h"
+#include "storage/redis/redis_async.h"
+#include "storage/redis/redis_connection.h"
 #include "storage/tiers.h"
 
 namespace catalog::storage {

@@ -1,4 +1,4 @@
-#include "storage/mysql_tier.h"
+#include "storage/mysql/mysql_tier.h"
 
 #include <cppconn/exception.h>
 #include <cppconn/resultset.h>

@@ -39,7 +39,7 @@
 #include "absl/time/time.h"
 #include "storage/hot_cache.h"
 #include "storage/metrics.h"
-#include "storage/redis_connection.h"
+#include "storage/redis/redis_connection.h"
 
 namespace catalog::storage {
 

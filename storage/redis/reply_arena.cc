@@ -1,4 +1,4 @@
-#include "storage/reply_arena.h"
+#include "storage/redis/reply_arena.h"
 
 #include <hiredis/hiredis.h>
 

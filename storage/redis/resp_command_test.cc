@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "storage/redis_async.h"
+#include "storage/redis/redis_async.h"
 
 namespace catalog::storage {
 namespace {

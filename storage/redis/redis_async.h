@@ -37,7 +37,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "storage/redis_connection.h"
+#include "storage/redis/redis_connection.h"
 
 struct redisReply;
 

@@ -1,4 +1,4 @@
-#include "storage/redis_async.h"
+#include "storage/redis/redis_async.h"
 
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "storage/reply_arena.h"
+#include "storage/redis/reply_arena.h"
 
 namespace catalog::storage {
 

@@ -1,4 +1,4 @@
-#include "storage/redis_connection.h"
+#include "storage/redis/redis_connection.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>

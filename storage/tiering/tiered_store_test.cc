@@ -1,11 +1,11 @@
-#include "storage/tiered_store.h"
+#include "storage/tiering/tiered_store.h"
 
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "catalog/v1/catalog.pb.h"
-#include "storage/fake_tiers.h"
+#include "storage/tiering/fake_tiers.h"
 
 namespace catalog::storage {
 namespace {

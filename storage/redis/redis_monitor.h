@@ -20,7 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "storage/metrics.h"
-#include "storage/redis_connection.h"
+#include "storage/redis/redis_connection.h"
 
 namespace catalog::storage {
 

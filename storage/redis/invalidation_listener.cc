@@ -1,4 +1,4 @@
-#include "storage/invalidation_listener.h"
+#include "storage/redis/invalidation_listener.h"
 
 #include <hiredis/hiredis.h>
 #include <poll.h>

@@ -2,7 +2,7 @@
 // record key changes reaches the cache, FLUSHALL empties it, and a killed or
 // paused invalidation connection empties it and stops it serving until a
 // new subscription proves the stream again.
-#include "storage/invalidation_listener.h"
+#include "storage/redis/invalidation_listener.h"
 
 #include <signal.h>
 

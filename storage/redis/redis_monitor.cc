@@ -1,4 +1,4 @@
-#include "storage/redis_monitor.h"
+#include "storage/redis/redis_monitor.h"
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"

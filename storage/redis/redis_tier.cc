@@ -1,4 +1,4 @@
-#include "storage/redis_tier.h"
+#include "storage/redis/redis_tier.h"
 
 #include <random>
 

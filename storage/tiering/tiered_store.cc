@@ -1,4 +1,4 @@
-#include "storage/tiered_store.h"
+#include "storage/tiering/tiered_store.h"
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"

@@ -1,7 +1,7 @@
 // AsyncRedis against a real redis-server: replies, pipelining from many
 // threads, deadlines while Redis is paused, and reconnecting after a
 // restart.
-#include "storage/redis_async.h"
+#include "storage/redis/redis_async.h"
 
 #include <hiredis/hiredis.h>
 
