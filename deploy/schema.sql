@@ -5,3 +5,11 @@ CREATE TABLE IF NOT EXISTS products (
   version BIGINT NOT NULL,
   updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
 ) ENGINE=InnoDB;
+
+-- Demotion fencing: one row per record table, the newest demotion lock token
+-- that wrote to it (storage/SAFETY.md, "Demotion lock"). Also created at
+-- start-up if missing.
+CREATE TABLE IF NOT EXISTS demotion_fences (
+  name VARBINARY(255) NOT NULL PRIMARY KEY,
+  token BIGINT NOT NULL
+) ENGINE=InnoDB;

@@ -1,5 +1,6 @@
 #include "service/catalog_core.h"
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -312,7 +313,42 @@ absl::StatusOr<int64_t> CatalogCore::Delete(absl::Span<const std::string> ids, a
 absl::StatusOr<storage::DemoteResult> CatalogCore::Demote(int64_t idle_seconds, int64_t limit, absl::Time deadline,
                                                           storage::CancelCheck cancelled) {
   if (limit < 0) return absl::InvalidArgumentError(absl::StrCat("limit: ", limit, " must be >= 0"));
-  return store_->Demote(absl::Seconds(idle_seconds), limit, deadline, cancelled);
+  if (idle_seconds < 0) return absl::InvalidArgumentError(absl::StrCat("idle_seconds: must be >= 0, got ", idle_seconds));
+  const std::string& holder = options_.demotion_holder;
+  ASSIGN_OR_RETURN(const storage::LockGrant grant,
+                   store_->AcquireDemotionLock(holder, options_.demotion_lock_ttl, deadline));
+  if (!grant.held) {
+    return absl::FailedPreconditionError(absl::StrCat("demotion is running on ", grant.holder,
+                                                      " (it holds the demotion lock); try again when it has finished"));
+  }
+  metrics_->Set(storage::Gauge::demotion_lock_held, 1);
+  metrics_->Set(storage::Gauge::demotion_lock_token, grant.token);
+  absl::Cleanup release = [&] {
+    metrics_->Set(storage::Gauge::demotion_lock_held, 0);
+    // Best effort: if this fails the lock expires after its ttl.
+    (void)store_->ReleaseDemotionLock(holder, absl::Now() + absl::Seconds(1));
+  };
+  // Renewed before every page. Not the safety argument (a holder may be
+  // paused between a renewal and its MySQL write): the fencing token that
+  // MySQL checks is; renewal keeps a live run from being taken over.
+  bool lost = false;
+  auto still_ours = [&] {
+    if (cancelled()) return false;
+    absl::StatusOr<storage::LockGrant> renewed =
+        store_->AcquireDemotionLock(holder, options_.demotion_lock_ttl, absl::Now() + absl::Seconds(1));
+    lost = !renewed.ok() || !renewed->held || renewed->token != grant.token;
+    return !lost;
+  };
+  absl::StatusOr<storage::DemoteResult> result =
+      store_->Demote(absl::Seconds(idle_seconds), limit, deadline, [&] { return !still_ours(); }, grant.token);
+  if (lost || (!result.ok() && absl::IsFailedPrecondition(result.status()))) {
+    metrics_->Add(storage::Counter::demotion_lock_lost_total);
+    return absl::AbortedError(absl::StrCat(
+        "demotion stopped: this instance lost the demotion lock (paused or cut off for longer than its ttl, ",
+        absl::FormatDuration(options_.demotion_lock_ttl), "); another instance continues",
+        result.ok() ? "" : absl::StrCat(": ", result.status().message())));
+  }
+  return result;
 }
 
 }  // namespace catalog::service

@@ -43,6 +43,12 @@ struct CoreOptions {
   // is written; reads that would exceed it fail; list pages end early.
   // Default 4 MiB.
   int64_t max_response_bytes = 4 * 1024 * 1024;
+  // Demotion runs only under the demotion lock of the Redis deployment
+  // (one instance at a time; storage/SAFETY.md, "Demotion lock"). This
+  // instance's name in the lock (default: host:pid), and how long a holding
+  // lasts without renewal (renewed before every page). Default 30 s.
+  std::string demotion_holder;
+  absl::Duration demotion_lock_ttl = absl::Seconds(30);
 };
 
 class CatalogCore {
@@ -95,7 +101,9 @@ class CatalogCore {
   // Returns how many of `ids` existed.
   absl::StatusOr<int64_t> Delete(absl::Span<const std::string> ids, absl::Time deadline);
 
-  // See TieredStore::Demote.
+  // See TieredStore::Demote; under the demotion lock. FAILED_PRECONDITION
+  // naming the holder when another instance holds it; ABORTED when this
+  // instance loses it mid-run (its MySQL writes are fenced from then on).
   absl::StatusOr<storage::DemoteResult> Demote(int64_t idle_seconds, int64_t limit, absl::Time deadline,
                                                storage::CancelCheck cancelled);
 

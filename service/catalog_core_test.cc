@@ -34,6 +34,7 @@ struct Fixture {
   CoreOptions options = [] {
     CoreOptions o;
     o.max_batch_size = 100;
+    o.demotion_holder = "me";
     return o;
   }();
   CatalogCore core{&store, storage::Clock::Real(), &metrics, options};
@@ -231,5 +232,26 @@ TEST_CASE("core: answers are bounded: writes refused before anything is stored, 
   CHECK(pages > 1);
 }
 
+TEST_CASE("demotion runs only under the demotion lock, and frees it after") {
+  Fixture f;
+  f.primary.lock_holder = "other-host:42";
+  auto refused = f.core.Demote(0, 0, f.deadline, [] { return false; });
+  REQUIRE_FALSE(refused.ok());
+  CHECK(absl::IsFailedPrecondition(refused.status()));
+  CHECK(refused.status().message() ==
+        "demotion is running on other-host:42 (it holds the demotion lock); try again when it has finished");
+  f.primary.lock_holder.clear();
+  auto ran = f.core.Demote(0, 0, f.deadline, [] { return false; });
+  INFO(ran.status().ToString());
+  REQUIRE(ran.ok());
+  CHECK(f.primary.lock_holder.empty());  // Released.
+  CHECK(f.primary.lock_token == 1);
+  CHECK(f.metrics.Get(storage::Gauge::demotion_lock_token) == 1);
+  CHECK(f.metrics.Get(storage::Gauge::demotion_lock_held) == 0);
+  CHECK(absl::IsInvalidArgument(f.core.Demote(-1, 0, f.deadline, [] { return false; }).status()));
+  CHECK(f.primary.lock_token == 1);  // Bad input takes no lock.
+}
+
 }  // namespace
+
 }  // namespace catalog::service

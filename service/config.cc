@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "service/logger.h"
+#include "storage/redis/endpoint.h"
 
 namespace catalog::service {
 namespace {
@@ -73,6 +74,20 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
     return absl::InvalidArgumentError(absl::StrCat("option max_record_bytes: ", config.max_record_bytes,
                                                    " does not fit max_message_bytes ", config.max_message_bytes,
                                                    " (one product must fit one answer)"));
+  }
+  if (!config.redis_sentinels.empty()) {
+    if (absl::StatusOr<std::vector<storage::HostPort>> sentinels = storage::ParseHostPorts(config.redis_sentinels);
+        !sentinels.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("option redis_sentinels: ", sentinels.status().message()));
+    }
+    if (config.redis_master_name.empty()) {
+      return absl::InvalidArgumentError("option redis_master_name: empty (required with redis_sentinels)");
+    }
+  }
+  if (config.redis_write_replicas > 0 && config.redis_wait_timeout_ms >= config.redis_command_timeout_ms) {
+    return absl::InvalidArgumentError(absl::StrCat("option redis_wait_timeout_ms: ", config.redis_wait_timeout_ms,
+                                                   " must be below redis_command_timeout_ms ",
+                                                   config.redis_command_timeout_ms, " (WAIT blocks the round trip)"));
   }
   if (config.listen_address.find(':') == std::string::npos) {
     return absl::InvalidArgumentError(

@@ -43,6 +43,19 @@ TEST_CASE("bad configuration is rejected with a precise message") {
         "option log_level: \"loud\" is not one of debug, info, warning, error");
   CHECK(ParseConfig({"--metrics_listen_address=9464"}, Env({})).status().message() ==
         "option metrics_listen_address: \"9464\" is not host:port");
+  CHECK(ParseConfig({"--redis_sentinels=127.0.0.1:26379,sentinel2"}, Env({})).status().message() ==
+        "option redis_sentinels: \"sentinel2\" is not host:port");
+  CHECK(ParseConfig({"--redis_sentinels=h:0"}, Env({})).status().message() ==
+        "option redis_sentinels: \"h:0\" is not host:port");
+  CHECK(ParseConfig({"--redis_sentinels=h:26379", "--redis_master_name="}, Env({})).status().message() ==
+        "option redis_master_name: empty (required with redis_sentinels)");
+  CHECK(ParseConfig({"--redis_write_replicas=1", "--redis_wait_timeout_ms=1000"}, Env({})).status().message() ==
+        "option redis_wait_timeout_ms: 1000 must be below redis_command_timeout_ms 1000 (WAIT blocks the round trip)");
+  // At the limit: accepted.
+  CHECK(ParseConfig({"--redis_write_replicas=1", "--redis_wait_timeout_ms=999"}, Env({})).ok());
+  auto sentinels = ParseConfig({"--redis_sentinels=[::1]:26379, 10.0.0.2:26380"}, Env({}));
+  REQUIRE(sentinels.ok());
+  CHECK(sentinels->redis_sentinels == "[::1]:26379, 10.0.0.2:26380");
 }
 
 TEST_CASE("help lists every option with its default") {

@@ -14,6 +14,11 @@
   X(l1_lease_ms, 500, 10, 60000,                                                                                       \
     "L1 serves only this long after Redis last proved its invalidations delivered (a pong); bounds staleness if "    \
     "they stop arriving.")                                                                                             \
+  X(redis_write_replicas, 0, 0, 64,                                                                                    \
+    "Acknowledge a write only once this many Redis replicas confirm it (WAIT); 0: once the master applied it. "      \
+    "README, Failover, says what each loses.")                                                                         \
+  X(redis_wait_timeout_ms, 100, 1, 60000,                                                                              \
+    "How long a write waits for redis_write_replicas; past it UNAVAILABLE (applied, not confirmed; retry is safe).")  \
   X(cold_read_threads, 8, 1, 1024, "Threads that finish async batch reads needing MySQL (misses).")                    \
   X(redis_command_timeout_ms, 1000, 1, 60000, "Bound on one Redis round trip, whatever the deadline.")                 \
   X(mysql_port, 3306, 1, 65535, "MySQL/MariaDB cold tier TCP port.")                                                   \
@@ -38,6 +43,17 @@
   X(request_ttl_s, 86400, 1, 2592000, "How long a v2 request_id answers retries with the first result.")               \
   X(count_metrics, 1, 0, 1,                                                                                            \
     "1: update counters and histograms; 0: leave them at zero (to measure their cost; gauges still work).")          \
+  X(demote_interval_s, 300, 0, 86400,                                                                                 \
+    "Background demotion: how often an instance tries a run (under the demotion lock: one instance at a time); 0: "  \
+    "off, catalog-admin demote only.")                                                                                \
+  X(demote_idle_s, 86400, 0, 31536000, "Background demotion moves records unused this long to MySQL.")                \
+  X(demote_pressure_idle_s, 3600, 0, 31536000,                                                                         \
+    "Under memory pressure (see demote_target_bytes) background demotion also moves records unused this long.")        \
+  X(demote_target_bytes, 0, 0, 1099511627776,                                                                          \
+    "Redis used_memory above which demotion is under pressure; 0: 80% of Redis maxmemory.")                          \
+  X(demote_max_records, 100000, 1, 100000000, "Most records one background demotion run moves.")                      \
+  X(demote_lock_ttl_ms, 30000, 100, 600000,                                                                            \
+    "How long a demotion lock holding lasts unless renewed (before every page); a paused holder loses it after this.") \
   X(shutdown_grace_ms, 10000, 0, 600000, "On SIGTERM, how long in-flight calls may take to finish.")                   \
   X(grpc_completion_queues, 1, 1, 64, "gRPC sync server completion queues.")                                           \
   X(grpc_min_pollers, 2, 1, 1024, "gRPC sync server threads kept polling for new calls.")                              \
@@ -50,6 +66,10 @@
   X(metrics_listen_address, "", "host:port serving GET /metrics over HTTP (empty: off).")                     \
   X(log_level, "info", "Least severe log lines written to stderr: debug (every call), info, warning, error.") \
   X(redis_host, "127.0.0.1", "Redis primary tier host (name or address).")                                    \
+  X(redis_sentinels, "",                                                                                      \
+    "Comma-separated host:port of Redis Sentinels: the master is found and followed through them "            \
+    "(redis_host and redis_port are then unused). Empty: a standalone Redis at redis_host:redis_port.")       \
+  X(redis_master_name, "catalog", "With redis_sentinels: the name the sentinels monitor the master under.")  \
   X(mysql_host, "127.0.0.1", "MySQL/MariaDB cold tier host.")                                                 \
   X(mysql_user, "catalog", "MySQL user.")                                                                     \
   X(mysql_password, "", "MySQL password.")                                                                    \

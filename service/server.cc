@@ -1,6 +1,7 @@
 #include "service/server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <unistd.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,7 @@
 #include "service/catalog_core.h"
 #include "service/catalog_v1_service.h"
 #include "service/catalog_v2_service.h"
+#include "service/demotion_job.h"
 #include "service/maintenance.h"
 #include "service/metrics_http_server.h"
 #include "storage/executor.h"
@@ -18,15 +20,28 @@
 #include "storage/redis/redis_async.h"
 #include "storage/redis/redis_monitor.h"
 #include "storage/redis/redis_tier.h"
+#include "storage/redis/sentinel.h"
 #include "storage/record_types.h"
 #include "storage/tiering/tiered_store.h"
 
 namespace catalog::service {
+namespace {
+
+// This instance in the demotion lock: host and process, unique per machine.
+std::string DemotionHolderName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host[0] != '\0' ? host : "unknown-host", ":", getpid());
+}
+
+}  // namespace
 
 struct CatalogServer::Parts {
   storage::Metrics metrics;
   std::unique_ptr<Logger> logger;
   storage::RedisOptions redis_options;
+  // Where the Redis master is; before everything that connects to it.
+  std::unique_ptr<storage::RedisEndpoint> redis_endpoint;
   storage::MySqlOptions mysql_options;
   std::unique_ptr<storage::RedisPool> redis_pool;
   // Before the tier and store that use them, so destroyed after them.
@@ -45,6 +60,7 @@ struct CatalogServer::Parts {
   std::unique_ptr<MetricsHttpServer> metrics_http;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<Maintenance> maintenance;
+  std::unique_ptr<DemotionJob> demotion_job;
   // Set at SIGTERM: long operations (demotion) stop between batches.
   std::atomic<bool> stopping{false};
   int port = 0;
@@ -81,18 +97,34 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   mysql.pool.wait_timeout = pool_wait;
 
   const storage::RecordType& type = storage::ProductRecordType();
-  parts->redis_pool = std::make_unique<storage::RedisPool>(redis, &parts->metrics);
+  if (config.redis_sentinels.empty()) {
+    parts->redis_endpoint = std::make_unique<storage::StaticEndpoint>(config.redis_host, redis.port);
+  } else {
+    storage::SentinelOptions sentinel;
+    sentinel.sentinels = *storage::ParseHostPorts(config.redis_sentinels);  // Checked by ParseConfig.
+    sentinel.master_name = config.redis_master_name;
+    sentinel.connect_timeout = redis.connect_timeout;
+    parts->redis_endpoint = std::make_unique<storage::SentinelEndpoint>(sentinel, &parts->metrics);
+    if (parts->redis_endpoint->Current().host.empty()) {
+      parts->logger->Log(LogLevel::kWarning, "storage",
+                         absl::StrCat(parts->redis_endpoint->name(),
+                                      ": no sentinel named the master at start-up; asking again every second"));
+    }
+  }
+  parts->redis_pool = std::make_unique<storage::RedisPool>(redis, &parts->metrics, parts->redis_endpoint.get());
   if (config.redis_async_connections > 0) {
     storage::AsyncRedisOptions async;
-    async.host = config.redis_host;
-    async.port = static_cast<int>(config.redis_port);
+    async.endpoint = parts->redis_endpoint.get();
     async.connections = static_cast<int>(config.redis_async_connections);
     async.command_timeout = absl::Milliseconds(config.redis_command_timeout_ms);
     parts->async_redis = std::make_unique<storage::AsyncRedis>(async);
   }
   parts->cold_readers = std::make_unique<storage::ThreadPoolExecutor>(static_cast<int>(config.cold_read_threads));
-  parts->redis_tier =
-      std::make_unique<storage::RedisTier>(parts->redis_pool.get(), type, &parts->metrics, parts->async_redis.get());
+  storage::RedisTierOptions tier;
+  tier.write_replicas = static_cast<int>(config.redis_write_replicas);
+  tier.wait_timeout = absl::Milliseconds(config.redis_wait_timeout_ms);
+  parts->redis_tier = std::make_unique<storage::RedisTier>(parts->redis_pool.get(), type, &parts->metrics,
+                                                           parts->async_redis.get(), tier);
   // Redis must be configured as a primary store. Unreachable now is not
   // fatal (it may start later; the maintenance thread checks again).
   parts->redis_monitor = std::make_unique<storage::RedisMonitor>(parts->redis_pool.get(), &parts->metrics);
@@ -126,8 +158,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
     hot.lease = absl::Milliseconds(config.l1_lease_ms);
     parts->hot_cache = std::make_unique<storage::HotCache>(hot, storage::Clock::Monotonic(), &parts->metrics);
     storage::InvalidationListenerOptions listener;
-    listener.host = config.redis_host;
-    listener.port = static_cast<int>(config.redis_port);
+    listener.endpoint = parts->redis_endpoint.get();
     listener.key_prefix = type.key_prefix;
     listener.connect_timeout = absl::Milliseconds(config.redis_connect_timeout_ms);
     // Several pings per lease, so one late pong does not stop L1.
@@ -144,6 +175,8 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   core_options.max_batch_size = config.max_batch_size;
   core_options.max_record_bytes = config.max_record_bytes;
   core_options.max_response_bytes = config.max_message_bytes;
+  core_options.demotion_holder = DemotionHolderName();
+  core_options.demotion_lock_ttl = absl::Milliseconds(config.demote_lock_ttl_ms);
   parts->core = std::make_unique<CatalogCore>(parts->store.get(), clock, &parts->metrics, core_options);
   parts->v1_service =
       std::make_unique<CatalogV1Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms),
@@ -197,6 +230,14 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   parts->maintenance =
       std::make_unique<Maintenance>(parts->redis_monitor.get(), parts->store.get(), &parts->metrics,
                                     parts->logger.get(), absl::Milliseconds(config.redis_info_interval_ms));
+  DemotionJobOptions demotion;
+  demotion.interval = absl::Seconds(config.demote_interval_s);
+  demotion.idle = absl::Seconds(config.demote_idle_s);
+  demotion.pressure_idle = absl::Seconds(config.demote_pressure_idle_s);
+  demotion.target_bytes = config.demote_target_bytes;
+  demotion.max_records = config.demote_max_records;
+  parts->demotion_job = std::make_unique<DemotionJob>(parts->core.get(), &parts->metrics, parts->logger.get(),
+                                                      demotion, &parts->stopping);
   return std::unique_ptr<CatalogServer>(new CatalogServer(std::move(parts)));
 }
 
@@ -208,6 +249,7 @@ void CatalogServer::Shutdown(absl::Duration grace) {
   parts_->stopping = true;
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->server->Wait();
+  parts_->demotion_job.reset();
   parts_->maintenance.reset();
 }
 

@@ -31,6 +31,10 @@ bool HotCache::live() const {
   pollfd stream{fd, POLLIN | POLLRDHUP, 0};
   if (poll(&stream, 1, 0) != 0) return false;  // Unread invalidations, EOF, or an error.
   if (appliers_.load(std::memory_order_acquire) != 0) return false;
+  const std::atomic<uint64_t>* source = epoch_source_.load(std::memory_order_acquire);
+  if (source != nullptr && source->load(std::memory_order_acquire) != epoch_.load(std::memory_order_acquire)) {
+    return false;
+  }
   return subscribed_.load(std::memory_order_acquire) &&
          absl::ToUnixNanos(clock_->Now()) < live_until_nanos_.load(std::memory_order_acquire);
 }
@@ -154,11 +158,13 @@ void HotCache::Clear() {
   }
 }
 
-void HotCache::Resubscribed(int fd) {
+void HotCache::Resubscribed(int fd, const std::atomic<uint64_t>* epoch_source, uint64_t epoch) {
   // Reads that began while invalidations could be missed hold older
   // tickets: their fills are refused.
   Clear();
   live_until_nanos_.store(0, std::memory_order_release);
+  epoch_.store(epoch, std::memory_order_release);
+  epoch_source_.store(epoch_source, std::memory_order_release);
   stream_fd_.store(fd, std::memory_order_release);
   subscribed_.store(true, std::memory_order_release);
 }

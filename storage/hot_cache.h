@@ -111,7 +111,11 @@ class HotCache {
   // cache's clock) has been applied. BeginApply/EndApply bracket reading
   // and applying messages. Lost: the stream failed; nothing is served or
   // stored until the next Resubscribed and Confirm.
-  void Resubscribed(int fd);
+  // With `epoch_source`: the stream was opened to the master of `epoch`;
+  // nothing is served once *epoch_source moves on (the master changed:
+  // this stream no longer carries its changes), until the next
+  // Resubscribed.
+  void Resubscribed(int fd, const std::atomic<uint64_t>* epoch_source = nullptr, uint64_t epoch = 0);
   void Confirm(absl::Time ping_sent);
   void BeginApply();
   void EndApply();
@@ -159,6 +163,8 @@ class HotCache {
   std::atomic<int> stream_fd_{-1};
   std::atomic<bool> subscribed_{false};
   std::atomic<int64_t> live_until_nanos_{0};
+  std::atomic<const std::atomic<uint64_t>*> epoch_source_{nullptr};
+  std::atomic<uint64_t> epoch_{0};
   std::array<Shard, kShards> shards_;
 };
 

@@ -10,6 +10,10 @@
   X(redis_round_trips_total, "Round trips to Redis (a pipeline counts once).")                                       \
   X(redis_errors_total, "Redis round trips that failed (I/O, timeout, error reply).")                                \
   X(redis_connects_total, "New Redis connections opened by the pool.")                                               \
+  X(redis_master_changes_total, "Times the Redis master address changed (Sentinel failover or first discovery).")    \
+  X(redis_sentinel_errors_total, "Sentinel queries or subscriptions that failed (no answer, unknown master name).")   \
+  X(redis_not_master_total, "Redis connections refused because the server was not the master (ROLE, READONLY).")     \
+  X(redis_wait_short_total, "Writes applied on the master but confirmed by fewer replicas than redis_write_replicas.") \
   X(mysql_queries_total, "Statements sent to MySQL.")                                                                \
   X(mysql_errors_total, "MySQL statements or connects that failed.")                                                 \
   X(mysql_connects_total, "New MySQL connections opened by the pool.")                                               \
@@ -27,6 +31,9 @@
   X(request_replays_total, "Upserts answered from the request log (a retry with a known request_id).")               \
   X(version_conflicts_total, "Upserts rejected with ABORTED for a version mismatch.")                                \
   X(demoted_total, "Records moved from Redis to MySQL by demotion.")                                                 \
+  X(demote_fenced_total, "Demotion writes to MySQL refused: a newer holder of the demotion lock had written.")       \
+  X(demotion_runs_total, "Background demotion runs started by this instance (it held the demotion lock).")            \
+  X(demotion_lock_lost_total, "Background demotion runs stopped because this instance no longer held the lock.")      \
   X(demote_skipped_changed_total, "Idle records kept in Redis because they changed during demotion.")                \
   X(tombstones_demoted_total, "Delete tombstones moved from Redis to MySQL by demotion.")                            \
   X(demoted_bytes_total, "Bytes of records and tombstones moved from Redis to MySQL by demotion.")                   \
@@ -53,6 +60,10 @@
 
 #define CATALOG_GAUGES(X)                                                                                              \
   X(rpc_in_flight, "Calls being handled now.")                                                                         \
+  X(demotion_lock_held, "1 while this instance holds the demotion lock of its Redis deployment, else 0.")              \
+  X(demotion_lock_token, "Fencing token of this instance's latest demotion lock holding (0: never held).")              \
+  X(demotion_last_success_timestamp_seconds,                                                                            \
+    "Unix time this instance last finished a background demotion run (0: never); lag = now - max over instances.")      \
   X(redis_used_memory_bytes, "Redis used_memory at the last INFO poll.")                                               \
   X(redis_maxmemory_bytes, "Redis maxmemory at the last INFO poll (0: no limit).")                                     \
   X(redis_keys, "Keys in Redis db0 at the last INFO poll.")                                                            \

@@ -34,6 +34,13 @@ struct RecordType {
   // request_expiry_key of their expiry times.
   std::string request_prefix;
   std::string request_expiry_key;
+  // The demotion lock (storage/SAFETY.md, "Demotion lock"): the Redis key
+  // holding "<holder>\n<token>", the counter of fencing tokens, and the
+  // MySQL table (name PK, token) whose row for `table` demotion writes
+  // check and advance.
+  std::string demotion_lock_key;
+  std::string demotion_token_key;
+  std::string demotion_fence_table;
 };
 
 enum class ValueKind { kRecord, kTombstone, kCorrupt };

@@ -11,7 +11,10 @@ const RecordType& ProductRecordType() {
                                                        "product-index:",
                                                        "product-fence:",
                                                        "request:",
-                                                       "request-expiry"};
+                                                       "request-expiry",
+                                                       "product-demotion-lock",
+                                                       "product-demotion-token",
+                                                       "demotion_fences"};
   return *type;
 }
 

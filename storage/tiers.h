@@ -134,6 +134,14 @@ struct IdleScanPage {
   std::vector<IdleValue> idle;
 };
 
+struct LockGrant {
+  bool held = false;
+  // With `held`: the fencing token of this holding (> 0).
+  int64_t token = 0;
+  // Without `held`: who has the lock.
+  std::string holder;
+};
+
 class PrimaryTier {
  public:
   virtual ~PrimaryTier() = default;
@@ -211,6 +219,16 @@ class PrimaryTier {
   // Removes up to `limit` request entries whose ttl has passed (by Redis's
   // clock). Returns how many were removed.
   virtual absl::StatusOr<int64_t> ExpireRequests(int limit, absl::Time deadline) = 0;
+
+  // The demotion lock of this record type (storage/SAFETY.md, "Demotion
+  // lock"). Atomically: if the lock is free, `holder` takes it for `ttl`
+  // with a fencing token greater than every token handed out before; if
+  // `holder` has it, its ttl restarts and the token stays. Works when Redis
+  // is full (demotion is the remedy then).
+  virtual absl::StatusOr<LockGrant> AcquireDemotionLock(const std::string& holder, absl::Duration ttl,
+                                                        absl::Time deadline) = 0;
+  // Frees the lock if `holder` has it; otherwise changes nothing.
+  virtual absl::Status ReleaseDemotionLock(const std::string& holder, absl::Time deadline) = 0;
 };
 
 // What a record costs a cold-tier statement beyond its id and payload bytes
@@ -246,7 +264,14 @@ class ColdTier {
   // failover lost writes that had been demoted). INVALID_ARGUMENT naming
   // the id if one record alone exceeds MaxRecordBytes() (nothing is written
   // then).
-  virtual absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) = 0;
+  //
+  // `fencing_token` > 0 (demotion): the writes are made only if no write
+  // with a greater token has been made before, and in one transaction with
+  // recording the token, so a holder of the demotion lock that lost it
+  // (paused past its ttl) writes nothing once a newer holder has written:
+  // FAILED_PRECONDITION then, nothing written. 0: no check (deletes).
+  virtual absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline,
+                                                       int64_t fencing_token) = 0;
 
   // The largest id + payload size PutIfNewer can write in one statement
   // (from the server's max_allowed_packet). Records fit one statement

@@ -751,3 +751,66 @@ TEST_CASE("a server paused for less than its lease serves nothing stale on wakin
 
 }  // namespace
 }  // namespace catalog
+
+namespace catalog {
+namespace {
+
+// Keys of products still in Redis (test helper: KEYS is fine here).
+int64_t HotProducts(RedisServer& redis) {
+  return static_cast<int64_t>(redis.Command({"KEYS", "product:*"})->elements);
+}
+
+bool WaitUntilAllDemoted(RedisServer& redis, absl::Duration timeout) {
+  const absl::Time until = absl::Now() + timeout;
+  while (HotProducts(redis) > 0) {
+    if (absl::Now() > until) return false;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return true;
+}
+
+TEST_CASE("background demotion on two instances: one lock holder at a time, a paused holder is taken over, nothing lost") {
+  RedisServer redis;
+  SharedMySql mysql;
+  const std::vector<std::string> flags = {"--demote_interval_s=1", "--demote_idle_s=0", "--demote_lock_ttl_ms=1000"};
+  CatalogServerProcess a(redis.port(), mysql.port(), mysql.database(), flags);
+  CatalogServerProcess b(redis.port(), mysql.port(), mysql.database(), flags);
+  Client client_a(a.target()), client_b(b.target());
+  const auto first = Ids("bg1_", 300);
+  REQUIRE(client_a.Upsert(Products(first, "one")).ok());
+  REQUIRE(WaitUntilAllDemoted(redis, absl::Seconds(30)));
+  CHECK(mysql.client().QueryInt("SELECT COUNT(*) FROM products WHERE id LIKE 'bg1\\_%'") == 300);
+
+  // A stops (SIGSTOP) for longer than the lock's ttl, holding it or not;
+  // B goes on demoting what is written meanwhile.
+  REQUIRE(kill(a.process().pid(), SIGSTOP) == 0);
+  const auto second = Ids("bg2_", 300);
+  const grpc::Status written = client_b.Upsert(Products(second, "two"));
+  const bool demoted_while_stopped = WaitUntilAllDemoted(redis, absl::Seconds(30));
+  REQUIRE(kill(a.process().pid(), SIGCONT) == 0);
+  REQUIRE(written.ok());
+  CHECK(demoted_while_stopped);
+
+  // Both instances work after A wakes; every acknowledged write reads back.
+  const auto third = Ids("bg3_", 100);
+  REQUIRE(client_a.Upsert(Products(third, "three")).ok());
+  REQUIRE(WaitUntilAllDemoted(redis, absl::Seconds(30)));
+  for (const auto& [ids, title] : {std::pair{first, "one"}, std::pair{second, "two"}, std::pair{third, "three"}}) {
+    BatchGetProductsResponse response;
+    REQUIRE(client_b.BatchGet(ids, &response).ok());
+    for (int i = 0; i < response.products_size(); ++i) CHECK(response.products(i).title() == title);
+  }
+  const int64_t runs = Metric(client_a, "catalog_demotion_runs_total") + Metric(client_b, "catalog_demotion_runs_total");
+  CHECK(runs >= 3);
+  // The fence row holds the newest token any holder wrote with, and each
+  // instance's latest token is at most that.
+  const long long fence = mysql.client().QueryInt("SELECT token FROM demotion_fences WHERE name = 'products'");
+  CHECK(fence >= 2);
+  CHECK(Metric(client_a, "catalog_demotion_lock_token") <= fence);
+  CHECK(Metric(client_b, "catalog_demotion_lock_token") <= fence);
+  CHECK(std::max(Metric(client_a, "catalog_demotion_lock_token"), Metric(client_b, "catalog_demotion_lock_token")) >=
+        fence);
+}
+
+}  // namespace
+}  // namespace catalog

@@ -51,6 +51,52 @@ TEST_CASE("pause between a cold read and its write-back, many rounds: no stale v
   CHECK(a.metrics.Get(Counter::promotions_skipped_total) == kRounds * kIdsPerRound);
 }
 
+// The neighbour field report: demotion runs on several nodes disrupt each
+// other. Instance A holds the demotion lock and is paused (its cold tier's
+// hook) after reading idle records and before its MySQL write, longer than
+// the lock's ttl; B takes the lock, demotes, and a write changes a record in
+// Redis and demotes it again. A's late MySQL write must not happen at all.
+TEST_CASE("a demotion paused past its lock's ttl writes nothing to MySQL after the new holder wrote") {
+  Stack a;
+  auto b = a.Other();
+  const auto ids = Ids("lock_", 20);
+  a.Put(ids, "v1");
+  auto grant_a = a.store->AcquireDemotionLock("a", absl::Milliseconds(300), Instance::Later());
+  REQUIRE(grant_a.ok());
+  REQUIRE(grant_a->held);
+  int64_t b_token = 0;
+  a.cold->before_put = [&] {
+    absl::SleepFor(absl::Milliseconds(500));  // A's holding expires meanwhile.
+    auto grant_b = b->store->AcquireDemotionLock("b", absl::Seconds(30), Instance::Later());
+    REQUIRE(grant_b.ok());
+    REQUIRE(grant_b->held);
+    b_token = grant_b->token;
+    b->Put(ids, "acknowledged");  // Newer versions in Redis...
+    auto demoted = b->store->Demote(absl::ZeroDuration(), 0, Instance::Later(), NeverCancelled, b_token);
+    REQUIRE(demoted.ok());
+    CHECK(demoted->demoted == static_cast<int64_t>(ids.size()));  // ...and in MySQL, under B's token.
+  };
+  auto late = a.store->Demote(absl::ZeroDuration(), 0, Instance::Later(), NeverCancelled, grant_a->token);
+  REQUIRE_FALSE(late.ok());
+  INFO(late.status().ToString());
+  CHECK(absl::IsFailedPrecondition(late.status()));
+  CHECK(absl::StrContains(late.status().message(), "another instance took the demotion lock"));
+  CHECK(a.metrics.Get(Counter::demote_fenced_total) == 1);
+  CHECK(b_token > grant_a->token);
+  CHECK(a.mysql.client().QueryInt("SELECT token FROM demotion_fences WHERE name = 'products'") == b_token);
+  // Every acknowledged write reads back.
+  CHECK(a.mysql.client().QueryInt("SELECT COUNT(*) FROM products WHERE id LIKE 'lock\\_%'") ==
+        static_cast<long long>(ids.size()));
+  auto read = a.store->Read(ids, Instance::Later());
+  REQUIRE(read.ok());
+  for (size_t i = 0; i < ids.size(); ++i) CHECK(Title((*read)[i]) == "acknowledged");
+  // At the limit: the current holder's own token is accepted.
+  b->Put(ids, "again");
+  auto again = b->store->Demote(absl::ZeroDuration(), 0, Instance::Later(), NeverCancelled, b_token);
+  INFO(again.status().ToString());
+  CHECK(again.ok());
+}
+
 TEST_CASE("pause between a write's look and its compare-and-set, many rounds: no acknowledged write is lost") {
   Stack a;
   auto b = a.Other();

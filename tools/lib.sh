@@ -8,7 +8,7 @@ APT_PACKAGES=(
   build-essential cmake pkg-config ccache git
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev grpc-proto
   libabsl-dev libhiredis-dev libevent-dev libmysqlcppconn-dev catch2 libcivetweb-dev civetweb
-  redis-server redis-tools mariadb-server mariadb-client
+  redis-server redis-sentinel redis-tools mariadb-server mariadb-client
   nghttp2-client prometheus
   python3 python3-grpcio python3-protobuf php-cli
 )

@@ -59,9 +59,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "catalog-server: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
-  std::fprintf(stderr, "catalog-server: listening on %s (port %d), redis %s:%lld, mysql %s:%lld\n",
-               config->listen_address.c_str(), (*server)->port(), config->redis_host.c_str(),
-               static_cast<long long>(config->redis_port), config->mysql_host.c_str(),
+  const std::string redis =
+      config->redis_sentinels.empty()
+          ? config->redis_host + ":" + std::to_string(config->redis_port)
+          : "master '" + config->redis_master_name + "' via sentinels " + config->redis_sentinels;
+  std::fprintf(stderr, "catalog-server: listening on %s (port %d), redis %s, mysql %s:%lld\n",
+               config->listen_address.c_str(), (*server)->port(), redis.c_str(), config->mysql_host.c_str(),
                static_cast<long long>(config->mysql_port));
 
   int signal_number = 0;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "storage/status_macros.h"
 
 namespace catalog::storage {
 namespace {
@@ -141,12 +142,56 @@ absl::Status MySqlTier::EnsureSchema(absl::Time deadline) {
       absl::StrCat("CREATE TABLE IF NOT EXISTS ", type_.table,
                    " (id VARBINARY(255) NOT NULL PRIMARY KEY, payload MEDIUMBLOB NOT NULL, version BIGINT NOT NULL,"
                    " updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB");
-  return Execute<bool>(ddl, deadline,
-                       [](sql::Statement& statement, const std::string& text) {
-                         statement.execute(text);
-                         return true;
-                       })
+  auto run = [](sql::Statement& statement, const std::string& text) {
+    statement.execute(text);
+    return true;
+  };
+  RETURN_IF_ERROR(Execute<bool>(ddl, deadline, run).status());
+  return Execute<bool>(absl::StrCat("CREATE TABLE IF NOT EXISTS ", type_.demotion_fence_table,
+                                    " (name VARBINARY(255) NOT NULL PRIMARY KEY, token BIGINT NOT NULL) ENGINE=InnoDB"),
+                       deadline, run)
       .status();
+}
+
+absl::Status MySqlTier::Control(ConnectionPool<MySqlConnection>::Lease& lease, const char* sql) {
+  metrics_->Add(Counter::mysql_queries_total);
+  try {
+    std::unique_ptr<sql::Statement> statement(lease->get().createStatement());
+    statement->execute(sql);
+    return absl::OkStatus();
+  } catch (const sql::SQLException& e) {
+    lease.MarkBroken();  // Closing it rolls back whatever was open.
+    metrics_->Add(Counter::mysql_errors_total);
+    return ToStatus(e, options_, absl::InfiniteFuture());
+  }
+}
+
+absl::Status MySqlTier::ClaimFence(ConnectionPool<MySqlConnection>::Lease& lease, int64_t fencing_token,
+                                   absl::Time deadline) {
+  // In the open transaction: the row lock taken here is held until COMMIT,
+  // so a holder with a newer token waits for this transaction to end, and
+  // this one sees the newer token if that holder got here first.
+  const std::string name = Hex(type_.table);
+  RETURN_IF_ERROR(RunOn(lease,
+                        absl::StrCat("INSERT INTO ", type_.demotion_fence_table, " (name, token) VALUES (", name, ",",
+                                     fencing_token, ") ON DUPLICATE KEY UPDATE token = GREATEST(token, VALUES(token))"),
+                        deadline, [](sql::Statement& statement, const std::string& text) {
+                          return statement.executeUpdate(text);
+                        })
+                      .status());
+  ASSIGN_OR_RETURN(const int64_t current,
+                   RunOn(lease,
+                         absl::StrCat("SELECT token FROM ", type_.demotion_fence_table, " WHERE name = ", name),
+                         deadline, [](sql::Statement& statement, const std::string& text) -> int64_t {
+                           std::unique_ptr<sql::ResultSet> result(statement.executeQuery(text));
+                           return result->next() ? result->getInt64(1) : 0;
+                         }));
+  if (current == fencing_token) return absl::OkStatus();
+  metrics_->Add(Counter::demote_fenced_total);
+  (void)Control(lease, "ROLLBACK");
+  return absl::FailedPreconditionError(absl::StrCat(
+      Endpoint(options_), ": demotion fencing token ", fencing_token, " is older than ", current,
+      ": another instance took the demotion lock; nothing was written"));
 }
 
 absl::StatusOr<absl::flat_hash_map<std::string, ColdRecord>> MySqlTier::SelectRows(
@@ -187,7 +232,8 @@ absl::StatusOr<std::vector<std::optional<ColdRecord>>> MySqlTier::MultiGet(absl:
 // drop the connection, "server has gone away", error 2006, and fail
 // forever), then one SELECT of the rows to tell, per record, whether MySQL
 // holds exactly it now.
-absl::StatusOr<std::vector<bool>> MySqlTier::PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) {
+absl::StatusOr<std::vector<bool>> MySqlTier::PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline,
+                                                        int64_t fencing_token) {
   if (records.empty()) return std::vector<bool>();
   absl::StatusOr<ConnectionPool<MySqlConnection>::Lease> lease = pool_.Acquire(deadline);
   if (!lease.ok()) {
@@ -203,6 +249,10 @@ absl::StatusOr<std::vector<bool>> MySqlTier::PutIfNewer(absl::Span<const ColdWri
                        " (hex doubles it); raise max_allowed_packet on the server to at least ",
                        2 * (record.id.size() + record.payload.size()) + kStatementOverhead + kRowOverhead));
     }
+  }
+  if (fencing_token > 0) {
+    RETURN_IF_ERROR(Control(*lease, "START TRANSACTION"));
+    RETURN_IF_ERROR(ClaimFence(*lease, fencing_token, deadline));
   }
   const std::string head = absl::StrCat("INSERT INTO ", type_.table, " (id, payload, version, updated_at) VALUES ");
   // Assignments run left to right and see earlier ones: version goes last
@@ -227,9 +277,10 @@ absl::StatusOr<std::vector<bool>> MySqlTier::PutIfNewer(absl::Span<const ColdWri
     absl::Status status = RunOn(*lease, sql, deadline, [](sql::Statement& statement, const std::string& text) {
                             return statement.executeUpdate(text);
                           }).status();
-    if (!status.ok()) return status;
+    if (!status.ok()) return status;  // A failed statement closed the connection: rolled back.
     begin = end;
   }
+  if (fencing_token > 0) RETURN_IF_ERROR(Control(*lease, "COMMIT"));
   // What each row holds now. The payloads come back in full: "holds exactly
   // this record" must not rest on a hash.
   std::vector<std::string> ids;

@@ -59,12 +59,17 @@ class MySqlTier : public ColdTier {
   MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metrics);
   ~MySqlTier() override;
 
-  // Creates the record table if it does not exist.
+  // Creates the record table and the demotion fence table if they do not
+  // exist.
   absl::Status EnsureSchema(absl::Time deadline);
 
   absl::StatusOr<std::vector<std::optional<ColdRecord>>> MultiGet(absl::Span<const std::string> ids,
                                                                   absl::Time deadline) override;
-  absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) override;
+  // With a fencing token: one transaction that first advances the token's
+  // row in type.demotion_fence_table (refused if it holds a greater one),
+  // then writes the records.
+  absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline,
+                                               int64_t fencing_token) override;
   // From the newest connection's max_allowed_packet (connects one if none
   // was made yet).
   absl::StatusOr<int64_t> MaxRecordBytes(absl::Time deadline) override;
@@ -78,6 +83,11 @@ class MySqlTier : public ColdTier {
   absl::StatusOr<absl::flat_hash_map<std::string, ColdRecord>> SelectRows(ConnectionPool<MySqlConnection>::Lease& lease,
                                                                           absl::Span<const std::string> ids,
                                                                           absl::Time deadline);
+  // A transaction control statement (no max_statement_time wrapper).
+  absl::Status Control(ConnectionPool<MySqlConnection>::Lease& lease, const char* sql);
+  // In an open transaction: records `fencing_token` for the record type,
+  // or rolls back with FAILED_PRECONDITION if a greater one is recorded.
+  absl::Status ClaimFence(ConnectionPool<MySqlConnection>::Lease& lease, int64_t fencing_token, absl::Time deadline);
   // The same on a connection already leased.
   template <typename Run>
   auto RunOn(ConnectionPool<MySqlConnection>::Lease& lease, const std::string& sql, absl::Time deadline, Run run)

@@ -32,9 +32,9 @@ TEST_CASE("the cold tier is binary-safe and never replaces a newer row") {
   std::string payload;
   for (int c = 0; c < 256; ++c) payload.push_back(static_cast<char>(c));
   std::vector<ColdWrite> writes = {{"bin", payload, 5}};
-  REQUIRE(s.tier->PutIfNewer(writes, Cold::Later()).ok());
+  REQUIRE(s.tier->PutIfNewer(writes, Cold::Later(), 0).ok());
   std::vector<ColdWrite> older = {{"bin", "older", 4}};
-  auto held = s.tier->PutIfNewer(older, Cold::Later());
+  auto held = s.tier->PutIfNewer(older, Cold::Later(), 0);
   REQUIRE(held.ok());
   CHECK_FALSE((*held)[0]);  // MySQL holds a newer version, not this one.
   auto rows = s.tier->MultiGet({"bin", "none"}, Cold::Later());
@@ -44,7 +44,7 @@ TEST_CASE("the cold tier is binary-safe and never replaces a newer row") {
   CHECK((*rows)[0]->version == 5);
   CHECK_FALSE((*rows)[1].has_value());
   std::vector<ColdWrite> newer = {{"bin", "newer", 6}};
-  REQUIRE(s.tier->PutIfNewer(newer, Cold::Later()).ok());
+  REQUIRE(s.tier->PutIfNewer(newer, Cold::Later(), 0).ok());
   CHECK((*s.tier->MultiGet({"bin"}, Cold::Later()))[0]->payload == "newer");
 }
 

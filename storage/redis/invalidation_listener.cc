@@ -40,7 +40,9 @@ ReplyPtr Command(redisContext* context, const char* format, ...) {
 
 InvalidationListener::InvalidationListener(InvalidationListenerOptions options, HotCache* cache, Metrics* metrics)
     : options_(std::move(options)),
-      address_(ResolveHost(options_.host)),
+      owned_endpoint_(options_.endpoint == nullptr ? std::make_unique<StaticEndpoint>(options_.host, options_.port)
+                                                   : nullptr),
+      master_(options_.endpoint != nullptr ? options_.endpoint : owned_endpoint_.get()),
       cache_(cache),
       metrics_(metrics),
       thread_([this] { Run(); }) {}
@@ -60,9 +62,18 @@ void InvalidationListener::Run() {
 
 void InvalidationListener::Session() {
   const timeval connect_timeout = absl::ToTimeval(options_.connect_timeout);
-  ContextPtr context(redisConnectWithTimeout(address_.c_str(), options_.port, connect_timeout));
-  if (context == nullptr || context->err != 0) return;
+  const RedisAddress address = master_->Current();
+  if (address.host.empty()) return;
+  ContextPtr context(redisConnectWithTimeout(address.host.c_str(), address.port, connect_timeout));
+  if (context == nullptr || context->err != 0) {
+    master_->Suspect(address.epoch);
+    return;
+  }
   redisSetTimeout(context.get(), connect_timeout);
+  if (master_->verify_role() && !IsMasterRole(Command(context.get(), "ROLE").get())) {
+    master_->Suspect(address.epoch);
+    return;
+  }
   ReplyPtr id = Command(context.get(), "CLIENT ID");
   if (id == nullptr || id->type != REDIS_REPLY_INTEGER) return;
   ReplyPtr tracking = Command(context.get(), "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %b", id->integer,
@@ -72,14 +83,14 @@ void InvalidationListener::Session() {
   if (subscribed == nullptr || subscribed->type != REDIS_REPLY_ARRAY) return;
 
   // From here on every change under the prefix reaches this connection.
-  cache_->Resubscribed(context->fd);
+  cache_->Resubscribed(context->fd, &master_->epoch_source(), address.epoch);
   ++subscriptions_;
   metrics_->Add(Counter::l1_subscriptions_total);
 
   std::deque<absl::Time> pings;  // Send times of the pings not answered yet.
   absl::Time next_ping = absl::InfinitePast();
   bool healthy = true;
-  while (healthy && !stop_) {
+  while (healthy && !stop_ && master_->epoch() == address.epoch) {
     const absl::Time now = cache_->Now();
     if (now >= next_ping) {
       if (!SendPing(context.get())) break;

@@ -39,13 +39,21 @@
 #include "absl/time/time.h"
 #include "storage/hot_cache.h"
 #include "storage/metrics.h"
+#include "storage/redis/endpoint.h"
 #include "storage/redis/redis_connection.h"
 
 namespace catalog::storage {
 
 struct InvalidationListenerOptions {
+  // The server, when no endpoint is given.
   std::string host = "127.0.0.1";
   int port = 6379;
+  // Where the master is (must outlive the listener); null: host:port. The
+  // stream is opened to the current master (checked with ROLE where the
+  // endpoint asks for it) and ends, emptying the cache, when the master
+  // moves; the cache serves nothing from the moment the endpoint's epoch
+  // changes (HotCache::Resubscribed).
+  RedisEndpoint* endpoint = nullptr;
   // Key prefix of the records the cache holds (RecordType::key_prefix).
   std::string key_prefix;
   // Bound on connecting and on each set-up command. Default 250 ms.
@@ -78,7 +86,8 @@ class InvalidationListener {
   bool ApplyWhatArrived(redisContext* context, std::deque<absl::Time>* pings);
 
   const InvalidationListenerOptions options_;
-  const std::string address_;
+  std::unique_ptr<RedisEndpoint> owned_endpoint_;
+  RedisEndpoint* const master_;
   HotCache* const cache_;
   Metrics* const metrics_;
   std::atomic<bool> stop_{false};

@@ -23,8 +23,8 @@ class AsyncRedis::Loop {
   // Commands waiting for a reply on one connection, at most.
   static constexpr int kMaxOutstanding = 10000;
 
-  Loop(const AsyncRedisOptions& options, const std::string& endpoint, const std::string& address)
-      : options_(options), endpoint_(endpoint), address_(address) {
+  Loop(const AsyncRedisOptions& options, const std::string& endpoint, RedisEndpoint* master)
+      : options_(options), endpoint_(endpoint), master_(master) {
     base_ = event_base_new();
     wakeup_ = event_new(base_, -1, EV_PERSIST, &Loop::OnWakeup, this);
     event_add(wakeup_, nullptr);
@@ -103,6 +103,11 @@ class AsyncRedis::Loop {
       item.done(absl::DeadlineExceededError(absl::StrCat(endpoint_, ": deadline exceeded before sending")));
       return;
     }
+    if (context_ != nullptr && context_epoch_ != master_->epoch()) {
+      // The master moved: nothing more is written to the old one. Commands
+      // waiting on it are retried (reads: safe twice) on the new one.
+      Drop("the master moved");
+    }
     if (context_ == nullptr && !Connect(item)) return;
     if (outstanding_ >= kMaxOutstanding) {
       item.done(absl::UnavailableError(
@@ -147,12 +152,18 @@ class AsyncRedis::Loop {
   // Opens the connection (replies and errors come through the callbacks).
   // The address was resolved once, off this thread: no DNS on the loop.
   bool Connect(Item& item) {
+    const RedisAddress address = master_->Current();
+    if (address.host.empty()) {
+      item.done(absl::UnavailableError(absl::StrCat(endpoint_, ": no master known yet")));
+      return false;
+    }
     connects_.fetch_add(1, std::memory_order_relaxed);
-    redisAsyncContext* context = redisAsyncConnect(address_.c_str(), options_.port);
+    redisAsyncContext* context = redisAsyncConnect(address.host.c_str(), address.port);
     if (context == nullptr || context->err != 0) {
       item.done(absl::UnavailableError(
           absl::StrCat(endpoint_, ": connect: ", context != nullptr ? context->errstr : "out of memory")));
       if (context != nullptr) redisAsyncFree(context);
+      master_->Suspect(address.epoch);
       return false;
     }
     context->data = this;
@@ -163,9 +174,34 @@ class AsyncRedis::Loop {
     redisAsyncSetConnectCallback(context, &Loop::OnConnect);
     redisAsyncSetDisconnectCallback(context, &Loop::OnDisconnect);
     context_ = context;
+    context_epoch_ = address.epoch;
+    drop_reason_.clear();
     outstanding_ = 0;
     last_progress_ = absl::Now();
+    if (master_->verify_role()) {
+      // First on the connection, so its reply comes before any command's.
+      redisAsyncCommand(context, &Loop::OnRole, this, "ROLE");
+    }
     return true;
+  }
+
+  // Closes the connection; hiredis calls back every command on it with no
+  // reply (retried once, see OnReply), after the current callback if inside
+  // one.
+  void Drop(std::string reason) {
+    redisAsyncContext* context = context_;
+    context_ = nullptr;
+    drop_reason_ = std::move(reason);
+    redisAsyncFree(context);
+  }
+
+  static void OnRole(redisAsyncContext* context, void* reply, void* privdata) {
+    auto* loop = static_cast<Loop*>(privdata);
+    if (reply == nullptr || loop->context_ != context) return;  // Gone already.
+    if (!IsMasterRole(static_cast<redisReply*>(reply))) {
+      loop->master_->Suspect(loop->context_epoch_);
+      loop->Drop("not the master (ROLE)");
+    }
   }
 
   // Runs the caller's `done` once and releases what it holds at once.
@@ -206,7 +242,9 @@ class AsyncRedis::Loop {
         loop->Finish(pending,
                      absl::UnavailableError(absl::StrCat(
                          loop->endpoint_, ": ",
-                         context->errstr != nullptr && context->err != 0 ? context->errstr : "connection closed")));
+                         context->errstr != nullptr && context->err != 0 ? std::string(context->errstr)
+                         : !loop->drop_reason_.empty()                   ? loop->drop_reason_
+                                                                         : std::string("connection closed"))));
       }
     }
     delete pending;
@@ -230,33 +268,35 @@ class AsyncRedis::Loop {
     // answers in order.)
     if (loop->context_ != nullptr && (!callers || (loop->outstanding_ > 0 && absl::Now() - loop->last_progress_ >=
                                                                                  loop->options_.command_timeout))) {
-      redisAsyncContext* context = loop->context_;
-      loop->context_ = nullptr;
-      redisAsyncFree(context);
+      loop->Drop("no reply within command_timeout");
     }
   }
 
   static void OnConnect(const redisAsyncContext* context, int status) {
     // On failure hiredis frees the context after this returns (and fails
     // its queued commands).
-    if (status != REDIS_OK) static_cast<Loop*>(context->data)->Forget(context);
+    if (status != REDIS_OK) static_cast<Loop*>(context->data)->Forget(context, /*failed=*/true);
   }
 
-  static void OnDisconnect(const redisAsyncContext* context, int) {
-    static_cast<Loop*>(context->data)->Forget(context);
+  static void OnDisconnect(const redisAsyncContext* context, int status) {
+    static_cast<Loop*>(context->data)->Forget(context, /*failed=*/status != REDIS_OK);
   }
 
-  void Forget(const redisAsyncContext* context) {
-    if (context_ == context) context_ = nullptr;
+  void Forget(const redisAsyncContext* context, bool failed) {
+    if (context_ != context) return;
+    context_ = nullptr;
+    if (failed) master_->Suspect(context_epoch_);
   }
 
   const AsyncRedisOptions& options_;
   const std::string& endpoint_;
-  const std::string& address_;
+  RedisEndpoint* const master_;
   event_base* base_ = nullptr;
   event* wakeup_ = nullptr;
   // Loop thread only:
   redisAsyncContext* context_ = nullptr;
+  uint64_t context_epoch_ = 0;  // The endpoint epoch context_ was opened for.
+  std::string drop_reason_;     // Why the last connection was closed by us.
   int outstanding_ = 0;        // Commands sent on context_ and not answered.
   absl::Time last_progress_;   // Last reply on context_ (or its start).
   std::vector<Item> retries_;  // Commands whose connection went away.
@@ -269,14 +309,16 @@ class AsyncRedis::Loop {
 
 AsyncRedis::AsyncRedis(AsyncRedisOptions options)
     : options_(std::move(options)),
-      endpoint_(absl::StrCat("redis ", options_.host, ":", options_.port)),
-      address_(ResolveHost(options_.host)) {
+      owned_endpoint_(options_.endpoint == nullptr ? std::make_unique<StaticEndpoint>(options_.host, options_.port)
+                                                   : nullptr),
+      master_(options_.endpoint != nullptr ? options_.endpoint : owned_endpoint_.get()),
+      endpoint_(master_->name()) {
   // libevent's own locking, so other threads may wake a loop (event_active)
   // and stop it (event_base_loopexit). Without it that would be a data race.
   static const bool threads = [] { return evthread_use_pthreads() == 0; }();
   if (!threads) std::abort();
   for (int i = 0; i < std::max(1, options_.connections); ++i) {
-    loops_.push_back(std::make_unique<Loop>(options_, endpoint_, address_));
+    loops_.push_back(std::make_unique<Loop>(options_, endpoint_, master_));
   }
 }
 

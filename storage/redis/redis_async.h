@@ -20,6 +20,14 @@
 // endpoint. `done` runs exactly once. The host is resolved once, when the
 // client is made: the loops never wait for DNS.
 //
+// With a RedisEndpoint (e.g. Sentinel): each connection is opened to the
+// endpoint's current master and, where the endpoint asks for it, sends ROLE
+// before any command: if the server is not the master the connection is
+// closed before any reply on it is delivered (replies come in order), its
+// commands are retried as above, and the endpoint is told (Suspect). A
+// command is never written to a connection opened for an older epoch: that
+// connection is closed first (its commands retried on the new master).
+//
 // Only for commands that are safe to run late or after the caller gave up
 // (reads): a timed-out command may still run in Redis.
 //
@@ -44,8 +52,11 @@ struct redisReply;
 namespace catalog::storage {
 
 struct AsyncRedisOptions {
+  // The server, when no endpoint is given.
   std::string host = "127.0.0.1";
   int port = 6379;
+  // Where the master is (must outlive the client); null: host:port.
+  RedisEndpoint* endpoint = nullptr;
   // Event-loop threads, one connection each. Default 2.
   int connections = 2;
   // Bound on a reply whatever the deadline. Default 1 s.
@@ -90,8 +101,9 @@ class AsyncRedis {
  private:
   class Loop;
   const AsyncRedisOptions options_;
+  std::unique_ptr<RedisEndpoint> owned_endpoint_;
+  RedisEndpoint* const master_;
   const std::string endpoint_;
-  const std::string address_;
   std::vector<std::unique_ptr<Loop>> loops_;
   std::atomic<uint64_t> next_{0};
 };

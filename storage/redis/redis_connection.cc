@@ -5,6 +5,7 @@
 
 #include <sys/time.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -13,44 +14,61 @@ namespace {
 
 timeval SocketTimeout(absl::Duration d) { return absl::ToTimeval(std::max(d, absl::Milliseconds(1))); }
 
-std::string Endpoint(const RedisOptions& options) { return absl::StrCat("redis ", options.host, ":", options.port); }
+bool IsReadOnlyError(const redisReply& reply) {
+  return reply.type == REDIS_REPLY_ERROR && absl::StartsWith(absl::string_view(reply.str, reply.len), "READONLY");
+}
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const RedisOptions& options,
+absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const RedisAddress& address,
+                                                                          bool verify_role,
+                                                                          const RedisOptions& options,
                                                                           absl::Time deadline) {
+  std::string endpoint = absl::StrCat("redis ", address.host, ":", address.port);
   const absl::Duration budget = std::min(options.connect_timeout, deadline - absl::Now());
   if (budget <= absl::ZeroDuration()) {
-    return absl::DeadlineExceededError(absl::StrCat(Endpoint(options), ": deadline exceeded before connect"));
+    return absl::DeadlineExceededError(absl::StrCat(endpoint, ": deadline exceeded before connect"));
   }
-  redisContext* context = redisConnectWithTimeout(options.host.c_str(), options.port, SocketTimeout(budget));
+  redisContext* context = redisConnectWithTimeout(address.host.c_str(), address.port, SocketTimeout(budget));
   if (context == nullptr) return absl::ResourceExhaustedError("redis: cannot allocate context");
   if (context->err != 0) {
-    absl::Status status = absl::UnavailableError(absl::StrCat(Endpoint(options), ": connect: ", context->errstr));
+    absl::Status status = absl::UnavailableError(absl::StrCat(endpoint, ": connect: ", context->errstr));
     redisFree(context);
     return status;
   }
   // Replies of a 1000-key MGET reach ~600 KB: keep the reader's buffer
   // instead of shrinking it back to 16 KB after every reply.
   context->reader->maxbuf = 1 << 20;
-  return std::unique_ptr<RedisConnection>(new RedisConnection(context, options));
+  auto connection =
+      std::unique_ptr<RedisConnection>(new RedisConnection(context, options, std::move(endpoint), address.epoch));
+  if (verify_role) {
+    // Before anything else is sent: an address from someone else's view
+    // (a sentinel) may name a server that is not, or no longer, the master.
+    absl::StatusOr<std::vector<RedisReplyPtr>> role = connection->RoundTrip({{"ROLE"}}, deadline);
+    if (!role.ok()) return role.status();
+    if (!IsMasterRole((*role)[0].get())) {
+      return absl::FailedPreconditionError(absl::StrCat(connection->endpoint_, " is not the master (ROLE)"));
+    }
+  }
+  return connection;
 }
 
-RedisConnection::RedisConnection(redisContext* context, const RedisOptions& options)
-    : context_(context), options_(options) {}
+RedisConnection::RedisConnection(redisContext* context, const RedisOptions& options, std::string endpoint,
+                                 uint64_t epoch)
+    : context_(context), options_(options), endpoint_(std::move(endpoint)), epoch_(epoch) {}
 
 RedisConnection::~RedisConnection() { redisFree(context_); }
 
 absl::Status RedisConnection::ToStatus(absl::Time timeout_at, absl::Time deadline) const {
   const bool timed_out = context_->err == REDIS_ERR_IO && absl::Now() >= timeout_at - absl::Milliseconds(1);
   if (timed_out && timeout_at >= deadline) {
-    return absl::DeadlineExceededError(absl::StrCat(Endpoint(options_), ": deadline exceeded waiting for reply"));
+    return absl::DeadlineExceededError(absl::StrCat(endpoint_, ": deadline exceeded waiting for reply"));
   }
   if (timed_out) {
     return absl::UnavailableError(
-        absl::StrCat(Endpoint(options_), ": no reply within ", absl::FormatDuration(options_.command_timeout)));
+        absl::StrCat(endpoint_, ": no reply within ", absl::FormatDuration(options_.command_timeout)));
   }
-  return absl::UnavailableError(absl::StrCat(Endpoint(options_), ": ", context_->errstr));
+  return absl::UnavailableError(absl::StrCat(endpoint_, ": ", context_->errstr));
 }
 
 absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::RoundTrip(const std::vector<RedisCommand>& commands,
@@ -58,7 +76,7 @@ absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::RoundTrip(const std:
   const absl::Time now = absl::Now();
   const absl::Duration timeout = std::min(options_.command_timeout, deadline - now);
   if (timeout <= absl::ZeroDuration()) {
-    return absl::DeadlineExceededError(absl::StrCat(Endpoint(options_), ": deadline exceeded before sending"));
+    return absl::DeadlineExceededError(absl::StrCat(endpoint_, ": deadline exceeded before sending"));
   }
   // Socket timeouts cost two syscalls: only change them when the bound moves
   // by more than a millisecond (most calls run with the same deadline slack).
@@ -91,17 +109,28 @@ absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::RoundTrip(const std:
   return replies;
 }
 
-RedisPool::RedisPool(const RedisOptions& options, Metrics* metrics)
+RedisPool::RedisPool(const RedisOptions& options, Metrics* metrics, RedisEndpoint* endpoint)
     : options_(options),
-      endpoint_(Endpoint(options)),
+      owned_endpoint_(endpoint == nullptr ? std::make_unique<StaticEndpoint>(options.host, options.port) : nullptr),
+      master_(endpoint != nullptr ? endpoint : owned_endpoint_.get()),
+      endpoint_(master_->name()),
       metrics_(metrics),
-      pool_(
-          NamedPoolOptions(options.pool, Endpoint(options)),
-          [this](absl::Time deadline) {
-            metrics_->Add(Counter::redis_connects_total);
-            return RedisConnection::Connect(options_, deadline);
-          },
-          metrics) {}
+      pool_(NamedPoolOptions(options.pool, endpoint_), [this](absl::Time deadline) { return Open(deadline); },
+            metrics) {}
+
+absl::StatusOr<std::unique_ptr<RedisConnection>> RedisPool::Open(absl::Time deadline) {
+  const RedisAddress address = master_->Current();
+  if (address.host.empty()) return absl::UnavailableError(absl::StrCat(endpoint_, ": no master known yet"));
+  metrics_->Add(Counter::redis_connects_total);
+  absl::StatusOr<std::unique_ptr<RedisConnection>> connection =
+      RedisConnection::Connect(address, master_->verify_role(), options_, deadline);
+  if (!connection.ok()) {
+    if (absl::IsFailedPrecondition(connection.status())) metrics_->Add(Counter::redis_not_master_total);
+    master_->Suspect(address.epoch);
+    return absl::UnavailableError(connection.status().message());
+  }
+  return connection;
+}
 
 absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::RoundTrip(const std::vector<RedisCommand>& commands,
                                                                 absl::Time deadline, bool idempotent) {
@@ -111,10 +140,31 @@ absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::RoundTrip(const std::vecto
       metrics_->Add(Counter::redis_errors_total);
       return lease.status();
     }
+    if ((*lease)->epoch() != master_->epoch()) {
+      // Opened for a master that has since been replaced: close it (which
+      // retires every idle connection as old) and take another. Bounded:
+      // the epoch moves only on a failover, and Acquire by the deadline.
+      lease->MarkBroken();
+      --attempt;
+      continue;
+    }
     metrics_->Add(Counter::redis_round_trips_total);
     absl::StatusOr<std::vector<RedisReplyPtr>> replies = (*lease)->RoundTrip(commands, deadline);
-    if (replies.ok()) return replies;
+    if (replies.ok()) {
+      for (const RedisReplyPtr& reply : *replies) {
+        if (IsReadOnlyError(*reply)) {
+          // A master demoted under us: its replies stand (a write it
+          // refused changed nothing), but nothing more goes to it.
+          metrics_->Add(Counter::redis_not_master_total);
+          master_->Suspect((*lease)->epoch());
+          lease->MarkBroken();
+          break;
+        }
+      }
+      return replies;
+    }
     metrics_->Add(Counter::redis_errors_total);
+    master_->Suspect((*lease)->epoch());
     lease->MarkBroken();
     // A pooled connection that died while idle says nothing about Redis now:
     // reads get one more try on a fresh connection.

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "storage/connection_pool.h"
 #include "storage/metrics.h"
+#include "storage/redis/endpoint.h"
 
 namespace catalog::storage {
 
@@ -28,6 +29,7 @@ using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
 using RedisCommand = std::vector<std::string>;
 
 struct RedisOptions {
+  // The server, when no RedisEndpoint is given (a standalone Redis).
   std::string host = "127.0.0.1";
   int port = 6379;
   // Bound on establishing a TCP connection. Default 250 ms.
@@ -45,10 +47,16 @@ std::string ResolveHost(const std::string& host);
 
 class RedisConnection {
  public:
-  // Connects within min(deadline, now + connect_timeout). UNAVAILABLE on
-  // failure.
-  static absl::StatusOr<std::unique_ptr<RedisConnection>> Connect(const RedisOptions& options, absl::Time deadline);
+  // Connects to `address` within min(deadline, now + connect_timeout).
+  // With `verify_role`, asks ROLE first and refuses a server that is not
+  // the master. UNAVAILABLE on failure (FAILED_PRECONDITION: not the
+  // master).
+  static absl::StatusOr<std::unique_ptr<RedisConnection>> Connect(const RedisAddress& address, bool verify_role,
+                                                                  const RedisOptions& options, absl::Time deadline);
   ~RedisConnection();
+
+  // The endpoint epoch the connection was opened for.
+  uint64_t epoch() const { return epoch_; }
 
   // Sends all commands in one write and reads all replies: one round trip.
   // Error replies are returned as replies (type REDIS_REPLY_ERROR); a
@@ -57,18 +65,27 @@ class RedisConnection {
   absl::StatusOr<std::vector<RedisReplyPtr>> RoundTrip(const std::vector<RedisCommand>& commands, absl::Time deadline);
 
  private:
-  RedisConnection(redisContext* context, const RedisOptions& options);
+  RedisConnection(redisContext* context, const RedisOptions& options, std::string endpoint, uint64_t epoch);
   absl::Status ToStatus(absl::Time timeout_at, absl::Time deadline) const;
 
   redisContext* const context_;
   const RedisOptions& options_;
+  const std::string endpoint_;
+  const uint64_t epoch_;
   absl::Duration current_timeout_ = absl::ZeroDuration();
 };
 
 class RedisPool {
  public:
-  // `options` and `metrics` must outlive the pool.
-  RedisPool(const RedisOptions& options, Metrics* metrics);
+  // `options`, `metrics` and `endpoint` must outlive the pool. Without an
+  // endpoint the pool connects to options.host:port.
+  //
+  // With an endpoint: connections are opened to its Current() master; a
+  // connection opened for an older epoch is closed unused when leased (the
+  // master moved); a transport error or a READONLY reply (the server was
+  // demoted) tells the endpoint to look again (Suspect) and closes the
+  // connection.
+  RedisPool(const RedisOptions& options, Metrics* metrics, RedisEndpoint* endpoint = nullptr);
 
   // One round trip on a pooled connection. `idempotent` commands are sent
   // once more on a fresh connection when a reused one fails with
@@ -80,11 +97,15 @@ class RedisPool {
                                                        bool idempotent);
 
   const RedisOptions& options() const { return options_; }
-  // "redis host:port", for messages.
+  // "redis host:port" or the master's name, for messages.
   const std::string& endpoint() const { return endpoint_; }
 
  private:
+  absl::StatusOr<std::unique_ptr<RedisConnection>> Open(absl::Time deadline);
+
   const RedisOptions& options_;
+  std::unique_ptr<RedisEndpoint> owned_endpoint_;
+  RedisEndpoint* const master_;
   const std::string endpoint_;
   Metrics* const metrics_;
   ConnectionPool<RedisConnection> pool_;

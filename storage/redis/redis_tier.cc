@@ -138,6 +138,39 @@ return 1
 // KEYS[1] the expiry set; ARGV[1] the most entries to remove. Score check
 // and removal are one step, so an entry recorded again meanwhile (a new
 // score) is never removed early.
+// The demotion lock. KEYS: the lock, the token counter; ARGV: holder, ttl
+// in ms. The lock holds "<holder>\n<token>\n<expiry, ms of Redis's clock>".
+// Neither key has a Redis TTL: under volatile-lru a TTL'd lock would be
+// the first key evicted when Redis is full, which is when demotion is
+// needed. The counter only grows. allow-oom: demotion is what frees memory.
+constexpr char kAcquireLockScript[] = R"lua(#!lua flags=allow-oom
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local current = redis.call('GET', KEYS[1])
+if current then
+  local holder, token, expires = string.match(current, '^(.*)\n(%d+)\n(%d+)$')
+  if not holder then return redis.error_reply('malformed demotion lock') end
+  if tonumber(expires) > now then
+    if holder ~= ARGV[1] then return {0, holder} end
+    redis.call('SET', KEYS[1], holder .. '\n' .. token .. '\n' .. (now + tonumber(ARGV[2])))
+    return {1, tonumber(token)}
+  end
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '\n' .. token .. '\n' .. (now + tonumber(ARGV[2])))
+return {1, token}
+)lua";
+
+// KEYS: the lock; ARGV: holder. Deletes it only if the holder has it.
+constexpr char kReleaseLockScript[] = R"lua(#!lua flags=allow-oom
+local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, #ARGV[1] + 1) == ARGV[1] .. '\n' then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+)lua";
+
 constexpr char kExpireRequestsScript[] = R"lua(#!lua flags=allow-oom
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -159,8 +192,13 @@ std::string RandomTokenPrefix() {
 
 }  // namespace
 
-RedisTier::RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRedis* async)
-    : pool_(pool), type_(std::move(type)), metrics_(metrics), async_(async), token_prefix_(RandomTokenPrefix()) {}
+RedisTier::RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRedis* async, RedisTierOptions options)
+    : pool_(pool),
+      type_(std::move(type)),
+      metrics_(metrics),
+      async_(async),
+      options_(options),
+      token_prefix_(RandomTokenPrefix()) {}
 
 std::string RedisTier::Key(absl::string_view id) const { return absl::StrCat(type_.key_prefix, id); }
 
@@ -184,6 +222,37 @@ absl::StatusOr<RedisReplyPtr> RedisTier::One(RedisCommand command, absl::Time de
   if (!replies.ok()) return replies.status();
   RedisReplyPtr reply = std::move(replies->front());
   if (reply->type == REDIS_REPLY_ERROR) return ReplyError(*reply, what);
+  return reply;
+}
+
+RedisCommand RedisTier::WaitCommand() const {
+  return {"WAIT", absl::StrCat(options_.write_replicas),
+          absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.wait_timeout)))};
+}
+
+absl::Status RedisTier::CheckWait(const redisReply& reply, absl::string_view what) {
+  if (reply.type == REDIS_REPLY_ERROR) return ReplyError(reply, "WAIT");
+  if (reply.type != REDIS_REPLY_INTEGER) return Unexpected("WAIT", reply);
+  if (reply.integer >= options_.write_replicas) return absl::OkStatus();
+  metrics_->Add(Counter::redis_wait_short_total);
+  return absl::UnavailableError(absl::StrCat(
+      pool_->endpoint(), ": ", what, " applied on the master but confirmed by ", reply.integer, " of ",
+      options_.write_replicas, " replicas within ", absl::FormatDuration(options_.wait_timeout),
+      " (redis_write_replicas): it may be lost if the master fails now; retrying is safe"));
+}
+
+absl::StatusOr<RedisReplyPtr> RedisTier::Durable(RedisCommand command, absl::Time deadline, absl::string_view what) {
+  if (options_.write_replicas <= 0) return One(std::move(command), deadline, /*idempotent=*/false, what);
+  std::vector<RedisCommand> commands;
+  commands.push_back(std::move(command));
+  // Same connection, same round trip: WAIT covers everything this
+  // connection wrote before it (the replication stream is ordered).
+  commands.push_back(WaitCommand());
+  absl::StatusOr<std::vector<RedisReplyPtr>> replies = pool_->RoundTrip(commands, deadline, /*idempotent=*/false);
+  if (!replies.ok()) return replies.status();
+  RedisReplyPtr reply = std::move((*replies)[0]);
+  if (reply->type == REDIS_REPLY_ERROR) return ReplyError(*reply, what);
+  RETURN_IF_ERROR(CheckWait(*(*replies)[1], what));
   return reply;
 }
 
@@ -305,7 +374,10 @@ absl::StatusOr<CasResult> RedisTier::CompareAndSet(absl::Span<const CasEntry> en
     eval.push_back(Expectation(entry.fence));
     eval.push_back(Expectation(entry.replacement));
   }
-  absl::StatusOr<RedisReplyPtr> reply = One(std::move(eval), deadline, /*idempotent=*/false, "compare-and-set");
+  // With redis_write_replicas, acknowledged only once replicated. A
+  // refused compare-and-set (kChanged) changed nothing, so a short WAIT
+  // after it fails a call that wrote nothing: rare, and safe to retry.
+  absl::StatusOr<RedisReplyPtr> reply = Durable(std::move(eval), deadline, "compare-and-set");
   if (!reply.ok()) return reply.status();
   const redisReply& r = **reply;
   if (r.type != REDIS_REPLY_ARRAY || r.elements < 1 || r.element[0]->type != REDIS_REPLY_INTEGER) {
@@ -415,11 +487,15 @@ absl::Status RedisTier::IndexAdd(absl::Span<const IndexEntry> entries, absl::Tim
   for (const IndexEntry& entry : entries) {
     commands.push_back({"ZADD", absl::StrCat(type_.index_prefix, entry.index), "0", entry.id});
   }
+  if (options_.write_replicas > 0) {
+    commands.push_back(WaitCommand());
+  }
   absl::StatusOr<std::vector<RedisReplyPtr>> replies = pool_->RoundTrip(commands, deadline, /*idempotent=*/true);
   if (!replies.ok()) return replies.status();
-  for (const RedisReplyPtr& reply : *replies) {
-    if (reply->type == REDIS_REPLY_ERROR) return ReplyError(*reply, "ZADD");
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if ((*replies)[i]->type == REDIS_REPLY_ERROR) return ReplyError(*(*replies)[i], "ZADD");
   }
+  if (options_.write_replicas > 0) return CheckWait(*replies->back(), "index update");
   return absl::OkStatus();
 }
 
@@ -453,6 +529,37 @@ absl::StatusOr<int64_t> RedisTier::ExpireRequests(int limit, absl::Time deadline
   if (!reply.ok()) return reply.status();
   if ((*reply)->type != REDIS_REPLY_INTEGER) return Unexpected("expire requests", **reply);
   return (*reply)->integer;
+}
+
+absl::StatusOr<LockGrant> RedisTier::AcquireDemotionLock(const std::string& holder, absl::Duration ttl,
+                                                         absl::Time deadline) {
+  // Through Durable: with redis_write_replicas, a token is handed out only
+  // once replicas have its increment, so a failover cannot hand it out again.
+  absl::StatusOr<RedisReplyPtr> reply =
+      Durable({"EVAL", kAcquireLockScript, "2", type_.demotion_lock_key, type_.demotion_token_key, holder,
+               absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl)))},
+              deadline, "demotion lock");
+  if (!reply.ok()) return reply.status();
+  const redisReply& r = **reply;
+  if (r.type != REDIS_REPLY_ARRAY || r.elements != 2 || r.element[0]->type != REDIS_REPLY_INTEGER) {
+    return Unexpected("demotion lock", r);
+  }
+  LockGrant grant;
+  grant.held = r.element[0]->integer == 1;
+  if (grant.held) {
+    if (r.element[1]->type != REDIS_REPLY_INTEGER) return Unexpected("demotion lock", r);
+    grant.token = r.element[1]->integer;
+  } else {
+    if (r.element[1]->type != REDIS_REPLY_STRING) return Unexpected("demotion lock", r);
+    grant.holder.assign(r.element[1]->str, r.element[1]->len);
+  }
+  return grant;
+}
+
+absl::Status RedisTier::ReleaseDemotionLock(const std::string& holder, absl::Time deadline) {
+  return One({"EVAL", kReleaseLockScript, "1", type_.demotion_lock_key, holder}, deadline, /*idempotent=*/true,
+             "demotion lock release")
+      .status();
 }
 
 }  // namespace catalog::storage

@@ -24,11 +24,26 @@
 
 namespace catalog::storage {
 
+struct RedisTierOptions {
+  // Durability of acknowledged writes (README, "Failover"). With N > 0,
+  // CompareAndSet and IndexAdd send `WAIT N wait_timeout` in the same round
+  // trip and succeed only if N replicas confirm: a failover to one of them
+  // keeps the write. Fewer within wait_timeout: UNAVAILABLE saying so; the
+  // write is applied on the master (readers see it) but may be lost in a
+  // failover, and a retry is safe (same value, or the same request id,
+  // answered from the request log). 0 (default): acknowledged once the
+  // master applied it; a failover loses what the replica had not received.
+  int write_replicas = 0;
+  // Default 100 ms; must stay below the pool's command_timeout.
+  absl::Duration wait_timeout = absl::Milliseconds(100);
+};
+
 class RedisTier : public PrimaryTier {
  public:
   // `pool`, `metrics` and `async` (if given) must outlive the tier. With
   // `async`, MultiGetAsync sends its MGET without blocking a thread.
-  RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRedis* async = nullptr);
+  RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRedis* async = nullptr,
+            RedisTierOptions options = {});
 
   absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids, absl::Time deadline) override;
   void MultiGetAsync(absl::Span<const absl::string_view> ids, absl::Time deadline, ValuesDone done) override;
@@ -52,6 +67,9 @@ class RedisTier : public PrimaryTier {
   // than from KEYS (it cannot know them in advance): fine on one server; a
   // Redis Cluster deployment must hash-tag them with the set.
   absl::StatusOr<int64_t> ExpireRequests(int limit, absl::Time deadline) override;
+  absl::StatusOr<LockGrant> AcquireDemotionLock(const std::string& holder, absl::Duration ttl,
+                                                absl::Time deadline) override;
+  absl::Status ReleaseDemotionLock(const std::string& holder, absl::Time deadline) override;
 
  private:
   std::string Key(absl::string_view id) const;
@@ -62,6 +80,12 @@ class RedisTier : public PrimaryTier {
   std::string NewFenceToken();
   // One command; an error reply becomes a status (and is counted).
   absl::StatusOr<RedisReplyPtr> One(RedisCommand command, absl::Time deadline, bool idempotent, absl::string_view what);
+  // One write command, followed by WAIT when write_replicas > 0: the
+  // write's reply, or UNAVAILABLE if it was applied but not confirmed.
+  absl::StatusOr<RedisReplyPtr> Durable(RedisCommand command, absl::Time deadline, absl::string_view what);
+  RedisCommand WaitCommand() const;
+  // Checks a WAIT reply for `applied` (the write changed something).
+  absl::Status CheckWait(const redisReply& reply, absl::string_view what);
   absl::Status ReplyError(const redisReply& reply, absl::string_view what);
 
   // The values of an MGET reply for `count` keys, as views into the reply;
@@ -73,6 +97,7 @@ class RedisTier : public PrimaryTier {
   const RecordType type_;
   Metrics* const metrics_;
   AsyncRedis* const async_;
+  const RedisTierOptions options_;
   const std::string token_prefix_;
   std::atomic<uint64_t> token_counter_{0};
 };

@@ -149,6 +149,21 @@ class FakePrimaryTier : public PrimaryTier {
     return it == requests.end() ? MaybeValue() : MaybeValue(it->second);
   }
   absl::StatusOr<int64_t> ExpireRequests(int, absl::Time) override { return 0; }
+  // One lock, no expiry (tests release it): enough to drive callers.
+  std::string lock_holder;
+  int64_t lock_token = 0;
+  absl::StatusOr<LockGrant> AcquireDemotionLock(const std::string& holder, absl::Duration, absl::Time) override {
+    if (lock_holder.empty()) {
+      lock_holder = holder;
+      ++lock_token;
+    }
+    if (lock_holder != holder) return LockGrant{false, 0, lock_holder};
+    return LockGrant{true, lock_token, ""};
+  }
+  absl::Status ReleaseDemotionLock(const std::string& holder, absl::Time) override {
+    if (lock_holder == holder) lock_holder.clear();
+    return absl::OkStatus();
+  }
 };
 
 class FakeColdTier : public ColdTier {
@@ -174,9 +189,15 @@ class FakeColdTier : public ColdTier {
     if (after_multi_get) std::exchange(after_multi_get, nullptr)();
     return out;
   }
-  absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time) override {
+  int64_t fence_token = 0;  // The greatest fencing token written with.
+  absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time,
+                                               int64_t fencing_token) override {
     ++put_calls;
     if (!fail.ok()) return fail;
+    if (fencing_token > 0) {
+      if (fencing_token < fence_token) return absl::FailedPreconditionError("fencing token is older");
+      fence_token = fencing_token;
+    }
     std::vector<bool> held;
     for (const ColdWrite& r : records) {
       auto it = rows.find(r.id);

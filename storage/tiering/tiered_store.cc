@@ -331,7 +331,7 @@ absl::StatusOr<int64_t> TieredStore::Delete(absl::Span<const std::string> ids, a
       cold_tombstones.push_back(
           ColdWrite{entry.id, *entry.replacement, DecodeStoredValue(*entry.replacement, 0).version});
     }
-    if (!cold_->PutIfNewer(cold_tombstones, deadline).status().ok()) {
+    if (!cold_->PutIfNewer(cold_tombstones, deadline, /*fencing_token=*/0).status().ok()) {
       metrics_->Add(Counter::cold_tombstone_failures_total, static_cast<int64_t>(entries.size()));
     }
     return static_cast<int64_t>(entries.size());
@@ -364,8 +364,17 @@ std::string Progress(const DemoteResult& r) {
 // changed meanwhile stays), and the same script fences the bucket (so a
 // reader that looked before cannot write back what it read from MySQL
 // earlier). `min_idle` only chooses which records are worth moving.
+absl::StatusOr<LockGrant> TieredStore::AcquireDemotionLock(const std::string& holder, absl::Duration ttl,
+                                                           absl::Time deadline) {
+  return primary_->AcquireDemotionLock(holder, ttl, Bound(deadline));
+}
+
+absl::Status TieredStore::ReleaseDemotionLock(const std::string& holder, absl::Time deadline) {
+  return primary_->ReleaseDemotionLock(holder, Bound(deadline));
+}
+
 absl::StatusOr<DemoteResult> TieredStore::Demote(absl::Duration min_idle, int64_t limit, absl::Time deadline,
-                                                 CancelCheck cancelled) {
+                                                 CancelCheck cancelled, int64_t fencing_token) {
   if (min_idle < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat("idle_seconds: must be >= 0, got ", absl::ToInt64Seconds(min_idle)));
   }
@@ -390,7 +399,8 @@ absl::StatusOr<DemoteResult> TieredStore::Demote(absl::Duration min_idle, int64_
     const absl::Time scanned_at = clock_->Now();
     result.scanned += page->scanned;
     cursor = page->next_cursor;
-    status = DemotePage(std::move(page->idle), scanned_at, max_record_bytes, deadline, cancelled, &result);
+    status = DemotePage(std::move(page->idle), scanned_at, max_record_bytes, deadline, cancelled, fencing_token,
+                        &result);
   } while (status.ok() && cursor != 0 && (limit == 0 || result.demoted + result.tombstones_demoted < limit));
   metrics_->Add(Counter::demoted_total, result.demoted);
   metrics_->Add(Counter::tombstones_demoted_total, result.tombstones_demoted);
@@ -407,7 +417,8 @@ absl::StatusOr<DemoteResult> TieredStore::Demote(absl::Duration min_idle, int64_
 }
 
 absl::Status TieredStore::DemotePage(std::vector<IdleValue> idle, absl::Time scanned_at, int64_t max_record_bytes,
-                                     absl::Time deadline, CancelCheck cancelled, DemoteResult* result) {
+                                     absl::Time deadline, CancelCheck cancelled, int64_t fencing_token,
+                                     DemoteResult* result) {
   // Values read but not moved get their idle clocks back (best effort: an
   // idle clock is only a hint to demotion), also after a failure at the
   // deadline: a short grace of its own.
@@ -459,7 +470,7 @@ absl::Status TieredStore::DemotePage(std::vector<IdleValue> idle, absl::Time sca
     const absl::Time batch_deadline = Bound(deadline);
     // MySQL first: once Redis lets go, the cold tier must already hold the
     // value (a record, or a tombstone superseding the older row).
-    absl::StatusOr<std::vector<bool>> held = cold_->PutIfNewer(records, batch_deadline);
+    absl::StatusOr<std::vector<bool>> held = cold_->PutIfNewer(records, batch_deadline, fencing_token);
     if (!held.ok()) {
       status = held.status();
       break;

@@ -165,8 +165,15 @@ class TieredStore {
   // max_allowed_packet. Keys it reads but does not move keep their idle
   // clocks. Returns CANCELLED (with what was done so far in the message)
   // when `cancelled` turns true between batches.
+  // `fencing_token` (> 0) is the caller's demotion lock token: every MySQL
+  // write checks it (ColdTier::PutIfNewer), so after another instance took
+  // the lock and wrote, this run writes nothing more (FAILED_PRECONDITION).
   absl::StatusOr<DemoteResult> Demote(absl::Duration min_idle, int64_t limit, absl::Time deadline,
-                                      CancelCheck cancelled);
+                                      CancelCheck cancelled, int64_t fencing_token = 0);
+
+  // The demotion lock (PrimaryTier::AcquireDemotionLock).
+  absl::StatusOr<LockGrant> AcquireDemotionLock(const std::string& holder, absl::Duration ttl, absl::Time deadline);
+  absl::Status ReleaseDemotionLock(const std::string& holder, absl::Time deadline);
 
   // Secondary indexes (see PrimaryTier::IndexAdd): kept in Redis only.
   // Entries may outlive a record or its indexed value; readers check the
@@ -194,7 +201,7 @@ class TieredStore {
   // Demotes one page's idle values; returns an error only when nothing
   // further should be tried.
   absl::Status DemotePage(std::vector<IdleValue> idle, absl::Time scanned_at, int64_t max_record_bytes,
-                          absl::Time deadline, CancelCheck cancelled, DemoteResult* result);
+                          absl::Time deadline, CancelCheck cancelled, int64_t fencing_token, DemoteResult* result);
   absl::Time Bound(absl::Time deadline) const;
   struct HotLookup;
   HotLookup LookupHot(absl::Span<const absl::string_view> ids) const;

@@ -125,30 +125,144 @@ int ChildProcess::Stop(int signal, absl::Duration timeout) {
   return -1;
 }
 
-RedisServer::RedisServer() : port_(FreePort()), dir_(TempDir("catalog-redis")) { Start(); }
+RedisServer::RedisServer() : RedisServer(std::vector<std::string>{}) {}
+
+RedisServer::RedisServer(std::vector<std::string> extra_args)
+    : port_(FreePort()), dir_(TempDir("catalog-redis")), extra_args_(std::move(extra_args)) {
+  Start();
+}
 
 void RedisServer::Start() {
-  process_.Start({"redis-server", "--bind", "127.0.0.1", "--port", std::to_string(port_), "--dir", dir_, "--save", "",
-                  "--appendonly", "no", "--maxmemory-policy", "volatile-lru"},
-                 dir_ + "/redis.log");
+  std::vector<std::string> argv = {"redis-server", "--bind",         "127.0.0.1",  "--port",
+                                   std::to_string(port_), "--dir",   dir_,         "--save",
+                                   "",             "--appendonly",   "no",         "--maxmemory-policy",
+                                   "volatile-lru"};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  process_.Start(argv, dir_ + "/redis.log");
   if (!WaitForPort(port_, absl::Seconds(10))) Fail("redis-server did not start");
+}
+
+std::string RedisServer::Role() {
+  auto reply = Command({"ROLE"});
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) return "";
+  return std::string(reply->element[0]->str, reply->element[0]->len);
+}
+
+SentinelProcess::SentinelProcess(const std::string& master_name, int master_port, int down_after_ms)
+    : port_(FreePort()), dir_(TempDir("catalog-sentinel")) {
+  // Sentinel rewrites its configuration file: it must be its own, writable.
+  const std::string config = dir_ + "/sentinel.conf";
+  std::ofstream out(config);
+  out << "bind 127.0.0.1\nport " << port_ << "\ndir " << dir_ << "\n"
+      << "sentinel monitor " << master_name << " 127.0.0.1 " << master_port << " 2\n"
+      << "sentinel down-after-milliseconds " << master_name << " " << down_after_ms << "\n"
+      << "sentinel failover-timeout " << master_name << " 10000\n"
+      << "sentinel parallel-syncs " << master_name << " 1\n";
+  out.close();
+  process_.Start({"redis-sentinel", config}, dir_ + "/sentinel.log");
+  if (!WaitForPort(port_, absl::Seconds(10))) Fail("redis-sentinel did not start; see " + dir_ + "/sentinel.log");
+}
+
+namespace {
+std::unique_ptr<redisReply, void (*)(void*)> CommandAt(int port, const std::vector<std::string>& args) {
+  redisContext* context = redisConnect("127.0.0.1", port);
+  if (context == nullptr || context->err) Fail(absl::StrCat("cannot connect to 127.0.0.1:", port));
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const std::string& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  void* reply = redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data());
+  redisFree(context);
+  if (reply == nullptr) Fail("no reply");
+  return {static_cast<redisReply*>(reply), freeReplyObject};
+}
+}  // namespace
+
+std::string SentinelProcess::Master(const std::string& master_name) {
+  auto reply = CommandAt(port_, {"SENTINEL", "get-master-addr-by-name", master_name});
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return "";
+  return absl::StrCat(std::string(reply->element[0]->str, reply->element[0]->len), ":",
+                      std::string(reply->element[1]->str, reply->element[1]->len));
+}
+
+int SentinelProcess::Replicas(const std::string& master_name) {
+  auto reply = CommandAt(port_, {"SENTINEL", "replicas", master_name});
+  return reply->type == REDIS_REPLY_ARRAY ? static_cast<int>(reply->elements) : 0;
+}
+
+int SentinelProcess::OtherSentinels(const std::string& master_name) {
+  auto reply = CommandAt(port_, {"SENTINEL", "master", master_name});
+  if (reply->type != REDIS_REPLY_ARRAY) return 0;
+  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+    if (std::string(reply->element[i]->str, reply->element[i]->len) == "num-other-sentinels") {
+      return std::stoi(std::string(reply->element[i + 1]->str, reply->element[i + 1]->len));
+    }
+  }
+  return 0;
+}
+
+void SentinelProcess::Stop() { process_.Stop(SIGKILL, absl::Seconds(5)); }
+
+void WaitUntilReplicating(RedisServer& replica) {
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  for (;;) {
+    auto info = replica.Command({"INFO", "replication"});
+    if (std::string(info->str, info->len).find("master_link_status:up") != std::string::npos) return;
+    if (absl::Now() > until) Fail("the replica did not sync with the master");
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
+SentinelDeployment::SentinelDeployment() {
+  master = std::make_unique<RedisServer>();
+  replica = std::make_unique<RedisServer>(
+      std::vector<std::string>{"--replicaof", "127.0.0.1", std::to_string(master->port())});
+  WaitUntilReplicating(*replica);
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  // Started after the replica is in sync, so their first INFO of the master
+  // lists it (they would otherwise learn of it up to 10 s later).
+  for (int i = 0; i < 3; ++i) sentinels.push_back(std::make_unique<SentinelProcess>(kName, master->port()));
+  for (auto& sentinel : sentinels) {
+    while (sentinel->Replicas(kName) < 1 || sentinel->OtherSentinels(kName) < 2) {
+      if (absl::Now() > until) Fail("the sentinels did not discover the replica and each other");
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+}
+
+std::string SentinelDeployment::SentinelList() const {
+  std::string out;
+  for (const auto& sentinel : sentinels) absl::StrAppend(&out, out.empty() ? "" : ",", sentinel->address());
+  return out;
+}
+
+int SentinelDeployment::MasterPort() {
+  for (auto& sentinel : sentinels) {
+    const std::string master = sentinel->Master(kName);
+    const size_t colon = master.rfind(':');
+    if (colon != std::string::npos) return std::stoi(master.substr(colon + 1));
+  }
+  return 0;
+}
+
+bool SentinelDeployment::WaitForMaster(int port, absl::Duration timeout) {
+  const absl::Time until = absl::Now() + timeout;
+  const std::string want = absl::StrCat("127.0.0.1:", port);
+  for (;;) {
+    bool all = true;
+    for (auto& sentinel : sentinels) all = all && sentinel->Master(kName) == want;
+    if (all) return true;
+    if (absl::Now() > until) return false;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
 }
 
 void RedisServer::Stop() { process_.Stop(SIGKILL, absl::Seconds(5)); }
 
 std::unique_ptr<redisReply, void (*)(void*)> RedisServer::Command(const std::vector<std::string>& args) {
-  redisContext* context = redisConnect("127.0.0.1", port_);
-  if (context == nullptr || context->err) Fail("cannot connect to test redis");
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  void* reply = redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data());
-  redisFree(context);
-  if (reply == nullptr) Fail("test redis command failed");
-  return {static_cast<redisReply*>(reply), freeReplyObject};
+  return CommandAt(port_, args);
 }
 
 long long RedisServer::CommandCalls(const std::string& command) {

@@ -46,8 +46,10 @@ class ChildProcess {
 
 class RedisServer {
  public:
-  // Starts at once on a free port.
+  // Starts at once on a free port; `extra_args` are added to the command
+  // line (e.g. {"--replicaof", "127.0.0.1", "6379"}).
   RedisServer();
+  explicit RedisServer(std::vector<std::string> extra_args);
   void Start();  // Again on the same port after Stop().
   void Stop();
   int port() const { return port_; }
@@ -57,11 +59,56 @@ class RedisServer {
   // `calls` of one command from INFO commandstats (0 if never called).
   long long CommandCalls(const std::string& command);
   void ResetStats();
+  // The first word of ROLE: "master" or "slave".
+  std::string Role();
+
+ private:
+  int port_;
+  std::string dir_;
+  std::vector<std::string> extra_args_;
+  ChildProcess process_;
+};
+
+// Waits until `replica` reports its link to the master up (fails after 30 s).
+void WaitUntilReplicating(RedisServer& replica);
+
+// A redis-sentinel monitoring `master_name` at 127.0.0.1:master_port with
+// quorum 2 and down-after-milliseconds `down_after_ms`.
+class SentinelProcess {
+ public:
+  SentinelProcess(const std::string& master_name, int master_port, int down_after_ms = 1000);
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // "ip:port" of the master it names now ("" if none).
+  std::string Master(const std::string& master_name);
+  // Replicas it knows for the master (SENTINEL replicas).
+  int Replicas(const std::string& master_name);
+  // Other sentinels it knows for the master (num-other-sentinels).
+  int OtherSentinels(const std::string& master_name);
+  void Stop();
 
  private:
   int port_;
   std::string dir_;
   ChildProcess process_;
+};
+
+// A Redis master, one replica and three sentinels (quorum 2) on loopback,
+// ready for a failover when constructed: the replica in sync, every
+// sentinel knowing the replica and the two other sentinels.
+struct SentinelDeployment {
+  static constexpr char kName[] = "catalog";
+  std::unique_ptr<RedisServer> master;
+  std::unique_ptr<RedisServer> replica;
+  std::vector<std::unique_ptr<SentinelProcess>> sentinels;
+
+  SentinelDeployment();
+  // "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3".
+  std::string SentinelList() const;
+  // The port the first answering sentinel names as master (0: none).
+  int MasterPort();
+  // Waits until every sentinel names `port` as the master (false on timeout).
+  bool WaitForMaster(int port, absl::Duration timeout);
 };
 
 // A connection to a MariaDB server as the catalog user.

@@ -17,14 +17,13 @@
 #include "catalog/v1/catalog.pb.h"
 #include "storage/mysql/mysql_tier.h"
 #include "storage/redis/redis_tier.h"
+#include "storage/record_types.h"
 #include "storage/tiering/tiered_store.h"
 #include "tests/harness/harness.h"
 
 namespace catalog::storage {
 
-inline const RecordType kType{"product:",       "products",       catalog::v1::Product::kVersionFieldNumber,
-                              "product-index:", "product-fence:", "request:",
-                              "request-expiry"};
+inline const RecordType& kType = ProductRecordType();
 
 inline bool NeverCancelled() { return false; }
 
@@ -66,10 +65,11 @@ class HookedColdTier : public ColdTier {
     if (after_multi_get) std::exchange(after_multi_get, nullptr)();
     return rows;
   }
-  absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline) override {
+  absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline,
+                                               int64_t fencing_token) override {
     if (before_put) std::exchange(before_put, nullptr)();
     if (!fail_put.ok()) return fail_put;
-    return inner_->PutIfNewer(records, deadline);
+    return inner_->PutIfNewer(records, deadline, fencing_token);
   }
   absl::StatusOr<int64_t> MaxRecordBytes(absl::Time deadline) override { return inner_->MaxRecordBytes(deadline); }
 

@@ -1,0 +1,57 @@
+#include "service/demotion_job.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace catalog::service {
+
+DemotionJob::DemotionJob(CatalogCore* core, storage::Metrics* metrics, const Logger* logger,
+                         DemotionJobOptions options, const std::atomic<bool>* stopping)
+    : core_(core), metrics_(metrics), logger_(logger), options_(options), stopping_(stopping) {
+  if (options_.interval <= absl::ZeroDuration()) return;
+  thread_ = std::thread([this] {
+    while (!stop_.WaitForNotificationWithTimeout(options_.interval)) Tick();
+  });
+}
+
+DemotionJob::~DemotionJob() {
+  stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Duration DemotionJob::MinIdleNow() const {
+  const int64_t used = metrics_->Get(storage::Gauge::redis_used_memory_bytes);
+  const int64_t max = metrics_->Get(storage::Gauge::redis_maxmemory_bytes);
+  const int64_t target = options_.target_bytes > 0 ? options_.target_bytes : max / 10 * 8;
+  return target > 0 && used > target ? std::min(options_.pressure_idle, options_.idle) : options_.idle;
+}
+
+void DemotionJob::Tick() {
+  const absl::Duration min_idle = MinIdleNow();
+  // A run ends by the next tick; it stops between pages on shutdown.
+  const absl::Time deadline = absl::Now() + std::max(options_.interval, absl::Seconds(10));
+  absl::StatusOr<storage::DemoteResult> result =
+      core_->Demote(absl::ToInt64Seconds(min_idle), options_.max_records, deadline,
+                    [this] { return stop_.HasBeenNotified() || stopping_->load(); });
+  if (absl::IsFailedPrecondition(result.status())) {
+    logger_->Log(LogLevel::kDebug, "tiering", absl::StrCat("background demotion skipped: ", result.status().message()));
+    return;
+  }
+  metrics_->Add(storage::Counter::demotion_runs_total);
+  if (!result.ok()) {
+    logger_->Log(absl::IsCancelled(result.status()) ? LogLevel::kInfo : LogLevel::kWarning, "tiering",
+                 absl::StrCat("background demotion (idle >= ", absl::FormatDuration(min_idle),
+                              "): ", result.status().message()));
+    return;
+  }
+  metrics_->Set(storage::Gauge::demotion_last_success_timestamp_seconds, absl::ToUnixSeconds(absl::Now()));
+  if (result->demoted + result->tombstones_demoted > 0 || result->too_large > 0) {
+    logger_->Log(LogLevel::kInfo, "tiering",
+                 absl::StrCat("background demotion (idle >= ", absl::FormatDuration(min_idle), "): scanned ",
+                              result->scanned, ", demoted ", result->demoted, ", tombstones ",
+                              result->tombstones_demoted, ", bytes ", result->bytes, ", too large ",
+                              result->too_large));
+  }
+}
+
+}  // namespace catalog::service

@@ -1,0 +1,64 @@
+// DemotionJob: demotion as a background task of every server instance.
+//
+// Every `interval` it asks CatalogCore::Demote (which runs only under the
+// Redis deployment's demotion lock, so one instance demotes at a time and a
+// former holder's MySQL writes are fenced) to move idle records to MySQL:
+// - records idle for at least `idle`, always;
+// - under memory pressure (Redis used_memory above `target_bytes`, or above
+//   80% of maxmemory when target_bytes is 0), records idle for at least
+//   `pressure_idle`.
+// At most `max_records` per run. Another instance holding the lock is not
+// an error (it is doing the work); the run is skipped.
+//
+// Metrics: catalog_demotion_runs_total, catalog_demotion_lock_lost_total,
+// catalog_demotion_lock_held, catalog_demotion_lock_token,
+// catalog_demotion_last_success_timestamp_seconds, and the demoted_* counters.
+//
+// Ownership: owns its thread; the destructor stops it between pages.
+#pragma once
+
+#include <atomic>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "service/catalog_core.h"
+#include "service/logger.h"
+
+namespace catalog::service {
+
+struct DemotionJobOptions {
+  // 0: no background runs (catalog-admin demote still works).
+  absl::Duration interval = absl::Seconds(300);
+  absl::Duration idle = absl::Hours(24);
+  absl::Duration pressure_idle = absl::Hours(1);
+  // 0: 80% of Redis maxmemory (no pressure rule if maxmemory is 0).
+  int64_t target_bytes = 0;
+  int64_t max_records = 100000;
+};
+
+class DemotionJob {
+ public:
+  // All pointers must outlive the job. Starts the thread if interval > 0.
+  DemotionJob(CatalogCore* core, storage::Metrics* metrics, const Logger* logger, DemotionJobOptions options,
+              const std::atomic<bool>* stopping);
+  ~DemotionJob();
+  DemotionJob(const DemotionJob&) = delete;
+  DemotionJob& operator=(const DemotionJob&) = delete;
+
+  // The idle bound a run would use now (for tests and logs).
+  absl::Duration MinIdleNow() const;
+
+ private:
+  void Tick();
+
+  CatalogCore* const core_;
+  storage::Metrics* const metrics_;
+  const Logger* const logger_;
+  const DemotionJobOptions options_;
+  const std::atomic<bool>* const stopping_;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace catalog::service

@@ -1,0 +1,188 @@
+#include "storage/redis/sentinel.h"
+
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "storage/redis/redis_connection.h"
+
+namespace catalog::storage {
+namespace {
+
+struct ContextDeleter {
+  void operator()(redisContext* context) const { redisFree(context); }
+};
+using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+
+ContextPtr ConnectTo(const HostPort& sentinel, absl::Duration timeout) {
+  const timeval tv = absl::ToTimeval(timeout);
+  ContextPtr context(redisConnectWithTimeout(ResolveHost(sentinel.host).c_str(), sentinel.port, tv));
+  if (context == nullptr || context->err != 0) return nullptr;
+  redisSetTimeout(context.get(), tv);
+  return context;
+}
+
+std::string Describe(const SentinelOptions& options) {
+  return absl::StrCat("redis master '", options.master_name, "' (sentinels ",
+                      absl::StrJoin(options.sentinels, ",",
+                                    [](std::string* out, const HostPort& s) { absl::StrAppend(out, s.host, ":", s.port); }),
+                      ")");
+}
+
+}  // namespace
+
+SentinelEndpoint::SentinelEndpoint(SentinelOptions options, Metrics* metrics)
+    : options_(std::move(options)), name_(Describe(options_)), metrics_(metrics) {
+  if (pipe2(wake_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) std::abort();
+  Ask();
+  thread_ = std::thread([this] { Run(); });
+}
+
+SentinelEndpoint::~SentinelEndpoint() {
+  stop_ = true;
+  const char byte = 's';
+  (void)!write(wake_pipe_[1], &byte, 1);
+  thread_.join();
+  close(wake_pipe_[0]);
+  close(wake_pipe_[1]);
+}
+
+RedisAddress SentinelEndpoint::Current() const {
+  absl::MutexLock lock(&mu_);
+  return current_;
+}
+
+void SentinelEndpoint::Suspect(uint64_t epoch) {
+  // Only news about the master as known now is worth a question.
+  if (epoch != this->epoch()) return;
+  if (wake_pending_.exchange(true)) return;
+  const char byte = 'w';
+  (void)!write(wake_pipe_[1], &byte, 1);
+}
+
+void SentinelEndpoint::Set(const std::string& host, int port) {
+  const std::string address = ResolveHost(host);
+  absl::MutexLock lock(&mu_);
+  if (current_.host == address && current_.port == port) return;
+  current_ = RedisAddress{address, port, current_.epoch + 1};
+  // Published after the address, under the lock: whoever sees the new epoch
+  // and then calls Current() gets this address or a newer one.
+  epoch_.store(current_.epoch, std::memory_order_release);
+  metrics_->Add(Counter::redis_master_changes_total);
+}
+
+bool SentinelEndpoint::Ask() {
+  const size_t n = options_.sentinels.size();
+  const size_t first = preferred_.load();
+  for (size_t i = 0; i < n && !stop_; ++i) {
+    const size_t index = (first + i) % n;
+    ContextPtr context = ConnectTo(options_.sentinels[index], options_.connect_timeout);
+    if (context == nullptr) {
+      metrics_->Add(Counter::redis_sentinel_errors_total);
+      continue;
+    }
+    auto* reply = static_cast<redisReply*>(redisCommand(context.get(), "SENTINEL get-master-addr-by-name %b",
+                                                        options_.master_name.data(), options_.master_name.size()));
+    std::unique_ptr<redisReply, void (*)(void*)> owned(reply, freeReplyObject);
+    int port = 0;
+    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_STRING ||
+        !absl::SimpleAtoi(absl::string_view(reply->element[1]->str, reply->element[1]->len), &port)) {
+      // No reply, or nil: this sentinel does not monitor that name.
+      metrics_->Add(Counter::redis_sentinel_errors_total);
+      continue;
+    }
+    preferred_ = index;
+    Set(std::string(reply->element[0]->str, reply->element[0]->len), port);
+    return true;
+  }
+  return false;
+}
+
+bool SentinelEndpoint::Wait(int subscription_fd, absl::Time until) {
+  pollfd fds[2] = {{wake_pipe_[0], POLLIN, 0}, {subscription_fd, POLLIN, 0}};
+  const int count = subscription_fd >= 0 ? 2 : 1;
+  const int64_t wait_ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(until - absl::Now()) + 1);
+  if (poll(fds, count, static_cast<int>(wait_ms)) <= 0) return false;
+  if (fds[0].revents != 0) {
+    char drain[64];
+    while (read(wake_pipe_[0], drain, sizeof(drain)) > 0) {
+    }
+  }
+  return count == 2 && fds[1].revents != 0;
+}
+
+void SentinelEndpoint::Run() {
+  const size_t n = options_.sentinels.size();
+  size_t next = preferred_.load();
+  while (!stop_) {
+    // One subscription to one sentinel, for as long as it lasts.
+    ContextPtr subscription = ConnectTo(options_.sentinels[next % n], options_.connect_timeout);
+    if (subscription != nullptr) {
+      auto* reply = static_cast<redisReply*>(redisCommand(subscription.get(), "SUBSCRIBE +switch-master"));
+      const bool ok = reply != nullptr && reply->type == REDIS_REPLY_ARRAY;
+      if (reply != nullptr) freeReplyObject(reply);
+      if (!ok) subscription.reset();
+    }
+    if (subscription == nullptr) {
+      metrics_->Add(Counter::redis_sentinel_errors_total);
+      ++next;
+    }
+    // Asked after subscribing: a switch announced in between is in the
+    // subscription, one before it is in the answer.
+    Ask();
+    absl::Time last_ask = absl::Now();
+    while (!stop_) {
+      const absl::Time until = last_ask + options_.poll_interval;
+      // A Suspect() that came too soon after the last question is answered
+      // as soon as min_ask_interval allows.
+      const absl::Time wake =
+          wake_pending_.load() ? std::min(until, last_ask + options_.min_ask_interval) : until;
+      const bool readable = Wait(subscription ? subscription->fd : -1, wake);
+      if (stop_) return;
+      if (readable) {
+        bool broken = redisBufferRead(subscription.get()) != REDIS_OK;
+        for (void* raw = nullptr; !broken;) {
+          raw = nullptr;
+          if (redisGetReplyFromReader(subscription.get(), &raw) != REDIS_OK) broken = true;
+          if (raw == nullptr) break;
+          std::unique_ptr<redisReply, void (*)(void*)> message(static_cast<redisReply*>(raw), freeReplyObject);
+          // ["message", "+switch-master", "<name> <old ip> <old port> <new ip> <new port>"]
+          if (message->type != REDIS_REPLY_ARRAY || message->elements != 3 ||
+              message->element[2]->type != REDIS_REPLY_STRING) {
+            continue;
+          }
+          const std::vector<std::string> words =
+              absl::StrSplit(absl::string_view(message->element[2]->str, message->element[2]->len), ' ');
+          int port = 0;
+          if (words.size() == 5 && words[0] == options_.master_name && absl::SimpleAtoi(words[4], &port)) {
+            Set(words[3], port);
+          }
+        }
+        if (broken) {
+          metrics_->Add(Counter::redis_sentinel_errors_total);
+          ++next;
+          break;  // Subscribe again, to the next sentinel.
+        }
+      }
+      const absl::Time now = absl::Now();
+      const bool due = now >= until;
+      if (due || (wake_pending_.load() && now - last_ask >= options_.min_ask_interval)) {
+        wake_pending_ = false;
+        Ask();
+        last_ask = absl::Now();
+      }
+      if (subscription == nullptr && due) break;  // Try to subscribe again, to the next sentinel.
+    }
+  }
+}
+
+}  // namespace catalog::storage

@@ -1,0 +1,197 @@
+// Master discovery and failover through real redis-sentinel processes, the
+// ROLE check, and WAIT durability, against real redis-server masters and
+// replicas.
+#include "storage/redis/sentinel.h"
+
+#include <hiredis/hiredis.h>
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "storage/record_types.h"
+#include "storage/redis/redis_async.h"
+#include "storage/redis/redis_connection.h"
+#include "storage/redis/redis_tier.h"
+#include "tests/harness/harness.h"
+
+namespace catalog::storage {
+namespace {
+
+using catalog::testing::RedisServer;
+using catalog::testing::SentinelDeployment;
+
+absl::Time Later() { return absl::Now() + absl::Seconds(10); }
+
+// One command through the async client: the reply as text, or the error.
+absl::StatusOr<std::string> AsyncCommand(AsyncRedis& redis, RedisCommand command) {
+  absl::Notification done;
+  absl::StatusOr<std::string> out = absl::UnknownError("no reply");
+  redis.Send(std::move(command), Later(), [&](absl::StatusOr<const redisReply*> reply) {
+    if (!reply.ok()) {
+      out = reply.status();
+    } else if ((*reply)->type == REDIS_REPLY_ARRAY && (*reply)->elements == 1 &&
+               (*reply)->element[0]->type == REDIS_REPLY_STRING) {
+      out = std::string((*reply)->element[0]->str, (*reply)->element[0]->len);
+    } else {
+      out = (*reply)->str != nullptr ? std::string((*reply)->str, (*reply)->len) : "";
+    }
+    done.Notify();
+  });
+  REQUIRE(done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  return out;
+}
+
+std::string Get(RedisServer& server, const std::string& key) {
+  auto reply = server.Command({"GET", key});
+  return reply->type == REDIS_REPLY_STRING ? std::string(reply->str, reply->len) : "(nil)";
+}
+
+TEST_CASE("sentinel: the master is found, followed across a failover, and the old one gets nothing more") {
+  SentinelDeployment deployment;
+  Metrics metrics;
+  SentinelOptions options;
+  options.sentinels = *ParseHostPorts(deployment.SentinelList());
+  options.master_name = SentinelDeployment::kName;
+  SentinelEndpoint endpoint(options, &metrics);
+  REQUIRE(endpoint.Current().port == deployment.master->port());
+  const uint64_t first_epoch = endpoint.epoch();
+  CHECK(first_epoch >= 1);
+
+  RedisOptions redis_options;
+  RedisPool pool(redis_options, &metrics, &endpoint);
+  AsyncRedisOptions async_options;
+  async_options.endpoint = &endpoint;
+  AsyncRedis async(async_options);
+  auto set = pool.RoundTrip({{"SET", "k", "before"}}, Later(), /*idempotent=*/false);
+  REQUIRE(set.ok());
+  REQUIRE(AsyncCommand(async, {"MGET", "k"}).value() == "before");  // Opens the async connection.
+  catalog::testing::WaitUntilReplicating(*deployment.replica);
+
+  // A failover the sentinels carry out (promote the replica, demote the
+  // master); the pool and the async loop each hold a connection to the old
+  // master meanwhile.
+  {
+    redisContext* c = redisConnect("127.0.0.1", deployment.sentinels[0]->port());
+    REQUIRE(c != nullptr);
+    auto* reply = static_cast<redisReply*>(redisCommand(c, "SENTINEL FAILOVER %s", SentinelDeployment::kName));
+    REQUIRE(reply != nullptr);
+    INFO(std::string(reply->str != nullptr ? reply->str : ""));
+    REQUIRE(reply->type == REDIS_REPLY_STATUS);
+    freeReplyObject(reply);
+    redisFree(c);
+  }
+  REQUIRE(deployment.WaitForMaster(deployment.replica->port(), absl::Seconds(30)));
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  while (endpoint.Current().port != deployment.replica->port() && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  REQUIRE(endpoint.Current().port == deployment.replica->port());
+  CHECK(endpoint.epoch() > first_epoch);
+  CHECK(metrics.Get(Counter::redis_master_changes_total) >= 2);
+
+  // Both clients now write and read on the new master only.
+  set = pool.RoundTrip({{"SET", "k", "after"}}, Later(), /*idempotent=*/false);
+  REQUIRE(set.ok());
+  INFO(((*set)[0]->str != nullptr ? std::string((*set)[0]->str, (*set)[0]->len) : ""));
+  CHECK((*set)[0]->type == REDIS_REPLY_STATUS);  // OK, not READONLY.
+  CHECK(Get(*deployment.replica, "k") == "after");
+  CHECK(AsyncCommand(async, {"MGET", "k"}).value() == "after");
+}
+
+// Names one fixed server and asks for the ROLE check, as a sentinel that
+// reports a replica would (a sentinel cannot be made to do that on demand).
+class FixedEndpoint : public RedisEndpoint {
+ public:
+  explicit FixedEndpoint(int port) : address_{"127.0.0.1", port, 1} { epoch_ = 1; }
+  RedisAddress Current() const override { return address_; }
+  void Suspect(uint64_t) override { ++suspected; }
+  bool verify_role() const override { return true; }
+  std::string name() const override { return "fixed"; }
+  std::atomic<int> suspected{0};
+
+ private:
+  RedisAddress address_;
+};
+
+TEST_CASE("sentinel: a server that is not the master is refused (ROLE) and the endpoint told") {
+  RedisServer master;
+  RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(master.port())});
+  FixedEndpoint endpoint(replica.port());
+  Metrics metrics;
+  RedisOptions options;
+  RedisPool pool(options, &metrics, &endpoint);
+  auto got = pool.RoundTrip({{"GET", "k"}}, Later(), /*idempotent=*/true);
+  REQUIRE_FALSE(got.ok());
+  INFO(got.status().ToString());
+  CHECK(absl::IsUnavailable(got.status()));
+  CHECK(absl::StrContains(got.status().message(), "is not the master"));
+  CHECK(replica.CommandCalls("get") == 0);  // Nothing but ROLE was sent.
+  CHECK(metrics.Get(Counter::redis_not_master_total) >= 1);
+
+  AsyncRedisOptions async_options;
+  async_options.endpoint = &endpoint;
+  AsyncRedis async(async_options);
+  absl::StatusOr<std::string> read = AsyncCommand(async, {"MGET", "k"});
+  REQUIRE_FALSE(read.ok());
+  INFO(read.status().ToString());
+  CHECK(absl::IsUnavailable(read.status()));
+  CHECK(absl::StrContains(read.status().message(), "not the master"));
+  CHECK(endpoint.suspected >= 2);
+}
+
+TEST_CASE("WAIT: a write is acknowledged once a replica has it, unconfirmed is UNAVAILABLE, at and past the limit") {
+  RedisServer master;
+  RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(master.port())});
+  catalog::testing::WaitUntilReplicating(replica);
+  Metrics metrics;
+  RedisOptions options;
+  options.port = master.port();
+  RedisPool pool(options, &metrics);
+  auto cas = [](RedisTier& tier, const std::string& id) {
+    std::vector<CasEntry> entries = {CasEntry{id, std::nullopt, std::nullopt, std::string("v-") + id}};
+    return tier.CompareAndSet(entries, nullptr, Later());
+  };
+  RedisTierOptions one;
+  one.write_replicas = 1;
+  one.wait_timeout = absl::Milliseconds(200);
+  RedisTier tier(&pool, ProductRecordType(), &metrics, nullptr, one);
+
+  // At the limit (one replica, one asked for): acknowledged, and the
+  // replica holds it when the caller hears so.
+  auto applied = cas(tier, "a");
+  INFO(applied.status().ToString());
+  REQUIRE(applied.ok());
+  CHECK(applied->outcome == CasResult::Outcome::kApplied);
+  CHECK(Get(replica, "product:a") == "v-a");
+  CHECK(tier.IndexAdd({IndexEntry{"category:x", "a"}}, Later()).ok());
+
+  // Past it (two asked for, one exists): applied on the master, not
+  // acknowledged.
+  RedisTierOptions two = one;
+  two.write_replicas = 2;
+  RedisTier tier2(&pool, ProductRecordType(), &metrics, nullptr, two);
+  auto short_write = cas(tier2, "b");
+  REQUIRE_FALSE(short_write.ok());
+  INFO(short_write.status().ToString());
+  CHECK(absl::IsUnavailable(short_write.status()));
+  CHECK(absl::StrContains(short_write.status().message(), "confirmed by 1 of 2 replicas"));
+  CHECK(absl::StrContains(short_write.status().message(), "may be lost"));
+  CHECK(Get(master, "product:b") == "v-b");
+  auto index = tier2.IndexAdd({IndexEntry{"category:x", "b"}}, Later());
+  CHECK(absl::IsUnavailable(index));
+
+  // The replica stopped: nothing confirms.
+  REQUIRE(kill(replica.pid(), SIGSTOP) == 0);
+  auto stopped = cas(tier, "c");
+  REQUIRE(kill(replica.pid(), SIGCONT) == 0);
+  REQUIRE_FALSE(stopped.ok());
+  INFO(stopped.status().ToString());
+  CHECK(absl::StrContains(stopped.status().message(), "confirmed by 0 of 1 replicas"));
+  CHECK(metrics.Get(Counter::redis_wait_short_total) == 3);
+}
+
+}  // namespace
+}  // namespace catalog::storage

@@ -1,0 +1,231 @@
+// Redis Sentinel failover under load, end to end: a real master, replica and
+// three sentinels, the real catalog-server following them, the master killed
+// with SIGKILL mid-load. Every acknowledged write is checked afterwards.
+//
+// Prints the figures the issue notes report (error window, failed calls,
+// lost writes) on stdout: run `e2e_tests "[failover]"` to see them.
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <algorithm>
+
+#include "tests/e2e_support.h"
+
+namespace catalog {
+namespace {
+
+using catalog::testing::SentinelDeployment;
+
+struct Outcome {
+  std::mutex mu;
+  // Acknowledged new products, and per updated product the highest
+  // acknowledged title number.
+  std::vector<std::string> created;
+  std::map<std::string, int> updated;
+  int64_t calls = 0, failed_reads = 0, failed_writes = 0, acked_after_switch = 0;
+  absl::Time first_failure = absl::InfiniteFuture(), last_failure = absl::InfinitePast();
+  absl::Time last_read_failure = absl::InfinitePast();
+  std::map<int, int> failure_codes;
+  std::string sample_error;
+};
+
+struct Figures {
+  int64_t calls, failed_reads, failed_writes, created, lost_created, lost_updates, acked_after_switch;
+  double window_ms, read_window_ms, failover_ms;
+};
+
+Figures RunFailover(bool wait_for_replica) {
+  SentinelDeployment deployment;
+  SharedMySql mysql;
+  const int metrics_port = catalog::testing::FreePort();
+  std::vector<std::string> flags = {"--redis_sentinels=" + deployment.SentinelList(),
+                                    absl::StrCat("--metrics_listen_address=127.0.0.1:", metrics_port),
+                                    absl::StrCat("--redis_master_name=", SentinelDeployment::kName)};
+  if (wait_for_replica) {
+    flags.push_back("--redis_write_replicas=1");
+    flags.push_back("--redis_wait_timeout_ms=500");
+  }
+  // The redis_port flag points at the master only to show it is unused.
+  CatalogServerProcess server(deployment.master->port(), mysql.port(), mysql.database(), flags);
+  Client client(server.target());
+
+  constexpr int kWriters = 2, kUpdatedPerWriter = 20;
+  std::vector<Product> seed;
+  for (int w = 0; w < kWriters; ++w) {
+    for (int k = 0; k < kUpdatedPerWriter; ++k) seed.push_back(MakeProduct(absl::StrCat("u", w, "-", k), "0"));
+  }
+  REQUIRE(client.Upsert(seed).ok());
+
+  Outcome out;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> switched{false};
+  // Every call counts once; a failure also counts by kind and status.
+  auto failed = [&](const grpc::Status& status, bool write) {
+    std::lock_guard<std::mutex> lock(out.mu);
+    (write ? out.failed_writes : out.failed_reads)++;
+    out.first_failure = std::min(out.first_failure, absl::Now());
+    out.last_failure = absl::Now();
+    if (!write) out.last_read_failure = out.last_failure;
+    out.failure_codes[status.error_code()]++;
+    if (out.sample_error.empty()) out.sample_error = status.error_message();
+  };
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      Client mine(server.target());
+      for (int i = 0; !stop; ++i) {
+        // Alternately a new product and a newer title for one of this
+        // writer's own products (so "newest acknowledged" is well defined).
+        const bool create = i % 2 == 0;
+        const std::string id =
+            create ? absl::StrCat("n", w, "-", i) : absl::StrCat("u", w, "-", (i / 2) % kUpdatedPerWriter);
+        {
+          std::lock_guard<std::mutex> lock(out.mu);
+          ++out.calls;
+        }
+        // The stub directly: Catch's macros (in Client::Upsert) are not
+        // thread-safe.
+        grpc::ClientContext context;
+        Client::Deadline(context, absl::Seconds(5));
+        UpsertProductsRequest request;
+        *request.add_products() = MakeProduct(id, absl::StrCat(i));
+        UpsertProductsResponse response;
+        const grpc::Status status = mine.stub->UpsertProducts(&context, request, &response);
+        if (!status.ok()) {
+          failed(status, true);
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(out.mu);
+        if (switched) ++out.acked_after_switch;
+        if (create) {
+          out.created.push_back(id);
+        } else {
+          out.updated[id] = std::max(out.updated[id], i);
+        }
+      }
+    });
+  }
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      Client mine(server.target());
+      std::mt19937 random(r);
+      while (!stop) {
+        std::vector<std::string> ids;  // 20 distinct ids (duplicates are INVALID_ARGUMENT).
+        for (int w = 0; w < kWriters; ++w) {
+          for (int k = 0; k < kUpdatedPerWriter; ++k) ids.push_back(absl::StrCat("u", w, "-", k));
+        }
+        std::shuffle(ids.begin(), ids.end(), random);
+        ids.resize(20);
+        BatchGetProductsResponse response;
+        const grpc::Status status = mine.BatchGet(ids, &response, absl::Seconds(5));
+        {
+          std::lock_guard<std::mutex> lock(out.mu);
+          ++out.calls;
+        }
+        if (!status.ok()) failed(status, false);
+      }
+    });
+  }
+
+  absl::SleepFor(absl::Milliseconds(1500));
+  const absl::Time killed = absl::Now();
+  deployment.master->Stop();  // SIGKILL.
+  const bool promoted = deployment.WaitForMaster(deployment.replica->port(), absl::Seconds(60));
+  const absl::Time promoted_at = absl::Now();
+  switched = true;
+  // The old master comes back, as its supervisor would restart it: empty
+  // (no persistence here) and believing itself a master until the
+  // sentinels turn it into a replica of the new one. The service must not
+  // go back to it; with redis_write_replicas=1 it is also the replica the
+  // new master's writes wait for.
+  if (promoted) deployment.master->Start();
+  // Load goes on until writes have been acknowledged by the new master for
+  // a while (bounded: a server that never recovers fails below).
+  const absl::Time until = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(100));
+    std::lock_guard<std::mutex> lock(out.mu);
+    if (out.acked_after_switch >= 200 && absl::Now() - out.last_failure > absl::Seconds(2)) break;
+  }
+  stop = true;
+  for (std::thread& t : threads) t.join();
+  REQUIRE(promoted);
+
+  // Every acknowledged write, read back through the server.
+  int64_t lost_created = 0, lost_updates = 0;
+  for (size_t start = 0; start < out.created.size(); start += 500) {
+    const std::vector<std::string> chunk(out.created.begin() + start,
+                                         out.created.begin() + std::min(out.created.size(), start + 500));
+    BatchGetProductsResponse response;
+    const grpc::Status status = client.BatchGet(chunk, &response);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    for (size_t k = 0; k < chunk.size(); ++k) {
+      if (response.products(static_cast<int>(k)).id().empty()) ++lost_created;
+    }
+  }
+  for (const auto& [id, acked] : out.updated) {
+    Product product;
+    const grpc::Status status = client.Get(id, &product);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    if (std::stoi(product.title()) < acked) ++lost_updates;
+  }
+
+  Figures figures{out.calls,
+                  out.failed_reads,
+                  out.failed_writes,
+                  static_cast<int64_t>(out.created.size()),
+                  lost_created,
+                  lost_updates,
+                  out.acked_after_switch,
+                  out.failed_reads + out.failed_writes > 0
+                      ? absl::ToDoubleMilliseconds(out.last_failure - out.first_failure)
+                      : 0.0,
+                  out.failed_reads > 0 ? absl::ToDoubleMilliseconds(out.last_read_failure - out.first_failure) : 0.0,
+                  absl::ToDoubleMilliseconds(promoted_at - killed)};
+  std::string codes;
+  for (const auto& [code, count] : out.failure_codes) absl::StrAppend(&codes, " code ", code, ": ", count, ";");
+  std::printf(
+      "failover (%s): %lld calls; failed %lld writes, %lld reads (%s); error window %.0f ms (reads %.0f ms); sentinels agreed on the "
+      "new master %.0f ms after the kill; acknowledged %lld new products (lost %lld) and updates of %zu products "
+      "(lost %lld); %lld writes acknowledged after the switch; first error: %s\n",
+      wait_for_replica ? "redis_write_replicas=1" : "asynchronous", static_cast<long long>(figures.calls),
+      static_cast<long long>(figures.failed_writes), static_cast<long long>(figures.failed_reads), codes.c_str(),
+      figures.window_ms, figures.read_window_ms, figures.failover_ms, static_cast<long long>(figures.created),
+      static_cast<long long>(figures.lost_created), out.updated.size(), static_cast<long long>(figures.lost_updates),
+      static_cast<long long>(figures.acked_after_switch), out.sample_error.c_str());
+  std::fflush(stdout);
+  INFO(HttpGet(metrics_port, "/metrics"));
+  INFO(server.Log());
+  // Only precise, retryable statuses while the master was gone.
+  for (const auto& [code, count] : out.failure_codes) {
+    INFO("status code " << code);
+    CHECK((code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED));
+  }
+  // The service recovered on the new master without a restart.
+  CHECK(figures.acked_after_switch >= 200);
+  return figures;
+}
+
+TEST_CASE("failover: master killed under load with redis_write_replicas=1: no acknowledged write is lost",
+          "[failover]") {
+  const Figures figures = RunFailover(/*wait_for_replica=*/true);
+  CHECK(figures.created > 0);
+  CHECK(figures.lost_created == 0);
+  CHECK(figures.lost_updates == 0);
+}
+
+TEST_CASE("failover: master killed under load with asynchronous replication: the service follows the new master",
+          "[failover]") {
+  const Figures figures = RunFailover(/*wait_for_replica=*/false);
+  // Losses are possible here by design (README, Failover): counted and
+  // printed, not asserted.
+  CHECK(figures.created > 0);
+}
+
+}  // namespace
+}  // namespace catalog
