@@ -2,6 +2,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -9,6 +10,8 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 #include "service/validation.h"
+#include "service/wire.h"
+#include "storage/record_types.h"
 #include "storage/status_macros.h"
 
 namespace catalog::service {
@@ -25,6 +28,13 @@ constexpr int64_t kStampBytes = 32;
 // What one item adds to an answer beyond its stored bytes and id: tags,
 // lengths, v2's ProductResult wrapper.
 constexpr int64_t kItemOverheadBytes = 16;
+
+std::vector<std::string> ProductIds(absl::Span<const Product* const> products) {
+  std::vector<std::string> ids;
+  ids.reserve(products.size());
+  for (const Product* product : products) ids.push_back(product->id());
+  return ids;
+}
 
 std::string CategoryIndex(const std::string& category) { return absl::StrCat("category:", category); }
 
@@ -76,8 +86,30 @@ std::string Fingerprint(absl::Span<const Product* const> products) {
 }  // namespace
 
 CatalogCore::CatalogCore(storage::TieredStore* store, const storage::Clock* clock, storage::Metrics* metrics,
-                         CoreOptions options)
-    : store_(store), clock_(clock), metrics_(metrics), options_(options) {}
+                         CoreOptions options, storage::TieredStore* offers, storage::ViewTier* views)
+    : store_(store), offers_(offers), views_(views), clock_(clock), metrics_(metrics), options_(options) {}
+
+template <typename T>
+absl::StatusOr<T> CatalogCore::InvalidatingViews(absl::Span<const std::string> product_ids, absl::Time deadline,
+                                                 absl::FunctionRef<absl::StatusOr<T>()> write) {
+  absl::StatusOr<T> result = write();
+  if (views_ == nullptr) return result;
+  // A little time of its own: a write that ran into its deadline may still
+  // have been applied, and its views must go.
+  const absl::Status invalidated =
+      views_->InvalidateViews(product_ids, /*variant=*/"", std::max(deadline, absl::Now() + absl::Seconds(1)));
+  if (!invalidated.ok() && result.ok()) {
+    return absl::UnavailableError(absl::StrCat("written, but the cached views of these products could not be ",
+                                               "invalidated (", invalidated.message(),
+                                               "); not acknowledged: retry the call"));
+  }
+  return result;
+}
+
+absl::Status CatalogCore::RequireOffers() const {
+  if (offers_ == nullptr || views_ == nullptr) return absl::FailedPreconditionError("offers are not configured");
+  return absl::OkStatus();
+}
 
 absl::Status CatalogCore::CheckResponseSize(absl::Span<const absl::string_view> ids,
                                             absl::Span<const storage::ValueView> values) const {
@@ -161,8 +193,12 @@ absl::Status CatalogCore::ValidateWrite(absl::Span<const Product* const> product
 absl::StatusOr<std::vector<Product>> CatalogCore::Upsert(absl::Span<const Product* const> products,
                                                          absl::Time deadline) {
   if (absl::Status s = ValidateWrite(products); !s.ok()) return s;
-  ASSIGN_OR_RETURN(UpsertOutcome outcome, Apply(products, nullptr, deadline));
-  return std::move(outcome.stored);
+  return InvalidatingViews<std::vector<Product>>(ProductIds(products), deadline,
+                                                 [&]() -> absl::StatusOr<std::vector<Product>> {
+                                                   ASSIGN_OR_RETURN(UpsertOutcome outcome,
+                                                                    Apply(products, nullptr, deadline));
+                                                   return std::move(outcome.stored);
+                                                 });
 }
 
 absl::StatusOr<CatalogCore::UpsertOutcome> CatalogCore::Apply(absl::Span<const Product* const> products,
@@ -220,15 +256,20 @@ absl::StatusOr<std::vector<Product>> CatalogCore::UpsertOnce(const std::string& 
   if (absl::Status s = ValidateWrite(products); !s.ok()) return s;
   for (const Product* product : products) product->ByteSizeLong();  // Caches sizes for Fingerprint.
   const RequestIdentity request{request_id, Fingerprint(products)};
-  // A retry of a call that completed is answered without writing anything,
-  // index entries included.
-  ASSIGN_OR_RETURN(storage::MaybeValue recorded, store_->LookupRequest(request_id, deadline));
-  if (!recorded.has_value()) {
-    ASSIGN_OR_RETURN(UpsertOutcome outcome, Apply(products, &request, deadline));
-    if (!outcome.recorded.has_value()) return std::move(outcome.stored);
-    recorded = std::move(outcome.recorded);  // Another call with this id won the race.
-  }
-  return Replay(request, *recorded);
+  // Views are invalidated on a replay too: the first call may have been
+  // applied without its invalidation (it failed after the write).
+  return InvalidatingViews<std::vector<Product>>(
+      ProductIds(products), deadline, [&]() -> absl::StatusOr<std::vector<Product>> {
+        // A retry of a call that completed is answered without writing
+        // anything, index entries included.
+        ASSIGN_OR_RETURN(storage::MaybeValue recorded, store_->LookupRequest(request_id, deadline));
+        if (!recorded.has_value()) {
+          ASSIGN_OR_RETURN(UpsertOutcome outcome, Apply(products, &request, deadline));
+          if (!outcome.recorded.has_value()) return std::move(outcome.stored);
+          recorded = std::move(outcome.recorded);  // Another call with this id won the race.
+        }
+        return Replay(request, *recorded);
+      });
 }
 
 absl::StatusOr<std::vector<Product>> CatalogCore::Replay(const RequestIdentity& request, const std::string& entry) {
@@ -307,16 +348,136 @@ absl::StatusOr<ProductPage> CatalogCore::List(const std::string& category_id, in
 
 absl::StatusOr<int64_t> CatalogCore::Delete(absl::Span<const std::string> ids, absl::Time deadline) {
   if (absl::Status s = ValidateIdBatch(ids, "ids", options_.max_batch_size); !s.ok()) return s;
-  return store_->Delete(ids, deadline);
+  return InvalidatingViews<int64_t>(ids, deadline, [&] { return store_->Delete(ids, deadline); });
+}
+
+absl::StatusOr<std::vector<catalog::v2::Offer>> CatalogCore::UpsertOffers(
+    absl::Span<const catalog::v2::Offer* const> offers, absl::Time deadline) {
+  RETURN_IF_ERROR(RequireOffers());
+  RETURN_IF_ERROR(ValidateOfferBatch(offers, "offers", options_.max_batch_size));
+  for (size_t i = 0; i < offers.size(); ++i) {
+    const int64_t bytes = static_cast<int64_t>(offers[i]->ByteSizeLong());
+    if (bytes + kStampBytes > options_.max_record_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("offers[", i, "]: encodes to ", bytes,
+                                                     " bytes (unknown fields included), over the limit of ",
+                                                     options_.max_record_bytes - kStampBytes));
+    }
+  }
+  std::vector<storage::WriteIntent> intents;
+  std::vector<std::string> product_ids;
+  for (const catalog::v2::Offer* offer : offers) {
+    intents.push_back({storage::OfferRecordId(offer->product_id(), offer->market()), offer->version()});
+    product_ids.push_back(offer->product_id());
+  }
+  const google::protobuf::Timestamp now =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_->Now()));
+  std::vector<catalog::v2::Offer> stored(offers.size());
+  auto encode = [&](size_t index, int64_t version) {
+    stored[index] = *offers[index];
+    stored[index].set_version(version);
+    *stored[index].mutable_update_time() = now;
+    return stored[index].SerializeAsString();
+  };
+  return InvalidatingViews<std::vector<catalog::v2::Offer>>(
+      product_ids, deadline, [&]() -> absl::StatusOr<std::vector<catalog::v2::Offer>> {
+        ASSIGN_OR_RETURN(storage::WriteResult result, offers_->Write(intents, encode, deadline, nullptr));
+        if (result.conflict.has_value()) {
+          const storage::VersionConflict& c = *result.conflict;
+          return absl::AbortedError(absl::StrCat(
+              "offers[", c.index, "].version: ", c.expected, " does not match ",
+              c.stored == 0 ? std::string("any stored offer") : absl::StrCat("the stored version ", c.stored),
+              " of product \"", offers[c.index]->product_id(), "\" in market \"", offers[c.index]->market(),
+              "\"; nothing was written"));
+        }
+        return std::move(stored);
+      });
+}
+
+absl::StatusOr<int64_t> CatalogCore::DeleteOffers(absl::Span<const catalog::v2::OfferKey* const> keys,
+                                                  absl::Time deadline) {
+  RETURN_IF_ERROR(RequireOffers());
+  RETURN_IF_ERROR(ValidateOfferKeys(keys, "keys", options_.max_batch_size));
+  std::vector<std::string> ids, product_ids;
+  for (const catalog::v2::OfferKey* key : keys) {
+    ids.push_back(storage::OfferRecordId(key->product_id(), key->market()));
+    product_ids.push_back(key->product_id());
+  }
+  return InvalidatingViews<int64_t>(product_ids, deadline, [&] { return offers_->Delete(ids, deadline); });
+}
+
+absl::StatusOr<std::vector<std::optional<catalog::v2::Offer>>> CatalogCore::BatchGetOffers(
+    absl::Span<const catalog::v2::OfferKey* const> keys, absl::Time deadline) {
+  RETURN_IF_ERROR(RequireOffers());
+  RETURN_IF_ERROR(ValidateOfferKeys(keys, "keys", options_.max_batch_size));
+  std::vector<std::string> ids;
+  for (const catalog::v2::OfferKey* key : keys) ids.push_back(storage::OfferRecordId(key->product_id(), key->market()));
+  ASSIGN_OR_RETURN(std::vector<storage::MaybeValue> values, offers_->Read(ids, deadline));
+  std::vector<std::optional<catalog::v2::Offer>> out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!values[i].has_value()) continue;
+    if (!out[i].emplace().ParseFromString(*values[i])) {
+      return absl::DataLossError(absl::StrCat("stored offer \"", ids[i], "\" does not parse"));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<storage::MaybeValue>> CatalogCore::BatchGetProductViews(
+    absl::Span<const std::string> product_ids, const std::string& market, absl::Time deadline) {
+  RETURN_IF_ERROR(RequireOffers());
+  RETURN_IF_ERROR(ValidateIdBatch(product_ids, "product_ids", options_.max_batch_size));
+  RETURN_IF_ERROR(ValidateMarket(market, "market"));
+  // Cached views and the fences guarding them, read before the records:
+  // a write that changes a record after this point also changes a fence,
+  // and then the fill below is refused.
+  ASSIGN_OR_RETURN(storage::ViewLookup cached, views_->LookupViews(
+                                                   std::vector<std::string>(product_ids.begin(), product_ids.end()),
+                                                   market, deadline));
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < product_ids.size(); ++i) {
+    if (!cached.views[i].has_value()) missing.push_back(i);
+  }
+  metrics_->Add(storage::Counter::view_hits_total, static_cast<int64_t>(product_ids.size() - missing.size()));
+  metrics_->Add(storage::Counter::view_misses_total, static_cast<int64_t>(missing.size()));
+  if (missing.empty()) return std::move(cached.views);
+  std::vector<std::string> ids, offer_ids;
+  for (size_t i : missing) {
+    ids.push_back(product_ids[i]);
+    offer_ids.push_back(storage::OfferRecordId(product_ids[i], market));
+  }
+  // Not from L1, which may trail another server's acknowledged write.
+  ASSIGN_OR_RETURN(std::vector<storage::MaybeValue> products, store_->ReadFresh(ids, deadline));
+  ASSIGN_OR_RETURN(std::vector<storage::MaybeValue> offers, offers_->ReadFresh(offer_ids, deadline));
+  std::vector<storage::ViewFill> fills;
+  for (size_t k = 0; k < missing.size(); ++k) {
+    if (!products[k].has_value()) continue;  // No product: not found, not cached.
+    // ProductView: field 1 the product, field 2 the offer (if any).
+    std::string view(wire::FieldSize(wire::LengthTag(1), products[k]->size()) +
+                         (offers[k] ? wire::FieldSize(wire::LengthTag(2), offers[k]->size()) : 0),
+                     '\0');
+    auto* out = reinterpret_cast<uint8_t*>(view.data());
+    out = wire::WriteField(wire::LengthTag(1), *products[k], out);
+    if (offers[k]) wire::WriteField(wire::LengthTag(2), *offers[k], out);
+    fills.push_back(storage::ViewFill{ids[k], cached.fences[missing[k]], view});
+    cached.views[missing[k]] = std::move(view);
+  }
+  // A cache fill: its failure costs the next reader a miss, not this one
+  // its answer.
+  if (absl::Status filled = views_->FillViews(fills, market, deadline); !filled.ok()) {
+    metrics_->Add(storage::Counter::view_fill_errors_total);
+  }
+  return std::move(cached.views);
 }
 
 absl::StatusOr<storage::DemoteResult> CatalogCore::Demote(int64_t idle_seconds, int64_t limit, absl::Time deadline,
                                                           storage::CancelCheck cancelled) {
   if (limit < 0) return absl::InvalidArgumentError(absl::StrCat("limit: ", limit, " must be >= 0"));
   if (idle_seconds < 0) return absl::InvalidArgumentError(absl::StrCat("idle_seconds: must be >= 0, got ", idle_seconds));
-  const std::string& holder = options_.demotion_holder;
+  // One holder name per run, not per process: the background job and an
+  // operator's call on the same instance must not share a holding.
+  const std::string holder = absl::StrCat(options_.demotion_holder, "#", demotion_runs_.fetch_add(1) + 1);
   ASSIGN_OR_RETURN(const storage::LockGrant grant,
-                   store_->AcquireDemotionLock(holder, options_.demotion_lock_ttl, deadline));
+                   store_->AcquireDemotionLock(holder, options_.demotion_lock_ttl, token_floor_.load(), deadline));
   if (!grant.held) {
     return absl::FailedPreconditionError(absl::StrCat("demotion is running on ", grant.holder,
                                                       " (it holds the demotion lock); try again when it has finished"));
@@ -332,20 +493,43 @@ absl::StatusOr<storage::DemoteResult> CatalogCore::Demote(int64_t idle_seconds, 
   // paused between a renewal and its MySQL write): the fencing token that
   // MySQL checks is; renewal keeps a live run from being taken over.
   bool lost = false;
+  absl::Status renewal = absl::OkStatus();
   auto still_ours = [&] {
     if (cancelled()) return false;
     absl::StatusOr<storage::LockGrant> renewed =
-        store_->AcquireDemotionLock(holder, options_.demotion_lock_ttl, absl::Now() + absl::Seconds(1));
-    lost = !renewed.ok() || !renewed->held || renewed->token != grant.token;
+        store_->AcquireDemotionLock(holder, options_.demotion_lock_ttl, 0, absl::Now() + absl::Seconds(1));
+    if (!renewed.ok()) {
+      renewal = renewed.status();
+      return false;
+    }
+    lost = !renewed->held || renewed->token != grant.token;
     return !lost;
   };
   absl::StatusOr<storage::DemoteResult> result =
       store_->Demote(absl::Seconds(idle_seconds), limit, deadline, [&] { return !still_ours(); }, grant.token);
-  if (lost || (!result.ok() && absl::IsFailedPrecondition(result.status()))) {
+  if (!result.ok() && absl::IsFailedPrecondition(result.status())) {
+    // Fenced by MySQL: a newer holder wrote. If the lock's counter fell
+    // behind MySQL's token (a failover lost increments), the next holding
+    // starts above it.
+    if (auto newest = result.status().GetPayload(storage::kFenceTokenPayload); newest.has_value()) {
+      int64_t token = 0;
+      if (absl::SimpleAtoi(std::string(*newest), &token)) {
+        int64_t floor = token_floor_.load();
+        while (token > floor && !token_floor_.compare_exchange_weak(floor, token)) {
+        }
+      }
+    }
+    lost = true;
+  }
+  if (!renewal.ok()) {
+    return absl::Status(renewal.code(), absl::StrCat("demotion stopped: cannot renew the demotion lock: ",
+                                                     renewal.message()));
+  }
+  if (lost) {
     metrics_->Add(storage::Counter::demotion_lock_lost_total);
     return absl::AbortedError(absl::StrCat(
-        "demotion stopped: this instance lost the demotion lock (paused or cut off for longer than its ttl, ",
-        absl::FormatDuration(options_.demotion_lock_ttl), "); another instance continues",
+        "demotion stopped: this instance no longer holds the demotion lock (paused or cut off for longer than its ",
+        "ttl, ", absl::FormatDuration(options_.demotion_lock_ttl), ", or the lock was reset)",
         result.ok() ? "" : absl::StrCat(": ", result.status().message())));
   }
   return result;

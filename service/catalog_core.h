@@ -18,12 +18,15 @@
 // Thread-safety: all methods may be called concurrently.
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/functional/function_ref.h"
 #include "catalog/v1/catalog.pb.h"
+#include "catalog/v2/catalog.pb.h"
 #include "storage/tiering/tiered_store.h"
 
 namespace catalog::service {
@@ -53,8 +56,12 @@ struct CoreOptions {
 
 class CatalogCore {
  public:
-  // Does not take ownership; all pointers must outlive the core.
-  CatalogCore(storage::TieredStore* store, const storage::Clock* clock, storage::Metrics* metrics, CoreOptions options);
+  // Does not take ownership; all pointers must outlive the core. `offers`
+  // (the Offer records) and `views` (the product views' cache) may be null
+  // where unused: those calls are then FAILED_PRECONDITION, and product
+  // writes invalidate no views.
+  CatalogCore(storage::TieredStore* store, const storage::Clock* clock, storage::Metrics* metrics, CoreOptions options,
+              storage::TieredStore* offers = nullptr, storage::ViewTier* views = nullptr);
 
   // Stored encodings (catalog.v1.Product wire format) aligned with `ids`;
   // nullopt where no product exists.
@@ -101,6 +108,25 @@ class CatalogCore {
   // Returns how many of `ids` existed.
   absl::StatusOr<int64_t> Delete(absl::Span<const std::string> ids, absl::Time deadline);
 
+  // Offers: creates or replaces them all or nothing (stamped with version
+  // and update_time, as products), deletes them (how many existed), reads
+  // them (nullopt where absent). An offer write invalidates the cached views
+  // of its product before it returns.
+  absl::StatusOr<std::vector<catalog::v2::Offer>> UpsertOffers(absl::Span<const catalog::v2::Offer* const> offers,
+                                                               absl::Time deadline);
+  absl::StatusOr<int64_t> DeleteOffers(absl::Span<const catalog::v2::OfferKey* const> keys, absl::Time deadline);
+  absl::StatusOr<std::vector<std::optional<catalog::v2::Offer>>> BatchGetOffers(
+      absl::Span<const catalog::v2::OfferKey* const> keys, absl::Time deadline);
+
+  // catalog.v2.ProductView encodings aligned with `product_ids` (the
+  // product and its offer in `market`); nullopt where no product exists.
+  // From the view cache where it holds them; the others assembled from
+  // Redis and MySQL (not L1) and cached if no write invalidated them
+  // meanwhile (storage/SAFETY.md, "View cache").
+  absl::StatusOr<std::vector<storage::MaybeValue>> BatchGetProductViews(absl::Span<const std::string> product_ids,
+                                                                       const std::string& market,
+                                                                       absl::Time deadline);
+
   // See TieredStore::Demote; under the demotion lock. FAILED_PRECONDITION
   // naming the holder when another instance holds it; ABORTED when this
   // instance loses it mid-run (its MySQL writes are fenced from then on).
@@ -108,6 +134,15 @@ class CatalogCore {
                                                storage::CancelCheck cancelled);
 
  private:
+  // Runs `write`, then (whatever its outcome: a failed write may have been
+  // applied) invalidates the cached views of `product_ids`. A write that
+  // succeeded while the invalidation failed is UNAVAILABLE: its views might
+  // be stale, so it is not acknowledged.
+  template <typename T>
+  absl::StatusOr<T> InvalidatingViews(absl::Span<const std::string> product_ids, absl::Time deadline,
+                                      absl::FunctionRef<absl::StatusOr<T>()> write);
+  absl::Status RequireOffers() const;
+
   struct RequestIdentity {
     std::string id;
     std::string fingerprint;
@@ -127,9 +162,14 @@ class CatalogCore {
                                  absl::Span<const storage::ValueView> values) const;
 
   storage::TieredStore* const store_;
+  storage::TieredStore* const offers_;
+  storage::ViewTier* const views_;
   const storage::Clock* const clock_;
   storage::Metrics* const metrics_;
   const CoreOptions options_;
+  std::atomic<int64_t> demotion_runs_{0};
+  // The newest fencing token MySQL reported (a floor for new tokens).
+  std::atomic<int64_t> token_floor_{0};
 };
 
 }  // namespace catalog::service

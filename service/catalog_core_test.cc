@@ -37,13 +37,35 @@ struct Fixture {
     o.demotion_holder = "me";
     return o;
   }();
-  CatalogCore core{&store, storage::Clock::Real(), &metrics, options};
+  // Offers on their own tiers, views in a map.
+  storage::FakePrimaryTier offer_primary;
+  storage::FakeColdTier offer_cold;
+  storage::TieredStore offer_store{storage::OfferRecordType(), &offer_primary, &offer_cold,
+                                   storage::Clock::Real(),      &metrics,       storage::TieredStoreOptions{}};
+  storage::FakeViewTier views;
+  CatalogCore core{&store, storage::Clock::Real(), &metrics, options, &offer_store, &views};
   absl::Time deadline = absl::Now() + absl::Seconds(5);
 
   absl::StatusOr<std::vector<Product>> Upsert(std::vector<Product> products, const std::string& request_id = "") {
     std::vector<const Product*> pointers;
     for (const Product& p : products) pointers.push_back(&p);
     return request_id.empty() ? core.Upsert(pointers, deadline) : core.UpsertOnce(request_id, pointers, deadline);
+  }
+  absl::StatusOr<std::vector<catalog::v2::Offer>> PutOffers(std::vector<catalog::v2::Offer> offers) {
+    std::vector<const catalog::v2::Offer*> pointers;
+    for (const auto& o : offers) pointers.push_back(&o);
+    return core.UpsertOffers(pointers, deadline);
+  }
+  // The views of `ids` in `market`, parsed; an empty product id for none.
+  std::vector<catalog::v2::ProductView> Views(const std::vector<std::string>& ids, const std::string& market) {
+    auto views = core.BatchGetProductViews(ids, market, deadline);
+    INFO(views.status().ToString());
+    REQUIRE(views.ok());
+    std::vector<catalog::v2::ProductView> out(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if ((*views)[i].has_value()) REQUIRE(out[i].ParseFromString(*(*views)[i]));
+    }
+    return out;
   }
   std::vector<std::string> ListAll(const std::string& category, int page_size) {
     std::vector<std::string> ids;
@@ -230,6 +252,114 @@ TEST_CASE("core: answers are bounded: writes refused before anything is stored, 
   std::sort(expected.begin(), expected.end());
   CHECK(listed == expected);  // In id order, none skipped or repeated across pages.
   CHECK(pages > 1);
+}
+
+catalog::v2::Offer MakeOffer(const std::string& product_id, const std::string& market, int64_t amount) {
+  catalog::v2::Offer o;
+  o.set_product_id(product_id);
+  o.set_market(market);
+  o.mutable_price()->set_currency_code("EUR");
+  o.mutable_price()->set_amount_minor(amount);
+  o.set_stock_quantity(3);
+  o.set_availability(catalog::v2::AVAILABILITY_IN_STOCK);
+  return o;
+}
+
+TEST_CASE("offers: stamped and versioned like products, read back by key, deleted, bad input named") {
+  Fixture f;
+  auto stored = f.PutOffers({MakeOffer("p1", "de", 100), MakeOffer("p1", "fr", 120)});
+  INFO(stored.status().ToString());
+  REQUIRE(stored.ok());
+  CHECK((*stored)[0].version() == 1);
+  CHECK((*stored)[0].has_update_time());
+  CHECK(f.offer_primary.values.count("p1/de") == 1);  // Stored under its own record id...
+  CHECK(f.primary.values.empty());                    // ...in the offers' tiers only.
+  catalog::v2::Offer stale = MakeOffer("p1", "de", 90);
+  stale.set_version(7);
+  auto conflict = f.PutOffers({stale});
+  CHECK(absl::IsAborted(conflict.status()));
+  CHECK(conflict.status().message() ==
+        "offers[0].version: 7 does not match the stored version 1 of product \"p1\" in market \"de\"; nothing was "
+        "written");
+  catalog::v2::OfferKey de, at;
+  de.set_product_id("p1");
+  de.set_market("de");
+  at.set_product_id("p1");
+  at.set_market("at");
+  auto read = f.core.BatchGetOffers({&de, &at}, f.deadline);
+  REQUIRE(read.ok());
+  REQUIRE((*read)[0].has_value());
+  CHECK((*read)[0]->price().amount_minor() == 100);
+  CHECK_FALSE((*read)[1].has_value());
+  auto deleted = f.core.DeleteOffers({&de, &at}, f.deadline);
+  REQUIRE(deleted.ok());
+  CHECK(*deleted == 1);
+
+  CHECK(f.PutOffers({MakeOffer("p1", "d/e", 1)}).status().message() ==
+        "offers[0].market: \"d/e\" may only hold A-Z, a-z, 0-9, '_' and '-'");
+  CHECK(f.PutOffers({MakeOffer("p1", std::string(17, 'm'), 1)}).status().message() ==
+        "offers[0].market: \"mmmmmmmmmmmmmmmmm\" is longer than 16 characters");
+  CHECK(f.PutOffers({MakeOffer("p1", std::string(16, 'm'), 1)}).ok());  // At the limit.
+  CHECK(f.PutOffers({MakeOffer("p1", "de", -1)}).status().message() == "offers[0].price.amount_minor: -1 must be >= 0");
+  catalog::v2::Offer unknown = MakeOffer("p1", "de", 1);
+  unknown.set_availability(static_cast<catalog::v2::Availability>(9));
+  CHECK(f.PutOffers({unknown}).status().message() == "offers[0].availability: 9 is not an Availability");
+  CHECK(f.PutOffers({MakeOffer("p1", "de", 1), MakeOffer("p1", "de", 2)}).status().message() ==
+        "offers[1]: same product_id and market as offers[0]");
+}
+
+TEST_CASE("views: assembled from the product and its offer, then served from the cache") {
+  Fixture f;
+  REQUIRE(f.Upsert({MakeProduct("p1"), MakeProduct("p2")}).ok());
+  REQUIRE(f.PutOffers({MakeOffer("p1", "de", 100)}).ok());
+  auto views = f.Views({"p1", "p2", "none"}, "de");
+  CHECK(views[0].product().id() == "p1");
+  CHECK(views[0].offer().price().amount_minor() == 100);
+  CHECK(views[1].product().id() == "p2");
+  CHECK_FALSE(views[1].has_offer());       // No offer in this market.
+  CHECK_FALSE(views[2].has_product());     // No product: not found.
+  CHECK(f.views.views.size() == 2);        // Found ones cached, per market.
+  const int cold_reads = f.primary.multi_get_calls;
+  views = f.Views({"p1", "p2"}, "de");
+  CHECK(views[0].offer().price().amount_minor() == 100);
+  CHECK(f.primary.multi_get_calls == cold_reads);  // From the cache: no record read.
+  CHECK(f.metrics.Get(storage::Counter::view_hits_total) == 2);
+}
+
+TEST_CASE("views: a product or offer write invalidates before it returns, and a write during a miss refuses the fill") {
+  Fixture f;
+  REQUIRE(f.Upsert({MakeProduct("p1")}).ok());
+  REQUIRE(f.PutOffers({MakeOffer("p1", "de", 100)}).ok());
+  CHECK(f.Views({"p1"}, "de")[0].offer().price().amount_minor() == 100);
+  REQUIRE(f.PutOffers({MakeOffer("p1", "de", 200)}).ok());
+  CHECK(f.Views({"p1"}, "de")[0].offer().price().amount_minor() == 200);
+  Product renamed = MakeProduct("p1");
+  renamed.set_title("renamed");
+  REQUIRE(f.Upsert({renamed}).ok());
+  CHECK(f.Views({"p1"}, "de")[0].product().title() == "renamed");
+
+  // A reader misses, and before it assembles, a write lands and invalidates:
+  // the reader answers with what it read, but must not cache it.
+  f.views.views.clear();
+  f.views.after_lookup = [&] {
+    REQUIRE(f.PutOffers({MakeOffer("p1", "de", 300)}).ok());
+  };
+  const int fills = f.views.fills;
+  (void)f.Views({"p1"}, "de");
+  CHECK(f.views.fills == fills);  // Refused: the fence moved.
+  CHECK(f.Views({"p1"}, "de")[0].offer().price().amount_minor() == 300);
+
+  // A write whose invalidation fails is not acknowledged.
+  f.views.fail_invalidate = absl::UnavailableError("redis down");
+  auto unconfirmed = f.PutOffers({MakeOffer("p1", "de", 400)});
+  CHECK(absl::IsUnavailable(unconfirmed.status()));
+  CHECK(absl::StrContains(unconfirmed.status().message(), "not acknowledged: retry the call"));
+  CHECK(absl::IsUnavailable(f.Upsert({MakeProduct("p1")}).status()));
+  // Bad input invalidates nothing and says which field.
+  const int invalidations = f.views.invalidations;
+  CHECK(f.core.BatchGetProductViews({"p1"}, "", f.deadline).status().message() == "market: required");
+  CHECK(absl::IsInvalidArgument(f.PutOffers({MakeOffer("", "de", 1)}).status()));
+  CHECK(f.views.invalidations == invalidations);
 }
 
 TEST_CASE("demotion runs only under the demotion lock, and frees it after") {

@@ -53,6 +53,10 @@ CatalogV2Service::CatalogV2Service(CatalogCore* core, CallObservers observers, a
   Register("ListProducts", &CatalogV2Service::ListProducts);
   Register("UpsertProducts", &CatalogV2Service::UpsertProducts);
   Register("DeleteProducts", &CatalogV2Service::DeleteProducts);
+  Register("UpsertOffers", &CatalogV2Service::UpsertOffers);
+  Register("DeleteOffers", &CatalogV2Service::DeleteOffers);
+  Register("BatchGetOffers", &CatalogV2Service::BatchGetOffers);
+  Register("BatchGetProductViews", &CatalogV2Service::BatchGetProductViews);
 }
 
 grpc::Status CatalogV2Service::GetProduct(grpc::ServerContext* context, const catalog::v2::GetProductRequest* request,
@@ -180,6 +184,74 @@ grpc::Status CatalogV2Service::DeleteProducts(grpc::ServerContext* context,
     absl::StatusOr<int64_t> deleted = core_->Delete(ids, CallDeadline(*context, max_call_));
     if (!deleted.ok()) return deleted.status();
     response->set_deleted_count(*deleted);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CatalogV2Service::UpsertOffers(grpc::ServerContext* context,
+                                            const catalog::v2::UpsertOffersRequest* request,
+                                            catalog::v2::UpsertOffersResponse* response) {
+  return Instrumented(observers_, "catalog.v2.CatalogService/UpsertOffers", [&]() -> absl::Status {
+    const std::vector<const catalog::v2::Offer*> offers(request->offers().pointer_begin(),
+                                                        request->offers().pointer_end());
+    absl::StatusOr<std::vector<catalog::v2::Offer>> stored =
+        core_->UpsertOffers(offers, CallDeadline(*context, max_call_));
+    if (!stored.ok()) return stored.status();
+    for (catalog::v2::Offer& offer : *stored) *response->add_offers() = std::move(offer);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CatalogV2Service::DeleteOffers(grpc::ServerContext* context,
+                                            const catalog::v2::DeleteOffersRequest* request,
+                                            catalog::v2::DeleteOffersResponse* response) {
+  return Instrumented(observers_, "catalog.v2.CatalogService/DeleteOffers", [&]() -> absl::Status {
+    const std::vector<const catalog::v2::OfferKey*> keys(request->keys().pointer_begin(), request->keys().pointer_end());
+    absl::StatusOr<int64_t> deleted = core_->DeleteOffers(keys, CallDeadline(*context, max_call_));
+    if (!deleted.ok()) return deleted.status();
+    response->set_deleted_count(*deleted);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CatalogV2Service::BatchGetOffers(grpc::ServerContext* context,
+                                              const catalog::v2::BatchGetOffersRequest* request,
+                                              catalog::v2::BatchGetOffersResponse* response) {
+  return Instrumented(observers_, "catalog.v2.CatalogService/BatchGetOffers", [&]() -> absl::Status {
+    const std::vector<const catalog::v2::OfferKey*> keys(request->keys().pointer_begin(), request->keys().pointer_end());
+    absl::StatusOr<std::vector<std::optional<catalog::v2::Offer>>> offers =
+        core_->BatchGetOffers(keys, CallDeadline(*context, max_call_));
+    if (!offers.ok()) return offers.status();
+    for (size_t i = 0; i < offers->size(); ++i) {
+      catalog::v2::OfferResult* result = response->add_results();
+      *result->mutable_key() = *keys[i];
+      if ((*offers)[i].has_value()) {
+        *result->mutable_offer() = std::move(*(*offers)[i]);
+      } else {
+        result->mutable_not_found();
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CatalogV2Service::BatchGetProductViews(grpc::ServerContext* context,
+                                                    const catalog::v2::BatchGetProductViewsRequest* request,
+                                                    catalog::v2::BatchGetProductViewsResponse* response) {
+  return Instrumented(observers_, "catalog.v2.CatalogService/BatchGetProductViews", [&]() -> absl::Status {
+    const std::vector<std::string> ids(request->product_ids().begin(), request->product_ids().end());
+    absl::StatusOr<std::vector<storage::MaybeValue>> views =
+        core_->BatchGetProductViews(ids, request->market(), CallDeadline(*context, max_call_));
+    if (!views.ok()) return views.status();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      catalog::v2::ProductViewResult* result = response->add_results();
+      result->set_product_id(ids[i]);
+      if (!(*views)[i].has_value()) {
+        result->mutable_not_found();
+      } else if (!result->mutable_view()->ParseFromString(*(*views)[i])) {
+        return absl::DataLossError(absl::StrCat("cached view of product \"", ids[i], "\" does not parse"));
+      }
+    }
     return absl::OkStatus();
   });
 }

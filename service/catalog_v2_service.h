@@ -37,6 +37,15 @@ class CatalogV2Service final : public RegisteredService {
                               catalog::v2::UpsertProductsResponse* response);
   grpc::Status DeleteProducts(grpc::ServerContext* context, const catalog::v2::DeleteProductsRequest* request,
                               catalog::v2::DeleteProductsResponse* response);
+  grpc::Status UpsertOffers(grpc::ServerContext* context, const catalog::v2::UpsertOffersRequest* request,
+                            catalog::v2::UpsertOffersResponse* response);
+  grpc::Status DeleteOffers(grpc::ServerContext* context, const catalog::v2::DeleteOffersRequest* request,
+                            catalog::v2::DeleteOffersResponse* response);
+  grpc::Status BatchGetOffers(grpc::ServerContext* context, const catalog::v2::BatchGetOffersRequest* request,
+                              catalog::v2::BatchGetOffersResponse* response);
+  grpc::Status BatchGetProductViews(grpc::ServerContext* context,
+                                    const catalog::v2::BatchGetProductViewsRequest* request,
+                                    catalog::v2::BatchGetProductViewsResponse* response);
 
  private:
   CatalogCore* const core_;

@@ -54,6 +54,8 @@
   X(demote_max_records, 100000, 1, 100000000, "Most records one background demotion run moves.")                      \
   X(demote_lock_ttl_ms, 30000, 100, 600000,                                                                            \
     "How long a demotion lock holding lasts unless renewed (before every page); a paused holder loses it after this.") \
+  X(view_cache_ttl_s, 300, 1, 86400,                                                                                  \
+    "How long an assembled product view (product + offer of one market) stays cached in Redis (volatile-lru).")      \
   X(shutdown_grace_ms, 10000, 0, 600000, "On SIGTERM, how long in-flight calls may take to finish.")                   \
   X(grpc_completion_queues, 1, 1, 64, "gRPC sync server completion queues.")                                           \
   X(grpc_min_pollers, 2, 1, 1024, "gRPC sync server threads kept polling for new calls.")                              \

@@ -52,6 +52,11 @@ struct CatalogServer::Parts {
   std::unique_ptr<storage::RedisTier> redis_tier;
   std::unique_ptr<storage::MySqlTier> mysql_tier;
   std::unique_ptr<storage::TieredStore> store;
+  // Offers: their own tiers (same Redis deployment and MySQL database as
+  // products, other keys and table).
+  std::unique_ptr<storage::RedisTier> offer_redis_tier;
+  std::unique_ptr<storage::MySqlTier> offer_mysql_tier;
+  std::unique_ptr<storage::TieredStore> offer_store;
   std::unique_ptr<storage::RedisMonitor> redis_monitor;
   std::unique_ptr<CatalogCore> core;
   std::unique_ptr<CatalogV1Service> v1_service;
@@ -123,6 +128,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   storage::RedisTierOptions tier;
   tier.write_replicas = static_cast<int>(config.redis_write_replicas);
   tier.wait_timeout = absl::Milliseconds(config.redis_wait_timeout_ms);
+  tier.view_ttl = absl::Seconds(config.view_cache_ttl_s);
   parts->redis_tier = std::make_unique<storage::RedisTier>(parts->redis_pool.get(), type, &parts->metrics,
                                                            parts->async_redis.get(), tier);
   // Redis must be configured as a primary store. Unreachable now is not
@@ -136,6 +142,12 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   parts->mysql_tier = std::make_unique<storage::MySqlTier>(mysql, type, &parts->metrics);
   if (absl::Status s = parts->mysql_tier->EnsureSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot prepare the cold tier table: ", s.message()));
+  }
+  parts->offer_redis_tier = std::make_unique<storage::RedisTier>(parts->redis_pool.get(), storage::OfferRecordType(),
+                                                                 &parts->metrics, nullptr, tier);
+  parts->offer_mysql_tier = std::make_unique<storage::MySqlTier>(mysql, storage::OfferRecordType(), &parts->metrics);
+  if (absl::Status s = parts->offer_mysql_tier->EnsureSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot prepare the offers table: ", s.message()));
   }
   // Products larger than one MySQL statement can carry could never be
   // demoted: say so now rather than at the first demotion.
@@ -177,7 +189,11 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   core_options.max_response_bytes = config.max_message_bytes;
   core_options.demotion_holder = DemotionHolderName();
   core_options.demotion_lock_ttl = absl::Milliseconds(config.demote_lock_ttl_ms);
-  parts->core = std::make_unique<CatalogCore>(parts->store.get(), clock, &parts->metrics, core_options);
+  parts->offer_store = std::make_unique<storage::TieredStore>(storage::OfferRecordType(), parts->offer_redis_tier.get(),
+                                                              parts->offer_mysql_tier.get(), clock, &parts->metrics,
+                                                              store_options, parts->cold_readers.get());
+  parts->core = std::make_unique<CatalogCore>(parts->store.get(), clock, &parts->metrics, core_options,
+                                              parts->offer_store.get(), parts->redis_tier.get());
   parts->v1_service =
       std::make_unique<CatalogV1Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms),
                                          /*raw_reads=*/config.redis_async_connections > 0);

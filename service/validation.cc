@@ -27,6 +27,18 @@ absl::Status CheckLength(absl::string_view value, size_t max, absl::string_view 
   return absl::OkStatus();
 }
 
+// v1 and v2 Money share fields, not a type: checked by value.
+absl::Status ValidatePrice(const std::string& currency, int64_t amount_minor, absl::string_view field) {
+  if (currency.size() != 3 || !std::all_of(currency.begin(), currency.end(), absl::ascii_isupper)) {
+    return Invalid(absl::StrCat(field, ".price.currency_code"),
+                   absl::StrCat(Quote(currency), " is not a 3-letter upper-case ISO 4217 code"));
+  }
+  if (amount_minor < 0) {
+    return Invalid(absl::StrCat(field, ".price.amount_minor"), absl::StrCat(amount_minor, " must be >= 0"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckBatchSize(size_t size, absl::string_view field, int64_t max_batch, absl::string_view noun) {
   if (size == 0) return Invalid(field, "must not be empty");
   if (static_cast<int64_t>(size) > max_batch) {
@@ -78,14 +90,8 @@ absl::Status ValidateProduct(const catalog::v1::Product& product, absl::string_v
   if (s.ok()) s = CheckLength(product.description(), kMaxDescriptionBytes, absl::StrCat(field, ".description"), false);
   if (!s.ok()) return s;
   if (!product.has_price()) return Invalid(absl::StrCat(field, ".price"), "required");
-  const std::string& currency = product.price().currency_code();
-  if (currency.size() != 3 || !std::all_of(currency.begin(), currency.end(), absl::ascii_isupper)) {
-    return Invalid(absl::StrCat(field, ".price.currency_code"),
-                   absl::StrCat(Quote(currency), " is not a 3-letter upper-case ISO 4217 code"));
-  }
-  if (product.price().amount_minor() < 0) {
-    return Invalid(absl::StrCat(field, ".price.amount_minor"),
-                   absl::StrCat(product.price().amount_minor(), " must be >= 0"));
+  if (absl::Status p = ValidatePrice(product.price().currency_code(), product.price().amount_minor(), field); !p.ok()) {
+    return p;
   }
   if (product.stock_quantity() < 0) {
     return Invalid(absl::StrCat(field, ".stock_quantity"), absl::StrCat(product.stock_quantity(), " must be >= 0"));
@@ -132,6 +138,68 @@ absl::Status ValidateProductBatch(absl::Span<const catalog::v1::Product* const> 
       return Invalid(absl::StrCat(path, ".id"),
                      absl::StrCat("duplicate of ", field, "[", it->second, "].id ", Quote(products[i]->id())));
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateMarket(absl::string_view market, absl::string_view field) {
+  if (market.empty()) return Invalid(field, "required");
+  if (market.size() > kMaxMarketBytes) {
+    return Invalid(field, absl::StrCat(Quote(market), " is longer than ", kMaxMarketBytes, " characters"));
+  }
+  for (char c : market) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '-') {
+      return Invalid(field, absl::StrCat(Quote(market), " may only hold A-Z, a-z, 0-9, '_' and '-'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOffer(const catalog::v2::Offer& offer, absl::string_view field) {
+  if (absl::Status s = ValidateId(offer.product_id(), absl::StrCat(field, ".product_id")); !s.ok()) return s;
+  if (absl::Status s = ValidateMarket(offer.market(), absl::StrCat(field, ".market")); !s.ok()) return s;
+  if (!offer.has_price()) return Invalid(absl::StrCat(field, ".price"), "required");
+  if (absl::Status p = ValidatePrice(offer.price().currency_code(), offer.price().amount_minor(), field); !p.ok()) {
+    return p;
+  }
+  if (offer.stock_quantity() < 0) {
+    return Invalid(absl::StrCat(field, ".stock_quantity"), absl::StrCat(offer.stock_quantity(), " must be >= 0"));
+  }
+  if (!catalog::v2::Availability_IsValid(offer.availability())) {
+    return Invalid(absl::StrCat(field, ".availability"), absl::StrCat(offer.availability(), " is not an Availability"));
+  }
+  if (offer.version() < 0) {
+    return Invalid(absl::StrCat(field, ".version"), absl::StrCat(offer.version(), " must be >= 0"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOfferBatch(absl::Span<const catalog::v2::Offer* const> offers, absl::string_view field,
+                                int64_t max_batch) {
+  if (absl::Status s = CheckBatchSize(offers.size(), field, max_batch, "offers"); !s.ok()) return s;
+  absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, size_t> first_index;
+  for (size_t i = 0; i < offers.size(); ++i) {
+    const std::string path = absl::StrCat(field, "[", i, "]");
+    if (absl::Status s = ValidateOffer(*offers[i], path); !s.ok()) return s;
+    auto [it, inserted] = first_index.emplace(std::pair{absl::string_view(offers[i]->product_id()),
+                                                        absl::string_view(offers[i]->market())},
+                                              i);
+    if (!inserted) return Invalid(path, absl::StrCat("same product_id and market as ", field, "[", it->second, "]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOfferKeys(absl::Span<const catalog::v2::OfferKey* const> keys, absl::string_view field,
+                               int64_t max_batch) {
+  if (absl::Status s = CheckBatchSize(keys.size(), field, max_batch, "keys"); !s.ok()) return s;
+  absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, size_t> first_index;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string path = absl::StrCat(field, "[", i, "]");
+    if (absl::Status s = ValidateId(keys[i]->product_id(), absl::StrCat(path, ".product_id")); !s.ok()) return s;
+    if (absl::Status s = ValidateMarket(keys[i]->market(), absl::StrCat(path, ".market")); !s.ok()) return s;
+    auto [it, inserted] = first_index.emplace(
+        std::pair{absl::string_view(keys[i]->product_id()), absl::string_view(keys[i]->market())}, i);
+    if (!inserted) return Invalid(path, absl::StrCat("duplicate of ", field, "[", it->second, "]"));
   }
   return absl::OkStatus();
 }

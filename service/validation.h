@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "catalog/v1/catalog.pb.h"
+#include "catalog/v2/catalog.pb.h"
 
 namespace catalog::service {
 
@@ -23,6 +24,7 @@ inline constexpr int kMaxAttributes = 64;
 inline constexpr size_t kMaxAttributeKeyBytes = 64;
 inline constexpr size_t kMaxAttributeValueBytes = 1024;
 inline constexpr int kMaxCategoryIds = 32;
+inline constexpr size_t kMaxMarketBytes = 16;
 
 // `field` is the path to report, e.g. "id" or "ids[3]".
 absl::Status ValidateId(absl::string_view id, absl::string_view field);
@@ -37,5 +39,19 @@ absl::Status ValidateProduct(const catalog::v1::Product& product, absl::string_v
 // 1..max_batch valid products with distinct ids, reported as `field`[i].
 absl::Status ValidateProductBatch(absl::Span<const catalog::v1::Product* const> products, absl::string_view field,
                                   int64_t max_batch);
+
+// 1..16 characters [A-Za-z0-9_-], reported as `field`.
+absl::Status ValidateMarket(absl::string_view market, absl::string_view field);
+
+// One offer's fields, reported under `field`, e.g. "offers[2]".
+absl::Status ValidateOffer(const catalog::v2::Offer& offer, absl::string_view field);
+
+// 1..max_batch valid offers with distinct keys.
+absl::Status ValidateOfferBatch(absl::Span<const catalog::v2::Offer* const> offers, absl::string_view field,
+                                int64_t max_batch);
+
+// 1..max_batch valid, distinct keys.
+absl::Status ValidateOfferKeys(absl::Span<const catalog::v2::OfferKey* const> keys, absl::string_view field,
+                               int64_t max_batch);
 
 }  // namespace catalog::service

@@ -41,6 +41,12 @@ struct RecordType {
   std::string demotion_lock_key;
   std::string demotion_token_key;
   std::string demotion_fence_table;
+  // Assembled views built on this record type (pure cache, TTL'd): the
+  // Redis hash of record `id` is view_prefix + id (field: the view's
+  // variant, e.g. a market), guarded by fences view_fence_prefix +
+  // "{<slot tag>}" (storage/SAFETY.md, "View cache"). Empty: no views.
+  std::string view_prefix;
+  std::string view_fence_prefix;
 };
 
 enum class ValueKind { kRecord, kTombstone, kCorrupt };

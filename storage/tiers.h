@@ -224,9 +224,11 @@ class PrimaryTier {
   // lock"). Atomically: if the lock is free, `holder` takes it for `ttl`
   // with a fencing token greater than every token handed out before; if
   // `holder` has it, its ttl restarts and the token stays. Works when Redis
-  // is full (demotion is the remedy then).
+  // is full (demotion is the remedy then). A new token is also greater
+  // than `token_floor` (the newest token MySQL has seen, should the counter
+  // have fallen behind it: a failover lost its increments).
   virtual absl::StatusOr<LockGrant> AcquireDemotionLock(const std::string& holder, absl::Duration ttl,
-                                                        absl::Time deadline) = 0;
+                                                        int64_t token_floor, absl::Time deadline) = 0;
   // Frees the lock if `holder` has it; otherwise changes nothing.
   virtual absl::Status ReleaseDemotionLock(const std::string& holder, absl::Time deadline) = 0;
 };
@@ -245,6 +247,8 @@ struct ColdWrite {
   std::string payload;
   int64_t version = 0;
 };
+
+inline constexpr char kFenceTokenPayload[] = "catalog.storage/fence-token";
 
 class ColdTier {
  public:
@@ -269,7 +273,9 @@ class ColdTier {
   // with a greater token has been made before, and in one transaction with
   // recording the token, so a holder of the demotion lock that lost it
   // (paused past its ttl) writes nothing once a newer holder has written:
-  // FAILED_PRECONDITION then, nothing written. 0: no check (deletes).
+  // FAILED_PRECONDITION then, nothing written, with the newest token as
+  // the payload kFenceTokenPayload (decimal), so the lock's counter can be
+  // raised past it. 0: no check (deletes).
   virtual absl::StatusOr<std::vector<bool>> PutIfNewer(absl::Span<const ColdWrite> records, absl::Time deadline,
                                                        int64_t fencing_token) = 0;
 
@@ -278,6 +284,39 @@ class ColdTier {
   // together when the sum of (id + payload + kColdRowOverheadBytes) is at
   // most MaxRecordBytes() + kColdRowOverheadBytes.
   virtual absl::StatusOr<int64_t> MaxRecordBytes(absl::Time deadline) = 0;
+};
+
+// Assembled views of records (e.g. a product with its offer in one market):
+// pure cache in the primary tier's Redis, TTL'd so volatile-lru evicts them
+// first. Each view is keyed by a record id and a variant (the market).
+// Safety (storage/SAFETY.md, "View cache"): a view is stored only if no
+// invalidation of its id ran since the caller's Lookup, and every write that
+// changes a part of a view invalidates it before it is acknowledged.
+struct ViewLookup {
+  std::vector<MaybeValue> views;   // Index-aligned with the ids.
+  std::vector<FenceToken> fences;  // Read with them; pass to Fill.
+};
+
+struct ViewFill {
+  std::string id;
+  FenceToken fence;  // From the Lookup that missed.
+  std::string view;
+};
+
+class ViewTier {
+ public:
+  virtual ~ViewTier() = default;
+  // The cached views of `ids` in `variant` and their fences: one round trip.
+  virtual absl::StatusOr<ViewLookup> LookupViews(absl::Span<const std::string> ids, const std::string& variant,
+                                                 absl::Time deadline) = 0;
+  // Per entry, atomically: stores the view if the id's fence still holds
+  // `fence`. One round trip; refused entries are simply not stored.
+  virtual absl::Status FillViews(absl::Span<const ViewFill> entries, const std::string& variant,
+                                 absl::Time deadline) = 0;
+  // For each id, atomically: a fresh token into its fence, and its views
+  // removed (all variants when `variant` is empty). Works when Redis is full.
+  virtual absl::Status InvalidateViews(absl::Span<const std::string> ids, const std::string& variant,
+                                       absl::Time deadline) = 0;
 };
 
 }  // namespace catalog::storage

@@ -61,13 +61,13 @@ TEST_CASE("a demotion paused past its lock's ttl writes nothing to MySQL after t
   auto b = a.Other();
   const auto ids = Ids("lock_", 20);
   a.Put(ids, "v1");
-  auto grant_a = a.store->AcquireDemotionLock("a", absl::Milliseconds(300), Instance::Later());
+  auto grant_a = a.store->AcquireDemotionLock("a", absl::Milliseconds(300), 0, Instance::Later());
   REQUIRE(grant_a.ok());
   REQUIRE(grant_a->held);
   int64_t b_token = 0;
   a.cold->before_put = [&] {
     absl::SleepFor(absl::Milliseconds(500));  // A's holding expires meanwhile.
-    auto grant_b = b->store->AcquireDemotionLock("b", absl::Seconds(30), Instance::Later());
+    auto grant_b = b->store->AcquireDemotionLock("b", absl::Seconds(30), 0, Instance::Later());
     REQUIRE(grant_b.ok());
     REQUIRE(grant_b->held);
     b_token = grant_b->token;

@@ -5,6 +5,7 @@
 #include <cppconn/statement.h>
 #include <mysql_driver.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -188,10 +189,12 @@ absl::Status MySqlTier::ClaimFence(ConnectionPool<MySqlConnection>::Lease& lease
                          }));
   if (current == fencing_token) return absl::OkStatus();
   metrics_->Add(Counter::demote_fenced_total);
-  (void)Control(lease, "ROLLBACK");
-  return absl::FailedPreconditionError(absl::StrCat(
+  absl::Status fenced = absl::FailedPreconditionError(absl::StrCat(
       Endpoint(options_), ": demotion fencing token ", fencing_token, " is older than ", current,
       ": another instance took the demotion lock; nothing was written"));
+  // The newest token, for a lock whose counter fell behind (ColdTier).
+  fenced.SetPayload(kFenceTokenPayload, absl::Cord(absl::StrCat(current)));
+  return fenced;  // The caller closes the connection: rolled back.
 }
 
 absl::StatusOr<absl::flat_hash_map<std::string, ColdRecord>> MySqlTier::SelectRows(
@@ -250,7 +253,18 @@ absl::StatusOr<std::vector<bool>> MySqlTier::PutIfNewer(absl::Span<const ColdWri
                        2 * (record.id.size() + record.payload.size()) + kStatementOverhead + kRowOverhead));
     }
   }
+  // A connection must never go back to the pool inside a transaction (the
+  // next user's statements would run in it, uncommitted, holding the fence
+  // row's lock): unless COMMIT succeeded, it is closed, which rolls back.
+  bool in_transaction = false;
+  absl::Cleanup close_open_transaction = [&] {
+    if (in_transaction) lease->MarkBroken();
+  };
   if (fencing_token > 0) {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(Endpoint(options_), ": deadline exceeded before query"));
+    }
+    in_transaction = true;
     RETURN_IF_ERROR(Control(*lease, "START TRANSACTION"));
     RETURN_IF_ERROR(ClaimFence(*lease, fencing_token, deadline));
   }
@@ -280,7 +294,10 @@ absl::StatusOr<std::vector<bool>> MySqlTier::PutIfNewer(absl::Span<const ColdWri
     if (!status.ok()) return status;  // A failed statement closed the connection: rolled back.
     begin = end;
   }
-  if (fencing_token > 0) RETURN_IF_ERROR(Control(*lease, "COMMIT"));
+  if (fencing_token > 0) {
+    RETURN_IF_ERROR(Control(*lease, "COMMIT"));
+    in_transaction = false;
+  }
   // What each row holds now. The payloads come back in full: "holds exactly
   // this record" must not rest on a hash.
   std::vector<std::string> ids;

@@ -29,43 +29,49 @@ TEST_CASE("demotion lock: one holder, renewals keep the token, others see the ho
   Tier t;
   auto& [server, metrics, options, pool, tier] = t;
 
-  auto a = tier.AcquireDemotionLock("a", absl::Seconds(30), Later());
+  auto a = tier.AcquireDemotionLock("a", absl::Seconds(30), 0, Later());
   REQUIRE(a.ok());
   CHECK(a->held);
   CHECK(a->token == 1);
   // No Redis TTL: under volatile-lru it would be evicted first when full.
   CHECK(server.Command({"TTL", "product-demotion-lock"})->integer == -1);
-  auto b = tier.AcquireDemotionLock("b", absl::Seconds(30), Later());
+  auto b = tier.AcquireDemotionLock("b", absl::Seconds(30), 0, Later());
   REQUIRE(b.ok());
   CHECK_FALSE(b->held);
   CHECK(b->holder == "a");
-  auto renewed = tier.AcquireDemotionLock("a", absl::Seconds(30), Later());
+  auto renewed = tier.AcquireDemotionLock("a", absl::Seconds(30), 0, Later());
   REQUIRE(renewed.ok());
   CHECK(renewed->held);
   CHECK(renewed->token == 1);
 
   // Only the holder releases it.
   REQUIRE(tier.ReleaseDemotionLock("b", Later()).ok());
-  CHECK_FALSE(tier.AcquireDemotionLock("b", absl::Seconds(30), Later())->held);
+  CHECK_FALSE(tier.AcquireDemotionLock("b", absl::Seconds(30), 0, Later())->held);
   REQUIRE(tier.ReleaseDemotionLock("a", Later()).ok());
-  b = tier.AcquireDemotionLock("b", absl::Milliseconds(200), Later());
+  b = tier.AcquireDemotionLock("b", absl::Milliseconds(200), 0, Later());
   REQUIRE(b.ok());
   CHECK(b->held);
   CHECK(b->token == 2);
 
   // A holder that stops renewing loses it after its ttl, by Redis's clock.
   absl::SleepFor(absl::Milliseconds(400));
-  a = tier.AcquireDemotionLock("a", absl::Seconds(30), Later());
+  a = tier.AcquireDemotionLock("a", absl::Seconds(30), 0, Later());
   REQUIRE(a.ok());
   CHECK(a->held);
   CHECK(a->token == 3);
-  auto late = tier.AcquireDemotionLock("b", absl::Seconds(30), Later());
+  auto late = tier.AcquireDemotionLock("b", absl::Seconds(30), 0, Later());
   CHECK_FALSE(late->held);
   CHECK(late->holder == "a");
 
+  // A floor above the counter (MySQL saw a newer token than Redis now
+  // remembers: a failover lost increments) lifts the next token past it.
+  REQUIRE(tier.ReleaseDemotionLock("a", Later()).ok());
+  auto lifted = tier.AcquireDemotionLock("a", absl::Seconds(30), 10, Later());
+  REQUIRE(lifted.ok());
+  CHECK(lifted->token == 11);
   // A holder name that is a prefix of another's does not release it.
   REQUIRE(tier.ReleaseDemotionLock("", Later()).ok());
-  CHECK(tier.AcquireDemotionLock("a", absl::Seconds(30), Later())->held);
+  CHECK(tier.AcquireDemotionLock("a", absl::Seconds(30), 0, Later())->held);
 }
 
 TEST_CASE("demotion lock: taken when Redis is full (demotion is what frees memory)") {
@@ -75,12 +81,12 @@ TEST_CASE("demotion lock: taken when Redis is full (demotion is what frees memor
   server.Command({"CONFIG", "SET", "maxmemory", "1mb"});
   auto refused = server.Command({"SET", "more", "x"});
   REQUIRE(refused->type == REDIS_REPLY_ERROR);  // Full: plain writes are refused.
-  auto grant = tier.AcquireDemotionLock("a", absl::Seconds(30), Later());
+  auto grant = tier.AcquireDemotionLock("a", absl::Seconds(30), 0, Later());
   INFO(grant.status().ToString());
   REQUIRE(grant.ok());
   CHECK(grant->held);
   // Renewed while full, and still there (not evicted).
-  auto renewed = tier.AcquireDemotionLock("a", absl::Seconds(30), Later());
+  auto renewed = tier.AcquireDemotionLock("a", absl::Seconds(30), 0, Later());
   REQUIRE(renewed.ok());
   CHECK(renewed->held);
   CHECK(renewed->token == grant->token);

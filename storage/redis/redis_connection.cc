@@ -125,9 +125,16 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisPool::Open(absl::Time dead
   absl::StatusOr<std::unique_ptr<RedisConnection>> connection =
       RedisConnection::Connect(address, master_->verify_role(), options_, deadline);
   if (!connection.ok()) {
-    if (absl::IsFailedPrecondition(connection.status())) metrics_->Add(Counter::redis_not_master_total);
-    master_->Suspect(address.epoch);
-    return absl::UnavailableError(connection.status().message());
+    // Not the master, or not reachable: the endpoint should look again.
+    // (A deadline or an allocation failure says nothing about where the
+    // master is, and keeps its own code.)
+    if (absl::IsFailedPrecondition(connection.status())) {
+      metrics_->Add(Counter::redis_not_master_total);
+      master_->Suspect(address.epoch);
+      return absl::UnavailableError(connection.status().message());
+    }
+    if (absl::IsUnavailable(connection.status())) master_->Suspect(address.epoch);
+    return connection.status();
   }
   return connection;
 }

@@ -46,7 +46,13 @@ local n = tonumber(ARGV[1])
 local with_request = ARGV[2] ~= ''
 if with_request then
   local recorded = redis.call('GET', KEYS[2 * n + 1])
-  if recorded then return {2, recorded} end
+  if recorded then
+    -- Rewritten as it is: a write of this connection, so a WAIT after the
+    -- script covers the first call's write too (WAIT waits for the
+    -- connection's own last write; a replay may come on another one).
+    redis.call('SET', KEYS[2 * n + 1], recorded)
+    return {2, recorded}
+  end
 end
 for i = 1, n do
   local expected = ARGV[3 * i + 1]
@@ -138,8 +144,17 @@ return 1
 // KEYS[1] the expiry set; ARGV[1] the most entries to remove. Score check
 // and removal are one step, so an entry recorded again meanwhile (a new
 // score) is never removed early.
+// KEYS: a request entry. Its value, rewritten as it is when present (see
+// the compare-and-set script: so that a WAIT after it covers the write
+// that recorded it). Used only when writes wait for replicas.
+constexpr char kGetRequestDurableScript[] = R"lua(#!lua
+local recorded = redis.call('GET', KEYS[1])
+if recorded then redis.call('SET', KEYS[1], recorded) end
+return recorded
+)lua";
+
 // The demotion lock. KEYS: the lock, the token counter; ARGV: holder, ttl
-// in ms. The lock holds "<holder>\n<token>\n<expiry, ms of Redis's clock>".
+// in ms, a floor for new tokens. The lock holds "<holder>\n<token>\n<expiry, ms of Redis's clock>".
 // Neither key has a Redis TTL: under volatile-lru a TTL'd lock would be
 // the first key evicted when Redis is full, which is when demotion is
 // needed. The counter only grows. allow-oom: demotion is what frees memory.
@@ -156,6 +171,8 @@ if current then
     return {1, tonumber(token)}
   end
 end
+local floor = tonumber(ARGV[3])
+if floor > (tonumber(redis.call('GET', KEYS[2])) or 0) then redis.call('SET', KEYS[2], floor) end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. '\n' .. token .. '\n' .. (now + tonumber(ARGV[2])))
 return {1, token}
@@ -169,6 +186,34 @@ if current and string.sub(current, 1, #ARGV[1] + 1) == ARGV[1] .. '\n' then
   return 1
 end
 return 0
+)lua";
+
+// Views. KEYS: n view hashes, then their n fences; ARGV: variant, ttl ms,
+// then per view its expected fence ('' absent, '=' .. token) and bytes.
+// Adds data: refused whole when Redis is full (a view is only a cache).
+constexpr char kFillViewsScript[] = R"lua(#!lua
+local n = #KEYS / 2
+for i = 1, n do
+  local fence = redis.call('GET', KEYS[n + i])
+  local want = ARGV[2 * i + 1]
+  if (want == '' and not fence) or (fence and want == '=' .. fence) then
+    redis.call('HSET', KEYS[i], ARGV[1], ARGV[2 * i + 2])
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  end
+end
+return 1
+)lua";
+
+// KEYS: n view hashes, then their n fences; ARGV: variant ('' all), a
+// token never written before. allow-oom: it frees memory, and a write
+// must be able to invalidate before it is acknowledged.
+constexpr char kInvalidateViewsScript[] = R"lua(#!lua flags=allow-oom
+local n = #KEYS / 2
+for i = 1, n do
+  redis.call('SET', KEYS[n + i], ARGV[2])
+  if ARGV[1] == '' then redis.call('DEL', KEYS[i]) else redis.call('HDEL', KEYS[i], ARGV[1]) end
+end
+return 1
 )lua";
 
 constexpr char kExpireRequestsScript[] = R"lua(#!lua flags=allow-oom
@@ -225,9 +270,13 @@ absl::StatusOr<RedisReplyPtr> RedisTier::One(RedisCommand command, absl::Time de
   return reply;
 }
 
-RedisCommand RedisTier::WaitCommand() const {
+RedisCommand RedisTier::WaitCommand(absl::Time deadline) const {
+  // Within the caller's deadline (less a margin for the reply), so a short
+  // deadline gets "not confirmed" rather than a dropped connection.
+  const absl::Duration wait =
+      std::min(options_.wait_timeout, deadline - absl::Now() - absl::Milliseconds(5));
   return {"WAIT", absl::StrCat(options_.write_replicas),
-          absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.wait_timeout)))};
+          absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(wait)))};
 }
 
 absl::Status RedisTier::CheckWait(const redisReply& reply, absl::string_view what) {
@@ -241,18 +290,21 @@ absl::Status RedisTier::CheckWait(const redisReply& reply, absl::string_view wha
       " (redis_write_replicas): it may be lost if the master fails now; retrying is safe"));
 }
 
-absl::StatusOr<RedisReplyPtr> RedisTier::Durable(RedisCommand command, absl::Time deadline, absl::string_view what) {
+absl::StatusOr<RedisReplyPtr> RedisTier::Durable(RedisCommand command, absl::Time deadline, absl::string_view what,
+                                                 absl::FunctionRef<bool(const redisReply&)> acknowledges) {
   if (options_.write_replicas <= 0) return One(std::move(command), deadline, /*idempotent=*/false, what);
   std::vector<RedisCommand> commands;
   commands.push_back(std::move(command));
   // Same connection, same round trip: WAIT covers everything this
-  // connection wrote before it (the replication stream is ordered).
-  commands.push_back(WaitCommand());
+  // connection wrote before it (the replication stream is ordered). Every
+  // command sent through here writes when its outcome acknowledges
+  // anything, so "before it" includes what is acknowledged.
+  commands.push_back(WaitCommand(deadline));
   absl::StatusOr<std::vector<RedisReplyPtr>> replies = pool_->RoundTrip(commands, deadline, /*idempotent=*/false);
   if (!replies.ok()) return replies.status();
   RedisReplyPtr reply = std::move((*replies)[0]);
   if (reply->type == REDIS_REPLY_ERROR) return ReplyError(*reply, what);
-  RETURN_IF_ERROR(CheckWait(*(*replies)[1], what));
+  if (acknowledges(*reply)) RETURN_IF_ERROR(CheckWait(*(*replies)[1], what));
   return reply;
 }
 
@@ -375,9 +427,13 @@ absl::StatusOr<CasResult> RedisTier::CompareAndSet(absl::Span<const CasEntry> en
     eval.push_back(Expectation(entry.replacement));
   }
   // With redis_write_replicas, acknowledged only once replicated. A
-  // refused compare-and-set (kChanged) changed nothing, so a short WAIT
-  // after it fails a call that wrote nothing: rare, and safe to retry.
-  absl::StatusOr<RedisReplyPtr> reply = Durable(std::move(eval), deadline, "compare-and-set");
+  // refused compare-and-set (kChanged) acknowledges nothing: its WAIT does
+  // not matter (the caller looks again).
+  absl::StatusOr<RedisReplyPtr> reply =
+      Durable(std::move(eval), deadline, "compare-and-set", [](const redisReply& r) {
+        return !(r.type == REDIS_REPLY_ARRAY && r.elements >= 1 && r.element[0]->type == REDIS_REPLY_INTEGER &&
+                 r.element[0]->integer == 0);
+      });
   if (!reply.ok()) return reply.status();
   const redisReply& r = **reply;
   if (r.type != REDIS_REPLY_ARRAY || r.elements < 1 || r.element[0]->type != REDIS_REPLY_INTEGER) {
@@ -488,7 +544,7 @@ absl::Status RedisTier::IndexAdd(absl::Span<const IndexEntry> entries, absl::Tim
     commands.push_back({"ZADD", absl::StrCat(type_.index_prefix, entry.index), "0", entry.id});
   }
   if (options_.write_replicas > 0) {
-    commands.push_back(WaitCommand());
+    commands.push_back(WaitCommand(deadline));
   }
   absl::StatusOr<std::vector<RedisReplyPtr>> replies = pool_->RoundTrip(commands, deadline, /*idempotent=*/true);
   if (!replies.ok()) return replies.status();
@@ -514,8 +570,13 @@ absl::StatusOr<std::vector<std::string>> RedisTier::IndexRange(const std::string
 }
 
 absl::StatusOr<MaybeValue> RedisTier::GetRequest(const std::string& request_id, absl::Time deadline) {
+  // A found entry answers the caller as an acknowledged write: with
+  // redis_write_replicas it must be on the replicas first.
   absl::StatusOr<RedisReplyPtr> reply =
-      One({"GET", absl::StrCat(type_.request_prefix, request_id)}, deadline, /*idempotent=*/true, "GET request");
+      options_.write_replicas > 0
+          ? Durable({"EVAL", kGetRequestDurableScript, "1", absl::StrCat(type_.request_prefix, request_id)}, deadline,
+                    "GET request")
+          : One({"GET", absl::StrCat(type_.request_prefix, request_id)}, deadline, /*idempotent=*/true, "GET request");
   if (!reply.ok()) return reply.status();
   if ((*reply)->type == REDIS_REPLY_NIL) return MaybeValue();
   if ((*reply)->type != REDIS_REPLY_STRING) return Unexpected("GET request", **reply);
@@ -532,13 +593,17 @@ absl::StatusOr<int64_t> RedisTier::ExpireRequests(int limit, absl::Time deadline
 }
 
 absl::StatusOr<LockGrant> RedisTier::AcquireDemotionLock(const std::string& holder, absl::Duration ttl,
-                                                         absl::Time deadline) {
+                                                         int64_t token_floor, absl::Time deadline) {
   // Through Durable: with redis_write_replicas, a token is handed out only
   // once replicas have its increment, so a failover cannot hand it out again.
   absl::StatusOr<RedisReplyPtr> reply =
       Durable({"EVAL", kAcquireLockScript, "2", type_.demotion_lock_key, type_.demotion_token_key, holder,
-               absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl)))},
-              deadline, "demotion lock");
+               absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl))), absl::StrCat(token_floor)},
+              deadline, "demotion lock", [](const redisReply& r) {
+                // Refused (someone else holds it): nothing was written.
+                return r.type == REDIS_REPLY_ARRAY && r.elements == 2 && r.element[0]->type == REDIS_REPLY_INTEGER &&
+                       r.element[0]->integer == 1;
+              });
   if (!reply.ok()) return reply.status();
   const redisReply& r = **reply;
   if (r.type != REDIS_REPLY_ARRAY || r.elements != 2 || r.element[0]->type != REDIS_REPLY_INTEGER) {
@@ -560,6 +625,64 @@ absl::Status RedisTier::ReleaseDemotionLock(const std::string& holder, absl::Tim
   return One({"EVAL", kReleaseLockScript, "1", type_.demotion_lock_key, holder}, deadline, /*idempotent=*/true,
              "demotion lock release")
       .status();
+}
+
+std::string RedisTier::ViewKey(absl::string_view id) const { return absl::StrCat(type_.view_prefix, id); }
+
+absl::StatusOr<ViewLookup> RedisTier::LookupViews(absl::Span<const std::string> ids, const std::string& variant,
+                                                  absl::Time deadline) {
+  ViewLookup out;
+  if (ids.empty()) return out;
+  std::vector<RedisCommand> commands;
+  commands.reserve(ids.size() + 1);
+  RedisCommand fences = {"MGET"};
+  for (const std::string& id : ids) {
+    commands.push_back({"HGET", ViewKey(id), variant});
+    fences.push_back(FenceKey(type_.view_fence_prefix, ViewKey(id)));
+  }
+  commands.push_back(std::move(fences));
+  ASSIGN_OR_RETURN(std::vector<RedisReplyPtr> replies, pool_->RoundTrip(commands, deadline, /*idempotent=*/true));
+  out.views.resize(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const redisReply& r = *replies[i];
+    if (r.type == REDIS_REPLY_ERROR) return ReplyError(r, "HGET");
+    if (r.type == REDIS_REPLY_STRING) out.views[i].emplace(r.str, r.len);
+  }
+  ASSIGN_OR_RETURN(std::vector<ValueView> tokens, MultiGetViews(*replies.back(), ids.size(), "MGET view fences"));
+  out.fences.resize(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (tokens[i].has_value()) out.fences[i].emplace(*tokens[i]);
+  }
+  return out;
+}
+
+absl::Status RedisTier::FillViews(absl::Span<const ViewFill> entries, const std::string& variant,
+                                  absl::Time deadline) {
+  if (entries.empty()) return absl::OkStatus();
+  RedisCommand eval = {"EVAL", kFillViewsScript, absl::StrCat(2 * entries.size())};
+  for (const ViewFill& entry : entries) eval.push_back(ViewKey(entry.id));
+  for (const ViewFill& entry : entries) eval.push_back(FenceKey(type_.view_fence_prefix, ViewKey(entry.id)));
+  eval.push_back(variant);
+  eval.push_back(absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.view_ttl))));
+  for (const ViewFill& entry : entries) {
+    eval.push_back(Expectation(entry.fence));
+    eval.push_back(entry.view);
+  }
+  // Safe to resend: a late copy checks the same fences.
+  return One(std::move(eval), deadline, /*idempotent=*/true, "view fill").status();
+}
+
+absl::Status RedisTier::InvalidateViews(absl::Span<const std::string> ids, const std::string& variant,
+                                        absl::Time deadline) {
+  if (ids.empty()) return absl::OkStatus();
+  RedisCommand eval = {"EVAL", kInvalidateViewsScript, absl::StrCat(2 * ids.size())};
+  for (const std::string& id : ids) eval.push_back(ViewKey(id));
+  for (const std::string& id : ids) eval.push_back(FenceKey(type_.view_fence_prefix, ViewKey(id)));
+  eval.push_back(variant);
+  eval.push_back(NewFenceToken());
+  // Through Durable: with redis_write_replicas, a failover cannot lose the
+  // invalidation of a write it keeps.
+  return Durable(std::move(eval), deadline, "view invalidation").status();
 }
 
 }  // namespace catalog::storage

@@ -16,6 +16,8 @@
 
 #include <atomic>
 
+#include "absl/functional/function_ref.h"
+
 #include "storage/metrics.h"
 #include "storage/record_codec.h"
 #include "storage/redis/redis_async.h"
@@ -36,9 +38,11 @@ struct RedisTierOptions {
   int write_replicas = 0;
   // Default 100 ms; must stay below the pool's command_timeout.
   absl::Duration wait_timeout = absl::Milliseconds(100);
+  // How long an assembled view stays cached (ViewTier). Default 5 min.
+  absl::Duration view_ttl = absl::Minutes(5);
 };
 
-class RedisTier : public PrimaryTier {
+class RedisTier : public PrimaryTier, public ViewTier {
  public:
   // `pool`, `metrics` and `async` (if given) must outlive the tier. With
   // `async`, MultiGetAsync sends its MGET without blocking a thread.
@@ -67,13 +71,23 @@ class RedisTier : public PrimaryTier {
   // than from KEYS (it cannot know them in advance): fine on one server; a
   // Redis Cluster deployment must hash-tag them with the set.
   absl::StatusOr<int64_t> ExpireRequests(int limit, absl::Time deadline) override;
-  absl::StatusOr<LockGrant> AcquireDemotionLock(const std::string& holder, absl::Duration ttl,
+  absl::StatusOr<LockGrant> AcquireDemotionLock(const std::string& holder, absl::Duration ttl, int64_t token_floor,
                                                 absl::Time deadline) override;
   absl::Status ReleaseDemotionLock(const std::string& holder, absl::Time deadline) override;
+
+  // Views (the record type's view_prefix): a hash per id, one field per
+  // variant. Lookup pipelines one HGET per id and one MGET of the fences.
+  absl::StatusOr<ViewLookup> LookupViews(absl::Span<const std::string> ids, const std::string& variant,
+                                         absl::Time deadline) override;
+  absl::Status FillViews(absl::Span<const ViewFill> entries, const std::string& variant,
+                         absl::Time deadline) override;
+  absl::Status InvalidateViews(absl::Span<const std::string> ids, const std::string& variant,
+                               absl::Time deadline) override;
 
  private:
   std::string Key(absl::string_view id) const;
   std::string Fence(absl::string_view id) const;
+  std::string ViewKey(absl::string_view id) const;
   // A token no demotion has written before, on any server: a random
   // per-process prefix and a counter. Each is sent in one command that is
   // never resent, so it is written by at most one execution.
@@ -82,8 +96,12 @@ class RedisTier : public PrimaryTier {
   absl::StatusOr<RedisReplyPtr> One(RedisCommand command, absl::Time deadline, bool idempotent, absl::string_view what);
   // One write command, followed by WAIT when write_replicas > 0: the
   // write's reply, or UNAVAILABLE if it was applied but not confirmed.
-  absl::StatusOr<RedisReplyPtr> Durable(RedisCommand command, absl::Time deadline, absl::string_view what);
-  RedisCommand WaitCommand() const;
+  // `acknowledges`: whether this reply acknowledges a write (then WAIT must
+  // have confirmed it); false for outcomes that wrote nothing.
+  absl::StatusOr<RedisReplyPtr> Durable(
+      RedisCommand command, absl::Time deadline, absl::string_view what,
+      absl::FunctionRef<bool(const redisReply&)> acknowledges = [](const redisReply&) { return true; });
+  RedisCommand WaitCommand(absl::Time deadline) const;
   // Checks a WAIT reply for `applied` (the write changed something).
   absl::Status CheckWait(const redisReply& reply, absl::string_view what);
   absl::Status ReplyError(const redisReply& reply, absl::string_view what);

@@ -68,9 +68,14 @@ void SentinelEndpoint::Suspect(uint64_t epoch) {
   (void)!write(wake_pipe_[1], &byte, 1);
 }
 
-void SentinelEndpoint::Set(const std::string& host, int port) {
+void SentinelEndpoint::Set(const std::string& host, int port, int64_t config_epoch) {
   const std::string address = ResolveHost(host);
   absl::MutexLock lock(&mu_);
+  // Never back to an older configuration: a sentinel that has not yet heard
+  // of a failover names the old master (which may be up again, empty,
+  // believing itself master) under an older config epoch.
+  if (config_epoch < config_epoch_) return;
+  config_epoch_ = config_epoch;
   if (current_.host == address && current_.port == port) return;
   current_ = RedisAddress{address, port, current_.epoch + 1};
   // Published after the address, under the lock: whoever sees the new epoch
@@ -80,31 +85,50 @@ void SentinelEndpoint::Set(const std::string& host, int port) {
 }
 
 bool SentinelEndpoint::Ask() {
-  const size_t n = options_.sentinels.size();
-  const size_t first = preferred_.load();
-  for (size_t i = 0; i < n && !stop_; ++i) {
-    const size_t index = (first + i) % n;
-    ContextPtr context = ConnectTo(options_.sentinels[index], options_.connect_timeout);
+  // Every sentinel, and the answer with the newest configuration wins (the
+  // first answer could come from one that missed the last failover).
+  bool found = false;
+  int64_t best_epoch = -1;
+  std::string best_host;
+  int best_port = 0;
+  for (const HostPort& sentinel : options_.sentinels) {
+    if (stop_) return found;
+    ContextPtr context = ConnectTo(sentinel, options_.connect_timeout);
     if (context == nullptr) {
       metrics_->Add(Counter::redis_sentinel_errors_total);
       continue;
     }
-    auto* reply = static_cast<redisReply*>(redisCommand(context.get(), "SENTINEL get-master-addr-by-name %b",
-                                                        options_.master_name.data(), options_.master_name.size()));
+    auto* reply = static_cast<redisReply*>(
+        redisCommand(context.get(), "SENTINEL master %b", options_.master_name.data(), options_.master_name.size()));
     std::unique_ptr<redisReply, void (*)(void*)> owned(reply, freeReplyObject);
+    std::string host;
     int port = 0;
-    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_STRING ||
-        !absl::SimpleAtoi(absl::string_view(reply->element[1]->str, reply->element[1]->len), &port)) {
-      // No reply, or nil: this sentinel does not monitor that name.
+    int64_t config_epoch = -1;
+    if (reply != nullptr && reply->type == REDIS_REPLY_ARRAY) {
+      for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const redisReply* key = reply->element[i];
+        const redisReply* value = reply->element[i + 1];
+        if (key->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING) continue;
+        const absl::string_view name(key->str, key->len), text(value->str, value->len);
+        if (name == "ip") host = std::string(text);
+        if (name == "port" && !absl::SimpleAtoi(text, &port)) port = 0;
+        if (name == "config-epoch" && !absl::SimpleAtoi(text, &config_epoch)) config_epoch = -1;
+      }
+    }
+    if (host.empty() || port <= 0 || config_epoch < 0) {
+      // No reply, an error (unknown master name), or a reply without them.
       metrics_->Add(Counter::redis_sentinel_errors_total);
       continue;
     }
-    preferred_ = index;
-    Set(std::string(reply->element[0]->str, reply->element[0]->len), port);
-    return true;
+    if (config_epoch > best_epoch) {
+      best_epoch = config_epoch;
+      best_host = host;
+      best_port = port;
+    }
+    found = true;
   }
-  return false;
+  if (found) Set(best_host, best_port, best_epoch);
+  return found;
 }
 
 bool SentinelEndpoint::Wait(int subscription_fd, absl::Time until) {
@@ -122,7 +146,7 @@ bool SentinelEndpoint::Wait(int subscription_fd, absl::Time until) {
 
 void SentinelEndpoint::Run() {
   const size_t n = options_.sentinels.size();
-  size_t next = preferred_.load();
+  size_t next = 0;
   while (!stop_) {
     // One subscription to one sentinel, for as long as it lasts.
     ContextPtr subscription = ConnectTo(options_.sentinels[next % n], options_.connect_timeout);
@@ -148,6 +172,7 @@ void SentinelEndpoint::Run() {
           wake_pending_.load() ? std::min(until, last_ask + options_.min_ask_interval) : until;
       const bool readable = Wait(subscription ? subscription->fd : -1, wake);
       if (stop_) return;
+      bool switched = false;
       if (readable) {
         bool broken = redisBufferRead(subscription.get()) != REDIS_OK;
         for (void* raw = nullptr; !broken;) {
@@ -162,10 +187,9 @@ void SentinelEndpoint::Run() {
           }
           const std::vector<std::string> words =
               absl::StrSplit(absl::string_view(message->element[2]->str, message->element[2]->len), ' ');
-          int port = 0;
-          if (words.size() == 5 && words[0] == options_.master_name && absl::SimpleAtoi(words[4], &port)) {
-            Set(words[3], port);
-          }
+          // The message carries no config epoch: ask every sentinel now
+          // (Set keeps the newest configuration).
+          if (words.size() == 5 && words[0] == options_.master_name) switched = true;
         }
         if (broken) {
           metrics_->Add(Counter::redis_sentinel_errors_total);
@@ -175,7 +199,7 @@ void SentinelEndpoint::Run() {
       }
       const absl::Time now = absl::Now();
       const bool due = now >= until;
-      if (due || (wake_pending_.load() && now - last_ask >= options_.min_ask_interval)) {
+      if (due || switched || (wake_pending_.load() && now - last_ask >= options_.min_ask_interval)) {
         wake_pending_ = false;
         Ask();
         last_ask = absl::Now();

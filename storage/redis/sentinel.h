@@ -2,14 +2,16 @@
 // Sentinel, found and followed through the sentinels (the engine operators
 // already run; no replication or election logic here).
 //
-// - At construction the sentinels are asked in turn (`SENTINEL
-//   get-master-addr-by-name <master_name>`, each within connect_timeout)
-//   until one names the master. None answering is not an error: Current()
-//   then has no host and connections fail UNAVAILABLE naming the sentinels,
-//   until one answers.
+// - At construction every sentinel is asked (`SENTINEL master
+//   <master_name>`, each within connect_timeout) and the answer with the
+//   greatest config epoch is taken; an answer older than one already taken
+//   is ignored, so a sentinel that missed a failover cannot send the
+//   service back to the old master. None answering is not an error:
+//   Current() then has no host and connections fail UNAVAILABLE naming the
+//   sentinels, until one answers.
 // - A thread keeps one subscription to `+switch-master` on one sentinel
-//   (the next one on failure) and moves to the new master as soon as a
-//   sentinel announces it. It also asks again every poll_interval, and at
+//   (the next one on failure) and asks every sentinel again as soon as one
+//   announces a switch. It also asks again every poll_interval, and at
 //   once (at most every min_ask_interval) when a connection reports
 //   Suspect(): a lost subscription or a missed message cannot leave the
 //   service on an old master for longer than that.
@@ -72,8 +74,10 @@ class SentinelEndpoint : public RedisEndpoint {
   // Asks the sentinels in turn; true if one named the master (and it was
   // recorded).
   bool Ask();
-  // Records `master` (numeric host) as the master; a new epoch if it moved.
-  void Set(const std::string& host, int port);
+  // Records host:port as the master under `config_epoch` (the sentinels'
+  // configuration version); ignored if older than the one recorded; a new
+  // epoch if the address moved.
+  void Set(const std::string& host, int port, int64_t config_epoch);
   // Waits until `until`, the stop, or a Suspect() wake-up on the pipe,
   // watching `subscription_fd` (-1: none). Returns the fd's readiness.
   bool Wait(int subscription_fd, absl::Time until);
@@ -83,10 +87,10 @@ class SentinelEndpoint : public RedisEndpoint {
   Metrics* const metrics_;
   mutable absl::Mutex mu_;
   RedisAddress current_ ABSL_GUARDED_BY(mu_);
+  int64_t config_epoch_ ABSL_GUARDED_BY(mu_) = -1;
   int wake_pipe_[2] = {-1, -1};
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> stop_{false};
-  std::atomic<size_t> preferred_{0};  // The sentinel that answered last.
   std::thread thread_;
 };
 

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "storage/record_types.h"
@@ -116,6 +117,53 @@ class FixedEndpoint : public RedisEndpoint {
   RedisAddress address_;
 };
 
+// Moves between two masters on demand: the epoch change alone (both stay
+// masters, nobody kills connections) must move every client.
+class SwitchableEndpoint : public RedisEndpoint {
+ public:
+  explicit SwitchableEndpoint(int port) { MoveTo(port); }
+  void MoveTo(int port) {
+    absl::MutexLock lock(&mu_);
+    address_ = RedisAddress{"127.0.0.1", port, address_.epoch + 1};
+    epoch_.store(address_.epoch, std::memory_order_release);
+  }
+  RedisAddress Current() const override {
+    absl::MutexLock lock(&mu_);
+    return address_;
+  }
+  bool verify_role() const override { return true; }
+  std::string name() const override { return "switchable"; }
+
+ private:
+  mutable absl::Mutex mu_;
+  RedisAddress address_;
+};
+
+TEST_CASE("sentinel: once the master moves, pooled and async connections to the old one get no more commands") {
+  RedisServer old_master, new_master;
+  SwitchableEndpoint endpoint(old_master.port());
+  Metrics metrics;
+  RedisOptions options;
+  RedisPool pool(options, &metrics, &endpoint);
+  AsyncRedisOptions async_options;
+  async_options.endpoint = &endpoint;
+  async_options.connections = 1;
+  AsyncRedis async(async_options);
+  REQUIRE(pool.RoundTrip({{"SET", "k", "old"}}, Later(), false).ok());
+  REQUIRE(AsyncCommand(async, {"MGET", "k"}).value() == "old");
+  old_master.ResetStats();
+
+  endpoint.MoveTo(new_master.port());
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(pool.RoundTrip({{"SET", "k", "new"}}, Later(), false).ok());
+    REQUIRE(AsyncCommand(async, {"MGET", "k"}).value() == "new");
+  }
+  CHECK(old_master.CommandCalls("set") == 0);
+  CHECK(old_master.CommandCalls("mget") == 0);
+  CHECK(new_master.CommandCalls("set") == 20);
+  CHECK(new_master.CommandCalls("mget") == 20);
+}
+
 TEST_CASE("sentinel: a server that is not the master is refused (ROLE) and the endpoint told") {
   RedisServer master;
   RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(master.port())});
@@ -191,6 +239,46 @@ TEST_CASE("WAIT: a write is acknowledged once a replica has it, unconfirmed is U
   INFO(stopped.status().ToString());
   CHECK(absl::StrContains(stopped.status().message(), "confirmed by 0 of 1 replicas"));
   CHECK(metrics.Get(Counter::redis_wait_short_total) == 3);
+}
+
+TEST_CASE("WAIT: a retry of an unconfirmed write is not acknowledged until a replica has it, on any connection") {
+  RedisServer master;
+  RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(master.port())});
+  catalog::testing::WaitUntilReplicating(replica);
+  Metrics metrics;
+  RedisOptions options;
+  options.port = master.port();
+  RedisTierOptions one;
+  one.write_replicas = 1;
+  one.wait_timeout = absl::Milliseconds(200);
+  std::vector<CasEntry> entries = {CasEntry{"r", std::nullopt, std::nullopt, std::string("v-r")}};
+  const RequestEntry request{"req-1", "recorded", absl::Hours(1)};
+
+  REQUIRE(kill(replica.pid(), SIGSTOP) == 0);
+  RedisPool first_pool(options, &metrics);
+  RedisTier first(&first_pool, ProductRecordType(), &metrics, nullptr, one);
+  auto applied = first.CompareAndSet(entries, &request, Later());
+  CHECK(absl::IsUnavailable(applied.status()));  // Applied on the master, not confirmed.
+  // The retry on fresh connections finds the request recorded: still not
+  // confirmed, so still not acknowledged (before: WAIT measured the new
+  // connection's own, empty, history and passed at once).
+  RedisPool second_pool(options, &metrics);
+  RedisTier second(&second_pool, ProductRecordType(), &metrics, nullptr, one);
+  auto replay = second.CompareAndSet(entries, &request, Later());
+  CHECK(absl::IsUnavailable(replay.status()));
+  RedisPool third_pool(options, &metrics);
+  RedisTier third(&third_pool, ProductRecordType(), &metrics, nullptr, one);
+  CHECK(absl::IsUnavailable(third.GetRequest("req-1", Later()).status()));
+  REQUIRE(kill(replica.pid(), SIGCONT) == 0);
+
+  auto confirmed = second.CompareAndSet(entries, &request, Later());
+  INFO(confirmed.status().ToString());
+  REQUIRE(confirmed.ok());
+  CHECK(confirmed->outcome == CasResult::Outcome::kRequestDone);
+  CHECK(Get(replica, "product:r") == "v-r");
+  auto found = third.GetRequest("req-1", Later());
+  REQUIRE(found.ok());
+  CHECK(found->value_or("") == "recorded");
 }
 
 }  // namespace

@@ -152,10 +152,11 @@ class FakePrimaryTier : public PrimaryTier {
   // One lock, no expiry (tests release it): enough to drive callers.
   std::string lock_holder;
   int64_t lock_token = 0;
-  absl::StatusOr<LockGrant> AcquireDemotionLock(const std::string& holder, absl::Duration, absl::Time) override {
+  absl::StatusOr<LockGrant> AcquireDemotionLock(const std::string& holder, absl::Duration, int64_t token_floor,
+                                                absl::Time) override {
     if (lock_holder.empty()) {
       lock_holder = holder;
-      ++lock_token;
+      lock_token = std::max(lock_token, token_floor) + 1;
     }
     if (lock_holder != holder) return LockGrant{false, 0, lock_holder};
     return LockGrant{true, lock_token, ""};
@@ -207,6 +208,53 @@ class FakeColdTier : public ColdTier {
     return held;
   }
   absl::StatusOr<int64_t> MaxRecordBytes(absl::Time) override { return max_record_bytes; }
+};
+
+// Views in a map, fences as counters: enough to drive CatalogCore.
+class FakeViewTier : public ViewTier {
+ public:
+  std::map<std::pair<std::string, std::string>, std::string> views;  // (id, variant) -> view
+  std::map<std::string, int> fences;
+  int lookups = 0, fills = 0, invalidations = 0;
+  absl::Status fail_invalidate;
+  // Runs once, after a LookupViews and before it returns.
+  std::function<void()> after_lookup;
+
+  absl::StatusOr<ViewLookup> LookupViews(absl::Span<const std::string> ids, const std::string& variant,
+                                         absl::Time) override {
+    ++lookups;
+    ViewLookup out;
+    for (const std::string& id : ids) {
+      auto it = views.find({id, variant});
+      out.views.push_back(it == views.end() ? std::nullopt : MaybeValue(it->second));
+      auto f = fences.find(id);
+      out.fences.push_back(f == fences.end() ? std::nullopt : FenceToken(absl::StrCat(f->second)));
+    }
+    if (after_lookup) std::exchange(after_lookup, nullptr)();
+    return out;
+  }
+  absl::Status FillViews(absl::Span<const ViewFill> entries, const std::string& variant, absl::Time) override {
+    for (const ViewFill& entry : entries) {
+      auto f = fences.find(entry.id);
+      const FenceToken now = f == fences.end() ? std::nullopt : FenceToken(absl::StrCat(f->second));
+      if (now == entry.fence) {
+        views[{entry.id, variant}] = entry.view;
+        ++fills;
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::Status InvalidateViews(absl::Span<const std::string> ids, const std::string& variant, absl::Time) override {
+    if (!fail_invalidate.ok()) return fail_invalidate;
+    for (const std::string& id : ids) {
+      ++invalidations;
+      ++fences[id];
+      for (auto it = views.begin(); it != views.end();) {
+        it = it->first.first == id && (variant.empty() || it->first.second == variant) ? views.erase(it) : std::next(it);
+      }
+    }
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace catalog::storage

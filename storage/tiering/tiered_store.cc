@@ -88,6 +88,15 @@ absl::StatusOr<std::vector<MaybeValue>> TieredStore::Read(absl::Span<const std::
   return ReadMisses(views, Owned(MergeHot(hot, views, Views(fetched))), deadline, &hot.ticket);
 }
 
+absl::StatusOr<std::vector<MaybeValue>> TieredStore::ReadFresh(absl::Span<const std::string> ids,
+                                                               absl::Time deadline) {
+  deadline = Bound(deadline);
+  metrics_->Add(Counter::read_keys_total, static_cast<int64_t>(ids.size()));
+  const std::vector<absl::string_view> views(ids.begin(), ids.end());
+  ASSIGN_OR_RETURN(std::vector<MaybeValue> fetched, primary_->MultiGet(ids, deadline));
+  return ReadMisses(views, std::move(fetched), deadline);
+}
+
 // The same read without blocking the caller. All in L1: answered at once
 // on the calling thread. Otherwise one MGET of every id goes out
 // asynchronously; an answer with every id present is completed on the
@@ -365,8 +374,8 @@ std::string Progress(const DemoteResult& r) {
 // reader that looked before cannot write back what it read from MySQL
 // earlier). `min_idle` only chooses which records are worth moving.
 absl::StatusOr<LockGrant> TieredStore::AcquireDemotionLock(const std::string& holder, absl::Duration ttl,
-                                                           absl::Time deadline) {
-  return primary_->AcquireDemotionLock(holder, ttl, Bound(deadline));
+                                                           int64_t token_floor, absl::Time deadline) {
+  return primary_->AcquireDemotionLock(holder, ttl, token_floor, Bound(deadline));
 }
 
 absl::Status TieredStore::ReleaseDemotionLock(const std::string& holder, absl::Time deadline) {

@@ -133,6 +133,11 @@ class TieredStore {
   // misses, one fence read, one cold query and one fenced write-back.
   absl::StatusOr<std::vector<MaybeValue>> Read(absl::Span<const std::string> ids, absl::Time deadline);
 
+  // Read without L1: what Redis (and MySQL) hold now, for callers that
+  // build cached data from it (an L1 entry may trail another server's
+  // acknowledged write by the invalidation delay).
+  absl::StatusOr<std::vector<MaybeValue>> ReadFresh(absl::Span<const std::string> ids, absl::Time deadline);
+
   // Read without blocking the calling thread: `done` runs exactly once, with
   // the ids and what Read would return, as views valid only during the call
   // (into L1's entries and Redis's reply when all were hot: no copy), on
@@ -172,7 +177,8 @@ class TieredStore {
                                       CancelCheck cancelled, int64_t fencing_token = 0);
 
   // The demotion lock (PrimaryTier::AcquireDemotionLock).
-  absl::StatusOr<LockGrant> AcquireDemotionLock(const std::string& holder, absl::Duration ttl, absl::Time deadline);
+  absl::StatusOr<LockGrant> AcquireDemotionLock(const std::string& holder, absl::Duration ttl, int64_t token_floor,
+                                                absl::Time deadline);
   absl::Status ReleaseDemotionLock(const std::string& holder, absl::Time deadline);
 
   // Secondary indexes (see PrimaryTier::IndexAdd): kept in Redis only.

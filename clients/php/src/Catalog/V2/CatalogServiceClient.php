@@ -108,4 +108,69 @@ class CatalogServiceClient extends \Grpc\BaseStub {
         $metadata, $options);
     }
 
+    /**
+     * Creates or replaces offers (what one market sells a product for), all
+     * or nothing, with the same optimistic versions as products. An offer
+     * does not require its product to exist (they may be written in either
+     * order).
+     * @param \Catalog\V2\UpsertOffersRequest $argument input argument
+     * @param array $metadata metadata
+     * @param array $options call options
+     * @return \Grpc\UnaryCall
+     */
+    public function UpsertOffers(\Catalog\V2\UpsertOffersRequest $argument,
+      $metadata = [], $options = []) {
+        return $this->_simpleRequest('/catalog.v2.CatalogService/UpsertOffers',
+        $argument,
+        ['\Catalog\V2\UpsertOffersResponse', 'decode'],
+        $metadata, $options);
+    }
+
+    /**
+     * Deletes offers by key; returns how many existed.
+     * @param \Catalog\V2\DeleteOffersRequest $argument input argument
+     * @param array $metadata metadata
+     * @param array $options call options
+     * @return \Grpc\UnaryCall
+     */
+    public function DeleteOffers(\Catalog\V2\DeleteOffersRequest $argument,
+      $metadata = [], $options = []) {
+        return $this->_simpleRequest('/catalog.v2.CatalogService/DeleteOffers',
+        $argument,
+        ['\Catalog\V2\DeleteOffersResponse', 'decode'],
+        $metadata, $options);
+    }
+
+    /**
+     * One result per requested key, in request order.
+     * @param \Catalog\V2\BatchGetOffersRequest $argument input argument
+     * @param array $metadata metadata
+     * @param array $options call options
+     * @return \Grpc\UnaryCall
+     */
+    public function BatchGetOffers(\Catalog\V2\BatchGetOffersRequest $argument,
+      $metadata = [], $options = []) {
+        return $this->_simpleRequest('/catalog.v2.CatalogService/BatchGetOffers',
+        $argument,
+        ['\Catalog\V2\BatchGetOffersResponse', 'decode'],
+        $metadata, $options);
+    }
+
+    /**
+     * Products with their offer in one market, one result per requested id,
+     * in request order. Assembled views are cached (never older than an
+     * acknowledged write of the product or the offer).
+     * @param \Catalog\V2\BatchGetProductViewsRequest $argument input argument
+     * @param array $metadata metadata
+     * @param array $options call options
+     * @return \Grpc\UnaryCall
+     */
+    public function BatchGetProductViews(\Catalog\V2\BatchGetProductViewsRequest $argument,
+      $metadata = [], $options = []) {
+        return $this->_simpleRequest('/catalog.v2.CatalogService/BatchGetProductViews',
+        $argument,
+        ['\Catalog\V2\BatchGetProductViewsResponse', 'decode'],
+        $metadata, $options);
+    }
+
 }

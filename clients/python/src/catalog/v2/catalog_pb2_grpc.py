@@ -39,6 +39,26 @@ class CatalogServiceStub(object):
                 request_serializer=catalog_dot_v2_dot_catalog__pb2.DeleteProductsRequest.SerializeToString,
                 response_deserializer=catalog_dot_v2_dot_catalog__pb2.DeleteProductsResponse.FromString,
                 )
+        self.UpsertOffers = channel.unary_unary(
+                '/catalog.v2.CatalogService/UpsertOffers',
+                request_serializer=catalog_dot_v2_dot_catalog__pb2.UpsertOffersRequest.SerializeToString,
+                response_deserializer=catalog_dot_v2_dot_catalog__pb2.UpsertOffersResponse.FromString,
+                )
+        self.DeleteOffers = channel.unary_unary(
+                '/catalog.v2.CatalogService/DeleteOffers',
+                request_serializer=catalog_dot_v2_dot_catalog__pb2.DeleteOffersRequest.SerializeToString,
+                response_deserializer=catalog_dot_v2_dot_catalog__pb2.DeleteOffersResponse.FromString,
+                )
+        self.BatchGetOffers = channel.unary_unary(
+                '/catalog.v2.CatalogService/BatchGetOffers',
+                request_serializer=catalog_dot_v2_dot_catalog__pb2.BatchGetOffersRequest.SerializeToString,
+                response_deserializer=catalog_dot_v2_dot_catalog__pb2.BatchGetOffersResponse.FromString,
+                )
+        self.BatchGetProductViews = channel.unary_unary(
+                '/catalog.v2.CatalogService/BatchGetProductViews',
+                request_serializer=catalog_dot_v2_dot_catalog__pb2.BatchGetProductViewsRequest.SerializeToString,
+                response_deserializer=catalog_dot_v2_dot_catalog__pb2.BatchGetProductViewsResponse.FromString,
+                )
 
 
 class CatalogServiceServicer(object):
@@ -82,6 +102,39 @@ class CatalogServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpsertOffers(self, request, context):
+        """Creates or replaces offers (what one market sells a product for), all
+        or nothing, with the same optimistic versions as products. An offer
+        does not require its product to exist (they may be written in either
+        order).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteOffers(self, request, context):
+        """Deletes offers by key; returns how many existed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetOffers(self, request, context):
+        """One result per requested key, in request order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetProductViews(self, request, context):
+        """Products with their offer in one market, one result per requested id,
+        in request order. Assembled views are cached (never older than an
+        acknowledged write of the product or the offer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +162,26 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.DeleteProducts,
                     request_deserializer=catalog_dot_v2_dot_catalog__pb2.DeleteProductsRequest.FromString,
                     response_serializer=catalog_dot_v2_dot_catalog__pb2.DeleteProductsResponse.SerializeToString,
+            ),
+            'UpsertOffers': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertOffers,
+                    request_deserializer=catalog_dot_v2_dot_catalog__pb2.UpsertOffersRequest.FromString,
+                    response_serializer=catalog_dot_v2_dot_catalog__pb2.UpsertOffersResponse.SerializeToString,
+            ),
+            'DeleteOffers': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteOffers,
+                    request_deserializer=catalog_dot_v2_dot_catalog__pb2.DeleteOffersRequest.FromString,
+                    response_serializer=catalog_dot_v2_dot_catalog__pb2.DeleteOffersResponse.SerializeToString,
+            ),
+            'BatchGetOffers': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetOffers,
+                    request_deserializer=catalog_dot_v2_dot_catalog__pb2.BatchGetOffersRequest.FromString,
+                    response_serializer=catalog_dot_v2_dot_catalog__pb2.BatchGetOffersResponse.SerializeToString,
+            ),
+            'BatchGetProductViews': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetProductViews,
+                    request_deserializer=catalog_dot_v2_dot_catalog__pb2.BatchGetProductViewsRequest.FromString,
+                    response_serializer=catalog_dot_v2_dot_catalog__pb2.BatchGetProductViewsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -202,5 +275,73 @@ class CatalogService(object):
         return grpc.experimental.unary_unary(request, target, '/catalog.v2.CatalogService/DeleteProducts',
             catalog_dot_v2_dot_catalog__pb2.DeleteProductsRequest.SerializeToString,
             catalog_dot_v2_dot_catalog__pb2.DeleteProductsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpsertOffers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/catalog.v2.CatalogService/UpsertOffers',
+            catalog_dot_v2_dot_catalog__pb2.UpsertOffersRequest.SerializeToString,
+            catalog_dot_v2_dot_catalog__pb2.UpsertOffersResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteOffers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/catalog.v2.CatalogService/DeleteOffers',
+            catalog_dot_v2_dot_catalog__pb2.DeleteOffersRequest.SerializeToString,
+            catalog_dot_v2_dot_catalog__pb2.DeleteOffersResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def BatchGetOffers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/catalog.v2.CatalogService/BatchGetOffers',
+            catalog_dot_v2_dot_catalog__pb2.BatchGetOffersRequest.SerializeToString,
+            catalog_dot_v2_dot_catalog__pb2.BatchGetOffersResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def BatchGetProductViews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/catalog.v2.CatalogService/BatchGetProductViews',
+            catalog_dot_v2_dot_catalog__pb2.BatchGetProductViewsRequest.SerializeToString,
+            catalog_dot_v2_dot_catalog__pb2.BatchGetProductViewsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

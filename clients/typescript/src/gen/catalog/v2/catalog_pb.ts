@@ -16,8 +16,8 @@
 // @generated from file catalog/v2/catalog.proto (package catalog.v2, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -26,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file catalog/v2/catalog.proto.
  */
 export const file_catalog_v2_catalog: GenFile = /*@__PURE__*/
-  fileDesc("ChhjYXRhbG9nL3YyL2NhdGFsb2cucHJvdG8SCmNhdGFsb2cudjIiNAoFTW9uZXkSFQoNY3VycmVuY3lfY29kZRgBIAEoCRIUCgxhbW91bnRfbWlub3IYAiABKAMixAIKB1Byb2R1Y3QSCgoCaWQYASABKAkSCwoDc2t1GAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEiAKBXByaWNlGAUgASgLMhEuY2F0YWxvZy52Mi5Nb25leRIWCg5zdG9ja19xdWFudGl0eRgGIAEoAxI3CgphdHRyaWJ1dGVzGAcgAygLMiMuY2F0YWxvZy52Mi5Qcm9kdWN0LkF0dHJpYnV0ZXNFbnRyeRIUCgxjYXRlZ29yeV9pZHMYCCADKAkSDwoHdmVyc2lvbhgJIAEoAxIvCgt1cGRhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiTgoRR2V0UHJvZHVjdFJlcXVlc3QSCgoCaWQYASABKAkSLQoJcmVhZF9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJVChdCYXRjaEdldFByb2R1Y3RzUmVxdWVzdBILCgNpZHMYASADKAkSLQoJcmVhZF9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJGChhCYXRjaEdldFByb2R1Y3RzUmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmNhdGFsb2cudjIuUHJvZHVjdFJlc3VsdCJ4Cg1Qcm9kdWN0UmVzdWx0EgoKAmlkGAEgASgJEiYKB3Byb2R1Y3QYAiABKAsyEy5jYXRhbG9nLnYyLlByb2R1Y3RIABIpCglub3RfZm91bmQYAyABKAsyFC5jYXRhbG9nLnYyLk5vdEZvdW5kSABCCAoGcmVzdWx0IgoKCE5vdEZvdW5kIoABChNMaXN0UHJvZHVjdHNSZXF1ZXN0EhMKC2NhdGVnb3J5X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEi0KCXJlYWRfbWFzaxgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siVgoUTGlzdFByb2R1Y3RzUmVzcG9uc2USJQoIcHJvZHVjdHMYASADKAsyEy5jYXRhbG9nLnYyLlByb2R1Y3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlIKFVVwc2VydFByb2R1Y3RzUmVxdWVzdBIlCghwcm9kdWN0cxgBIAMoCzITLmNhdGFsb2cudjIuUHJvZHVjdBISCgpyZXF1ZXN0X2lkGAIgASgJIj8KFlVwc2VydFByb2R1Y3RzUmVzcG9uc2USJQoIcHJvZHVjdHMYASADKAsyEy5jYXRhbG9nLnYyLlByb2R1Y3QiJAoVRGVsZXRlUHJvZHVjdHNSZXF1ZXN0EgsKA2lkcxgBIAMoCSIvChZEZWxldGVQcm9kdWN0c1Jlc3BvbnNlEhUKDWRlbGV0ZWRfY291bnQYASABKAMytgMKDkNhdGFsb2dTZXJ2aWNlEkAKCkdldFByb2R1Y3QSHS5jYXRhbG9nLnYyLkdldFByb2R1Y3RSZXF1ZXN0GhMuY2F0YWxvZy52Mi5Qcm9kdWN0El0KEEJhdGNoR2V0UHJvZHVjdHMSIy5jYXRhbG9nLnYyLkJhdGNoR2V0UHJvZHVjdHNSZXF1ZXN0GiQuY2F0YWxvZy52Mi5CYXRjaEdldFByb2R1Y3RzUmVzcG9uc2USUQoMTGlzdFByb2R1Y3RzEh8uY2F0YWxvZy52Mi5MaXN0UHJvZHVjdHNSZXF1ZXN0GiAuY2F0YWxvZy52Mi5MaXN0UHJvZHVjdHNSZXNwb25zZRJXCg5VcHNlcnRQcm9kdWN0cxIhLmNhdGFsb2cudjIuVXBzZXJ0UHJvZHVjdHNSZXF1ZXN0GiIuY2F0YWxvZy52Mi5VcHNlcnRQcm9kdWN0c1Jlc3BvbnNlElcKDkRlbGV0ZVByb2R1Y3RzEiEuY2F0YWxvZy52Mi5EZWxldGVQcm9kdWN0c1JlcXVlc3QaIi5jYXRhbG9nLnYyLkRlbGV0ZVByb2R1Y3RzUmVzcG9uc2VCHwoOY29tLmNhdGFsb2cudjJQAcoCCkNhdGFsb2dcVjJiBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChhjYXRhbG9nL3YyL2NhdGFsb2cucHJvdG8SCmNhdGFsb2cudjIiNAoFTW9uZXkSFQoNY3VycmVuY3lfY29kZRgBIAEoCRIUCgxhbW91bnRfbWlub3IYAiABKAMixAIKB1Byb2R1Y3QSCgoCaWQYASABKAkSCwoDc2t1GAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEiAKBXByaWNlGAUgASgLMhEuY2F0YWxvZy52Mi5Nb25leRIWCg5zdG9ja19xdWFudGl0eRgGIAEoAxI3CgphdHRyaWJ1dGVzGAcgAygLMiMuY2F0YWxvZy52Mi5Qcm9kdWN0LkF0dHJpYnV0ZXNFbnRyeRIUCgxjYXRlZ29yeV9pZHMYCCADKAkSDwoHdmVyc2lvbhgJIAEoAxIvCgt1cGRhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiTgoRR2V0UHJvZHVjdFJlcXVlc3QSCgoCaWQYASABKAkSLQoJcmVhZF9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJVChdCYXRjaEdldFByb2R1Y3RzUmVxdWVzdBILCgNpZHMYASADKAkSLQoJcmVhZF9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJGChhCYXRjaEdldFByb2R1Y3RzUmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmNhdGFsb2cudjIuUHJvZHVjdFJlc3VsdCJ4Cg1Qcm9kdWN0UmVzdWx0EgoKAmlkGAEgASgJEiYKB3Byb2R1Y3QYAiABKAsyEy5jYXRhbG9nLnYyLlByb2R1Y3RIABIpCglub3RfZm91bmQYAyABKAsyFC5jYXRhbG9nLnYyLk5vdEZvdW5kSABCCAoGcmVzdWx0IgoKCE5vdEZvdW5kIoABChNMaXN0UHJvZHVjdHNSZXF1ZXN0EhMKC2NhdGVnb3J5X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEi0KCXJlYWRfbWFzaxgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siVgoUTGlzdFByb2R1Y3RzUmVzcG9uc2USJQoIcHJvZHVjdHMYASADKAsyEy5jYXRhbG9nLnYyLlByb2R1Y3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlIKFVVwc2VydFByb2R1Y3RzUmVxdWVzdBIlCghwcm9kdWN0cxgBIAMoCzITLmNhdGFsb2cudjIuUHJvZHVjdBISCgpyZXF1ZXN0X2lkGAIgASgJIj8KFlVwc2VydFByb2R1Y3RzUmVzcG9uc2USJQoIcHJvZHVjdHMYASADKAsyEy5jYXRhbG9nLnYyLlByb2R1Y3QiJAoVRGVsZXRlUHJvZHVjdHNSZXF1ZXN0EgsKA2lkcxgBIAMoCSIvChZEZWxldGVQcm9kdWN0c1Jlc3BvbnNlEhUKDWRlbGV0ZWRfY291bnQYASABKAMiLgoIT2ZmZXJLZXkSEgoKcHJvZHVjdF9pZBgBIAEoCRIOCgZtYXJrZXQYAiABKAki1wEKBU9mZmVyEhIKCnByb2R1Y3RfaWQYASABKAkSDgoGbWFya2V0GAIgASgJEiAKBXByaWNlGAMgASgLMhEuY2F0YWxvZy52Mi5Nb25leRIWCg5zdG9ja19xdWFudGl0eRgEIAEoAxIuCgxhdmFpbGFiaWxpdHkYBSABKA4yGC5jYXRhbG9nLnYyLkF2YWlsYWJpbGl0eRIPCgd2ZXJzaW9uGAYgASgDEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI4ChNVcHNlcnRPZmZlcnNSZXF1ZXN0EiEKBm9mZmVycxgBIAMoCzIRLmNhdGFsb2cudjIuT2ZmZXIiOQoUVXBzZXJ0T2ZmZXJzUmVzcG9uc2USIQoGb2ZmZXJzGAEgAygLMhEuY2F0YWxvZy52Mi5PZmZlciI5ChNEZWxldGVPZmZlcnNSZXF1ZXN0EiIKBGtleXMYASADKAsyFC5jYXRhbG9nLnYyLk9mZmVyS2V5Ii0KFERlbGV0ZU9mZmVyc1Jlc3BvbnNlEhUKDWRlbGV0ZWRfY291bnQYASABKAMiOwoVQmF0Y2hHZXRPZmZlcnNSZXF1ZXN0EiIKBGtleXMYASADKAsyFC5jYXRhbG9nLnYyLk9mZmVyS2V5IkIKFkJhdGNoR2V0T2ZmZXJzUmVzcG9uc2USKAoHcmVzdWx0cxgBIAMoCzIXLmNhdGFsb2cudjIuT2ZmZXJSZXN1bHQiiQEKC09mZmVyUmVzdWx0EiEKA2tleRgBIAEoCzIULmNhdGFsb2cudjIuT2ZmZXJLZXkSIgoFb2ZmZXIYAiABKAsyES5jYXRhbG9nLnYyLk9mZmVySAASKQoJbm90X2ZvdW5kGAMgASgLMhQuY2F0YWxvZy52Mi5Ob3RGb3VuZEgAQggKBnJlc3VsdCJCChtCYXRjaEdldFByb2R1Y3RWaWV3c1JlcXVlc3QSEwoLcHJvZHVjdF9pZHMYASADKAkSDgoGbWFya2V0GAIgASgJIk4KHEJhdGNoR2V0UHJvZHVjdFZpZXdzUmVzcG9uc2USLgoHcmVzdWx0cxgBIAMoCzIdLmNhdGFsb2cudjIuUHJvZHVjdFZpZXdSZXN1bHQihQEKEVByb2R1Y3RWaWV3UmVzdWx0EhIKCnByb2R1Y3RfaWQYASABKAkSJwoEdmlldxgCIAEoCzIXLmNhdGFsb2cudjIuUHJvZHVjdFZpZXdIABIpCglub3RfZm91bmQYAyABKAsyFC5jYXRhbG9nLnYyLk5vdEZvdW5kSABCCAoGcmVzdWx0IlUKC1Byb2R1Y3RWaWV3EiQKB3Byb2R1Y3QYASABKAsyEy5jYXRhbG9nLnYyLlByb2R1Y3QSIAoFb2ZmZXIYAiABKAsyES5jYXRhbG9nLnYyLk9mZmVyKqABCgxBdmFpbGFiaWxpdHkSHAoYQVZBSUxBQklMSVRZX1VOU1BFQ0lGSUVEEAASGQoVQVZBSUxBQklMSVRZX0lOX1NUT0NLEAESHQoZQVZBSUxBQklMSVRZX09VVF9PRl9TVE9DSxACEhkKFUFWQUlMQUJJTElUWV9QUkVPUkRFUhADEh0KGUFWQUlMQUJJTElUWV9ESVNDT05USU5VRUQQBDKgBgoOQ2F0YWxvZ1NlcnZpY2USQAoKR2V0UHJvZHVjdBIdLmNhdGFsb2cudjIuR2V0UHJvZHVjdFJlcXVlc3QaEy5jYXRhbG9nLnYyLlByb2R1Y3QSXQoQQmF0Y2hHZXRQcm9kdWN0cxIjLmNhdGFsb2cudjIuQmF0Y2hHZXRQcm9kdWN0c1JlcXVlc3QaJC5jYXRhbG9nLnYyLkJhdGNoR2V0UHJvZHVjdHNSZXNwb25zZRJRCgxMaXN0UHJvZHVjdHMSHy5jYXRhbG9nLnYyLkxpc3RQcm9kdWN0c1JlcXVlc3QaIC5jYXRhbG9nLnYyLkxpc3RQcm9kdWN0c1Jlc3BvbnNlElcKDlVwc2VydFByb2R1Y3RzEiEuY2F0YWxvZy52Mi5VcHNlcnRQcm9kdWN0c1JlcXVlc3QaIi5jYXRhbG9nLnYyLlVwc2VydFByb2R1Y3RzUmVzcG9uc2USVwoORGVsZXRlUHJvZHVjdHMSIS5jYXRhbG9nLnYyLkRlbGV0ZVByb2R1Y3RzUmVxdWVzdBoiLmNhdGFsb2cudjIuRGVsZXRlUHJvZHVjdHNSZXNwb25zZRJRCgxVcHNlcnRPZmZlcnMSHy5jYXRhbG9nLnYyLlVwc2VydE9mZmVyc1JlcXVlc3QaIC5jYXRhbG9nLnYyLlVwc2VydE9mZmVyc1Jlc3BvbnNlElEKDERlbGV0ZU9mZmVycxIfLmNhdGFsb2cudjIuRGVsZXRlT2ZmZXJzUmVxdWVzdBogLmNhdGFsb2cudjIuRGVsZXRlT2ZmZXJzUmVzcG9uc2USVwoOQmF0Y2hHZXRPZmZlcnMSIS5jYXRhbG9nLnYyLkJhdGNoR2V0T2ZmZXJzUmVxdWVzdBoiLmNhdGFsb2cudjIuQmF0Y2hHZXRPZmZlcnNSZXNwb25zZRJpChRCYXRjaEdldFByb2R1Y3RWaWV3cxInLmNhdGFsb2cudjIuQmF0Y2hHZXRQcm9kdWN0Vmlld3NSZXF1ZXN0GiguY2F0YWxvZy52Mi5CYXRjaEdldFByb2R1Y3RWaWV3c1Jlc3BvbnNlQh8KDmNvbS5jYXRhbG9nLnYyUAHKAgpDYXRhbG9nXFYyYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * An amount of money in one currency.
@@ -415,6 +415,403 @@ export const DeleteProductsResponseSchema: GenMessage<DeleteProductsResponse> = 
   messageDesc(file_catalog_v2_catalog, 12);
 
 /**
+ * Names one offer: a product in a market.
+ *
+ * @generated from message catalog.v2.OfferKey
+ */
+export type OfferKey = Message<"catalog.v2.OfferKey"> & {
+  /**
+   * The product's id (rules as Product.id).
+   *
+   * @generated from field: string product_id = 1;
+   */
+  productId: string;
+
+  /**
+   * 1..16 characters [A-Za-z0-9_-], e.g. "de" or "fr-FR".
+   *
+   * @generated from field: string market = 2;
+   */
+  market: string;
+};
+
+/**
+ * Describes the message catalog.v2.OfferKey.
+ * Use `create(OfferKeySchema)` to create a new message.
+ */
+export const OfferKeySchema: GenMessage<OfferKey> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 13);
+
+/**
+ * What one market sells a product for.
+ *
+ * @generated from message catalog.v2.Offer
+ */
+export type Offer = Message<"catalog.v2.Offer"> & {
+  /**
+   * With market, the offer's key (required).
+   *
+   * @generated from field: string product_id = 1;
+   */
+  productId: string;
+
+  /**
+   * See OfferKey.market (required).
+   *
+   * @generated from field: string market = 2;
+   */
+  market: string;
+
+  /**
+   * The price in this market (required).
+   *
+   * @generated from field: catalog.v2.Money price = 3;
+   */
+  price?: Money | undefined;
+
+  /**
+   * Units this market can sell; >= 0.
+   *
+   * @generated from field: int64 stock_quantity = 4;
+   */
+  stockQuantity: bigint;
+
+  /**
+   * Whether the market can sell it now.
+   *
+   * @generated from field: catalog.v2.Availability availability = 5;
+   */
+  availability: Availability;
+
+  /**
+   * As Product.version: returned by the server; on upsert, 0 writes
+   * unconditionally, otherwise it must match the stored version.
+   *
+   * @generated from field: int64 version = 6;
+   */
+  version: bigint;
+
+  /**
+   * Set by the server when stored.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 7;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message catalog.v2.Offer.
+ * Use `create(OfferSchema)` to create a new message.
+ */
+export const OfferSchema: GenMessage<Offer> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 14);
+
+/**
+ * @generated from message catalog.v2.UpsertOffersRequest
+ */
+export type UpsertOffersRequest = Message<"catalog.v2.UpsertOffersRequest"> & {
+  /**
+   * 1..max_batch_size offers with distinct keys.
+   *
+   * @generated from field: repeated catalog.v2.Offer offers = 1;
+   */
+  offers: Offer[];
+};
+
+/**
+ * Describes the message catalog.v2.UpsertOffersRequest.
+ * Use `create(UpsertOffersRequestSchema)` to create a new message.
+ */
+export const UpsertOffersRequestSchema: GenMessage<UpsertOffersRequest> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 15);
+
+/**
+ * @generated from message catalog.v2.UpsertOffersResponse
+ */
+export type UpsertOffersResponse = Message<"catalog.v2.UpsertOffersResponse"> & {
+  /**
+   * The stored offers, in request order, with their new version.
+   *
+   * @generated from field: repeated catalog.v2.Offer offers = 1;
+   */
+  offers: Offer[];
+};
+
+/**
+ * Describes the message catalog.v2.UpsertOffersResponse.
+ * Use `create(UpsertOffersResponseSchema)` to create a new message.
+ */
+export const UpsertOffersResponseSchema: GenMessage<UpsertOffersResponse> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 16);
+
+/**
+ * @generated from message catalog.v2.DeleteOffersRequest
+ */
+export type DeleteOffersRequest = Message<"catalog.v2.DeleteOffersRequest"> & {
+  /**
+   * 1..max_batch_size distinct keys.
+   *
+   * @generated from field: repeated catalog.v2.OfferKey keys = 1;
+   */
+  keys: OfferKey[];
+};
+
+/**
+ * Describes the message catalog.v2.DeleteOffersRequest.
+ * Use `create(DeleteOffersRequestSchema)` to create a new message.
+ */
+export const DeleteOffersRequestSchema: GenMessage<DeleteOffersRequest> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 17);
+
+/**
+ * @generated from message catalog.v2.DeleteOffersResponse
+ */
+export type DeleteOffersResponse = Message<"catalog.v2.DeleteOffersResponse"> & {
+  /**
+   * How many of the keys named an offer that existed.
+   *
+   * @generated from field: int64 deleted_count = 1;
+   */
+  deletedCount: bigint;
+};
+
+/**
+ * Describes the message catalog.v2.DeleteOffersResponse.
+ * Use `create(DeleteOffersResponseSchema)` to create a new message.
+ */
+export const DeleteOffersResponseSchema: GenMessage<DeleteOffersResponse> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 18);
+
+/**
+ * @generated from message catalog.v2.BatchGetOffersRequest
+ */
+export type BatchGetOffersRequest = Message<"catalog.v2.BatchGetOffersRequest"> & {
+  /**
+   * 1..max_batch_size distinct keys.
+   *
+   * @generated from field: repeated catalog.v2.OfferKey keys = 1;
+   */
+  keys: OfferKey[];
+};
+
+/**
+ * Describes the message catalog.v2.BatchGetOffersRequest.
+ * Use `create(BatchGetOffersRequestSchema)` to create a new message.
+ */
+export const BatchGetOffersRequestSchema: GenMessage<BatchGetOffersRequest> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 19);
+
+/**
+ * @generated from message catalog.v2.BatchGetOffersResponse
+ */
+export type BatchGetOffersResponse = Message<"catalog.v2.BatchGetOffersResponse"> & {
+  /**
+   * Exactly one per requested key, in request order.
+   *
+   * @generated from field: repeated catalog.v2.OfferResult results = 1;
+   */
+  results: OfferResult[];
+};
+
+/**
+ * Describes the message catalog.v2.BatchGetOffersResponse.
+ * Use `create(BatchGetOffersResponseSchema)` to create a new message.
+ */
+export const BatchGetOffersResponseSchema: GenMessage<BatchGetOffersResponse> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 20);
+
+/**
+ * @generated from message catalog.v2.OfferResult
+ */
+export type OfferResult = Message<"catalog.v2.OfferResult"> & {
+  /**
+   * The requested key.
+   *
+   * @generated from field: catalog.v2.OfferKey key = 1;
+   */
+  key?: OfferKey | undefined;
+
+  /**
+   * @generated from oneof catalog.v2.OfferResult.result
+   */
+  result: {
+    /**
+     * The offer.
+     *
+     * @generated from field: catalog.v2.Offer offer = 2;
+     */
+    value: Offer;
+    case: "offer";
+  } | {
+    /**
+     * Set when no offer has this key.
+     *
+     * @generated from field: catalog.v2.NotFound not_found = 3;
+     */
+    value: NotFound;
+    case: "notFound";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message catalog.v2.OfferResult.
+ * Use `create(OfferResultSchema)` to create a new message.
+ */
+export const OfferResultSchema: GenMessage<OfferResult> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 21);
+
+/**
+ * @generated from message catalog.v2.BatchGetProductViewsRequest
+ */
+export type BatchGetProductViewsRequest = Message<"catalog.v2.BatchGetProductViewsRequest"> & {
+  /**
+   * 1..max_batch_size distinct product ids.
+   *
+   * @generated from field: repeated string product_ids = 1;
+   */
+  productIds: string[];
+
+  /**
+   * The market whose offers to include (rules as OfferKey.market).
+   *
+   * @generated from field: string market = 2;
+   */
+  market: string;
+};
+
+/**
+ * Describes the message catalog.v2.BatchGetProductViewsRequest.
+ * Use `create(BatchGetProductViewsRequestSchema)` to create a new message.
+ */
+export const BatchGetProductViewsRequestSchema: GenMessage<BatchGetProductViewsRequest> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 22);
+
+/**
+ * @generated from message catalog.v2.BatchGetProductViewsResponse
+ */
+export type BatchGetProductViewsResponse = Message<"catalog.v2.BatchGetProductViewsResponse"> & {
+  /**
+   * Exactly one per requested id, in request order.
+   *
+   * @generated from field: repeated catalog.v2.ProductViewResult results = 1;
+   */
+  results: ProductViewResult[];
+};
+
+/**
+ * Describes the message catalog.v2.BatchGetProductViewsResponse.
+ * Use `create(BatchGetProductViewsResponseSchema)` to create a new message.
+ */
+export const BatchGetProductViewsResponseSchema: GenMessage<BatchGetProductViewsResponse> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 23);
+
+/**
+ * @generated from message catalog.v2.ProductViewResult
+ */
+export type ProductViewResult = Message<"catalog.v2.ProductViewResult"> & {
+  /**
+   * The requested product id.
+   *
+   * @generated from field: string product_id = 1;
+   */
+  productId: string;
+
+  /**
+   * @generated from oneof catalog.v2.ProductViewResult.result
+   */
+  result: {
+    /**
+     * The product and its offer in the market.
+     *
+     * @generated from field: catalog.v2.ProductView view = 2;
+     */
+    value: ProductView;
+    case: "view";
+  } | {
+    /**
+     * Set when no product has this id (whether or not an offer does).
+     *
+     * @generated from field: catalog.v2.NotFound not_found = 3;
+     */
+    value: NotFound;
+    case: "notFound";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message catalog.v2.ProductViewResult.
+ * Use `create(ProductViewResultSchema)` to create a new message.
+ */
+export const ProductViewResultSchema: GenMessage<ProductViewResult> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 24);
+
+/**
+ * A product as one market sells it.
+ *
+ * @generated from message catalog.v2.ProductView
+ */
+export type ProductView = Message<"catalog.v2.ProductView"> & {
+  /**
+   * The whole product.
+   *
+   * @generated from field: catalog.v2.Product product = 1;
+   */
+  product?: Product | undefined;
+
+  /**
+   * Its offer in the requested market; unset when the market has none.
+   *
+   * @generated from field: catalog.v2.Offer offer = 2;
+   */
+  offer?: Offer | undefined;
+};
+
+/**
+ * Describes the message catalog.v2.ProductView.
+ * Use `create(ProductViewSchema)` to create a new message.
+ */
+export const ProductViewSchema: GenMessage<ProductView> = /*@__PURE__*/
+  messageDesc(file_catalog_v2_catalog, 25);
+
+/**
+ * Whether a market can sell an offer now.
+ *
+ * @generated from enum catalog.v2.Availability
+ */
+export enum Availability {
+  /**
+   * @generated from enum value: AVAILABILITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: AVAILABILITY_IN_STOCK = 1;
+   */
+  IN_STOCK = 1,
+
+  /**
+   * @generated from enum value: AVAILABILITY_OUT_OF_STOCK = 2;
+   */
+  OUT_OF_STOCK = 2,
+
+  /**
+   * @generated from enum value: AVAILABILITY_PREORDER = 3;
+   */
+  PREORDER = 3,
+
+  /**
+   * @generated from enum value: AVAILABILITY_DISCONTINUED = 4;
+   */
+  DISCONTINUED = 4,
+}
+
+/**
+ * Describes the enum catalog.v2.Availability.
+ */
+export const AvailabilitySchema: GenEnum<Availability> = /*@__PURE__*/
+  enumDesc(file_catalog_v2_catalog, 0);
+
+/**
  * @generated from service catalog.v2.CatalogService
  */
 export const CatalogService: GenService<{
@@ -470,6 +867,51 @@ export const CatalogService: GenService<{
     methodKind: "unary";
     input: typeof DeleteProductsRequestSchema;
     output: typeof DeleteProductsResponseSchema;
+  },
+  /**
+   * Creates or replaces offers (what one market sells a product for), all
+   * or nothing, with the same optimistic versions as products. An offer
+   * does not require its product to exist (they may be written in either
+   * order).
+   *
+   * @generated from rpc catalog.v2.CatalogService.UpsertOffers
+   */
+  upsertOffers: {
+    methodKind: "unary";
+    input: typeof UpsertOffersRequestSchema;
+    output: typeof UpsertOffersResponseSchema;
+  },
+  /**
+   * Deletes offers by key; returns how many existed.
+   *
+   * @generated from rpc catalog.v2.CatalogService.DeleteOffers
+   */
+  deleteOffers: {
+    methodKind: "unary";
+    input: typeof DeleteOffersRequestSchema;
+    output: typeof DeleteOffersResponseSchema;
+  },
+  /**
+   * One result per requested key, in request order.
+   *
+   * @generated from rpc catalog.v2.CatalogService.BatchGetOffers
+   */
+  batchGetOffers: {
+    methodKind: "unary";
+    input: typeof BatchGetOffersRequestSchema;
+    output: typeof BatchGetOffersResponseSchema;
+  },
+  /**
+   * Products with their offer in one market, one result per requested id,
+   * in request order. Assembled views are cached (never older than an
+   * acknowledged write of the product or the offer).
+   *
+   * @generated from rpc catalog.v2.CatalogService.BatchGetProductViews
+   */
+  batchGetProductViews: {
+    methodKind: "unary";
+    input: typeof BatchGetProductViewsRequestSchema;
+    output: typeof BatchGetProductViewsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_catalog_v2_catalog, 0);

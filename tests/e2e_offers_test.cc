@@ -1,0 +1,132 @@
+// Offers and product views through the real server (catalog.v2), on real
+// Redis and MariaDB: the second record type in its own keys and table, the
+// assembled views cached in Redis, and their invalidation by writes made
+// through another server.
+#include "tests/e2e_support.h"
+
+namespace catalog {
+namespace {
+
+namespace v2 = catalog::v2;
+
+struct V2 {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v2::CatalogService::Stub> stub;
+  explicit V2(const std::string& target)
+      : channel(grpc::CreateChannel(target, grpc::InsecureChannelCredentials())),
+        stub(v2::CatalogService::NewStub(channel)) {}
+
+  grpc::Status PutOffer(const std::string& product_id, const std::string& market, int64_t amount) {
+    grpc::ClientContext context;
+    Client::Deadline(context);
+    v2::UpsertOffersRequest request;
+    v2::Offer* offer = request.add_offers();
+    offer->set_product_id(product_id);
+    offer->set_market(market);
+    offer->mutable_price()->set_currency_code("EUR");
+    offer->mutable_price()->set_amount_minor(amount);
+    offer->set_availability(v2::AVAILABILITY_IN_STOCK);
+    v2::UpsertOffersResponse response;
+    return stub->UpsertOffers(&context, request, &response);
+  }
+  v2::BatchGetProductViewsResponse Views(const std::vector<std::string>& ids, const std::string& market) {
+    grpc::ClientContext context;
+    Client::Deadline(context);
+    v2::BatchGetProductViewsRequest request;
+    for (const std::string& id : ids) request.add_product_ids(id);
+    request.set_market(market);
+    v2::BatchGetProductViewsResponse response;
+    const grpc::Status status = stub->BatchGetProductViews(&context, request, &response);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    return response;
+  }
+};
+
+TEST_CASE("offers: stored apart from products, read by key, deleted, in Redis and the offers table") {
+  Stack s;
+  V2 v2(s.server.target());
+  REQUIRE(v2.PutOffer("p1", "de", 1999).ok());
+  REQUIRE(v2.PutOffer("p1", "fr", 2099).ok());
+  CHECK(s.redis.Command({"EXISTS", "offer:p1/de"})->integer == 1);
+  CHECK(s.redis.Command({"EXISTS", "product:p1"})->integer == 0);
+
+  grpc::ClientContext context;
+  Client::Deadline(context);
+  v2::BatchGetOffersRequest request;
+  auto* de = request.add_keys();
+  de->set_product_id("p1");
+  de->set_market("de");
+  auto* at = request.add_keys();
+  at->set_product_id("p1");
+  at->set_market("at");
+  v2::BatchGetOffersResponse response;
+  REQUIRE(v2.stub->BatchGetOffers(&context, request, &response).ok());
+  REQUIRE(response.results_size() == 2);
+  CHECK(response.results(0).offer().price().amount_minor() == 1999);
+  CHECK(response.results(0).offer().version() == 1);
+  CHECK(response.results(1).has_not_found());
+  CHECK(response.results(1).key().market() == "at");
+
+  grpc::ClientContext bad_context;
+  Client::Deadline(bad_context);
+  v2::UpsertOffersRequest bad;
+  bad.add_offers()->set_product_id("p1");
+  v2::UpsertOffersResponse ignored;
+  const grpc::Status refused = v2.stub->UpsertOffers(&bad_context, bad, &ignored);
+  CHECK(refused.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(refused.error_message() == "offers[0].market: required");
+
+  grpc::ClientContext delete_context;
+  Client::Deadline(delete_context);
+  v2::DeleteOffersRequest remove;
+  *remove.add_keys() = *de;
+  v2::DeleteOffersResponse removed;
+  REQUIRE(v2.stub->DeleteOffers(&delete_context, remove, &removed).ok());
+  CHECK(removed.deleted_count() == 1);
+  // The delete's tombstone went to the offers' own cold table.
+  CHECK(s.mysql.client().QueryInt("SELECT COUNT(*) FROM offers WHERE id = 'p1/de'") == 1);
+  CHECK(s.mysql.client().QueryInt("SELECT COUNT(*) FROM products") == 0);
+}
+
+TEST_CASE("product views: assembled, cached in Redis, and never older than a write acknowledged by another server") {
+  RedisServer redis;
+  SharedMySql mysql;
+  CatalogServerProcess a(redis.port(), mysql.port(), mysql.database());
+  CatalogServerProcess b(redis.port(), mysql.port(), mysql.database());
+  Client client_a(a.target());
+  V2 view_a(a.target()), write_b(b.target());
+  REQUIRE(client_a.Upsert({MakeProduct("p1", "shoe"), MakeProduct("p2", "boot")}).ok());
+  REQUIRE(write_b.PutOffer("p1", "de", 1000).ok());
+
+  auto views = view_a.Views({"p1", "p2", "p3"}, "de");
+  REQUIRE(views.results_size() == 3);
+  CHECK(views.results(0).view().product().title() == "shoe");
+  CHECK(views.results(0).view().offer().price().amount_minor() == 1000);
+  CHECK(views.results(1).view().product().title() == "boot");
+  CHECK_FALSE(views.results(1).view().has_offer());
+  CHECK(views.results(2).has_not_found());
+  // Cached: a hash per product with a TTL (volatile-lru may evict it).
+  CHECK(redis.Command({"HEXISTS", "product-view:p1", "de"})->integer == 1);
+  CHECK(redis.Command({"TTL", "product-view:p1"})->integer > 0);
+  redis.ResetStats();
+  views = view_a.Views({"p1", "p2"}, "de");
+  CHECK(redis.CommandCalls("mget") == 1);  // The fences only: no record read.
+  CHECK(redis.CommandCalls("hget") == 2);
+
+  // Writes through B, each read through A right after B acknowledged it.
+  for (int round = 1; round <= 20; ++round) {
+    REQUIRE(write_b.PutOffer("p1", "de", 1000 + round).ok());
+    CHECK(view_a.Views({"p1"}, "de").results(0).view().offer().price().amount_minor() == 1000 + round);
+    Client client_b(b.target());
+    REQUIRE(client_b.Upsert({MakeProduct("p1", absl::StrCat("shoe ", round))}).ok());
+    CHECK(view_a.Views({"p1"}, "de").results(0).view().product().title() == absl::StrCat("shoe ", round));
+  }
+  // A deleted product has no view, whatever was cached.
+  DeleteProductsResponse deleted;
+  REQUIRE(client_a.Delete({"p2"}, &deleted).ok());
+  CHECK(view_a.Views({"p2"}, "de").results(0).has_not_found());
+}
+
+}  // namespace
+}  // namespace catalog
