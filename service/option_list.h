@@ -67,6 +67,9 @@
   X(listen_address, "127.0.0.1:50051", "host:port the gRPC server listens on.")                               \
   X(metrics_listen_address, "", "host:port serving GET /metrics over HTTP (empty: off).")                     \
   X(log_level, "info", "Least severe log lines written to stderr: debug (every call), info, warning, error.") \
+  X(topology_file, "",                                                                                        \
+    "Text-format catalog.config.v1.Topology (proto/catalog/config/v1/topology.proto) placing each record "    \
+    "type on a Redis deployment and a MySQL database; empty: the redis_* and mysql_* options, one of each.")  \
   X(redis_host, "127.0.0.1", "Redis primary tier host (name or address).")                                    \
   X(redis_sentinels, "",                                                                                      \
     "Comma-separated host:port of Redis Sentinels: the master is found and followed through them "            \

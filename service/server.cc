@@ -2,6 +2,9 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <map>
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +15,8 @@
 #include "service/catalog_v2_service.h"
 #include "service/demotion_job.h"
 #include "service/maintenance.h"
+#include "service/topology.h"
+#include "storage/status_macros.h"
 #include "service/metrics_http_server.h"
 #include "storage/executor.h"
 #include "storage/hot_cache.h"
@@ -36,24 +41,30 @@ std::string DemotionHolderName() {
 
 }  // namespace
 
+// One Redis deployment of the topology: where its master is, its pool and
+// (for the products' deployment) its async read loops.
+struct RedisDeploymentParts {
+  storage::RedisOptions options;
+  std::unique_ptr<storage::RedisEndpoint> endpoint;
+  std::unique_ptr<storage::RedisPool> pool;
+  std::unique_ptr<storage::AsyncRedis> async;
+  storage::RedisTierOptions tier;
+};
+
 struct CatalogServer::Parts {
   storage::Metrics metrics;
   std::unique_ptr<Logger> logger;
-  storage::RedisOptions redis_options;
-  // Where the Redis master is; before everything that connects to it.
-  std::unique_ptr<storage::RedisEndpoint> redis_endpoint;
-  storage::MySqlOptions mysql_options;
-  std::unique_ptr<storage::RedisPool> redis_pool;
-  // Before the tier and store that use them, so destroyed after them.
-  std::unique_ptr<storage::AsyncRedis> async_redis;
+  catalog::config::v1::Topology topology;
+  // By name; before everything that connects to them, so destroyed after.
+  std::map<std::string, std::unique_ptr<RedisDeploymentParts>> redis;
+  std::map<std::string, std::unique_ptr<storage::MySqlOptions>> mysql;
   std::unique_ptr<storage::ThreadPoolExecutor> cold_readers;
   std::unique_ptr<storage::HotCache> hot_cache;
   std::unique_ptr<storage::InvalidationListener> invalidation_listener;
   std::unique_ptr<storage::RedisTier> redis_tier;
   std::unique_ptr<storage::MySqlTier> mysql_tier;
   std::unique_ptr<storage::TieredStore> store;
-  // Offers: their own tiers (same Redis deployment and MySQL database as
-  // products, other keys and table).
+  // Offers: their own tiers, where the topology places them.
   std::unique_ptr<storage::RedisTier> offer_redis_tier;
   std::unique_ptr<storage::MySqlTier> offer_mysql_tier;
   std::unique_ptr<storage::TieredStore> offer_store;
@@ -71,6 +82,92 @@ struct CatalogServer::Parts {
   int port = 0;
 };
 
+namespace {
+
+// The pools and endpoints of every deployment and database the topology
+// names; async read loops for the products' deployment only (offers are
+// read synchronously).
+absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
+  const absl::Duration pool_wait =
+      config.pool_wait_timeout_ms == 0 ? absl::InfiniteDuration() : absl::Milliseconds(config.pool_wait_timeout_ms);
+  const std::string& products_redis = PlacementOf(parts->topology, "products").redis();
+  for (const auto& deployment : parts->topology.redis()) {
+    auto d = std::make_unique<RedisDeploymentParts>();
+    d->options.connect_timeout = absl::Milliseconds(config.redis_connect_timeout_ms);
+    d->options.command_timeout = absl::Milliseconds(config.redis_command_timeout_ms);
+    d->options.pool.size = static_cast<int>(config.redis_pool_size);
+    d->options.pool.wait_timeout = pool_wait;
+    if (deployment.has_sentinel()) {
+      storage::SentinelOptions sentinel;
+      for (const std::string& address : deployment.sentinel().sentinels()) {
+        sentinel.sentinels.push_back((*storage::ParseHostPorts(address))[0]);  // Checked with the topology.
+      }
+      sentinel.master_name = deployment.sentinel().master_name();
+      sentinel.connect_timeout = d->options.connect_timeout;
+      d->endpoint = std::make_unique<storage::SentinelEndpoint>(sentinel, &parts->metrics);
+      if (d->endpoint->Current().host.empty()) {
+        parts->logger->Log(LogLevel::kWarning, "storage",
+                           absl::StrCat(d->endpoint->name(),
+                                        ": no sentinel named the master at start-up; asking again every second"));
+      }
+    } else {
+      const storage::HostPort address = (*storage::ParseHostPorts(deployment.standalone().address()))[0];
+      d->options.host = address.host;
+      d->options.port = address.port;
+      d->endpoint = std::make_unique<storage::StaticEndpoint>(address.host, address.port);
+    }
+    d->pool = std::make_unique<storage::RedisPool>(d->options, &parts->metrics, d->endpoint.get());
+    if (config.redis_async_connections > 0 && deployment.name() == products_redis) {
+      storage::AsyncRedisOptions async;
+      async.endpoint = d->endpoint.get();
+      async.connections = static_cast<int>(config.redis_async_connections);
+      async.command_timeout = absl::Milliseconds(config.redis_command_timeout_ms);
+      d->async = std::make_unique<storage::AsyncRedis>(async);
+    }
+    d->tier.write_replicas = deployment.write_replicas();
+    d->tier.wait_timeout = absl::Milliseconds(config.redis_wait_timeout_ms);
+    d->tier.view_ttl = absl::Seconds(config.view_cache_ttl_s);
+    // Each deployment must be configured as a primary store. Unreachable
+    // now is not fatal (it may start later; maintenance checks the
+    // products' deployment again).
+    storage::RedisMonitor monitor(d->pool.get(), &parts->metrics);
+    if (absl::Status s = monitor.CheckOnce(absl::Now() + absl::Seconds(2)); !s.ok()) {
+      if (absl::IsFailedPrecondition(s)) return s;
+      parts->logger->Log(LogLevel::kWarning, "storage",
+                         absl::StrCat("cannot check Redis's configuration at start-up: ", s.message()));
+    }
+    parts->redis[deployment.name()] = std::move(d);
+  }
+  for (const auto& database : parts->topology.mysql()) {
+    auto m = std::make_unique<storage::MySqlOptions>();
+    const storage::HostPort address = (*storage::ParseHostPorts(database.address()))[0];
+    m->host = address.host;
+    m->port = address.port;
+    m->user = database.user();
+    // From the options without a topology file; from the environment
+    // variable the file names otherwise.
+    if (config.topology_file.empty()) {
+      m->password = config.mysql_password;
+    } else if (!database.password_env().empty()) {
+      const char* password = std::getenv(database.password_env().c_str());
+      if (password == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat("topology mysql \"", database.name(), "\": password_env ",
+                                                       database.password_env(), " is not set"));
+      }
+      m->password = password;
+    }
+    m->database = database.database();
+    m->connect_timeout_seconds = static_cast<int>(config.mysql_connect_timeout_s);
+    m->io_timeout_seconds = static_cast<int>(config.mysql_io_timeout_s);
+    m->pool.size = static_cast<int>(config.mysql_pool_size);
+    m->pool.wait_timeout = pool_wait;
+    parts->mysql[database.name()] = std::move(m);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config& config) {
   auto parts = std::make_unique<Parts>();
   parts->metrics.SetCounting(config.count_metrics != 0);
@@ -80,72 +177,30 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   const CallObservers observers{&parts->metrics, parts->logger.get(), config.max_in_flight_calls};
   const storage::Clock* clock = storage::Clock::Real();
 
-  storage::RedisOptions& redis = parts->redis_options;
-  redis.host = config.redis_host;
-  redis.port = static_cast<int>(config.redis_port);
-  redis.connect_timeout = absl::Milliseconds(config.redis_connect_timeout_ms);
-  redis.command_timeout = absl::Milliseconds(config.redis_command_timeout_ms);
-  redis.pool.size = static_cast<int>(config.redis_pool_size);
-  const absl::Duration pool_wait =
-      config.pool_wait_timeout_ms == 0 ? absl::InfiniteDuration() : absl::Milliseconds(config.pool_wait_timeout_ms);
-  redis.pool.wait_timeout = pool_wait;
-
-  storage::MySqlOptions& mysql = parts->mysql_options;
-  mysql.host = config.mysql_host;
-  mysql.port = static_cast<int>(config.mysql_port);
-  mysql.user = config.mysql_user;
-  mysql.password = config.mysql_password;
-  mysql.database = config.mysql_database;
-  mysql.connect_timeout_seconds = static_cast<int>(config.mysql_connect_timeout_s);
-  mysql.io_timeout_seconds = static_cast<int>(config.mysql_io_timeout_s);
-  mysql.pool.size = static_cast<int>(config.mysql_pool_size);
-  mysql.pool.wait_timeout = pool_wait;
+  if (config.topology_file.empty()) {
+    parts->topology = TopologyFromConfig(config);
+  } else {
+    ASSIGN_OR_RETURN(parts->topology, LoadTopologyFile(config.topology_file));
+  }
+  RETURN_IF_ERROR(BuildBackends(config, parts.get()));
+  const auto& products = PlacementOf(parts->topology, "products");
+  const auto& offers = PlacementOf(parts->topology, "offers");
+  RedisDeploymentParts& product_redis = *parts->redis.at(products.redis());
+  RedisDeploymentParts& offer_redis = *parts->redis.at(offers.redis());
 
   const storage::RecordType& type = storage::ProductRecordType();
-  if (config.redis_sentinels.empty()) {
-    parts->redis_endpoint = std::make_unique<storage::StaticEndpoint>(config.redis_host, redis.port);
-  } else {
-    storage::SentinelOptions sentinel;
-    sentinel.sentinels = *storage::ParseHostPorts(config.redis_sentinels);  // Checked by ParseConfig.
-    sentinel.master_name = config.redis_master_name;
-    sentinel.connect_timeout = redis.connect_timeout;
-    parts->redis_endpoint = std::make_unique<storage::SentinelEndpoint>(sentinel, &parts->metrics);
-    if (parts->redis_endpoint->Current().host.empty()) {
-      parts->logger->Log(LogLevel::kWarning, "storage",
-                         absl::StrCat(parts->redis_endpoint->name(),
-                                      ": no sentinel named the master at start-up; asking again every second"));
-    }
-  }
-  parts->redis_pool = std::make_unique<storage::RedisPool>(redis, &parts->metrics, parts->redis_endpoint.get());
-  if (config.redis_async_connections > 0) {
-    storage::AsyncRedisOptions async;
-    async.endpoint = parts->redis_endpoint.get();
-    async.connections = static_cast<int>(config.redis_async_connections);
-    async.command_timeout = absl::Milliseconds(config.redis_command_timeout_ms);
-    parts->async_redis = std::make_unique<storage::AsyncRedis>(async);
-  }
   parts->cold_readers = std::make_unique<storage::ThreadPoolExecutor>(static_cast<int>(config.cold_read_threads));
-  storage::RedisTierOptions tier;
-  tier.write_replicas = static_cast<int>(config.redis_write_replicas);
-  tier.wait_timeout = absl::Milliseconds(config.redis_wait_timeout_ms);
-  tier.view_ttl = absl::Seconds(config.view_cache_ttl_s);
-  parts->redis_tier = std::make_unique<storage::RedisTier>(parts->redis_pool.get(), type, &parts->metrics,
-                                                           parts->async_redis.get(), tier);
-  // Redis must be configured as a primary store. Unreachable now is not
-  // fatal (it may start later; the maintenance thread checks again).
-  parts->redis_monitor = std::make_unique<storage::RedisMonitor>(parts->redis_pool.get(), &parts->metrics);
-  if (absl::Status s = parts->redis_monitor->CheckOnce(absl::Now() + absl::Seconds(2)); !s.ok()) {
-    if (absl::IsFailedPrecondition(s)) return s;
-    parts->logger->Log(LogLevel::kWarning, "storage",
-                       absl::StrCat("cannot check Redis's configuration at start-up: ", s.message()));
-  }
-  parts->mysql_tier = std::make_unique<storage::MySqlTier>(mysql, type, &parts->metrics);
+  parts->redis_tier = std::make_unique<storage::RedisTier>(product_redis.pool.get(), type, &parts->metrics,
+                                                           product_redis.async.get(), product_redis.tier);
+  parts->redis_monitor = std::make_unique<storage::RedisMonitor>(product_redis.pool.get(), &parts->metrics);
+  parts->mysql_tier = std::make_unique<storage::MySqlTier>(*parts->mysql.at(products.mysql()), type, &parts->metrics);
   if (absl::Status s = parts->mysql_tier->EnsureSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot prepare the cold tier table: ", s.message()));
   }
-  parts->offer_redis_tier = std::make_unique<storage::RedisTier>(parts->redis_pool.get(), storage::OfferRecordType(),
-                                                                 &parts->metrics, nullptr, tier);
-  parts->offer_mysql_tier = std::make_unique<storage::MySqlTier>(mysql, storage::OfferRecordType(), &parts->metrics);
+  parts->offer_redis_tier = std::make_unique<storage::RedisTier>(offer_redis.pool.get(), storage::OfferRecordType(),
+                                                                 &parts->metrics, nullptr, offer_redis.tier);
+  parts->offer_mysql_tier = std::make_unique<storage::MySqlTier>(*parts->mysql.at(offers.mysql()),
+                                                                 storage::OfferRecordType(), &parts->metrics);
   if (absl::Status s = parts->offer_mysql_tier->EnsureSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot prepare the offers table: ", s.message()));
   }
@@ -170,7 +225,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
     hot.lease = absl::Milliseconds(config.l1_lease_ms);
     parts->hot_cache = std::make_unique<storage::HotCache>(hot, storage::Clock::Monotonic(), &parts->metrics);
     storage::InvalidationListenerOptions listener;
-    listener.endpoint = parts->redis_endpoint.get();
+    listener.endpoint = product_redis.endpoint.get();
     listener.key_prefix = type.key_prefix;
     listener.connect_timeout = absl::Milliseconds(config.redis_connect_timeout_ms);
     // Several pings per lease, so one late pong does not stop L1.

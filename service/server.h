@@ -29,8 +29,10 @@ class CatalogServer {
   // The bound port (useful with listen_address "127.0.0.1:0").
   int port() const;
 
- private:
+  // Everything the server is made of (server.cc only).
   struct Parts;
+
+ private:
   explicit CatalogServer(std::unique_ptr<Parts> parts);
   std::unique_ptr<Parts> parts_;
 };

@@ -2,12 +2,21 @@
 // Redis and MariaDB: the second record type in its own keys and table, the
 // assembled views cached in Redis, and their invalidation by writes made
 // through another server.
+#include <fstream>
+
+#include "absl/strings/match.h"
 #include "tests/e2e_support.h"
 
 namespace catalog {
 namespace {
 
 namespace v2 = catalog::v2;
+
+// A fresh path under the test's TMPDIR.
+std::string TempPath(const std::string& name) {
+  return std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/" +
+         catalog::testing::UniqueName(name);
+}
 
 struct V2 {
   std::shared_ptr<grpc::Channel> channel;
@@ -126,6 +135,58 @@ TEST_CASE("product views: assembled, cached in Redis, and never older than a wri
   DeleteProductsResponse deleted;
   REQUIRE(client_a.Delete({"p2"}, &deleted).ok());
   CHECK(view_a.Views({"p2"}, "de").results(0).has_not_found());
+}
+
+TEST_CASE("topology file: offers on a Redis of their own, views still never older than an acknowledged write") {
+  RedisServer products_redis, offers_redis;
+  SharedMySql mysql;
+  const std::string path = TempPath("topology") + ".textproto";
+  std::ofstream(path) << "redis { name: \"products\" standalone { address: \"127.0.0.1:" << products_redis.port()
+                      << "\" } }\n"
+                      << "redis { name: \"offers\" standalone { address: \"127.0.0.1:" << offers_redis.port()
+                      << "\" } }\n"
+                      << "mysql { name: \"cold\" address: \"127.0.0.1:" << mysql.port()
+                      << "\" user: \"catalog\" password_env: \"CATALOG_TEST_TOPOLOGY_PASSWORD\" database: \""
+                      << mysql.database() << "\" }\n"
+                      << "records { record_type: \"products\" redis: \"products\" mysql: \"cold\" }\n"
+                      << "records { record_type: \"offers\" redis: \"offers\" mysql: \"cold\" }\n";
+  setenv("CATALOG_TEST_TOPOLOGY_PASSWORD", "catalog", 1);
+  // redis_port points elsewhere on purpose: the file decides.
+  CatalogServerProcess a(1, mysql.port(), mysql.database(), {"--topology_file=" + path});
+  CatalogServerProcess b(1, mysql.port(), mysql.database(), {"--topology_file=" + path});
+  Client client_a(a.target());
+  V2 view_a(a.target()), write_b(b.target());
+  REQUIRE(client_a.Upsert({MakeProduct("p1", "shoe")}).ok());
+  REQUIRE(write_b.PutOffer("p1", "de", 1000).ok());
+  CHECK(products_redis.Command({"EXISTS", "product:p1"})->integer == 1);
+  CHECK(offers_redis.Command({"EXISTS", "product:p1"})->integer == 0);
+  CHECK(offers_redis.Command({"EXISTS", "offer:p1/de"})->integer == 1);
+  CHECK(products_redis.Command({"EXISTS", "offer:p1/de"})->integer == 0);
+  // Views live with the products; offers written on the other deployment
+  // invalidate them before they are acknowledged.
+  for (int round = 1; round <= 10; ++round) {
+    CHECK(view_a.Views({"p1"}, "de").results(0).view().offer().price().amount_minor() == 1000 + round - 1);
+    REQUIRE(write_b.PutOffer("p1", "de", 1000 + round).ok());
+  }
+  CHECK(products_redis.Command({"EXISTS", "product-view:p1"})->integer == 0);  // Invalidated by the last write.
+  CHECK(view_a.Views({"p1"}, "de").results(0).view().offer().price().amount_minor() == 1010);
+}
+
+TEST_CASE("topology file: a bad one stops start-up naming the line and the field") {
+  SharedMySql mysql;
+  const std::string path = TempPath("topology") + ".textproto";
+  std::ofstream(path) << "redis { name: \"r\" standalone { address: \"127.0.0.1:6379\" } }\n"
+                      << "mysql { name: \"m\" address: \"127.0.0.1:3306\" user: \"u\" database: \"d\" }\n"
+                      << "records { record_type: \"products\" redis: \"r\" mysql: \"m\" }\n"
+                      << "records { record_type: \"offers\" redis: \"elsewhere\" mysql: \"m\" }\n";
+  catalog::testing::ChildProcess server;
+  const std::string log = TempPath("topology-refused") + ".log";
+  server.Start({CATALOG_SERVER_BINARY, "--topology_file=" + path}, log);
+  CHECK(server.Stop(0, absl::Seconds(30)) == 1);  // Exits by itself.
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  INFO(text);
+  CHECK(absl::StrContains(text, "line 4: records[1].redis: \"elsewhere\" names no redis deployment"));
 }
 
 }  // namespace
