@@ -412,6 +412,7 @@ absl::StatusOr<std::vector<std::optional<catalog::v2::Offer>>> CatalogCore::Batc
   std::vector<std::string> ids;
   for (const catalog::v2::OfferKey* key : keys) ids.push_back(storage::OfferRecordId(key->product_id(), key->market()));
   ASSIGN_OR_RETURN(std::vector<storage::MaybeValue> values, offers_->Read(ids, deadline));
+  RETURN_IF_ERROR(CheckResponseSize(std::vector<absl::string_view>(ids.begin(), ids.end()), storage::Views(values)));
   std::vector<std::optional<catalog::v2::Offer>> out(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
     if (!values[i].has_value()) continue;
@@ -439,7 +440,11 @@ absl::StatusOr<std::vector<storage::MaybeValue>> CatalogCore::BatchGetProductVie
   }
   metrics_->Add(storage::Counter::view_hits_total, static_cast<int64_t>(product_ids.size() - missing.size()));
   metrics_->Add(storage::Counter::view_misses_total, static_cast<int64_t>(missing.size()));
-  if (missing.empty()) return std::move(cached.views);
+  if (missing.empty()) {
+    RETURN_IF_ERROR(CheckResponseSize(std::vector<absl::string_view>(product_ids.begin(), product_ids.end()),
+                                      storage::Views(cached.views)));
+    return std::move(cached.views);
+  }
   std::vector<std::string> ids, offer_ids;
   for (size_t i : missing) {
     ids.push_back(product_ids[i]);
@@ -466,6 +471,8 @@ absl::StatusOr<std::vector<storage::MaybeValue>> CatalogCore::BatchGetProductVie
   if (absl::Status filled = views_->FillViews(fills, market, deadline); !filled.ok()) {
     metrics_->Add(storage::Counter::view_fill_errors_total);
   }
+  RETURN_IF_ERROR(CheckResponseSize(std::vector<absl::string_view>(product_ids.begin(), product_ids.end()),
+                                    storage::Views(cached.views)));
   return std::move(cached.views);
 }
 

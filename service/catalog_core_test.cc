@@ -356,10 +356,23 @@ TEST_CASE("views: a product or offer write invalidates before it returns, and a 
   CHECK(absl::StrContains(unconfirmed.status().message(), "not acknowledged: retry the call"));
   CHECK(absl::IsUnavailable(f.Upsert({MakeProduct("p1")}).status()));
   // Bad input invalidates nothing and says which field.
+  f.views.fail_invalidate = absl::OkStatus();
   const int invalidations = f.views.invalidations;
   CHECK(f.core.BatchGetProductViews({"p1"}, "", f.deadline).status().message() == "market: required");
   CHECK(absl::IsInvalidArgument(f.PutOffers({MakeOffer("", "de", 1)}).status()));
   CHECK(f.views.invalidations == invalidations);
+  REQUIRE(f.PutOffers({MakeOffer("p1", "de", 1)}).ok());
+  CHECK(f.views.invalidations == invalidations + 1);  // The check above can fail.
+}
+
+TEST_CASE("views: a replayed upsert (same request id) invalidates again before it answers") {
+  Fixture f;
+  REQUIRE(f.Upsert({MakeProduct("p1")}, "req-1").ok());
+  const int invalidations = f.views.invalidations;
+  f.views.views[{"p1", "de"}] = "stale";  // As if the first call's invalidation had been lost.
+  REQUIRE(f.Upsert({MakeProduct("p1")}, "req-1").ok());
+  CHECK(f.views.invalidations == invalidations + 1);
+  CHECK(f.views.views.empty());
 }
 
 TEST_CASE("demotion runs only under the demotion lock, and frees it after") {

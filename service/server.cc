@@ -179,8 +179,17 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
 
   if (config.topology_file.empty()) {
     parts->topology = TopologyFromConfig(config);
+    RETURN_IF_ERROR(CheckTopology(parts->topology, "from the redis_* and mysql_* options"));
   } else {
     ASSIGN_OR_RETURN(parts->topology, LoadTopologyFile(config.topology_file));
+  }
+  for (const auto& deployment : parts->topology.redis()) {
+    if (deployment.write_replicas() > 0 && config.redis_wait_timeout_ms >= config.redis_command_timeout_ms) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "option redis_wait_timeout_ms: ", config.redis_wait_timeout_ms, " must be below redis_command_timeout_ms ",
+          config.redis_command_timeout_ms, " (redis \"", deployment.name(), "\" has write_replicas ",
+          deployment.write_replicas(), "; WAIT blocks the round trip)"));
+    }
   }
   RETURN_IF_ERROR(BuildBackends(config, parts.get()));
   const auto& products = PlacementOf(parts->topology, "products");

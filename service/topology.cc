@@ -169,6 +169,31 @@ absl::Status Check(const Topology& topology, const Checker& check) {
                          absl::StrCat("\"", p.mysql(), "\" names no mysql database"));
     }
   }
+  // Product views live on the products' deployment and are invalidated
+  // there by offer writes: those invalidations must be as durable as the
+  // offer writes, or a failover could keep an offer and lose the
+  // invalidation of its views.
+  const catalog::config::v1::RedisDeployment* products = nullptr;
+  const catalog::config::v1::RedisDeployment* offers = nullptr;
+  int offers_index = -1;
+  for (int i = 0; i < topology.records_size(); ++i) {
+    for (const auto& r : topology.redis()) {
+      if (r.name() != topology.records(i).redis()) continue;
+      if (topology.records(i).record_type() == "products") products = &r;
+      if (topology.records(i).record_type() == "offers") {
+        offers = &r;
+        offers_index = i;
+      }
+    }
+  }
+  if (products != nullptr && offers != nullptr && products->write_replicas() < offers->write_replicas()) {
+    const auto& p = topology.records(offers_index);
+    return check.Error({{records_field, offers_index}}, field_of(p, "redis"), -1,
+                       absl::StrCat("records[", offers_index, "].redis"),
+                       absl::StrCat("offers on \"", offers->name(), "\" (write_replicas ", offers->write_replicas(),
+                                    ") invalidate product views on \"", products->name(), "\" (write_replicas ",
+                                    products->write_replicas(), "): raise the latter to at least the former"));
+  }
   for (const char* type : kRecordTypes) {
     if (!placed.contains(type)) {
       return check.Error({}, nullptr, -1, "records", absl::StrCat("record type \"", type, "\" is not placed"));
@@ -191,6 +216,10 @@ absl::StatusOr<Topology> ParseTopology(absl::string_view text, absl::string_view
   }
   if (absl::Status s = Check(topology, Checker(source, &tree)); !s.ok()) return s;
   return topology;
+}
+
+absl::Status CheckTopology(const Topology& topology, absl::string_view source) {
+  return Check(topology, Checker(source, nullptr));
 }
 
 absl::StatusOr<Topology> LoadTopologyFile(const std::string& path) {

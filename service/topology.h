@@ -25,6 +25,9 @@ inline constexpr const char* kRecordTypes[] = {"products", "offers"};
 // Parses and checks a topology in text format; `source` names it in errors.
 absl::StatusOr<catalog::config::v1::Topology> ParseTopology(absl::string_view text, absl::string_view source);
 
+// The same checks on a topology built in code (no lines to name).
+absl::Status CheckTopology(const catalog::config::v1::Topology& topology, absl::string_view source);
+
 // Reads and parses `path`.
 absl::StatusOr<catalog::config::v1::Topology> LoadTopologyFile(const std::string& path);
 

@@ -13,7 +13,7 @@ std::string Error(const std::string& text) {
 }
 
 constexpr char kGood[] = R"(
-redis { name: "main" standalone { address: "127.0.0.1:6379" } }
+redis { name: "main" standalone { address: "127.0.0.1:6379" } write_replicas: 1 }
 redis { name: "side" sentinel { sentinels: "127.0.0.1:26379" master_name: "catalog" } write_replicas: 1 }
 mysql { name: "cold" address: "127.0.0.1:3306" user: "catalog" database: "catalog" }
 records { record_type: "products" redis: "main" mysql: "cold" }
@@ -48,6 +48,7 @@ TEST_CASE("topology: bad files stop start-up naming the line and the field") {
   CHECK(Error(text) == "topology t.textproto line 3: redis[1].name: \"main\" is named twice");
   text = kGood;
   text.replace(text.find("standalone { address: \"127.0.0.1:6379\" }"), 40, "cluster { seeds: \"127.0.0.1:7000\" }");
+  INFO(text);
   CHECK(Error(text) ==
         "topology t.textproto line 2: redis[0].cluster: Redis Cluster is not supported yet (use standalone or sentinel)");
   text = kGood;
@@ -58,6 +59,16 @@ TEST_CASE("topology: bad files stop start-up naming the line and the field") {
   CHECK(Error("mysql {\n  name: \"m\"\n  address: \"db\"\n}\n") ==
         "topology t.textproto line 3: mysql[0].address: \"db\" is not host:port");
   CHECK(absl::IsNotFound(LoadTopologyFile("/nonexistent/topology").status()));
+  text = kGood;
+  const std::string main_replicas = " write_replicas: 1 }";
+  text.replace(text.find(main_replicas), main_replicas.size(), " }");  // main: 0, side (offers): 1.
+  CHECK(Error(text) == "topology t.textproto line 6: records[1].redis: offers on \"side\" (write_replicas 1) "
+                       "invalidate product views on \"main\" (write_replicas 0): raise the latter to at least the "
+                       "former");
+  Config empty_host;
+  empty_host.redis_host = "";
+  CHECK(CheckTopology(TopologyFromConfig(empty_host), "from the options").message() ==
+        "topology from the options: redis[0].standalone.address: \":6379\" is not host:port");
 }
 
 TEST_CASE("topology: without a file, the options make one deployment and one database for every type") {

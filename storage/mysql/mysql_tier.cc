@@ -194,7 +194,7 @@ absl::Status MySqlTier::ClaimFence(ConnectionPool<MySqlConnection>::Lease& lease
       ": another instance took the demotion lock; nothing was written"));
   // The newest token, for a lock whose counter fell behind (ColdTier).
   fenced.SetPayload(kFenceTokenPayload, absl::Cord(absl::StrCat(current)));
-  return fenced;  // The caller closes the connection: rolled back.
+  return fenced;  // The caller rolls back.
 }
 
 absl::StatusOr<absl::flat_hash_map<std::string, ColdRecord>> MySqlTier::SelectRows(
@@ -266,7 +266,12 @@ absl::StatusOr<std::vector<bool>> MySqlTier::PutIfNewer(absl::Span<const ColdWri
     }
     in_transaction = true;
     RETURN_IF_ERROR(Control(*lease, "START TRANSACTION"));
-    RETURN_IF_ERROR(ClaimFence(*lease, fencing_token, deadline));
+    if (absl::Status claimed = ClaimFence(*lease, fencing_token, deadline); !claimed.ok()) {
+      // Refused (a normal event): roll back and keep the connection; close
+      // it only if that fails (closing retires the pool's idle ones too).
+      if (absl::IsFailedPrecondition(claimed) && Control(*lease, "ROLLBACK").ok()) in_transaction = false;
+      return claimed;
+    }
   }
   const std::string head = absl::StrCat("INSERT INTO ", type_.table, " (id, payload, version, updated_at) VALUES ");
   // Assignments run left to right and see earlier ones: version goes last

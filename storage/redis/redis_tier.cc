@@ -146,8 +146,10 @@ return 1
 // score) is never removed early.
 // KEYS: a request entry. Its value, rewritten as it is when present (see
 // the compare-and-set script: so that a WAIT after it covers the write
-// that recorded it). Used only when writes wait for replicas.
-constexpr char kGetRequestDurableScript[] = R"lua(#!lua
+// that recorded it). Used only when writes wait for replicas. allow-oom:
+// rewriting a value in place does not grow memory, and replays must work
+// when Redis is full.
+constexpr char kGetRequestDurableScript[] = R"lua(#!lua flags=allow-oom
 local recorded = redis.call('GET', KEYS[1])
 if recorded then redis.call('SET', KEYS[1], recorded) end
 return recorded

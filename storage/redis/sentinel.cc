@@ -68,13 +68,15 @@ void SentinelEndpoint::Suspect(uint64_t epoch) {
   (void)!write(wake_pipe_[1], &byte, 1);
 }
 
-void SentinelEndpoint::Set(const std::string& host, int port, int64_t config_epoch) {
+void SentinelEndpoint::Set(const std::string& host, int port, int64_t config_epoch, bool majority_agrees) {
   const std::string address = ResolveHost(host);
   absl::MutexLock lock(&mu_);
   // Never back to an older configuration: a sentinel that has not yet heard
   // of a failover names the old master (which may be up again, empty,
-  // believing itself master) under an older config epoch.
-  if (config_epoch < config_epoch_) return;
+  // believing itself master) under an older config epoch. Unless a
+  // majority of the sentinels all name it: they were reset or rebuilt
+  // (epochs start again), and they are the authority.
+  if (config_epoch < config_epoch_ && !majority_agrees) return;
   config_epoch_ = config_epoch;
   if (current_.host == address && current_.port == port) return;
   current_ = RedisAddress{address, port, current_.epoch + 1};
@@ -91,6 +93,8 @@ bool SentinelEndpoint::Ask() {
   int64_t best_epoch = -1;
   std::string best_host;
   int best_port = 0;
+  size_t answers = 0;
+  bool all_agree = true;
   for (const HostPort& sentinel : options_.sentinels) {
     if (stop_) return found;
     ContextPtr context = ConnectTo(sentinel, options_.connect_timeout);
@@ -120,14 +124,16 @@ bool SentinelEndpoint::Ask() {
       metrics_->Add(Counter::redis_sentinel_errors_total);
       continue;
     }
+    if (found && (config_epoch != best_epoch || host != best_host || port != best_port)) all_agree = false;
     if (config_epoch > best_epoch) {
       best_epoch = config_epoch;
       best_host = host;
       best_port = port;
     }
     found = true;
+    ++answers;
   }
-  if (found) Set(best_host, best_port, best_epoch);
+  if (found) Set(best_host, best_port, best_epoch, all_agree && answers > options_.sentinels.size() / 2);
   return found;
 }
 

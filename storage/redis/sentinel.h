@@ -5,8 +5,9 @@
 // - At construction every sentinel is asked (`SENTINEL master
 //   <master_name>`, each within connect_timeout) and the answer with the
 //   greatest config epoch is taken; an answer older than one already taken
-//   is ignored, so a sentinel that missed a failover cannot send the
-//   service back to the old master. None answering is not an error:
+//   is ignored (unless a majority of the sentinels all give it: reset
+//   sentinels start their epochs again), so a sentinel that missed a
+//   failover cannot send the service back to the old master. None answering is not an error:
 //   Current() then has no host and connections fail UNAVAILABLE naming the
 //   sentinels, until one answers.
 // - A thread keeps one subscription to `+switch-master` on one sentinel
@@ -75,9 +76,10 @@ class SentinelEndpoint : public RedisEndpoint {
   // recorded).
   bool Ask();
   // Records host:port as the master under `config_epoch` (the sentinels'
-  // configuration version); ignored if older than the one recorded; a new
-  // epoch if the address moved.
-  void Set(const std::string& host, int port, int64_t config_epoch);
+  // configuration version); ignored if older than the one recorded, unless
+  // a majority of the configured sentinels answered and all named it (they
+  // were reset); a new endpoint epoch if the address moved.
+  void Set(const std::string& host, int port, int64_t config_epoch, bool majority_agrees);
   // Waits until `until`, the stop, or a Suspect() wake-up on the pipe,
   // watching `subscription_fd` (-1: none). Returns the fd's readiness.
   bool Wait(int subscription_fd, absl::Time until);

@@ -271,7 +271,11 @@ TEST_CASE("WAIT: a retry of an unconfirmed write is not acknowledged until a rep
   CHECK(absl::IsUnavailable(third.GetRequest("req-1", Later()).status()));
   REQUIRE(kill(replica.pid(), SIGCONT) == 0);
 
-  auto confirmed = second.CompareAndSet(entries, &request, Later());
+  // Confirmed once the replica is back (up to 900 ms to catch up).
+  RedisTierOptions patient = one;
+  patient.wait_timeout = absl::Milliseconds(900);
+  RedisTier second_patient(&second_pool, ProductRecordType(), &metrics, nullptr, patient);
+  auto confirmed = second_patient.CompareAndSet(entries, &request, Later());
   INFO(confirmed.status().ToString());
   REQUIRE(confirmed.ok());
   CHECK(confirmed->outcome == CasResult::Outcome::kRequestDone);

@@ -419,8 +419,12 @@ absl::StatusOr<DemoteResult> TieredStore::Demote(absl::Duration min_idle, int64_
   metrics_->Add(Counter::demote_cold_newer_total, result.cold_newer);
   if (!status.ok()) {
     if (absl::IsCancelled(status)) return status;
-    return absl::Status(status.code(),
-                        absl::StrCat(status.message(), " (demotion stopped after: ", Progress(result), ")"));
+    absl::Status stopped(status.code(),
+                         absl::StrCat(status.message(), " (demotion stopped after: ", Progress(result), ")"));
+    // Payloads carry facts callers act on (the newest fencing token).
+    status.ForEachPayload(
+        [&](absl::string_view url, const absl::Cord& payload) { stopped.SetPayload(url, payload); });
+    return stopped;
   }
   return result;
 }
