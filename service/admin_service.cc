@@ -15,7 +15,7 @@ grpc::Status AdminService::Demote(grpc::ServerContext* context, const DemoteRequ
   return Instrumented(observers_, "catalog.admin.v1.CatalogAdminService/Demote", [&]() -> absl::Status {
     absl::StatusOr<storage::DemoteResult> result =
         core_->Demote(request->idle_seconds(), request->limit(), CallDeadline(*context, absl::Hours(24)),
-                      [&] { return context->IsCancelled() || stopping_->load(); });
+                      [&] { return context->IsCancelled() || stopping_->load(); }, request->record_type());
     if (!result.ok()) return result.status();
     response->set_scanned(result->scanned);
     response->set_demoted(result->demoted);

@@ -477,14 +477,25 @@ absl::StatusOr<std::vector<storage::MaybeValue>> CatalogCore::BatchGetProductVie
 }
 
 absl::StatusOr<storage::DemoteResult> CatalogCore::Demote(int64_t idle_seconds, int64_t limit, absl::Time deadline,
-                                                          storage::CancelCheck cancelled) {
+                                                          storage::CancelCheck cancelled,
+                                                          const std::string& record_type) {
   if (limit < 0) return absl::InvalidArgumentError(absl::StrCat("limit: ", limit, " must be >= 0"));
+  storage::TieredStore* store = nullptr;
+  if (record_type.empty() || record_type == "products") {
+    store = store_;
+  } else if (record_type == "offers") {
+    RETURN_IF_ERROR(RequireOffers());
+    store = offers_;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("record_type: \"", record_type, "\" is not one of products, offers"));
+  }
   if (idle_seconds < 0) return absl::InvalidArgumentError(absl::StrCat("idle_seconds: must be >= 0, got ", idle_seconds));
   // One holder name per run, not per process: the background job and an
   // operator's call on the same instance must not share a holding.
   const std::string holder = absl::StrCat(options_.demotion_holder, "#", demotion_runs_.fetch_add(1) + 1);
   ASSIGN_OR_RETURN(const storage::LockGrant grant,
-                   store_->AcquireDemotionLock(holder, options_.demotion_lock_ttl, token_floor_.load(), deadline));
+                   store->AcquireDemotionLock(holder, options_.demotion_lock_ttl, token_floor_.load(), deadline));
   if (!grant.held) {
     return absl::FailedPreconditionError(absl::StrCat("demotion is running on ", grant.holder,
                                                       " (it holds the demotion lock); try again when it has finished"));
@@ -494,7 +505,7 @@ absl::StatusOr<storage::DemoteResult> CatalogCore::Demote(int64_t idle_seconds, 
   absl::Cleanup release = [&] {
     metrics_->Set(storage::Gauge::demotion_lock_held, 0);
     // Best effort: if this fails the lock expires after its ttl.
-    (void)store_->ReleaseDemotionLock(holder, absl::Now() + absl::Seconds(1));
+    (void)store->ReleaseDemotionLock(holder, absl::Now() + absl::Seconds(1));
   };
   // Renewed before every page. Not the safety argument (a holder may be
   // paused between a renewal and its MySQL write): the fencing token that
@@ -504,7 +515,7 @@ absl::StatusOr<storage::DemoteResult> CatalogCore::Demote(int64_t idle_seconds, 
   auto still_ours = [&] {
     if (cancelled()) return false;
     absl::StatusOr<storage::LockGrant> renewed =
-        store_->AcquireDemotionLock(holder, options_.demotion_lock_ttl, 0, absl::Now() + absl::Seconds(1));
+        store->AcquireDemotionLock(holder, options_.demotion_lock_ttl, 0, absl::Now() + absl::Seconds(1));
     if (!renewed.ok()) {
       renewal = renewed.status();
       return false;
@@ -513,7 +524,7 @@ absl::StatusOr<storage::DemoteResult> CatalogCore::Demote(int64_t idle_seconds, 
     return !lost;
   };
   absl::StatusOr<storage::DemoteResult> result =
-      store_->Demote(absl::Seconds(idle_seconds), limit, deadline, [&] { return !still_ours(); }, grant.token);
+      store->Demote(absl::Seconds(idle_seconds), limit, deadline, [&] { return !still_ours(); }, grant.token);
   if (!result.ok() && absl::IsFailedPrecondition(result.status())) {
     // Fenced by MySQL: a newer holder wrote. If the lock's counter fell
     // behind MySQL's token (a failover lost increments), the next holding

@@ -127,11 +127,13 @@ class CatalogCore {
                                                                        const std::string& market,
                                                                        absl::Time deadline);
 
-  // See TieredStore::Demote; under the demotion lock. FAILED_PRECONDITION
+  // See TieredStore::Demote; under the demotion lock of `record_type`
+  // ("products" or "offers": each has its own lock and fence row). FAILED_PRECONDITION
   // naming the holder when another instance holds it; ABORTED when this
   // instance loses it mid-run (its MySQL writes are fenced from then on).
   absl::StatusOr<storage::DemoteResult> Demote(int64_t idle_seconds, int64_t limit, absl::Time deadline,
-                                               storage::CancelCheck cancelled);
+                                               storage::CancelCheck cancelled,
+                                               const std::string& record_type = "products");
 
  private:
   // Runs `write`, then (whatever its outcome: a failed write may have been

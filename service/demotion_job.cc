@@ -27,28 +27,34 @@ absl::Duration DemotionJob::MinIdleNow() const {
 }
 
 void DemotionJob::Tick() {
+  // Each record type under its own lock (products, then offers).
+  for (const char* type : {"products", "offers"}) Run(type);
+}
+
+void DemotionJob::Run(const std::string& record_type) {
   const absl::Duration min_idle = MinIdleNow();
   // A run ends by the next tick; it stops between pages on shutdown.
   const absl::Time deadline = absl::Now() + std::max(options_.interval, absl::Seconds(10));
   absl::StatusOr<storage::DemoteResult> result =
       core_->Demote(absl::ToInt64Seconds(min_idle), options_.max_records, deadline,
-                    [this] { return stop_.HasBeenNotified() || stopping_->load(); });
+                    [this] { return stop_.HasBeenNotified() || stopping_->load(); }, record_type);
   if (absl::IsFailedPrecondition(result.status())) {
-    logger_->Log(LogLevel::kDebug, "tiering", absl::StrCat("background demotion skipped: ", result.status().message()));
+    logger_->Log(LogLevel::kDebug, "tiering",
+                 absl::StrCat("background demotion of ", record_type, " skipped: ", result.status().message()));
     return;
   }
   metrics_->Add(storage::Counter::demotion_runs_total);
   if (!result.ok()) {
     logger_->Log(absl::IsCancelled(result.status()) ? LogLevel::kInfo : LogLevel::kWarning, "tiering",
-                 absl::StrCat("background demotion (idle >= ", absl::FormatDuration(min_idle),
+                 absl::StrCat("background demotion of ", record_type, " (idle >= ", absl::FormatDuration(min_idle),
                               "): ", result.status().message()));
     return;
   }
   metrics_->Set(storage::Gauge::demotion_last_success_timestamp_seconds, absl::ToUnixSeconds(absl::Now()));
   if (result->demoted + result->tombstones_demoted > 0 || result->too_large > 0) {
     logger_->Log(LogLevel::kInfo, "tiering",
-                 absl::StrCat("background demotion (idle >= ", absl::FormatDuration(min_idle), "): scanned ",
-                              result->scanned, ", demoted ", result->demoted, ", tombstones ",
+                 absl::StrCat("background demotion of ", record_type, " (idle >= ", absl::FormatDuration(min_idle),
+                              "): scanned ", result->scanned, ", demoted ", result->demoted, ", tombstones ",
                               result->tombstones_demoted, ", bytes ", result->bytes, ", too large ",
                               result->too_large));
   }

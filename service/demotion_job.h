@@ -1,7 +1,7 @@
 // DemotionJob: demotion as a background task of every server instance.
 //
-// Every `interval` it asks CatalogCore::Demote (which runs only under the
-// Redis deployment's demotion lock, so one instance demotes at a time and a
+// Every `interval`, for products and then offers, it asks
+// CatalogCore::Demote (which runs only under that record type's lock, so one instance demotes at a time and a
 // former holder's MySQL writes are fenced) to move idle records to MySQL:
 // - records idle for at least `idle`, always;
 // - under memory pressure (Redis used_memory above `target_bytes`, or above
@@ -51,6 +51,7 @@ class DemotionJob {
 
  private:
   void Tick();
+  void Run(const std::string& record_type);
 
   CatalogCore* const core_;
   storage::Metrics* const metrics_;

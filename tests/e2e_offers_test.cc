@@ -96,6 +96,34 @@ TEST_CASE("offers: stored apart from products, read by key, deleted, in Redis an
   // The delete's tombstone went to the offers' own cold table.
   CHECK(s.mysql.client().QueryInt("SELECT COUNT(*) FROM offers WHERE id = 'p1/de'") == 1);
   CHECK(s.mysql.client().QueryInt("SELECT COUNT(*) FROM products") == 0);
+
+  // Demoted under their own lock into their own table, and read back.
+  grpc::ClientContext demote_context;
+  Client::Deadline(demote_context);
+  catalog::admin::v1::DemoteRequest demote;
+  demote.set_idle_seconds(0);
+  demote.set_record_type("offers");
+  catalog::admin::v1::DemoteResponse demoted;
+  const grpc::Status demote_status = s.client.admin->Demote(&demote_context, demote, &demoted);
+  INFO(demote_status.error_message());
+  REQUIRE(demote_status.ok());
+  CHECK(demoted.demoted() == 1);  // p1/fr (p1/de is a tombstone now).
+  CHECK(s.redis.Command({"EXISTS", "offer:p1/fr"})->integer == 0);
+  CHECK(s.mysql.client().QueryInt("SELECT COUNT(*) FROM offers WHERE id = 'p1/fr'") == 1);
+  CHECK(s.mysql.client().QueryInt("SELECT COUNT(*) FROM demotion_fences WHERE name = 'offers'") == 1);
+  grpc::ClientContext again_context;
+  Client::Deadline(again_context);
+  v2::BatchGetOffersRequest again;
+  *again.add_keys() = request.keys(0);
+  again.mutable_keys(0)->set_market("fr");
+  v2::BatchGetOffersResponse found;
+  REQUIRE(v2.stub->BatchGetOffers(&again_context, again, &found).ok());
+  CHECK(found.results(0).offer().price().amount_minor() == 2099);
+  grpc::ClientContext bad_demote_context;
+  Client::Deadline(bad_demote_context);
+  demote.set_record_type("prices");
+  CHECK(s.client.admin->Demote(&bad_demote_context, demote, &demoted).error_message() ==
+        "record_type: \"prices\" is not one of products, offers");
 }
 
 TEST_CASE("product views: assembled, cached in Redis, and never older than a write acknowledged by another server") {

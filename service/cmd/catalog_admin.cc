@@ -1,5 +1,5 @@
 // catalog-admin: operator commands against a running catalog-server.
-//   catalog-admin [--target=host:port] demote --idle-seconds N [--limit K]
+//   catalog-admin [--target=host:port] demote --idle-seconds N [--limit K] [--records products|offers]
 //   catalog-admin [--target=host:port] metrics
 #include <grpcpp/grpcpp.h>
 
@@ -14,7 +14,7 @@ namespace {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: catalog-admin [--target=host:port] demote --idle-seconds N [--limit K]\n"
+               "usage: catalog-admin [--target=host:port] demote --idle-seconds N [--limit K] [--records products|offers]\n"
                "       catalog-admin [--target=host:port] metrics\n");
   return 2;
 }
@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   std::string command;
   int64_t idle_seconds = -1;
   int64_t limit = 0;
+  std::string records;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](absl::string_view flag, int64_t* out) {
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
       if (!value(arg, &idle_seconds)) return 2;
     } else if (arg == "--limit") {
       if (!value(arg, &limit)) return 2;
+    } else if (arg == "--records" && i + 1 < argc) {
+      records = argv[++i];
     } else if (command.empty() && (arg == "demote" || arg == "metrics")) {
       command = arg;
     } else {
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
     catalog::admin::v1::DemoteRequest request;
     request.set_idle_seconds(idle_seconds);
     request.set_limit(limit);
+    request.set_record_type(records);
     catalog::admin::v1::DemoteResponse response;
     grpc::Status status = stub->Demote(&context, request, &response);
     if (!status.ok()) {

@@ -23,6 +23,12 @@ class DemoteRequest extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>int64 limit = 2;</code>
      */
     protected $limit = 0;
+    /**
+     * Which records: "products" (also when empty) or "offers".
+     *
+     * Generated from protobuf field <code>string record_type = 3;</code>
+     */
+    protected $record_type = '';
 
     /**
      * Constructor.
@@ -33,6 +39,8 @@ class DemoteRequest extends \Google\Protobuf\Internal\Message
      *     @type int|string $idle_seconds
      *     @type int|string $limit
      *           At most this many records; 0 means no limit.
+     *     @type string $record_type
+     *           Which records: "products" (also when empty) or "offers".
      * }
      */
     public function __construct($data = NULL) {
@@ -84,6 +92,32 @@ class DemoteRequest extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkInt64($var);
         $this->limit = $var;
+
+        return $this;
+    }
+
+    /**
+     * Which records: "products" (also when empty) or "offers".
+     *
+     * Generated from protobuf field <code>string record_type = 3;</code>
+     * @return string
+     */
+    public function getRecordType()
+    {
+        return $this->record_type;
+    }
+
+    /**
+     * Which records: "products" (also when empty) or "offers".
+     *
+     * Generated from protobuf field <code>string record_type = 3;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setRecordType($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->record_type = $var;
 
         return $this;
     }

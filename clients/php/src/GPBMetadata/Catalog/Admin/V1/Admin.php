@@ -16,11 +16,12 @@ class Admin
         }
         $pool->internalAddGeneratedFile(
             '
-ù
-catalog/admin/v1/admin.protocatalog.admin.v1"4
+≤
+catalog/admin/v1/admin.protocatalog.admin.v1"I
 DemoteRequest
 idle_seconds (
-limit ("†
+limit (
+record_type (	"†
 DemoteResponse
 scanned (
 demoted (

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file catalog/admin/v1/admin.proto.
  */
 export const file_catalog_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChxjYXRhbG9nL2FkbWluL3YxL2FkbWluLnByb3RvEhBjYXRhbG9nLmFkbWluLnYxIjQKDURlbW90ZVJlcXVlc3QSFAoMaWRsZV9zZWNvbmRzGAEgASgDEg0KBWxpbWl0GAIgASgDIqABCg5EZW1vdGVSZXNwb25zZRIPCgdzY2FubmVkGAEgASgDEg8KB2RlbW90ZWQYAiABKAMSGgoSdG9tYnN0b25lc19kZW1vdGVkGAMgASgDEhcKD3NraXBwZWRfY2hhbmdlZBgEIAEoAxIRCgl0b29fbGFyZ2UYBSABKAMSFQoNdG9vX2xhcmdlX2lkcxgGIAMoCRINCgVieXRlcxgHIAEoAyITChFHZXRNZXRyaWNzUmVxdWVzdCIiChJHZXRNZXRyaWNzUmVzcG9uc2USDAoEdGV4dBgBIAEoCTK7AQoTQ2F0YWxvZ0FkbWluU2VydmljZRJLCgZEZW1vdGUSHy5jYXRhbG9nLmFkbWluLnYxLkRlbW90ZVJlcXVlc3QaIC5jYXRhbG9nLmFkbWluLnYxLkRlbW90ZVJlc3BvbnNlElcKCkdldE1ldHJpY3MSIy5jYXRhbG9nLmFkbWluLnYxLkdldE1ldHJpY3NSZXF1ZXN0GiQuY2F0YWxvZy5hZG1pbi52MS5HZXRNZXRyaWNzUmVzcG9uc2VCE8oCEENhdGFsb2dcQWRtaW5cVjFiBnByb3RvMw");
+  fileDesc("ChxjYXRhbG9nL2FkbWluL3YxL2FkbWluLnByb3RvEhBjYXRhbG9nLmFkbWluLnYxIkkKDURlbW90ZVJlcXVlc3QSFAoMaWRsZV9zZWNvbmRzGAEgASgDEg0KBWxpbWl0GAIgASgDEhMKC3JlY29yZF90eXBlGAMgASgJIqABCg5EZW1vdGVSZXNwb25zZRIPCgdzY2FubmVkGAEgASgDEg8KB2RlbW90ZWQYAiABKAMSGgoSdG9tYnN0b25lc19kZW1vdGVkGAMgASgDEhcKD3NraXBwZWRfY2hhbmdlZBgEIAEoAxIRCgl0b29fbGFyZ2UYBSABKAMSFQoNdG9vX2xhcmdlX2lkcxgGIAMoCRINCgVieXRlcxgHIAEoAyITChFHZXRNZXRyaWNzUmVxdWVzdCIiChJHZXRNZXRyaWNzUmVzcG9uc2USDAoEdGV4dBgBIAEoCTK7AQoTQ2F0YWxvZ0FkbWluU2VydmljZRJLCgZEZW1vdGUSHy5jYXRhbG9nLmFkbWluLnYxLkRlbW90ZVJlcXVlc3QaIC5jYXRhbG9nLmFkbWluLnYxLkRlbW90ZVJlc3BvbnNlElcKCkdldE1ldHJpY3MSIy5jYXRhbG9nLmFkbWluLnYxLkdldE1ldHJpY3NSZXF1ZXN0GiQuY2F0YWxvZy5hZG1pbi52MS5HZXRNZXRyaWNzUmVzcG9uc2VCE8oCEENhdGFsb2dcQWRtaW5cVjFiBnByb3RvMw");
 
 /**
  * @generated from message catalog.admin.v1.DemoteRequest
@@ -29,6 +29,13 @@ export type DemoteRequest = Message<"catalog.admin.v1.DemoteRequest"> & {
    * @generated from field: int64 limit = 2;
    */
   limit: bigint;
+
+  /**
+   * Which records: "products" (also when empty) or "offers".
+   *
+   * @generated from field: string record_type = 3;
+   */
+  recordType: string;
 };
 
 /**
