@@ -17,6 +17,8 @@
   X(view_hits_total, "Product views answered from the view cache.")                                                 \
   X(view_misses_total, "Product views assembled from the product and offer records (then cached).")                   \
   X(view_fill_errors_total, "View cache fills that failed (the answer was still given).")                           \
+  X(redis_cluster_redirects_total, "Redis Cluster MOVED and ASK redirections followed.")                            \
+  X(redis_cluster_refreshes_total, "Redis Cluster slot map reads (CLUSTER SLOTS).")                                  \
   X(mysql_queries_total, "Statements sent to MySQL.")                                                                \
   X(mysql_errors_total, "MySQL statements or connects that failed.")                                                 \
   X(mysql_connects_total, "New MySQL connections opened by the pool.")                                               \

@@ -59,6 +59,32 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
+namespace {
+
+bool PortFree(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return free;
+}
+
+}  // namespace
+
+int FreeClusterPort() {
+  // Below the kernel's ephemeral range (so no client socket takes it
+  // meanwhile), with the cluster bus port (+10000) free too.
+  static std::atomic<int> next{20000 + static_cast<int>(getpid() % 5000)};
+  for (int tries = 0; tries < 5000; ++tries) {
+    const int port = 20000 + (next.fetch_add(1) - 20000) % 10000;
+    if (PortFree(port) && PortFree(port + 10000)) return port;
+  }
+  Fail("no free port pair for a cluster node");
+}
+
 bool WaitForPort(int port, absl::Duration timeout) {
   const absl::Time until = absl::Now() + timeout;
   while (absl::Now() < until) {
@@ -127,8 +153,8 @@ int ChildProcess::Stop(int signal, absl::Duration timeout) {
 
 RedisServer::RedisServer() : RedisServer(std::vector<std::string>{}) {}
 
-RedisServer::RedisServer(std::vector<std::string> extra_args)
-    : port_(FreePort()), dir_(TempDir("catalog-redis")), extra_args_(std::move(extra_args)) {
+RedisServer::RedisServer(std::vector<std::string> extra_args, int port)
+    : port_(port > 0 ? port : FreePort()), dir_(TempDir("catalog-redis")), extra_args_(std::move(extra_args)) {
   Start();
 }
 
@@ -213,6 +239,49 @@ void WaitUntilReplicating(RedisServer& replica) {
     if (absl::Now() > until) Fail("the replica did not sync with the master");
     absl::SleepFor(absl::Milliseconds(50));
   }
+}
+
+RedisClusterProcesses::RedisClusterProcesses(int masters) {
+  for (int i = 0; i < 2 * masters; ++i) {
+    nodes.push_back(std::make_unique<RedisServer>(
+        std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                 "--cluster-node-timeout", "2000"},
+        FreeClusterPort()));
+  }
+  std::vector<std::string> args = {"create"};
+  for (const std::string& address : Addresses()) args.push_back(address);
+  args.insert(args.end(), {"--cluster-replicas", "1", "--cluster-yes"});
+  const std::string log = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/" +
+                          UniqueName("cluster-create") + ".log";
+  if (Cli(args, log) != 0) Fail("redis-cli --cluster create failed; see " + log);
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  for (auto& node : nodes) {
+    for (;;) {
+      auto info = node->Command({"CLUSTER", "INFO"});
+      if (std::string(info->str, info->len).find("cluster_state:ok") != std::string::npos) break;
+      if (absl::Now() > until) Fail("the cluster did not become ok");
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+}
+
+std::vector<std::string> RedisClusterProcesses::Addresses() const {
+  std::vector<std::string> out;
+  for (const auto& node : nodes) out.push_back(absl::StrCat("127.0.0.1:", node->port()));
+  return out;
+}
+
+std::string RedisClusterProcesses::Id(size_t i) {
+  auto reply = nodes[i]->Command({"CLUSTER", "MYID"});
+  return std::string(reply->str, reply->len);
+}
+
+int RedisClusterProcesses::Cli(const std::vector<std::string>& args, const std::string& log_path) {
+  std::vector<std::string> argv = {"redis-cli", "--cluster"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess cli;
+  cli.Start(argv, log_path);
+  return cli.Stop(0, absl::Seconds(300));  // Waits for it to finish.
 }
 
 SentinelDeployment::SentinelDeployment() {

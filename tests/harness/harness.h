@@ -24,6 +24,9 @@ class Connection;
 namespace catalog::testing {
 
 int FreePort();
+// A free port p in 20000..29999 with p + 10000 free too (a cluster node and
+// its bus).
+int FreeClusterPort();
 bool WaitForPort(int port, absl::Duration timeout);
 std::string UniqueName(const std::string& prefix);
 
@@ -49,7 +52,8 @@ class RedisServer {
   // Starts at once on a free port; `extra_args` are added to the command
   // line (e.g. {"--replicaof", "127.0.0.1", "6379"}).
   RedisServer();
-  explicit RedisServer(std::vector<std::string> extra_args);
+  // `port` 0: a free one.
+  explicit RedisServer(std::vector<std::string> extra_args, int port = 0);
   void Start();  // Again on the same port after Stop().
   void Stop();
   int port() const { return port_; }
@@ -71,6 +75,20 @@ class RedisServer {
 
 // Waits until `replica` reports its link to the master up (fails after 30 s).
 void WaitUntilReplicating(RedisServer& replica);
+
+// A Redis Cluster on loopback: `masters` masters with one replica each
+// (redis-cli --cluster create), ready (cluster_state:ok on every node) when
+// constructed.
+struct RedisClusterProcesses {
+  std::vector<std::unique_ptr<RedisServer>> nodes;  // Masters first as created.
+  explicit RedisClusterProcesses(int masters = 3);
+  // "127.0.0.1:p" of every node.
+  std::vector<std::string> Addresses() const;
+  // Node id (CLUSTER MYID) of node i.
+  std::string Id(size_t i);
+  // Runs redis-cli --cluster with `args` (e.g. reshard ...); its exit code.
+  int Cli(const std::vector<std::string>& args, const std::string& log_path);
+};
 
 // A redis-sentinel monitoring `master_name` at 127.0.0.1:master_port with
 // quorum 2 and down-after-milliseconds `down_after_ms`.
