@@ -17,7 +17,9 @@
   X(view_hits_total, "Product views answered from the view cache.")                                                 \
   X(view_misses_total, "Product views assembled from the product and offer records (then cached).")                   \
   X(view_fill_errors_total, "View cache fills that failed (the answer was still given).")                           \
-  X(redis_cluster_redirects_total, "Redis Cluster MOVED and ASK redirections followed.")                            \
+  X(redis_cluster_moves_total, "Redis Cluster MOVED replies followed (a slot's owner changed).")                 \
+  X(redis_cluster_asks_total, "Redis Cluster ASK redirections followed (a slot being migrated).")                   \
+  X(redis_cluster_tryagains_total, "Redis Cluster TRYAGAIN replies (keys of one slot split by a migration).")      \
   X(redis_cluster_refreshes_total, "Redis Cluster slot map reads (CLUSTER SLOTS).")                                  \
   X(mysql_queries_total, "Statements sent to MySQL.")                                                                \
   X(mysql_errors_total, "MySQL statements or connects that failed.")                                                 \

@@ -2,6 +2,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <deque>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -9,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/time/clock.h"
+#include "storage/status_macros.h"
 
 namespace catalog::storage {
 
@@ -22,8 +25,8 @@ struct RedisCluster::Node {
 struct RedisCluster::Group {
   uint16_t slot = 0;
   std::vector<size_t> indices;  // Into the call's keys.
-  std::string ask;              // ASK target for the next round ("" none).
-  enum class Next { kDone, kRefresh, kAsk, kAgain, kFail } next = Next::kDone;
+  std::string target;           // MOVED/ASK: the node named ("" none).
+  enum class Next { kDone, kMoved, kRefresh, kAsk, kAgain, kFail } next = Next::kDone;
   absl::Status error;
   std::vector<MaybeValue> values;  // Aligned with indices, when done.
 };
@@ -37,17 +40,60 @@ std::vector<std::string> Words(const redisReply& reply) {
 
 }  // namespace
 
+// One reply for a group's MGET, from `address`: the values, or what to do
+// next. The one place cluster replies are classified.
+void RedisCluster::Classify(Group* group, const std::string& address, absl::StatusOr<const redisReply*> reply) {
+  group->values.clear();
+  if (!reply.ok()) {
+    group->next = absl::IsDeadlineExceeded(reply.status()) ? Group::Next::kFail : Group::Next::kRefresh;
+    group->error = reply.status();
+    return;
+  }
+  const redisReply& r = **reply;
+  if (r.type == REDIS_REPLY_ERROR) {
+    const std::vector<std::string> words = Words(r);
+    const std::string kind = words.empty() ? "" : words[0];
+    group->error = absl::UnavailableError(absl::StrCat("redis ", address, ": ", std::string(r.str, r.len)));
+    if (kind == "MOVED" && words.size() == 3) {
+      group->next = Group::Next::kMoved;
+      group->target = words[2];
+    } else if (kind == "ASK" && words.size() == 3) {
+      group->next = Group::Next::kAsk;
+      group->target = words[2];
+    } else if (kind == "TRYAGAIN" || kind == "CLUSTERDOWN" || kind == "LOADING") {
+      group->next = Group::Next::kAgain;
+    } else {
+      group->next = Group::Next::kFail;
+    }
+    return;
+  }
+  if (r.type != REDIS_REPLY_ARRAY || r.elements != group->indices.size()) {
+    group->next = Group::Next::kFail;
+    group->error = absl::InternalError(absl::StrCat("redis ", address, ": MGET: unexpected reply"));
+    return;
+  }
+  group->next = Group::Next::kDone;
+  group->values.assign(group->indices.size(), std::nullopt);
+  for (size_t k = 0; k < r.elements; ++k) {
+    if (r.element[k]->type == REDIS_REPLY_STRING) group->values[k].emplace(r.element[k]->str, r.element[k]->len);
+  }
+}
+
 RedisCluster::RedisCluster(ClusterOptions options, Metrics* metrics)
     : options_(std::move(options)), metrics_(metrics) {}
 
 RedisCluster::~RedisCluster() = default;
 
 RedisCluster::Node* RedisCluster::NodeAt(const std::string& address) {
-  absl::MutexLock lock(&mu_);
-  auto it = nodes_.find(address);
-  if (it != nodes_.end()) return it->second.get();
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = nodes_.find(address);
+    if (it != nodes_.end()) return it->second.get();
+  }
   absl::StatusOr<std::vector<HostPort>> parsed = ParseHostPorts(address);
   if (!parsed.ok() || parsed->size() != 1) return nullptr;
+  // Made outside the lock (it resolves the host and starts a loop thread);
+  // if another caller made the same node meanwhile, theirs is kept.
   auto node = std::make_unique<Node>();
   node->options = options_.node;
   node->options.host = (*parsed)[0].host;
@@ -59,9 +105,9 @@ RedisCluster::Node* RedisCluster::NodeAt(const std::string& address) {
   async.connections = 1;
   async.command_timeout = node->options.command_timeout;
   node->async = std::make_unique<AsyncRedis>(async);
-  Node* raw = node.get();
-  nodes_[address] = std::move(node);
-  return raw;
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = nodes_.try_emplace(address, std::move(node));
+  return it->second.get();
 }
 
 std::string RedisCluster::OwnerOf(uint16_t slot) const {
@@ -92,18 +138,35 @@ absl::Status RedisCluster::Refresh(absl::Time deadline) {
       last = absl::UnavailableError(absl::StrCat("redis ", address, ": CLUSTER SLOTS: unexpected reply"));
       continue;
     }
+    const std::string answering_host = address.substr(0, address.rfind(':'));
     std::array<std::string, kSlotCount> owner;
+    int covered = 0;
     for (size_t i = 0; i < r.elements; ++i) {
       const redisReply* range = r.element[i];
-      if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) continue;
-      const redisReply* master = range->element[2];
-      if (master->type != REDIS_REPLY_ARRAY || master->elements < 2) continue;
-      const std::string at = absl::StrCat(std::string(master->element[0]->str, master->element[0]->len), ":",
-                                          master->element[1]->integer);
-      for (long long slot = range->element[0]->integer; slot <= range->element[1]->integer && slot < kSlotCount;
-           ++slot) {
-        owner[slot] = at;
+      if (range->type != REDIS_REPLY_ARRAY || range->elements < 3 || range->element[0]->type != REDIS_REPLY_INTEGER ||
+          range->element[1]->type != REDIS_REPLY_INTEGER) {
+        continue;
       }
+      const long long start = range->element[0]->integer, end = range->element[1]->integer;
+      const redisReply* master = range->element[2];
+      if (start < 0 || end < start || end >= kSlotCount || master->type != REDIS_REPLY_ARRAY ||
+          master->elements < 2 || master->element[1]->type != REDIS_REPLY_INTEGER) {
+        continue;
+      }
+      // The endpoint may be "" (the answering node, which never learnt
+      // its own address), "?" or nil (unknown): then it is the host that
+      // answered.
+      std::string host;
+      if (master->element[0]->type == REDIS_REPLY_STRING) host.assign(master->element[0]->str, master->element[0]->len);
+      if (host.empty() || host == "?") host = answering_host;
+      const std::string at = absl::StrCat(host, ":", master->element[1]->integer);
+      for (long long slot = start; slot <= end; ++slot) owner[slot] = at;
+      covered += static_cast<int>(end - start + 1);
+    }
+    if (covered == 0) {
+      // A node reset or removed from the cluster knows no slots: ask another.
+      last = absl::UnavailableError(absl::StrCat("redis ", address, ": CLUSTER SLOTS names no slots"));
+      continue;
     }
     absl::MutexLock lock(&mu_);
     owner_ = std::move(owner);
@@ -114,126 +177,135 @@ absl::Status RedisCluster::Refresh(absl::Time deadline) {
 
 void RedisCluster::SendRound(std::vector<Group*>& groups, absl::Span<const std::string> keys, absl::Time deadline) {
   absl::BlockingCounter replies(static_cast<int>(groups.size()));
+  std::vector<Group*> asks;
   for (Group* group : groups) {
-    const std::string address = group->ask.empty() ? OwnerOf(group->slot) : group->ask;
+    if (group->next == Group::Next::kAsk) {
+      asks.push_back(group);  // After the async ones are on their way.
+      continue;
+    }
+    const std::string address = OwnerOf(group->slot);
     Node* node = address.empty() ? nullptr : NodeAt(address);
-    RedisCommand mget = {"MGET"};
-    for (size_t index : group->indices) mget.push_back(keys[index]);
     if (node == nullptr) {
       group->next = Group::Next::kRefresh;
       group->error = absl::UnavailableError(absl::StrCat("redis cluster: no node known for slot ", group->slot));
       replies.DecrementCount();
       continue;
     }
-    if (!group->ask.empty()) {
-      // ASKING must reach the same connection right before the command: a
-      // blocking pipelined pair (rare: only while a slot migrates).
-      group->ask.clear();
-      metrics_->Add(Counter::redis_cluster_redirects_total);
+    RedisCommand mget = {"MGET"};
+    for (size_t index : group->indices) mget.push_back(keys[index]);
+    node->async->Send(std::move(mget), deadline, [this, group, address, &replies](absl::StatusOr<const redisReply*> r) {
+      Classify(group, address, r);
+      replies.DecrementCount();
+    });
+  }
+  for (Group* group : asks) {
+    // ASKING must reach the same connection right before the command: a
+    // blocking pipelined pair (only while a slot migrates).
+    const std::string address = group->target;
+    Node* node = NodeAt(address);
+    metrics_->Add(Counter::redis_cluster_asks_total);
+    RedisCommand mget = {"MGET"};
+    for (size_t index : group->indices) mget.push_back(keys[index]);
+    if (node == nullptr) {
+      Classify(group, address, absl::UnavailableError(absl::StrCat("redis cluster: bad ASK target ", address)));
+    } else {
       absl::StatusOr<std::vector<RedisReplyPtr>> pair =
           node->pool->RoundTrip({{"ASKING"}, std::move(mget)}, deadline, /*idempotent=*/true);
       if (!pair.ok()) {
-        group->next = Group::Next::kRefresh;
-        group->error = pair.status();
+        Classify(group, address, pair.status());
       } else {
-        const redisReply& r = *(*pair)[1];
-        group->next = Group::Next::kDone;
-        if (r.type == REDIS_REPLY_ERROR) {
-          group->next = absl::StartsWith(absl::string_view(r.str, r.len), "TRYAGAIN") ? Group::Next::kAgain
-                                                                                        : Group::Next::kRefresh;
-          group->error = absl::UnavailableError(absl::StrCat("redis ", address, ": ", std::string(r.str, r.len)));
-        } else {
-          group->values.assign(group->indices.size(), std::nullopt);
-          for (size_t k = 0; k < r.elements && k < group->indices.size(); ++k) {
-            if (r.element[k]->type == REDIS_REPLY_STRING) group->values[k].emplace(r.element[k]->str, r.element[k]->len);
-          }
-        }
+        Classify(group, address, static_cast<const redisReply*>((*pair)[1].get()));
       }
-      replies.DecrementCount();
-      continue;
     }
-    node->async->Send(std::move(mget), deadline, [group, address, &replies](absl::StatusOr<const redisReply*> reply) {
-      if (!reply.ok()) {
-        group->next = absl::IsDeadlineExceeded(reply.status()) ? Group::Next::kFail : Group::Next::kRefresh;
-        group->error = reply.status();
-      } else if ((*reply)->type == REDIS_REPLY_ERROR) {
-        const std::vector<std::string> words = Words(**reply);
-        const std::string kind = words.empty() ? "" : words[0];
-        group->error = absl::UnavailableError(
-            absl::StrCat("redis ", address, ": ", std::string((*reply)->str, (*reply)->len)));
-        if (kind == "MOVED") {
-          group->next = Group::Next::kRefresh;
-        } else if (kind == "ASK" && words.size() == 3) {
-          group->next = Group::Next::kAsk;
-          group->ask = words[2];
-        } else if (kind == "TRYAGAIN" || kind == "CLUSTERDOWN") {
-          group->next = Group::Next::kAgain;
-        } else {
-          group->next = Group::Next::kFail;
-        }
-      } else {
-        const redisReply& r = **reply;
-        group->next = Group::Next::kDone;
-        group->values.assign(group->indices.size(), std::nullopt);
-        for (size_t k = 0; k < r.elements && k < group->indices.size(); ++k) {
-          if (r.element[k]->type == REDIS_REPLY_STRING) group->values[k].emplace(r.element[k]->str, r.element[k]->len);
-        }
-      }
-      replies.DecrementCount();
-    });
+    replies.DecrementCount();
   }
   replies.Wait();
 }
 
 absl::StatusOr<std::vector<MaybeValue>> RedisCluster::MultiGet(absl::Span<const std::string> keys,
                                                                absl::Time deadline) {
+  if (keys.empty()) return std::vector<MaybeValue>();
   absl::flat_hash_map<uint16_t, Group> by_slot;
   for (size_t i = 0; i < keys.size(); ++i) {
-    Group& group = by_slot[KeySlot(keys[i])];
-    group.slot = KeySlot(keys[i]);
+    const uint16_t slot = KeySlot(keys[i]);
+    Group& group = by_slot[slot];
+    group.slot = slot;
     group.indices.push_back(i);
   }
   std::vector<Group*> pending;
   for (auto& [slot, group] : by_slot) pending.push_back(&group);
-  if (OwnerOf(pending.empty() ? 0 : pending[0]->slot).empty()) {
-    if (absl::Status s = Refresh(deadline); !s.ok()) return s;
-  }
-  for (int attempt = 0; !pending.empty(); ++attempt) {
+  std::deque<Group> singles;  // Groups split into one key each (stable addresses).
+  if (OwnerOf(pending[0]->slot).empty()) RETURN_IF_ERROR(Refresh(deadline));
+  absl::Duration pause = absl::Milliseconds(10);
+  for (int attempt = 0;; ++attempt) {
     SendRound(pending, keys, deadline);
     std::vector<Group*> again;
-    bool refresh = false, pause = false;
+    bool refresh = false, wait = false;
     for (Group* group : pending) {
       switch (group->next) {
         case Group::Next::kDone:
           break;
         case Group::Next::kFail:
           return group->error;
+        case Group::Next::kMoved: {
+          // The node that answered knows the new owner: take its word for
+          // this slot (a full map read could come from a node that has not
+          // learnt it yet).
+          metrics_->Add(Counter::redis_cluster_moves_total);
+          absl::MutexLock lock(&mu_);
+          owner_[group->slot] = group->target;
+          again.push_back(group);
+          break;
+        }
         case Group::Next::kRefresh:
-          refresh = true;
-          metrics_->Add(Counter::redis_cluster_redirects_total);
+          refresh = wait = true;  // A node unreachable: the map may be stale.
           again.push_back(group);
           break;
         case Group::Next::kAsk:
           again.push_back(group);
           break;
         case Group::Next::kAgain:
-          pause = true;
-          again.push_back(group);
+          metrics_->Add(Counter::redis_cluster_tryagains_total);
+          if (group->indices.size() > 1) {
+            // Some of the slot's keys have moved and some not (a migration
+            // in progress): one key per command, which ASK can redirect.
+            for (size_t index : group->indices) {
+              Group& single = singles.emplace_back();
+              single.slot = group->slot;
+              single.indices = {index};
+              again.push_back(&single);
+            }
+            group->indices.clear();
+            group->next = Group::Next::kDone;
+          } else {
+            wait = true;
+            again.push_back(group);
+          }
           break;
       }
     }
     if (again.empty()) break;
-    if (attempt + 1 >= options_.max_attempts || absl::Now() >= deadline) {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("redis cluster: deadline exceeded; slot ", again[0]->slot, ": ",
+                                                      again[0]->error.message()));
+    }
+    if (attempt + 1 >= options_.max_attempts) {
       return absl::UnavailableError(absl::StrCat("redis cluster: slot ", again[0]->slot, " still redirected after ",
                                                  options_.max_attempts, " rounds: ", again[0]->error.message()));
     }
     if (refresh) (void)Refresh(deadline);
-    if (pause) absl::SleepFor(absl::Milliseconds(20));
+    if (wait) {
+      absl::SleepFor(std::min(pause, deadline - absl::Now()));
+      pause *= 2;
+    }
     pending.swap(again);
   }
   std::vector<MaybeValue> values(keys.size());
   for (auto& [slot, group] : by_slot) {
     for (size_t k = 0; k < group.indices.size(); ++k) values[group.indices[k]] = std::move(group.values[k]);
+  }
+  for (Group& single : singles) {
+    if (!single.indices.empty() && !single.values.empty()) values[single.indices[0]] = std::move(single.values[0]);
   }
   return values;
 }

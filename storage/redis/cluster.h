@@ -6,13 +6,15 @@
 // from CLUSTER SLOTS), and sends each node one MGET per slot, to every node
 // at once (one async event loop per node, commands pipelined), so a batch
 // costs one round trip per node, in parallel. Replies go back in request
-// order. Redirections are followed: MOVED refreshes the slot map and sends
-// that slot's MGET to its new owner; ASK (a slot being migrated) sends
-// ASKING and the MGET to the named node on one connection, without
-// changing the map; TRYAGAIN (a multi-key command during a migration) is
-// sent again after a short pause; a node that cannot be reached refreshes
-// the map. At most `max_attempts` rounds, within the caller's deadline;
-// then UNAVAILABLE naming the slot.
+// order. Redirections are followed: MOVED records the node it names as the
+// slot's owner and sends that slot's MGET there; ASK (a slot being
+// migrated) sends ASKING and the MGET to the named node on one connection,
+// without changing the map; TRYAGAIN (the slot's keys split between two
+// nodes by a migration) splits the slot's MGET into one per key, which ASK
+// then redirects; a node that cannot be reached
+// rereads the map (CLUSTER SLOTS) and waits before the next round (10 ms,
+// doubling). At most `max_attempts` rounds (UNAVAILABLE naming the slot),
+// within the caller's deadline (DEADLINE_EXCEEDED).
 //
 // Thread-safety: MultiGet and Refresh are safe from any thread.
 #pragma once
@@ -42,8 +44,8 @@ struct ClusterOptions {
   std::vector<HostPort> seeds;
   // Timeouts and pool size for each node (host and port are ignored).
   RedisOptions node;
-  // Rounds of redirections followed per call. Default 5.
-  int max_attempts = 5;
+  // Rounds of redirections followed per call. Default 8.
+  int max_attempts = 8;
 };
 
 class RedisCluster {
@@ -70,6 +72,8 @@ class RedisCluster {
   // Sends every group's MGET to its node (or the ASK target), waits for
   // all replies and records each group's outcome.
   void SendRound(std::vector<Group*>& groups, absl::Span<const std::string> keys, absl::Time deadline);
+  // The one place a reply to a group's MGET is classified.
+  void Classify(Group* group, const std::string& address, absl::StatusOr<const redisReply*> reply);
 
   const ClusterOptions options_;
   Metrics* const metrics_;

@@ -75,12 +75,13 @@ bool PortFree(int port) {
 }  // namespace
 
 int FreeClusterPort() {
-  // Below the kernel's ephemeral range (so no client socket takes it
-  // meanwhile), with the cluster bus port (+10000) free too.
-  static std::atomic<int> next{20000 + static_cast<int>(getpid() % 5000)};
-  for (int tries = 0; tries < 5000; ++tries) {
-    const int port = 20000 + (next.fetch_add(1) - 20000) % 10000;
-    if (PortFree(port) && PortFree(port + 10000)) return port;
+  // Node ports in 20000..25999 and their bus ports (--cluster-port, +6000)
+  // in 26000..31999: both below the kernel's ephemeral range (32768 and
+  // up), so no client socket takes one meanwhile.
+  static std::atomic<int> next{static_cast<int>(getpid() % 6000)};
+  for (int tries = 0; tries < 6000; ++tries) {
+    const int port = 20000 + next.fetch_add(1) % 6000;
+    if (PortFree(port) && PortFree(port + 6000)) return port;
   }
   Fail("no free port pair for a cluster node");
 }
@@ -168,6 +169,11 @@ void RedisServer::Start() {
   if (!WaitForPort(port_, absl::Seconds(10))) Fail("redis-server did not start");
 }
 
+void RedisServer::Start(std::vector<std::string> extra_args) {
+  extra_args_ = std::move(extra_args);
+  Start();
+}
+
 std::string RedisServer::Role() {
   auto reply = Command({"ROLE"});
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) return "";
@@ -243,10 +249,11 @@ void WaitUntilReplicating(RedisServer& replica) {
 
 RedisClusterProcesses::RedisClusterProcesses(int masters) {
   for (int i = 0; i < 2 * masters; ++i) {
+    const int port = FreeClusterPort();
     nodes.push_back(std::make_unique<RedisServer>(
         std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                                 "--cluster-node-timeout", "2000"},
-        FreeClusterPort()));
+                                 "--cluster-node-timeout", "2000", "--cluster-port", std::to_string(port + 6000)},
+        port));
   }
   std::vector<std::string> args = {"create"};
   for (const std::string& address : Addresses()) args.push_back(address);
@@ -281,7 +288,7 @@ int RedisClusterProcesses::Cli(const std::vector<std::string>& args, const std::
   argv.insert(argv.end(), args.begin(), args.end());
   ChildProcess cli;
   cli.Start(argv, log_path);
-  return cli.Stop(0, absl::Seconds(300));  // Waits for it to finish.
+  return cli.Stop(0, absl::Seconds(120));  // Waits for it to finish.
 }
 
 SentinelDeployment::SentinelDeployment() {

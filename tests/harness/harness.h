@@ -24,8 +24,8 @@ class Connection;
 namespace catalog::testing {
 
 int FreePort();
-// A free port p in 20000..29999 with p + 10000 free too (a cluster node and
-// its bus).
+// A free port p in 20000..25999 with p + 6000 free too (a cluster node and
+// its bus, --cluster-port).
 int FreeClusterPort();
 bool WaitForPort(int port, absl::Duration timeout);
 std::string UniqueName(const std::string& prefix);
@@ -55,6 +55,8 @@ class RedisServer {
   // `port` 0: a free one.
   explicit RedisServer(std::vector<std::string> extra_args, int port = 0);
   void Start();  // Again on the same port after Stop().
+  // The same with other extra arguments from now on.
+  void Start(std::vector<std::string> extra_args);
   void Stop();
   int port() const { return port_; }
   pid_t pid() const { return process_.pid(); }
