@@ -178,7 +178,7 @@ Figures RunFailover(bool wait_for_replica) {
   REQUIRE(promoted);
 
   // Every acknowledged write, read back through the server.
-  int64_t lost_created = 0, lost_updates = 0;
+  int64_t lost_created = 0, lost_updates = 0, lost_but_in_redis = 0;
   for (size_t start = 0; start < out.created.size(); start += 500) {
     const std::vector<std::string> chunk(out.created.begin() + start,
                                          out.created.begin() + std::min(out.created.size(), start + 500));
@@ -187,6 +187,11 @@ Figures RunFailover(bool wait_for_replica) {
     INFO(status.error_message());
     REQUIRE(status.ok());
     lost_created += response.missing_ids_size();  // v1 lists ids with no product apart.
+    // Where a lost write went: still in the new master's Redis (then the
+    // server answered wrongly) or gone from Redis too.
+    for (const std::string& id : response.missing_ids()) {
+      if (deployment.replica->Command({"EXISTS", "product:" + id})->integer == 1) ++lost_but_in_redis;
+    }
   }
   for (const auto& [id, acked] : out.updated) {
     Product product;
@@ -222,6 +227,12 @@ Figures RunFailover(bool wait_for_replica) {
       static_cast<long long>(figures.lost_created), out.updated.size(), static_cast<long long>(figures.lost_updates),
       static_cast<long long>(figures.acked_after_switch), static_cast<long long>(figures.stale_reads),
       out.sample_error.c_str());
+  if (lost_created > 0) {
+    std::printf("failover: of the %lld lost new products, %lld are in the new master's Redis (role %s, old master "
+                "role %s)\n",
+                static_cast<long long>(lost_created), static_cast<long long>(lost_but_in_redis),
+                deployment.replica->Role().c_str(), deployment.master->Role().c_str());
+  }
   std::fflush(stdout);
   INFO(HttpGet(metrics_port, "/metrics"));
   INFO(server.Log());
