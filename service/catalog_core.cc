@@ -431,20 +431,22 @@ absl::StatusOr<std::vector<storage::MaybeValue>> CatalogCore::BatchGetProductVie
   // Cached views and the fences guarding them, read before the records:
   // a write that changes a record after this point also changes a fence,
   // and then the fill below is refused.
-  ASSIGN_OR_RETURN(storage::ViewLookup cached, views_->LookupViews(
-                                                   std::vector<std::string>(product_ids.begin(), product_ids.end()),
-                                                   market, deadline));
+  ASSIGN_OR_RETURN(storage::ViewLookup cached, views_->LookupViews(product_ids, market, deadline));
   std::vector<size_t> missing;
   for (size_t i = 0; i < product_ids.size(); ++i) {
     if (!cached.views[i].has_value()) missing.push_back(i);
   }
   metrics_->Add(storage::Counter::view_hits_total, static_cast<int64_t>(product_ids.size() - missing.size()));
   metrics_->Add(storage::Counter::view_misses_total, static_cast<int64_t>(missing.size()));
-  if (missing.empty()) {
-    RETURN_IF_ERROR(CheckResponseSize(std::vector<absl::string_view>(product_ids.begin(), product_ids.end()),
-                                      storage::Views(cached.views)));
-    return std::move(cached.views);
-  }
+  if (!missing.empty()) RETURN_IF_ERROR(AssembleViews(product_ids, market, missing, &cached, deadline));
+  RETURN_IF_ERROR(CheckResponseSize(std::vector<absl::string_view>(product_ids.begin(), product_ids.end()),
+                                    storage::Views(cached.views)));
+  return std::move(cached.views);
+}
+
+absl::Status CatalogCore::AssembleViews(absl::Span<const std::string> product_ids, const std::string& market,
+                                        absl::Span<const size_t> missing, storage::ViewLookup* cached,
+                                        absl::Time deadline) {
   std::vector<std::string> ids, offer_ids;
   for (size_t i : missing) {
     ids.push_back(product_ids[i]);
@@ -463,17 +465,15 @@ absl::StatusOr<std::vector<storage::MaybeValue>> CatalogCore::BatchGetProductVie
     auto* out = reinterpret_cast<uint8_t*>(view.data());
     out = wire::WriteField(wire::LengthTag(1), *products[k], out);
     if (offers[k]) wire::WriteField(wire::LengthTag(2), *offers[k], out);
-    fills.push_back(storage::ViewFill{ids[k], cached.fences[missing[k]], view});
-    cached.views[missing[k]] = std::move(view);
+    fills.push_back(storage::ViewFill{ids[k], cached->fences[missing[k]], view});
+    cached->views[missing[k]] = std::move(view);
   }
   // A cache fill: its failure costs the next reader a miss, not this one
   // its answer.
   if (absl::Status filled = views_->FillViews(fills, market, deadline); !filled.ok()) {
     metrics_->Add(storage::Counter::view_fill_errors_total);
   }
-  RETURN_IF_ERROR(CheckResponseSize(std::vector<absl::string_view>(product_ids.begin(), product_ids.end()),
-                                    storage::Views(cached.views)));
-  return std::move(cached.views);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<storage::DemoteResult> CatalogCore::Demote(int64_t idle_seconds, int64_t limit, absl::Time deadline,

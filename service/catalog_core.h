@@ -144,6 +144,10 @@ class CatalogCore {
   absl::StatusOr<T> InvalidatingViews(absl::Span<const std::string> product_ids, absl::Time deadline,
                                       absl::FunctionRef<absl::StatusOr<T>()> write);
   absl::Status RequireOffers() const;
+  // The views of product_ids[missing[k]] from Redis and MySQL (not L1),
+  // into `cached`, and cached in turn where their fences still hold.
+  absl::Status AssembleViews(absl::Span<const std::string> product_ids, const std::string& market,
+                             absl::Span<const size_t> missing, storage::ViewLookup* cached, absl::Time deadline);
 
   struct RequestIdentity {
     std::string id;

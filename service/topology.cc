@@ -9,6 +9,7 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "storage/redis/endpoint.h"
+#include "storage/status_macros.h"
 
 namespace catalog::service {
 namespace {
@@ -82,18 +83,25 @@ absl::Status Check(const Topology& topology, const Checker& check) {
     return m.GetDescriptor()->FindFieldByName(name);
   };
 
+  // A deployment's or database's name: well formed, and used once.
+  auto check_name = [&](const auto& entry, const std::vector<std::pair<const FieldDescriptor*, int>>& at,
+                        const std::string& path, absl::flat_hash_set<std::string>* names) -> absl::Status {
+    if (!IsName(entry.name())) {
+      return check.Error(at, field_of(entry, "name"), -1, path + ".name",
+                         absl::StrCat("\"", entry.name(), "\" is not 1..64 characters [A-Za-z0-9_-]"));
+    }
+    if (!names->insert(entry.name()).second) {
+      return check.Error(at, field_of(entry, "name"), -1, path + ".name",
+                         absl::StrCat("\"", entry.name(), "\" is named twice"));
+    }
+    return absl::OkStatus();
+  };
   absl::flat_hash_set<std::string> redis_names, mysql_names;
   for (int i = 0; i < topology.redis_size(); ++i) {
     const auto& r = topology.redis(i);
     const std::string path = absl::StrCat("redis[", i, "]");
     const std::vector<std::pair<const FieldDescriptor*, int>> at = {{redis_field, i}};
-    if (!IsName(r.name())) {
-      return check.Error(at, field_of(r, "name"), -1, path + ".name",
-                         absl::StrCat("\"", r.name(), "\" is not 1..64 characters [A-Za-z0-9_-]"));
-    }
-    if (!redis_names.insert(r.name()).second) {
-      return check.Error(at, field_of(r, "name"), -1, path + ".name", absl::StrCat("\"", r.name(), "\" is named twice"));
-    }
+    RETURN_IF_ERROR(check_name(r, at, path, &redis_names));
     if (r.write_replicas() < 0) {
       return check.Error(at, field_of(r, "write_replicas"), -1, path + ".write_replicas", "must be >= 0");
     }
@@ -131,13 +139,7 @@ absl::Status Check(const Topology& topology, const Checker& check) {
     const auto& m = topology.mysql(i);
     const std::string path = absl::StrCat("mysql[", i, "]");
     const std::vector<std::pair<const FieldDescriptor*, int>> at = {{mysql_field, i}};
-    if (!IsName(m.name())) {
-      return check.Error(at, field_of(m, "name"), -1, path + ".name",
-                         absl::StrCat("\"", m.name(), "\" is not 1..64 characters [A-Za-z0-9_-]"));
-    }
-    if (!mysql_names.insert(m.name()).second) {
-      return check.Error(at, field_of(m, "name"), -1, path + ".name", absl::StrCat("\"", m.name(), "\" is named twice"));
-    }
+    RETURN_IF_ERROR(check_name(m, at, path, &mysql_names));
     if (!IsHostPort(m.address())) {
       return check.Error(at, field_of(m, "address"), -1, path + ".address",
                          absl::StrCat("\"", m.address(), "\" is not host:port"));

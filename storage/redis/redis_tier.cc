@@ -231,6 +231,14 @@ absl::Status Unexpected(absl::string_view what, const redisReply& reply) {
   return absl::InternalError(absl::StrCat("redis ", what, ": unexpected reply type ", reply.type));
 }
 
+// A script's answer of one 0/1 per entry.
+absl::StatusOr<std::vector<bool>> PerEntryFlags(const redisReply& reply, size_t count, absl::string_view what) {
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements != count) return Unexpected(what, reply);
+  std::vector<bool> flags(count);
+  for (size_t i = 0; i < count; ++i) flags[i] = reply.element[i]->integer == 1;
+  return flags;
+}
+
 std::string RandomTokenPrefix() {
   std::random_device device;
   return absl::StrCat(absl::Hex(static_cast<uint64_t>(device()) << 32 | device(), absl::kZeroPad16),
@@ -402,12 +410,7 @@ absl::StatusOr<std::vector<bool>> RedisTier::Promote(absl::Span<const Promotion>
   // own write and say "not stored". Harmless, but the count would lie.
   absl::StatusOr<RedisReplyPtr> reply = One(std::move(eval), deadline, /*idempotent=*/false, "promote");
   if (!reply.ok()) return reply.status();
-  if ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != entries.size()) {
-    return Unexpected("promote", **reply);
-  }
-  std::vector<bool> stored(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) stored[i] = (*reply)->element[i]->integer == 1;
-  return stored;
+  return PerEntryFlags(**reply, entries.size(), "promote");
 }
 
 absl::StatusOr<CasResult> RedisTier::CompareAndSet(absl::Span<const CasEntry> entries, const RequestEntry* request,
@@ -475,12 +478,7 @@ absl::StatusOr<std::vector<bool>> RedisTier::CompareAndDelete(absl::Span<const I
   // with a fresh token.
   absl::StatusOr<RedisReplyPtr> reply = One(std::move(eval), deadline, /*idempotent=*/false, "compare-and-delete");
   if (!reply.ok()) return reply.status();
-  if ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != entries.size()) {
-    return Unexpected("compare-and-delete", **reply);
-  }
-  std::vector<bool> deleted(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) deleted[i] = (*reply)->element[i]->integer == 1;
-  return deleted;
+  return PerEntryFlags(**reply, entries.size(), "compare-and-delete");
 }
 
 absl::StatusOr<IdleScanPage> RedisTier::ScanIdle(uint64_t cursor, absl::Duration min_idle, int count, int max_values,
