@@ -102,6 +102,58 @@ TEST_CASE("sentinel: the master is found, followed across a failover, and the ol
   CHECK(AsyncCommand(async, {"MGET", "k"}).value() == "after");
 }
 
+// Not the service: the deployment rule README (Failover) gives operators,
+// shown on real processes with the variant without it beside it. An old
+// master without persistence comes back empty; until its first sync from
+// the new master is done, promoting it would make the new master resync
+// from it and drop everything (a second failover did exactly that in one
+// run of tests/e2e_failover_test.cc). Rejoining with replica-priority 0
+// keeps the sentinels from choosing it.
+TEST_CASE("sentinel: an old master rejoining empty with replica-priority 0 is never promoted before its first sync") {
+  SentinelDeployment deployment;
+  auto& sentinel = *deployment.sentinels[0];
+  const int old_port = deployment.master->port(), new_port = deployment.replica->port();
+  REQUIRE(deployment.master->Command({"SET", "acknowledged", "yes"})->type == REDIS_REPLY_STATUS);
+  REQUIRE(deployment.master->Command({"WAIT", "1", "5000"})->integer == 1);
+  deployment.master->Stop();  // SIGKILL: no persistence, it comes back empty.
+  REQUIRE(deployment.WaitForMaster(new_port, absl::Seconds(60)));
+  // Its first sync stays pending for a while: the new master delays the
+  // transfer (diskless sync waits for more replicas).
+  REQUIRE(deployment.replica->Command({"CONFIG", "SET", "repl-diskless-sync-delay", "60"})->type ==
+          REDIS_REPLY_STATUS);
+  deployment.master->Start({"--replicaof", "127.0.0.1", std::to_string(new_port), "--replica-priority", "0"});
+  // Replicas' INFO every second instead of every 10 s (Redis 7.0's
+  // SENTINEL DEBUG), so the priority changes are seen sooner.
+  for (auto& s : deployment.sentinels) REQUIRE(s->Command({"SENTINEL", "DEBUG", "info-period", "1000"}) == "OK");
+  auto wait_for_priority = [&](const std::string& priority) {
+    const absl::Time until = absl::Now() + absl::Seconds(40);
+    while (sentinel.ReplicaField(SentinelDeployment::kName, old_port, "slave-priority") != priority ||
+           absl::StrContains(sentinel.ReplicaField(SentinelDeployment::kName, old_port, "flags"), "disconnected")) {
+      REQUIRE(absl::Now() < until);
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  };
+  wait_for_priority("0");
+  CHECK(deployment.master->Command({"DBSIZE"})->integer == 0);
+  CHECK(absl::StartsWith(sentinel.Failover(SentinelDeployment::kName), "NOGOODSLAVE"));
+  CHECK(Get(*deployment.replica, "acknowledged") == "yes");
+  CHECK(deployment.ConfigEpoch() == 1);
+
+  // Without it: the same empty replica is promoted and the data is gone.
+  REQUIRE(deployment.master->Command({"CONFIG", "SET", "replica-priority", "100"})->type == REDIS_REPLY_STATUS);
+  wait_for_priority("100");
+  CHECK(deployment.master->Command({"DBSIZE"})->integer == 0);
+  CHECK(sentinel.Failover(SentinelDeployment::kName) == "OK");
+  REQUIRE(deployment.WaitForMaster(old_port, absl::Seconds(60)));
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while (Get(*deployment.replica, "acknowledged") == "yes") {
+    REQUIRE(absl::Now() < until);
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  CHECK(deployment.replica->Role() == "slave");
+  CHECK(Get(*deployment.replica, "acknowledged") == "(nil)");
+}
+
 // Names one fixed server and asks for the ROLE check, as a sentinel that
 // reports a replica would (a sentinel cannot be made to do that on demand).
 class FixedEndpoint : public RedisEndpoint {

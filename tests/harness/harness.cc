@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
@@ -163,7 +164,10 @@ void RedisServer::Start() {
   std::vector<std::string> argv = {"redis-server", "--bind",         "127.0.0.1",  "--port",
                                    std::to_string(port_), "--dir",   dir_,         "--save",
                                    "",             "--appendonly",   "no",         "--maxmemory-policy",
-                                   "volatile-lru"};
+                                   "volatile-lru",
+                                   // A replica's full sync starts at once (Redis's default waits 5 s
+                                   // for more replicas): quicker tests; extra_args may override.
+                                   "--repl-diskless-sync-delay", "0"};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   process_.Start(argv, dir_ + "/redis.log");
   if (!WaitForPort(port_, absl::Seconds(10))) Fail("redis-server did not start");
@@ -224,25 +228,89 @@ int SentinelProcess::Replicas(const std::string& master_name) {
   return reply->type == REDIS_REPLY_ARRAY ? static_cast<int>(reply->elements) : 0;
 }
 
-int SentinelProcess::OtherSentinels(const std::string& master_name) {
-  auto reply = CommandAt(port_, {"SENTINEL", "master", master_name});
+std::string SentinelProcess::ReplicaField(const std::string& master_name, int replica_port, const std::string& field) {
+  auto reply = CommandAt(port_, {"SENTINEL", "replicas", master_name});
+  if (reply->type != REDIS_REPLY_ARRAY) return "";
+  for (size_t r = 0; r < reply->elements; ++r) {
+    const redisReply* replica = reply->element[r];
+    if (replica->type != REDIS_REPLY_ARRAY) continue;
+    std::map<std::string, std::string> fields;
+    for (size_t i = 0; i + 1 < replica->elements; i += 2) {
+      fields[std::string(replica->element[i]->str, replica->element[i]->len)] =
+          std::string(replica->element[i + 1]->str, replica->element[i + 1]->len);
+    }
+    if (fields["port"] == std::to_string(replica_port)) return fields[field];
+  }
+  return "";
+}
+
+std::string SentinelProcess::Failover(const std::string& master_name) {
+  return Command({"SENTINEL", "FAILOVER", master_name});
+}
+
+std::string SentinelProcess::Command(const std::vector<std::string>& args) {
+  auto reply = CommandAt(port_, args);
+  return reply->str != nullptr ? std::string(reply->str, reply->len) : "";
+}
+
+namespace {
+// One numeric field of SENTINEL master (0 if absent).
+int64_t MasterField(int port, const std::string& master_name, const std::string& field) {
+  auto reply = CommandAt(port, {"SENTINEL", "master", master_name});
   if (reply->type != REDIS_REPLY_ARRAY) return 0;
   for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-    if (std::string(reply->element[i]->str, reply->element[i]->len) == "num-other-sentinels") {
-      return std::stoi(std::string(reply->element[i + 1]->str, reply->element[i + 1]->len));
+    if (std::string(reply->element[i]->str, reply->element[i]->len) == field) {
+      return std::stoll(std::string(reply->element[i + 1]->str, reply->element[i + 1]->len));
     }
   }
   return 0;
+}
+}  // namespace
+
+int SentinelProcess::OtherSentinels(const std::string& master_name) {
+  return static_cast<int>(MasterField(port_, master_name, "num-other-sentinels"));
+}
+
+int64_t SentinelProcess::ConfigEpoch(const std::string& master_name) {
+  return MasterField(port_, master_name, "config-epoch");
 }
 
 void SentinelProcess::Stop() { process_.Stop(SIGKILL, absl::Seconds(5)); }
 
 void WaitUntilReplicating(RedisServer& replica) {
   const absl::Time until = absl::Now() + absl::Seconds(30);
+  // The replica's view first (its link is up), then the master's: after a
+  // diskless full sync the master streams to a replica, and WAIT counts it,
+  // only once its first REPLCONF ACK arrived (up to a second later).
+  int master_port = 0;
   for (;;) {
     auto info = replica.Command({"INFO", "replication"});
-    if (std::string(info->str, info->len).find("master_link_status:up") != std::string::npos) return;
+    const std::string text(info->str, info->len);
+    if (text.find("master_link_status:up") != std::string::npos) {
+      const size_t at = text.find("master_port:");
+      if (at != std::string::npos) master_port = std::atoi(text.c_str() + at + 12);
+      break;
+    }
     if (absl::Now() > until) Fail("the replica did not sync with the master");
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  // "state=online" in the master's INFO comes before that ACK: the test is
+  // a write and a WAIT on one connection (the probe key expires at once).
+  const std::string online = absl::StrCat(",port=", replica.port(), ",state=online");
+  for (;;) {
+    auto info = CommandAt(master_port, {"INFO", "replication"});
+    if (std::string(info->str, info->len).find(online) != std::string::npos) {
+      redisContext* context = redisConnect("127.0.0.1", master_port);
+      if (context == nullptr || context->err) Fail(absl::StrCat("cannot connect to 127.0.0.1:", master_port));
+      auto* set = static_cast<redisReply*>(redisCommand(context, "SET catalog-harness:probe 1 PX 100"));
+      auto* wait = static_cast<redisReply*>(redisCommand(context, "WAIT 1 200"));
+      const bool acked = wait != nullptr && wait->type == REDIS_REPLY_INTEGER && wait->integer >= 1;
+      if (set != nullptr) freeReplyObject(set);
+      if (wait != nullptr) freeReplyObject(wait);
+      redisFree(context);
+      if (acked) return;
+    }
+    if (absl::Now() > until) Fail("the master did not take the replica online");
     absl::SleepFor(absl::Milliseconds(50));
   }
 }
@@ -333,6 +401,12 @@ bool SentinelDeployment::WaitForMaster(int port, absl::Duration timeout) {
     if (absl::Now() > until) return false;
     absl::SleepFor(absl::Milliseconds(50));
   }
+}
+
+int64_t SentinelDeployment::ConfigEpoch() {
+  int64_t epoch = 0;
+  for (auto& sentinel : sentinels) epoch = std::max(epoch, sentinel->ConfigEpoch(kName));
+  return epoch;
 }
 
 void RedisServer::Stop() { process_.Stop(SIGKILL, absl::Seconds(5)); }

@@ -75,7 +75,9 @@ class RedisServer {
   ChildProcess process_;
 };
 
-// Waits until `replica` reports its link to the master up (fails after 30 s).
+// Waits until `replica` reports its link to the master up and the master
+// counts it in WAIT (a probe write, catalog-harness:probe, expires at once);
+// fails after 30 s.
 void WaitUntilReplicating(RedisServer& replica);
 
 // A Redis Cluster on loopback: `masters` masters with one replica each
@@ -93,16 +95,29 @@ struct RedisClusterProcesses {
 };
 
 // A redis-sentinel monitoring `master_name` at 127.0.0.1:master_port with
-// quorum 2 and down-after-milliseconds `down_after_ms`.
+// quorum 2 and down-after-milliseconds `down_after_ms`. Keep it well above
+// Sentinel's 1 s ping period: at 1000 a sentinel can find a master it has
+// just switched to "down" before its first PING is even due, and start a
+// second failover (README, Failover; seen in this repository's failover test).
 class SentinelProcess {
  public:
-  SentinelProcess(const std::string& master_name, int master_port, int down_after_ms = 1000);
+  SentinelProcess(const std::string& master_name, int master_port, int down_after_ms = 3000);
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   // "ip:port" of the master it names now ("" if none).
   std::string Master(const std::string& master_name);
+  // The config epoch of its configuration for the master (0 until a
+  // failover; each failover it learns of raises it).
+  int64_t ConfigEpoch(const std::string& master_name);
   // Replicas it knows for the master (SENTINEL replicas).
   int Replicas(const std::string& master_name);
+  // One field of what it knows of the replica at 127.0.0.1:replica_port
+  // (SENTINEL replicas, e.g. "slave-priority", "flags"); "" if unknown.
+  std::string ReplicaField(const std::string& master_name, int replica_port, const std::string& field);
+  // SENTINEL FAILOVER: "OK", or the error text.
+  std::string Failover(const std::string& master_name);
+  // Any command: the status or error text of its reply.
+  std::string Command(const std::vector<std::string>& args);
   // Other sentinels it knows for the master (num-other-sentinels).
   int OtherSentinels(const std::string& master_name);
   void Stop();
@@ -129,6 +144,9 @@ struct SentinelDeployment {
   int MasterPort();
   // Waits until every sentinel names `port` as the master (false on timeout).
   bool WaitForMaster(int port, absl::Duration timeout);
+  // The greatest config epoch any sentinel reports: how many failovers the
+  // sentinels have carried out (or started) since the deployment began.
+  int64_t ConfigEpoch();
 };
 
 // A connection to a MariaDB server as the catalog user.
