@@ -134,7 +134,7 @@ absl::StatusOr<std::vector<storage::MaybeValue>> CatalogCore::BatchGet(absl::Spa
 }
 
 void CatalogCore::BatchGetAsync(std::shared_ptr<const storage::IdBatch> ids, absl::Time deadline,
-                                storage::TieredStore::ReadDone done) {
+                                storage::TieredStore::ReadDone done, storage::TieredStore::ReadFrom from) {
   if (absl::Status s = ValidateIdBatch(ids->ids, "ids", options_.max_batch_size); !s.ok()) return done(ids->ids, s);
   store_->ReadAsync(std::move(ids), deadline,
                     [this, done = std::move(done)](absl::Span<const absl::string_view> ids,
@@ -143,17 +143,19 @@ void CatalogCore::BatchGetAsync(std::shared_ptr<const storage::IdBatch> ids, abs
                         if (absl::Status s = CheckResponseSize(ids, *values); !s.ok()) return done(ids, s);
                       }
                       done(ids, values);
-                    });
+                    },
+                    from);
 }
 
-void CatalogCore::GetAsync(std::string id, absl::Time deadline, GetDone done) {
+void CatalogCore::GetAsync(std::string id, absl::Time deadline, GetDone done, storage::TieredStore::ReadFrom from) {
   if (absl::Status s = ValidateId(id, "id"); !s.ok()) return done(s);
   store_->ReadAsync(storage::IdBatch::Copy({id}), deadline,
                     [done = std::move(done)](absl::Span<const absl::string_view>,
                                              absl::StatusOr<absl::Span<const storage::ValueView>> values) {
                       if (!values.ok()) return done(values.status());
                       done(values->front());
-                    });
+                    },
+                    from);
 }
 
 absl::StatusOr<std::optional<Product>> CatalogCore::Get(const std::string& id, absl::Time deadline) {

@@ -71,8 +71,11 @@ class CatalogCore {
   // `done` runs exactly once, on the thread that got Redis's reply or on the
   // store's executor, with the ids and what BatchGet would return. It must
   // not block.
+  // `from` kReplicaOk: the caller accepts values older than acknowledged
+  // writes (catalog.v2 READ_CONSISTENCY_REPLICA_OK; TieredStore::ReadAsync).
   void BatchGetAsync(std::shared_ptr<const storage::IdBatch> ids, absl::Time deadline,
-                     storage::TieredStore::ReadDone done);
+                     storage::TieredStore::ReadDone done,
+                     storage::TieredStore::ReadFrom from = storage::TieredStore::ReadFrom::kMaster);
 
   absl::StatusOr<std::optional<catalog::v1::Product>> Get(const std::string& id, absl::Time deadline);
 
@@ -80,7 +83,8 @@ class CatalogCore {
   // `done` runs once with it, nullopt if none, or the error Get would give
   // (NOT_FOUND is the adapter's to say). Same threads as BatchGetAsync.
   using GetDone = std::function<void(absl::StatusOr<storage::ValueView> value)>;
-  void GetAsync(std::string id, absl::Time deadline, GetDone done);
+  void GetAsync(std::string id, absl::Time deadline, GetDone done,
+                storage::TieredStore::ReadFrom from = storage::TieredStore::ReadFrom::kMaster);
 
   // Stores all products or none; returns them as stored (version, time).
   absl::StatusOr<std::vector<catalog::v1::Product>> Upsert(absl::Span<const catalog::v1::Product* const> products,

@@ -98,6 +98,15 @@ grpc::Status CatalogV2Service::BatchGetProducts(grpc::ServerContext* context,
   });
 }
 
+namespace {
+// Where a read may be answered from (catalog.v2 ReadConsistency; values this
+// version does not know read as the default).
+storage::TieredStore::ReadFrom ReadFrom(uint64_t consistency) {
+  return consistency == catalog::v2::READ_CONSISTENCY_REPLICA_OK ? storage::TieredStore::ReadFrom::kReplicaOk
+                                                                  : storage::TieredStore::ReadFrom::kMaster;
+}
+}  // namespace
+
 // The raw reads answer what the typed ones above answer, built from the
 // stored bytes: the read_mask is applied to the wire encoding (WireMask).
 grpc::ServerUnaryReactor* CatalogV2Service::GetProductRaw(grpc::CallbackServerContext* context,
@@ -114,7 +123,8 @@ grpc::ServerUnaryReactor* CatalogV2Service::GetProductRaw(grpc::CallbackServerCo
                             return finish(absl::NotFoundError(absl::StrCat("product \"", id, "\" not found")));
                           }
                           finish(EncodeProduct(id, **value, *mask));
-                        });
+                        },
+                        ReadFrom(parsed.consistency()));
       });
 }
 
@@ -135,7 +145,8 @@ grpc::ServerUnaryReactor* CatalogV2Service::BatchGetProductsRaw(grpc::CallbackSe
                                             absl::StatusOr<absl::Span<const storage::ValueView>> values) {
                                if (!values.ok()) return finish(values.status());
                                finish(EncodeV2BatchGet(ids, *values, *mask));
-                             });
+                             },
+                             ReadFrom(parsed.consistency));
       });
 }
 

@@ -5,7 +5,8 @@
 
 namespace catalog::service {
 
-bool ParseBatchRequest(const grpc::ByteBuffer& request, storage::IdBatch* batch, std::string* mask) {
+bool ParseBatchRequest(const grpc::ByteBuffer& request, storage::IdBatch* batch, std::string* mask,
+                       uint64_t* consistency) {
   // One copy of the request: the ids point into it for the whole call.
   std::vector<grpc::Slice> slices;
   if (!request.Dump(&slices).ok()) return false;
@@ -16,10 +17,16 @@ bool ParseBatchRequest(const grpc::ByteBuffer& request, storage::IdBatch* batch,
   }
   batch->ids.clear();
   mask->clear();
+  if (consistency != nullptr) *consistency = 0;
   absl::string_view in = batch->bytes;
   while (!in.empty()) {
     wire::Field field;
     if (!wire::ReadField(in, &field)) return false;  // The typed parser decides.
+    if (field.number == 3 && field.wire_type == google::protobuf::internal::WireFormatLite::WIRETYPE_VARINT &&
+        consistency != nullptr) {
+      *consistency = field.varint;
+      continue;
+    }
     if (field.wire_type != google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED) continue;
     if (field.number == 1) {
       for (char c : field.payload) {

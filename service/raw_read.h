@@ -43,11 +43,14 @@ class RawFinish {
 };
 
 // A batch read request (catalog.v1 or v2 BatchGetProductsRequest): field 1
-// `ids`, and in v2 field 2 `read_mask`. The ids become views into one copy
-// of the request bytes (no string per id); `mask` gets field 2's bytes.
-// False when the bytes are not such a message, or when an id is not ASCII
-// (proto3 would check its UTF-8: the caller parses typed to answer alike).
-bool ParseBatchRequest(const grpc::ByteBuffer& request, storage::IdBatch* batch, std::string* mask);
+// `ids`, and in v2 field 2 `read_mask` and field 3 `consistency`. The ids
+// become views into one copy of the request bytes (no string per id);
+// `mask` gets field 2's bytes, `consistency` (if given) field 3's value (the
+// last one, as protobuf; 0 when absent). False when the bytes are not such
+// a message, or when an id is not ASCII (proto3 would check its UTF-8: the
+// caller parses typed to answer alike).
+bool ParseBatchRequest(const grpc::ByteBuffer& request, storage::IdBatch* batch, std::string* mask,
+                       uint64_t* consistency = nullptr);
 
 // Bad request bytes are answered as UnaryHandler answers them, before
 // admission; then `start(Parsed& parsed, RawFinish finish)` runs, and must
@@ -101,7 +104,8 @@ struct HasReadMask<T, std::void_t<decltype(std::declval<T>().read_mask())>> : st
 // exactly the typed handlers' answer. `start(BatchRequest&, RawFinish)`.
 struct BatchRequest {
   std::shared_ptr<storage::IdBatch> ids = std::make_shared<storage::IdBatch>();
-  std::string mask;  // Field 2's bytes (v2 read_mask).
+  std::string mask;          // Field 2's bytes (v2 read_mask).
+  uint64_t consistency = 0;  // Field 3 (v2 ReadConsistency).
 };
 template <typename Request, typename Start>
 grpc::ServerUnaryReactor* RawBatchRead(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
@@ -110,13 +114,14 @@ grpc::ServerUnaryReactor* RawBatchRead(grpc::CallbackServerContext* context, con
   return RawRead<Request, BatchRequest>(
       context, request, response, observers, method,
       [](const grpc::ByteBuffer& bytes, BatchRequest* parsed) {
-        if (ParseBatchRequest(bytes, parsed->ids.get(), &parsed->mask)) return true;
+        if (ParseBatchRequest(bytes, parsed->ids.get(), &parsed->mask, &parsed->consistency)) return true;
         Request typed;
         if (!ParseTyped(bytes, &typed)) return false;
         parsed->ids = storage::IdBatch::Copy(std::vector<std::string>(typed.ids().begin(), typed.ids().end()));
         parsed->mask.clear();
         if constexpr (HasReadMask<Request>::value) {
           parsed->mask = typed.read_mask().SerializeAsString();
+          parsed->consistency = static_cast<uint64_t>(typed.consistency());
         }
         return true;
       },

@@ -19,15 +19,18 @@ TEST_CASE("batch request ids parse as views exactly as the generated parser read
   for (int i = 0; i < 50; ++i) typed.add_ids("id-" + std::to_string(i));
   typed.mutable_read_mask()->add_paths("title");
   std::string bytes = typed.SerializeAsString();
-  bytes += std::string("\x18\x96\x01", 3);                  // Field 3, varint: unknown.
+  bytes += std::string("\x18\x96\x01", 3);                  // Field 3 (consistency), varint: 150.
   bytes += std::string("\x21", 1) + std::string(8, '\7');    // Field 4, fixed64.
   bytes += std::string("\x2d", 1) + std::string(4, '\7');    // Field 5, fixed32.
   bytes += std::string("\x32\x03xyz", 5);                    // Field 6, bytes.
   bytes += std::string("\x12\x07\x0a\x05price", 9);         // read_mask again: merges.
+  bytes += std::string("\x18\x01", 2);                      // consistency again: the last wins.
+  bytes += std::string("\x38\x05", 2);                      // Field 7, varint: unknown.
   for (size_t pieces : {size_t{1}, size_t{3}, size_t{64}}) {
     storage::IdBatch batch;
     std::string mask;
-    REQUIRE(ParseBatchRequest(Buffer(bytes, pieces), &batch, &mask));
+    uint64_t consistency = 99;
+    REQUIRE(ParseBatchRequest(Buffer(bytes, pieces), &batch, &mask, &consistency));
     catalog::v2::BatchGetProductsRequest reference;
     REQUIRE(reference.ParseFromString(bytes));
     REQUIRE(batch.ids.size() == static_cast<size_t>(reference.ids_size()));
@@ -35,6 +38,8 @@ TEST_CASE("batch request ids parse as views exactly as the generated parser read
     google::protobuf::FieldMask parsed_mask;
     REQUIRE(parsed_mask.ParseFromString(mask));
     CHECK(parsed_mask.SerializeAsString() == reference.read_mask().SerializeAsString());
+    CHECK(consistency == static_cast<uint64_t>(reference.consistency()));
+    CHECK(reference.consistency() == catalog::v2::READ_CONSISTENCY_REPLICA_OK);
   }
 }
 
@@ -48,8 +53,10 @@ TEST_CASE("what the view parser refuses: malformed bytes and non-ASCII ids (left
   CHECK_FALSE(ParseBatchRequest(Buffer(truncated, 1), &batch, &mask));
   CHECK_FALSE(ParseBatchRequest(Buffer(std::string("\x0b", 1), 1), &batch, &mask));  // A group.
   CHECK_FALSE(ParseBatchRequest(Buffer(std::string("\x00\x01", 2), 1), &batch, &mask));  // Field 0.
-  CHECK(ParseBatchRequest(Buffer("", 1), &batch, &mask));  // Empty: no ids (validation says so).
+  uint64_t consistency = 99;
+  CHECK(ParseBatchRequest(Buffer("", 1), &batch, &mask, &consistency));  // Empty: no ids (validation says so).
   CHECK(batch.ids.empty());
+  CHECK(consistency == 0);  // Absent: the default.
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "storage/redis/redis_async.h"
 #include "storage/redis/redis_monitor.h"
 #include "storage/redis/redis_tier.h"
+#include "storage/redis/replica_endpoint.h"
 #include "storage/redis/sentinel.h"
 #include "storage/record_types.h"
 #include "storage/tiering/tiered_store.h"
@@ -48,6 +49,9 @@ struct RedisDeploymentParts {
   std::unique_ptr<storage::RedisEndpoint> endpoint;
   std::unique_ptr<storage::RedisPool> pool;
   std::unique_ptr<storage::AsyncRedis> async;
+  // Reads that opt in to a replica (Sentinel deployments only).
+  std::unique_ptr<storage::ReplicaEndpoint> replica_endpoint;
+  std::unique_ptr<storage::AsyncRedis> replica;
   storage::RedisTierOptions tier;
 };
 
@@ -84,6 +88,17 @@ struct CatalogServer::Parts {
 
 namespace {
 
+storage::SentinelOptions SentinelOptionsOf(const catalog::config::v1::RedisDeployment& deployment,
+                                           const storage::RedisOptions& redis) {
+  storage::SentinelOptions sentinel;
+  for (const std::string& address : deployment.sentinel().sentinels()) {
+    sentinel.sentinels.push_back((*storage::ParseHostPorts(address))[0]);  // Checked with the topology.
+  }
+  sentinel.master_name = deployment.sentinel().master_name();
+  sentinel.connect_timeout = redis.connect_timeout;
+  return sentinel;
+}
+
 // The pools and endpoints of every deployment and database the topology
 // names; async read loops for the products' deployment only (offers are
 // read synchronously).
@@ -98,13 +113,8 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
     d->options.pool.size = static_cast<int>(config.redis_pool_size);
     d->options.pool.wait_timeout = pool_wait;
     if (deployment.has_sentinel()) {
-      storage::SentinelOptions sentinel;
-      for (const std::string& address : deployment.sentinel().sentinels()) {
-        sentinel.sentinels.push_back((*storage::ParseHostPorts(address))[0]);  // Checked with the topology.
-      }
-      sentinel.master_name = deployment.sentinel().master_name();
-      sentinel.connect_timeout = d->options.connect_timeout;
-      d->endpoint = std::make_unique<storage::SentinelEndpoint>(sentinel, &parts->metrics);
+      d->endpoint = std::make_unique<storage::SentinelEndpoint>(SentinelOptionsOf(deployment, d->options),
+                                                                &parts->metrics);
       if (d->endpoint->Current().host.empty()) {
         parts->logger->Log(LogLevel::kWarning, "storage",
                            absl::StrCat(d->endpoint->name(),
@@ -123,6 +133,14 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
       async.connections = static_cast<int>(config.redis_async_connections);
       async.command_timeout = absl::Milliseconds(config.redis_command_timeout_ms);
       d->async = std::make_unique<storage::AsyncRedis>(async);
+      if (deployment.has_sentinel() && config.redis_replica_connections > 0) {
+        d->replica_endpoint = std::make_unique<storage::ReplicaEndpoint>(SentinelOptionsOf(deployment, d->options),
+                                                                          d->endpoint.get(), &parts->metrics);
+        storage::AsyncRedisOptions replica = async;
+        replica.endpoint = d->replica_endpoint.get();
+        replica.connections = static_cast<int>(config.redis_replica_connections);
+        d->replica = std::make_unique<storage::AsyncRedis>(replica);
+      }
     }
     d->tier.write_replicas = deployment.write_replicas();
     d->tier.wait_timeout = absl::Milliseconds(config.redis_wait_timeout_ms);
@@ -200,7 +218,8 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   const storage::RecordType& type = storage::ProductRecordType();
   parts->cold_readers = std::make_unique<storage::ThreadPoolExecutor>(static_cast<int>(config.cold_read_threads));
   parts->redis_tier = std::make_unique<storage::RedisTier>(product_redis.pool.get(), type, &parts->metrics,
-                                                           product_redis.async.get(), product_redis.tier);
+                                                           product_redis.async.get(), product_redis.tier,
+                                                           product_redis.replica.get());
   parts->redis_monitor = std::make_unique<storage::RedisMonitor>(product_redis.pool.get(), &parts->metrics);
   parts->mysql_tier = std::make_unique<storage::MySqlTier>(*parts->mysql.at(products.mysql()), type, &parts->metrics);
   if (absl::Status s = parts->mysql_tier->EnsureSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {

@@ -23,6 +23,7 @@ struct Field {
   absl::string_view whole;    // Tag and value, as encoded.
   absl::string_view payload;  // Length-delimited fields: the bytes.
   uint64_t tag = 0;
+  uint64_t varint = 0;  // Varint fields: the value.
 };
 
 inline bool ReadVarint(absl::string_view& in, uint64_t* value) {
@@ -51,11 +52,9 @@ inline bool ReadField(absl::string_view& in, Field* field) {
   field->payload = {};
   if (field->number == 0) return false;
   switch (field->wire_type) {
-    case WireFormatLite::WIRETYPE_VARINT: {
-      uint64_t ignored;
-      if (!ReadVarint(in, &ignored)) return false;
+    case WireFormatLite::WIRETYPE_VARINT:
+      if (!ReadVarint(in, &field->varint)) return false;
       break;
-    }
     case WireFormatLite::WIRETYPE_FIXED64:
       if (in.size() < 8) return false;
       in.remove_prefix(8);

@@ -14,6 +14,9 @@
   X(redis_sentinel_errors_total, "Sentinel queries or subscriptions that failed (no answer, unknown master name).")   \
   X(redis_not_master_total, "Redis connections refused because the server was not the master (ROLE, READONLY).")     \
   X(redis_wait_short_total, "Writes applied on the master but confirmed by fewer replicas than redis_write_replicas.") \
+  X(redis_replica_changes_total, "Times the replica used for opted-in replica reads changed (or none qualified).")   \
+  X(replica_read_keys_total, "Ids answered by a Redis replica (reads with READ_CONSISTENCY_REPLICA_OK).")         \
+  X(replica_read_fallbacks_total, "Replica-ok reads sent to the master instead (a miss, an error, no replica).")   \
   X(view_hits_total, "Product views answered from the view cache.")                                                 \
   X(view_misses_total, "Product views assembled from the product and offer records (then cached).")                   \
   X(view_fill_errors_total, "View cache fills that failed (the answer was still given).")                           \

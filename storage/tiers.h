@@ -164,6 +164,14 @@ class PrimaryTier {
     done(absl::MakeConstSpan(views));
   }
 
+  // MultiGetAsync on a replica, for reads whose callers accept an answer
+  // older than writes already acknowledged (never one never written). The
+  // same contract otherwise. UNAVAILABLE when no replica is in use (by
+  // default always): the caller reads the master instead.
+  virtual void MultiGetReplicaAsync(absl::Span<const absl::string_view> ids, absl::Time deadline, ValuesDone done) {
+    done(absl::UnavailableError("no replica reads here"));
+  }
+
   // The fences of the ids' buckets, in one round trip.
   virtual absl::StatusOr<std::vector<FenceToken>> ReadFences(absl::Span<const std::string> ids,
                                                              absl::Time deadline) = 0;

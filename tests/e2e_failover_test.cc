@@ -12,6 +12,7 @@
 #include <thread>
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "tests/e2e_support.h"
 
 namespace catalog {
@@ -277,6 +278,86 @@ TEST_CASE("failover: master killed under load with asynchronous replication: the
   // Losses are possible here by design (README, Failover): counted and
   // printed, not asserted.
   CHECK(figures.created > 0);
+}
+
+}  // namespace
+}  // namespace catalog
+
+namespace catalog {
+namespace {
+
+// One v2 BatchGetProducts with the given consistency: the ids found.
+std::vector<std::string> FoundV2(catalog::v2::CatalogService::Stub& stub, const std::vector<std::string>& ids,
+                                 catalog::v2::ReadConsistency consistency) {
+  grpc::ClientContext context;
+  Client::Deadline(context);
+  catalog::v2::BatchGetProductsRequest request;
+  for (const std::string& id : ids) request.add_ids(id);
+  request.set_consistency(consistency);
+  catalog::v2::BatchGetProductsResponse response;
+  const grpc::Status status = stub.BatchGetProducts(&context, request, &response);
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  std::vector<std::string> found;
+  for (const auto& result : response.results()) {
+    if (result.has_product()) found.push_back(result.product().id());
+  }
+  return found;
+}
+
+TEST_CASE("replica reads: v2 reads that opt in are answered by the replica, every other read by the master") {
+  SentinelDeployment deployment;
+  SharedMySql mysql;
+  const int metrics_port = catalog::testing::FreePort();
+  // L1 off, so every read reaches Redis and is counted there; WAIT 1, so an
+  // acknowledged write is on the replica.
+  CatalogServerProcess server(deployment.master->port(), mysql.port(), mysql.database(),
+                              {"--redis_sentinels=" + deployment.SentinelList(),
+                               absl::StrCat("--redis_master_name=", SentinelDeployment::kName),
+                               absl::StrCat("--metrics_listen_address=127.0.0.1:", metrics_port), "--l1_max_bytes=0",
+                               "--redis_write_replicas=1", "--redis_wait_timeout_ms=500"});
+  Client client(server.target());
+  REQUIRE(client.Upsert({MakeProduct("r1", "one"), MakeProduct("r2", "two")}).ok());
+  auto v2 = catalog::v2::CatalogService::NewStub(client.channel);
+  auto& master = *deployment.master;
+  auto& replica = *deployment.replica;
+  master.ResetStats();
+  replica.ResetStats();
+
+  // Opted in, every id on the replica: the replica alone.
+  CHECK(FoundV2(*v2, {"r1", "r2"}, catalog::v2::READ_CONSISTENCY_REPLICA_OK) ==
+        std::vector<std::string>{"r1", "r2"});
+  CHECK(replica.CommandCalls("mget") == 1);
+  CHECK(master.CommandCalls("mget") == 0);
+  {
+    grpc::ClientContext context;
+    Client::Deadline(context);
+    catalog::v2::GetProductRequest request;
+    request.set_id("r2");
+    request.set_consistency(catalog::v2::READ_CONSISTENCY_REPLICA_OK);
+    catalog::v2::Product product;
+    REQUIRE(v2->GetProduct(&context, request, &product).ok());
+    CHECK(product.title() == "two");
+  }
+  CHECK(replica.CommandCalls("mget") == 2);
+  CHECK(master.CommandCalls("mget") == 0);
+
+  // The default: the master.
+  CHECK(FoundV2(*v2, {"r1", "r2"}, catalog::v2::READ_CONSISTENCY_UNSPECIFIED) ==
+        std::vector<std::string>{"r1", "r2"});
+  CHECK(master.CommandCalls("mget") == 1);
+  CHECK(replica.CommandCalls("mget") == 2);
+
+  // Opted in, one id not on the replica: asked there, then answered by the
+  // master (which also looks in MySQL for the missing one).
+  CHECK(FoundV2(*v2, {"r1", "nope"}, catalog::v2::READ_CONSISTENCY_REPLICA_OK) == std::vector<std::string>{"r1"});
+  CHECK(replica.CommandCalls("mget") == 3);
+  CHECK(master.CommandCalls("mget") >= 2);
+
+  const std::string metrics = HttpGet(metrics_port, "/metrics");
+  INFO(metrics);
+  CHECK(absl::StrContains(metrics, "catalog_replica_read_keys_total 3\n"));
+  CHECK(absl::StrContains(metrics, "catalog_replica_read_fallbacks_total 1\n"));
 }
 
 }  // namespace

@@ -44,6 +44,10 @@ struct RedisAddress {
   uint64_t epoch = 0;
 };
 
+// The reply of ROLE says this server is a master. Used on every new
+// connection of an endpoint with verify_role().
+bool IsMasterRole(const redisReply* reply);
+
 class RedisEndpoint {
  public:
   virtual ~RedisEndpoint() = default;
@@ -68,6 +72,12 @@ class RedisEndpoint {
   // comes from someone else's view, e.g. sentinels).
   virtual bool verify_role() const { return false; }
 
+  // With verify_role(): whether a ROLE reply shows the server this endpoint
+  // wants (by default a master).
+  virtual bool AcceptRole(const redisReply* reply) const { return IsMasterRole(reply); }
+  // Why a connection AcceptRole refused was dropped, for messages.
+  virtual std::string RoleRefusal() const { return "not the master (ROLE)"; }
+
   // For messages, e.g. "redis 127.0.0.1:6379" or "redis master 'catalog'
   // (sentinels 127.0.0.1:26379,...)".
   virtual std::string name() const = 0;
@@ -87,9 +97,5 @@ class StaticEndpoint : public RedisEndpoint {
   RedisAddress address_;
   std::string name_;
 };
-
-// The reply of ROLE says this server is a master. Used on every new
-// connection of an endpoint with verify_role().
-bool IsMasterRole(const redisReply* reply);
 
 }  // namespace catalog::storage

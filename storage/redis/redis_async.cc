@@ -198,9 +198,9 @@ class AsyncRedis::Loop {
   static void OnRole(redisAsyncContext* context, void* reply, void* privdata) {
     auto* loop = static_cast<Loop*>(privdata);
     if (reply == nullptr || loop->context_ != context) return;  // Gone already.
-    if (!IsMasterRole(static_cast<redisReply*>(reply))) {
+    if (!loop->master_->AcceptRole(static_cast<redisReply*>(reply))) {
       loop->master_->Suspect(loop->context_epoch_);
-      loop->Drop("not the master (ROLE)");
+      loop->Drop(loop->master_->RoleRefusal());
     }
   }
 

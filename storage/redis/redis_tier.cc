@@ -247,11 +247,13 @@ std::string RandomTokenPrefix() {
 
 }  // namespace
 
-RedisTier::RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRedis* async, RedisTierOptions options)
+RedisTier::RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRedis* async, RedisTierOptions options,
+                     AsyncRedis* replica)
     : pool_(pool),
       type_(std::move(type)),
       metrics_(metrics),
       async_(async),
+      replica_(replica),
       options_(options),
       token_prefix_(RandomTokenPrefix()) {}
 
@@ -348,6 +350,16 @@ absl::StatusOr<std::vector<MaybeValue>> RedisTier::MultiGet(absl::Span<const std
 
 void RedisTier::MultiGetAsync(absl::Span<const absl::string_view> ids, absl::Time deadline, ValuesDone done) {
   if (async_ == nullptr) return PrimaryTier::MultiGetAsync(ids, deadline, std::move(done));
+  SendMultiGet(async_, ids, deadline, std::move(done));
+}
+
+void RedisTier::MultiGetReplicaAsync(absl::Span<const absl::string_view> ids, absl::Time deadline, ValuesDone done) {
+  if (replica_ == nullptr) return PrimaryTier::MultiGetReplicaAsync(ids, deadline, std::move(done));
+  SendMultiGet(replica_, ids, deadline, std::move(done));
+}
+
+void RedisTier::SendMultiGet(AsyncRedis* to, absl::Span<const absl::string_view> ids, absl::Time deadline,
+                             ValuesDone done) {
   metrics_->Add(Counter::redis_round_trips_total);
   // Encoded straight into RESP: no key string per id.
   size_t bytes = 0;
@@ -355,17 +367,17 @@ void RedisTier::MultiGetAsync(absl::Span<const absl::string_view> ids, absl::Tim
   RespCommand mget(ids.size() + 1, bytes);
   mget.Add("MGET");
   for (absl::string_view id : ids) mget.AddPrefixed(type_.key_prefix, id);
-  async_->SendFormatted(mget.Take(), deadline,
-                        [this, count = ids.size(), done = std::move(done)](absl::StatusOr<const redisReply*> reply) {
-                          if (!reply.ok()) {
-                            metrics_->Add(Counter::redis_errors_total);
-                            return done(reply.status());
-                          }
-                          // Views into the reply: no copy until the response is built.
-                          absl::StatusOr<std::vector<ValueView>> views = MultiGetViews(**reply, count, "MGET");
-                          if (!views.ok()) return done(views.status());
-                          done(absl::MakeConstSpan(*views));
-                        });
+  to->SendFormatted(mget.Take(), deadline,
+                    [this, count = ids.size(), done = std::move(done)](absl::StatusOr<const redisReply*> reply) {
+                      if (!reply.ok()) {
+                        metrics_->Add(Counter::redis_errors_total);
+                        return done(reply.status());
+                      }
+                      // Views into the reply: no copy until the response is built.
+                      absl::StatusOr<std::vector<ValueView>> views = MultiGetViews(**reply, count, "MGET");
+                      if (!views.ok()) return done(views.status());
+                      done(absl::MakeConstSpan(*views));
+                    });
 }
 
 absl::StatusOr<std::vector<FenceToken>> RedisTier::ReadFences(absl::Span<const std::string> ids, absl::Time deadline) {

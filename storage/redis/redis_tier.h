@@ -44,13 +44,16 @@ struct RedisTierOptions {
 
 class RedisTier : public PrimaryTier, public ViewTier {
  public:
-  // `pool`, `metrics` and `async` (if given) must outlive the tier. With
-  // `async`, MultiGetAsync sends its MGET without blocking a thread.
+  // `pool`, `metrics`, `async` and `replica` (if given) must outlive the
+  // tier. With `async`, MultiGetAsync sends its MGET without blocking a
+  // thread. With `replica` (async connections to a ReplicaEndpoint),
+  // MultiGetReplicaAsync reads there; nothing else ever does.
   RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRedis* async = nullptr,
-            RedisTierOptions options = {});
+            RedisTierOptions options = {}, AsyncRedis* replica = nullptr);
 
   absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> ids, absl::Time deadline) override;
   void MultiGetAsync(absl::Span<const absl::string_view> ids, absl::Time deadline, ValuesDone done) override;
+  void MultiGetReplicaAsync(absl::Span<const absl::string_view> ids, absl::Time deadline, ValuesDone done) override;
   absl::StatusOr<std::vector<FenceToken>> ReadFences(absl::Span<const std::string> ids, absl::Time deadline) override;
   absl::StatusOr<FencedRead> MultiGetFenced(absl::Span<const std::string> ids, absl::Time deadline) override;
   absl::StatusOr<std::vector<bool>> Promote(absl::Span<const Promotion> entries, absl::Time deadline) override;
@@ -85,6 +88,8 @@ class RedisTier : public PrimaryTier, public ViewTier {
                                absl::Time deadline) override;
 
  private:
+  // One MGET of the ids on `to` (the master's or the replica's loops).
+  void SendMultiGet(AsyncRedis* to, absl::Span<const absl::string_view> ids, absl::Time deadline, ValuesDone done);
   std::string Key(absl::string_view id) const;
   std::string Fence(absl::string_view id) const;
   std::string ViewKey(absl::string_view id) const;
@@ -115,6 +120,7 @@ class RedisTier : public PrimaryTier, public ViewTier {
   const RecordType type_;
   Metrics* const metrics_;
   AsyncRedis* const async_;
+  AsyncRedis* const replica_;
   const RedisTierOptions options_;
   const std::string token_prefix_;
   std::atomic<uint64_t> token_counter_{0};

@@ -16,6 +16,7 @@
 #include "storage/redis/redis_async.h"
 #include "storage/redis/redis_connection.h"
 #include "storage/redis/redis_tier.h"
+#include "storage/redis/replica_endpoint.h"
 #include "tests/harness/harness.h"
 
 namespace catalog::storage {
@@ -50,12 +51,17 @@ std::string Get(RedisServer& server, const std::string& key) {
   return reply->type == REDIS_REPLY_STRING ? std::string(reply->str, reply->len) : "(nil)";
 }
 
-TEST_CASE("sentinel: the master is found, followed across a failover, and the old one gets nothing more") {
-  SentinelDeployment deployment;
-  Metrics metrics;
+SentinelOptions OptionsFor(const SentinelDeployment& deployment) {
   SentinelOptions options;
   options.sentinels = *ParseHostPorts(deployment.SentinelList());
   options.master_name = SentinelDeployment::kName;
+  return options;
+}
+
+TEST_CASE("sentinel: the master is found, followed across a failover, and the old one gets nothing more") {
+  SentinelDeployment deployment;
+  Metrics metrics;
+  const SentinelOptions options = OptionsFor(deployment);
   SentinelEndpoint endpoint(options, &metrics);
   REQUIRE(endpoint.Current().port == deployment.master->port());
   const uint64_t first_epoch = endpoint.epoch();
@@ -100,6 +106,56 @@ TEST_CASE("sentinel: the master is found, followed across a failover, and the ol
   CHECK((*set)[0]->type == REDIS_REPLY_STATUS);  // OK, not READONLY.
   CHECK(Get(*deployment.replica, "k") == "after");
   CHECK(AsyncCommand(async, {"MGET", "k"}).value() == "after");
+}
+
+TEST_CASE("replica endpoint: names the in-sync replica, reads go there only, a master or a dead replica is refused") {
+  SentinelDeployment deployment;
+  Metrics metrics;
+  const SentinelOptions options = OptionsFor(deployment);
+  SentinelEndpoint master(options, &metrics);
+  REQUIRE(master.Current().port == deployment.master->port());
+  ReplicaEndpoint replica(options, &master, &metrics);
+  REQUIRE(replica.Current().port == deployment.replica->port());
+  const uint64_t first_epoch = replica.epoch();
+  CHECK(first_epoch >= 1);
+
+  // ROLE as each server answers it: only the replica of this master passes.
+  CHECK(replica.AcceptRole(deployment.replica->Command({"ROLE"}).get()));
+  CHECK_FALSE(replica.AcceptRole(deployment.master->Command({"ROLE"}).get()));
+  CHECK(master.AcceptRole(deployment.master->Command({"ROLE"}).get()));
+
+  // Reads through it reach the replica, not the master.
+  REQUIRE(deployment.master->Command({"SET", "k", "v"})->type == REDIS_REPLY_STATUS);
+  REQUIRE(deployment.master->Command({"WAIT", "1", "5000"})->integer == 1);
+  deployment.master->ResetStats();
+  deployment.replica->ResetStats();
+  AsyncRedisOptions async_options;
+  async_options.endpoint = &replica;
+  AsyncRedis async(async_options);
+  CHECK(AsyncCommand(async, {"MGET", "k"}).value() == "v");
+  CHECK(deployment.replica->CommandCalls("mget") == 1);
+  CHECK(deployment.master->CommandCalls("mget") == 0);
+
+  // The replica dies: the next look finds none (its own ROLE cannot be
+  // had, whatever the sentinels still say), a new epoch; reads fail at
+  // once instead of hanging (the tier then reads the master).
+  deployment.replica->Stop();
+  replica.Refresh();
+  CHECK(replica.Current().host.empty());
+  CHECK(replica.epoch() > first_epoch);
+  CHECK_FALSE(AsyncCommand(async, {"MGET", "k"}).ok());
+  CHECK(metrics.Get(Counter::redis_replica_changes_total) >= 2);
+
+  // Back (empty, resyncing or in sync): used again only once it is a
+  // connected replica of this master.
+  deployment.replica->Start();
+  catalog::testing::WaitUntilReplicating(*deployment.replica);
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (replica.Current().port != deployment.replica->port()) {
+    REQUIRE(absl::Now() < until);
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  CHECK(AsyncCommand(async, {"MGET", "k"}).value() == "v");
 }
 
 // Not the service: the deployment rule README (Failover) gives operators,

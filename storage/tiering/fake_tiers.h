@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/status/status.h"
@@ -48,6 +49,21 @@ class FakePrimaryTier : public PrimaryTier {
     std::vector<MaybeValue> out;
     for (const std::string& id : ids) out.push_back(ValueOf(id));
     return out;
+  }
+  // A replica's data (MultiGetReplicaAsync); none: no replica in use.
+  std::optional<std::map<std::string, std::string>> replica;
+  absl::Status fail_replica;
+  int replica_calls = 0;
+  void MultiGetReplicaAsync(absl::Span<const absl::string_view> ids, absl::Time deadline, ValuesDone done) override {
+    if (!replica.has_value()) return PrimaryTier::MultiGetReplicaAsync(ids, deadline, std::move(done));
+    ++replica_calls;
+    if (!fail_replica.ok()) return done(fail_replica);
+    std::vector<ValueView> out;
+    for (absl::string_view id : ids) {
+      auto it = replica->find(std::string(id));
+      out.push_back(it == replica->end() ? ValueView() : ValueView(it->second));
+    }
+    done(absl::MakeConstSpan(out));
   }
   absl::StatusOr<std::vector<FenceToken>> ReadFences(absl::Span<const std::string> ids, absl::Time) override {
     if (!fail_multi_get.ok()) return fail_multi_get;

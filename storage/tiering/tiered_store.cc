@@ -102,17 +102,47 @@ absl::StatusOr<std::vector<MaybeValue>> TieredStore::ReadFresh(absl::Span<const 
 // asynchronously; an answer with every id present is completed on the
 // thread that got the reply; misses continue on the executor (they block
 // on MySQL), from the same MGET result, so a read is still one MGET.
-void TieredStore::ReadAsync(std::shared_ptr<const IdBatch> ids, absl::Time deadline, ReadDone done) {
+void TieredStore::ReadAsync(std::shared_ptr<const IdBatch> ids, absl::Time deadline, ReadDone done, ReadFrom from) {
   deadline = Bound(deadline);
   metrics_->Add(Counter::read_keys_total, static_cast<int64_t>(ids->ids.size()));
   auto hot = std::make_shared<const HotLookup>(LookupHot(ids->ids));
   if (hot->all_hit) return Answer(ids, MergeHot(*hot, ids->ids, {}), hot->ticket, deadline, done);
+  if (from == ReadFrom::kReplicaOk) return ReadReplica(std::move(ids), std::move(hot), deadline, std::move(done));
+  ReadMaster(std::move(ids), std::move(hot), deadline, std::move(done));
+}
+
+void TieredStore::ReadMaster(std::shared_ptr<const IdBatch> ids, std::shared_ptr<const HotLookup> hot,
+                             absl::Time deadline, ReadDone done) {
   primary_->MultiGetAsync(ids->ids, deadline,
                           [this, ids, hot, deadline, done = std::move(done)](
                               absl::StatusOr<absl::Span<const ValueView>> fetched) mutable {
                             if (!fetched.ok()) return done(ids->ids, fetched.status());
                             Answer(ids, MergeHot(*hot, ids->ids, *fetched), hot->ticket, deadline, done);
                           });
+}
+
+// Only a replica's full answer is used. A miss there may be a record the
+// replica has not received yet, or one demoted to MySQL: the master path
+// decides those (with its fences, L1 tickets and write-backs), and none of
+// them ever sees a value that came from a replica, so an older value can
+// reach this caller only, never L1 or Redis.
+void TieredStore::ReadReplica(std::shared_ptr<const IdBatch> ids, std::shared_ptr<const HotLookup> hot,
+                              absl::Time deadline, ReadDone done) {
+  primary_->MultiGetReplicaAsync(
+      ids->ids, deadline,
+      [this, ids, hot, deadline, done = std::move(done)](absl::StatusOr<absl::Span<const ValueView>> fetched) mutable {
+        if (fetched.ok() && std::all_of(fetched->begin(), fetched->end(),
+                                        [](const ValueView& value) { return value.has_value(); })) {
+          std::vector<ValueView> views(fetched->begin(), fetched->end());
+          for (ValueView& view : views) {
+            if (IsTombstone(*view)) view.reset();
+          }
+          metrics_->Add(Counter::replica_read_keys_total, static_cast<int64_t>(views.size()));
+          return done(ids->ids, absl::MakeConstSpan(views));
+        }
+        metrics_->Add(Counter::replica_read_fallbacks_total);
+        ReadMaster(ids, hot, deadline, std::move(done));
+      });
 }
 
 // Completes an async read from L1's and Redis's values: every id present

@@ -143,9 +143,18 @@ class TieredStore {
   // (into L1's entries and Redis's reply when all were hot: no copy), on
   // the calling thread (all in L1), the thread that got Redis's reply (all
   // hot) or the executor (misses). `done` must not block.
+  //
+  // With ReadFrom::kReplicaOk the caller accepts values older than writes
+  // already acknowledged (never values never written): when L1 does not
+  // hold every id, a Redis replica is asked first (PrimaryTier::
+  // MultiGetReplicaAsync) and its answer is used only if it has a value
+  // for every id; otherwise (a miss, an error, no replica) the read goes on
+  // as kMaster. Nothing a replica returned is put in L1 or written back.
   using ReadDone = std::function<void(absl::Span<const absl::string_view> ids,
                                       absl::StatusOr<absl::Span<const ValueView>> values)>;
-  void ReadAsync(std::shared_ptr<const IdBatch> ids, absl::Time deadline, ReadDone done);
+  enum class ReadFrom { kMaster, kReplicaOk };
+  void ReadAsync(std::shared_ptr<const IdBatch> ids, absl::Time deadline, ReadDone done,
+                 ReadFrom from = ReadFrom::kMaster);
 
   // Writes all records or none. Ids must be distinct. With `once`, at most
   // once per request id: a request id already recorded returns its entry
@@ -211,6 +220,11 @@ class TieredStore {
   absl::Time Bound(absl::Time deadline) const;
   struct HotLookup;
   HotLookup LookupHot(absl::Span<const absl::string_view> ids) const;
+  // ReadAsync past L1: one MGET on the master, or first on a replica.
+  void ReadMaster(std::shared_ptr<const IdBatch> ids, std::shared_ptr<const HotLookup> hot, absl::Time deadline,
+                  ReadDone done);
+  void ReadReplica(std::shared_ptr<const IdBatch> ids, std::shared_ptr<const HotLookup> hot, absl::Time deadline,
+                   ReadDone done);
   std::vector<ValueView> MergeHot(const HotLookup& hot, absl::Span<const absl::string_view> ids,
                                   absl::Span<const ValueView> fetched) const;
   void Answer(const std::shared_ptr<const IdBatch>& ids, std::vector<ValueView> views, HotCache::Ticket ticket,

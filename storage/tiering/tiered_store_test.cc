@@ -45,6 +45,78 @@ TEST_CASE("an all-hot read asks Redis once and MySQL never") {
   CHECK(f.cold.multi_get_calls == 0);
 }
 
+// ReadAsync, blocking until done: the values as strings ("-" for none).
+absl::StatusOr<std::vector<std::string>> ReadAsyncNow(TieredStore& store, std::vector<std::string> ids,
+                                                      TieredStore::ReadFrom from) {
+  absl::StatusOr<std::vector<std::string>> out = absl::UnknownError("not called");
+  store.ReadAsync(
+      IdBatch::Copy(ids), absl::Now() + absl::Seconds(5),
+      [&](absl::Span<const absl::string_view>, absl::StatusOr<absl::Span<const ValueView>> values) {
+        if (!values.ok()) {
+          out = values.status();
+          return;
+        }
+        std::vector<std::string> strings;
+        for (const ValueView& v : *values) strings.push_back(v.has_value() ? std::string(*v) : "-");
+        out = strings;
+      },
+      from);
+  return out;  // The fakes and the inline executor finish before returning.
+}
+
+TEST_CASE("replica-ok reads: a replica holding every id answers alone, else the master answers as usual") {
+  Fixture f;
+  f.primary.values = {{"a", Record("a", 2)}, {"b", Record("b", 2)}, {"gone", EncodeTombstone(3)}};
+  f.primary.replica = std::map<std::string, std::string>{
+      {"a", Record("a", 1)}, {"b", Record("b", 1)}, {"gone", EncodeTombstone(3)}};
+  f.cold.rows["cold"] = ColdRecord{Record("cold", 1), 1};
+  using From = TieredStore::ReadFrom;
+
+  // Every id on the replica (a tombstone reads as missing): its (older)
+  // values, the master not asked.
+  auto read = ReadAsyncNow(f.store, {"a", "b", "gone"}, From::kReplicaOk);
+  REQUIRE(read.ok());
+  CHECK(*read == std::vector<std::string>{Record("a", 1), Record("b", 1), "-"});
+  CHECK(f.primary.replica_calls == 1);
+  CHECK(f.primary.multi_get_calls == 0);
+  CHECK(f.metrics.Get(Counter::replica_read_keys_total) == 3);
+
+  // One id missing there (not replicated yet, or cold): the whole batch
+  // from the master, MySQL behind it, with the usual write-back of what
+  // MySQL returned, never of a replica's value.
+  read = ReadAsyncNow(f.store, {"a", "cold"}, From::kReplicaOk);
+  REQUIRE(read.ok());
+  CHECK(*read == std::vector<std::string>{Record("a", 2), Record("cold", 1)});
+  CHECK(f.primary.replica_calls == 2);
+  CHECK(f.primary.multi_get_calls == 1);
+  CHECK(f.metrics.Get(Counter::replica_read_fallbacks_total) == 1);
+  CHECK(f.primary.values.at("cold") == Record("cold", 1));
+  CHECK(f.primary.values.at("a") == Record("a", 2));
+
+  // The replica failing: the master answers.
+  f.primary.fail_replica = absl::UnavailableError("replica gone");
+  read = ReadAsyncNow(f.store, {"b"}, From::kReplicaOk);
+  REQUIRE(read.ok());
+  CHECK(*read == std::vector<std::string>{Record("b", 2)});
+  CHECK(f.metrics.Get(Counter::replica_read_fallbacks_total) == 2);
+
+  // The default never asks the replica.
+  read = ReadAsyncNow(f.store, {"a", "b"}, From::kMaster);
+  REQUIRE(read.ok());
+  CHECK(*read == std::vector<std::string>{Record("a", 2), Record("b", 2)});
+  CHECK(f.primary.replica_calls == 3);
+}
+
+TEST_CASE("replica-ok reads without a replica in use go to the master") {
+  Fixture f;
+  f.primary.values["a"] = Record("a", 2);
+  auto read = ReadAsyncNow(f.store, {"a"}, TieredStore::ReadFrom::kReplicaOk);
+  REQUIRE(read.ok());
+  CHECK(*read == std::vector<std::string>{Record("a", 2)});
+  CHECK(f.primary.multi_get_calls == 1);
+  CHECK(f.metrics.Get(Counter::replica_read_fallbacks_total) == 1);
+}
+
 TEST_CASE("misses go to the cold tier in one query and are promoted") {
   Fixture f;
   f.primary.values["hot"] = Record("hot", 1);

@@ -25,6 +25,12 @@ class BatchGetProductsRequest extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.google.protobuf.FieldMask read_mask = 2;</code>
      */
     protected $read_mask = null;
+    /**
+     * How fresh the answer must be; unset: every acknowledged write is seen.
+     *
+     * Generated from protobuf field <code>.catalog.v2.ReadConsistency consistency = 3;</code>
+     */
+    protected $consistency = 0;
 
     /**
      * Constructor.
@@ -36,6 +42,8 @@ class BatchGetProductsRequest extends \Google\Protobuf\Internal\Message
      *           1..max_batch_size distinct ids.
      *     @type \Google\Protobuf\FieldMask $read_mask
      *           Fields to return for each found product; all when empty.
+     *     @type int $consistency
+     *           How fresh the answer must be; unset: every acknowledged write is seen.
      * }
      */
     public function __construct($data = NULL) {
@@ -101,6 +109,32 @@ class BatchGetProductsRequest extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Google\Protobuf\FieldMask::class);
         $this->read_mask = $var;
+
+        return $this;
+    }
+
+    /**
+     * How fresh the answer must be; unset: every acknowledged write is seen.
+     *
+     * Generated from protobuf field <code>.catalog.v2.ReadConsistency consistency = 3;</code>
+     * @return int
+     */
+    public function getConsistency()
+    {
+        return $this->consistency;
+    }
+
+    /**
+     * How fresh the answer must be; unset: every acknowledged write is seen.
+     *
+     * Generated from protobuf field <code>.catalog.v2.ReadConsistency consistency = 3;</code>
+     * @param int $var
+     * @return $this
+     */
+    public function setConsistency($var)
+    {
+        GPBUtil::checkEnum($var, \Catalog\V2\ReadConsistency::class);
+        $this->consistency = $var;
 
         return $this;
     }

@@ -23,6 +23,12 @@ class GetProductRequest extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>.google.protobuf.FieldMask read_mask = 2;</code>
      */
     protected $read_mask = null;
+    /**
+     * How fresh the answer must be; unset: every acknowledged write is seen.
+     *
+     * Generated from protobuf field <code>.catalog.v2.ReadConsistency consistency = 3;</code>
+     */
+    protected $consistency = 0;
 
     /**
      * Constructor.
@@ -33,6 +39,8 @@ class GetProductRequest extends \Google\Protobuf\Internal\Message
      *     @type string $id
      *     @type \Google\Protobuf\FieldMask $read_mask
      *           Fields to return (e.g. "id,title,price"); all when empty.
+     *     @type int $consistency
+     *           How fresh the answer must be; unset: every acknowledged write is seen.
      * }
      */
     public function __construct($data = NULL) {
@@ -94,6 +102,32 @@ class GetProductRequest extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Google\Protobuf\FieldMask::class);
         $this->read_mask = $var;
+
+        return $this;
+    }
+
+    /**
+     * How fresh the answer must be; unset: every acknowledged write is seen.
+     *
+     * Generated from protobuf field <code>.catalog.v2.ReadConsistency consistency = 3;</code>
+     * @return int
+     */
+    public function getConsistency()
+    {
+        return $this->consistency;
+    }
+
+    /**
+     * How fresh the answer must be; unset: every acknowledged write is seen.
+     *
+     * Generated from protobuf field <code>.catalog.v2.ReadConsistency consistency = 3;</code>
+     * @param int $var
+     * @return $this
+     */
+    public function setConsistency($var)
+    {
+        GPBUtil::checkEnum($var, \Catalog\V2\ReadConsistency::class);
+        $this->consistency = $var;
 
         return $this;
     }
