@@ -67,9 +67,11 @@ std::string RequestEntry(const std::string& fingerprint, const std::string& answ
 
 // A stable digest of what a request asks for (deterministic serialization,
 // FNV-1a 64): tells a retry from a different request reusing the id.
-std::string Fingerprint(absl::Span<const Product* const> products) {
+// Of the messages of a write (sizes cached: ByteSizeLong called first).
+template <typename Message>
+std::string Fingerprint(absl::Span<const Message* const> products) {
   uint64_t hash = 14695981039346656037ull;
-  for (const Product* product : products) {
+  for (const Message* product : products) {
     std::string bytes;
     {
       google::protobuf::io::StringOutputStream stream(&bytes);
@@ -275,7 +277,14 @@ absl::StatusOr<std::vector<Product>> CatalogCore::UpsertOnce(const std::string& 
 }
 
 absl::StatusOr<std::vector<Product>> CatalogCore::Replay(const RequestIdentity& request, const std::string& entry) {
-  // Entries: 'D' + fingerprint + '\n' + the UpsertProductsResponse.
+  ASSIGN_OR_RETURN(catalog::v1::UpsertProductsResponse answer,
+                   Recorded<catalog::v1::UpsertProductsResponse>(request, entry));
+  return std::vector<Product>(answer.products().begin(), answer.products().end());
+}
+
+template <typename Response>
+absl::StatusOr<Response> CatalogCore::Recorded(const RequestIdentity& request, const std::string& entry) {
+  // Entries: 'D' + fingerprint + '\n' + the response.
   // ('P' entries, claims with a TTL, were written by earlier versions.)
   const size_t newline = entry.find('\n');
   if (entry.empty() || newline == std::string::npos || (entry[0] != 'D' && entry[0] != 'P')) {
@@ -289,12 +298,12 @@ absl::StatusOr<std::vector<Product>> CatalogCore::Replay(const RequestIdentity& 
     return absl::AbortedError(
         absl::StrCat("request_id \"", request.id, "\": the first call is still in progress; retry later"));
   }
-  catalog::v1::UpsertProductsResponse answer;
+  Response answer;
   if (!answer.ParseFromArray(entry.data() + newline + 1, static_cast<int>(entry.size() - newline - 1))) {
     return absl::DataLossError(absl::StrCat("request_id \"", request.id, "\": recorded result does not parse"));
   }
   metrics_->Add(storage::Counter::request_replays_total);
-  return std::vector<Product>(answer.products().begin(), answer.products().end());
+  return answer;
 }
 
 absl::StatusOr<ProductPage> CatalogCore::List(const std::string& category_id, int32_t page_size,
@@ -354,7 +363,7 @@ absl::StatusOr<int64_t> CatalogCore::Delete(absl::Span<const std::string> ids, a
 }
 
 absl::StatusOr<std::vector<catalog::v2::Offer>> CatalogCore::UpsertOffers(
-    absl::Span<const catalog::v2::Offer* const> offers, absl::Time deadline) {
+    absl::Span<const catalog::v2::Offer* const> offers, absl::Time deadline, const std::string& request_id) {
   RETURN_IF_ERROR(RequireOffers());
   RETURN_IF_ERROR(ValidateOfferBatch(offers, "offers", options_.max_batch_size));
   for (size_t i = 0; i < offers.size(); ++i) {
@@ -371,6 +380,11 @@ absl::StatusOr<std::vector<catalog::v2::Offer>> CatalogCore::UpsertOffers(
     intents.push_back({storage::OfferRecordId(offer->product_id(), offer->market()), offer->version()});
     product_ids.push_back(offer->product_id());
   }
+  std::optional<RequestIdentity> request;
+  if (!request_id.empty()) {
+    RETURN_IF_ERROR(ValidateId(request_id, "request_id"));
+    request = RequestIdentity{request_id, Fingerprint(offers)};  // Sizes cached above.
+  }
   const google::protobuf::Timestamp now =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_->Now()));
   std::vector<catalog::v2::Offer> stored(offers.size());
@@ -380,9 +394,29 @@ absl::StatusOr<std::vector<catalog::v2::Offer>> CatalogCore::UpsertOffers(
     *stored[index].mutable_update_time() = now;
     return stored[index].SerializeAsString();
   };
+  auto replay = [&](const std::string& entry) -> absl::StatusOr<std::vector<catalog::v2::Offer>> {
+    ASSIGN_OR_RETURN(catalog::v2::UpsertOffersResponse answer,
+                     Recorded<catalog::v2::UpsertOffersResponse>(*request, entry));
+    return std::vector<catalog::v2::Offer>(answer.offers().begin(), answer.offers().end());
+  };
+  // Views are invalidated on a replay too (as UpsertOnce: the first call may
+  // have been applied without its invalidation).
   return InvalidatingViews<std::vector<catalog::v2::Offer>>(
       product_ids, deadline, [&]() -> absl::StatusOr<std::vector<catalog::v2::Offer>> {
-        ASSIGN_OR_RETURN(storage::WriteResult result, offers_->Write(intents, encode, deadline, nullptr));
+        std::optional<storage::WriteOnce> once;
+        if (request.has_value()) {
+          // A retry of a call that completed is answered without writing.
+          ASSIGN_OR_RETURN(storage::MaybeValue recorded, offers_->LookupRequest(request->id, deadline));
+          if (recorded.has_value()) return replay(*recorded);
+          once = storage::WriteOnce{request->id, [&] {
+                                      catalog::v2::UpsertOffersResponse answer;
+                                      for (const catalog::v2::Offer& offer : stored) *answer.add_offers() = offer;
+                                      return RequestEntry(request->fingerprint, answer.SerializeAsString());
+                                    }};
+        }
+        ASSIGN_OR_RETURN(storage::WriteResult result,
+                         offers_->Write(intents, encode, deadline, once.has_value() ? &*once : nullptr));
+        if (result.recorded.has_value()) return replay(*result.recorded);  // Another call with this id won.
         if (result.conflict.has_value()) {
           const storage::VersionConflict& c = *result.conflict;
           return absl::AbortedError(absl::StrCat(

@@ -115,9 +115,11 @@ class CatalogCore {
   // Offers: creates or replaces them all or nothing (stamped with version
   // and update_time, as products), deletes them (how many existed), reads
   // them (nullopt where absent). An offer write invalidates the cached views
-  // of its product before it returns.
+  // of its product before it returns. A non-empty `request_id` makes the
+  // upsert apply at most once, as UpsertOnce (the offers' own request log).
   absl::StatusOr<std::vector<catalog::v2::Offer>> UpsertOffers(absl::Span<const catalog::v2::Offer* const> offers,
-                                                               absl::Time deadline);
+                                                               absl::Time deadline,
+                                                               const std::string& request_id = "");
   absl::StatusOr<int64_t> DeleteOffers(absl::Span<const catalog::v2::OfferKey* const> keys, absl::Time deadline);
   absl::StatusOr<std::vector<std::optional<catalog::v2::Offer>>> BatchGetOffers(
       absl::Span<const catalog::v2::OfferKey* const> keys, absl::Time deadline);
@@ -165,6 +167,9 @@ class CatalogCore {
   absl::StatusOr<UpsertOutcome> Apply(absl::Span<const catalog::v1::Product* const> products,
                                       const RequestIdentity* request, absl::Time deadline);
   absl::StatusOr<std::vector<catalog::v1::Product>> Replay(const RequestIdentity& request, const std::string& entry);
+  // The response recorded under `request` (its fingerprint must match).
+  template <typename Response>
+  absl::StatusOr<Response> Recorded(const RequestIdentity& request, const std::string& entry);
   // Bad input of a write, before anything is stored.
   absl::Status ValidateWrite(absl::Span<const catalog::v1::Product* const> products) const;
   // RESOURCE_EXHAUSTED if `values` for `ids` would not fit one answer.

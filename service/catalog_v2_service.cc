@@ -206,7 +206,7 @@ grpc::Status CatalogV2Service::UpsertOffers(grpc::ServerContext* context,
     const std::vector<const catalog::v2::Offer*> offers(request->offers().pointer_begin(),
                                                         request->offers().pointer_end());
     absl::StatusOr<std::vector<catalog::v2::Offer>> stored =
-        core_->UpsertOffers(offers, CallDeadline(*context, max_call_));
+        core_->UpsertOffers(offers, CallDeadline(*context, max_call_), request->request_id());
     if (!stored.ok()) return stored.status();
     for (catalog::v2::Offer& offer : *stored) *response->add_offers() = std::move(offer);
     return absl::OkStatus();

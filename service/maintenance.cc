@@ -6,9 +6,14 @@
 
 namespace catalog::service {
 
-Maintenance::Maintenance(storage::RedisMonitor* monitor, storage::TieredStore* store, storage::Metrics* metrics,
-                         const Logger* logger, absl::Duration interval)
-    : monitor_(monitor), store_(store), metrics_(metrics), logger_(logger), interval_(interval) {
+Maintenance::Maintenance(std::vector<Watched> watched, std::vector<storage::TieredStore*> stores,
+                         storage::Metrics* metrics, const Logger* logger, absl::Duration interval)
+    : watched_(std::move(watched)),
+      stores_(std::move(stores)),
+      metrics_(metrics),
+      logger_(logger),
+      interval_(interval),
+      last_policy_codes_(watched_.size(), absl::StatusCode::kOk) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -23,21 +28,27 @@ void Maintenance::Run() {
 
 void Maintenance::Tick() {
   const absl::Time deadline = absl::Now() + std::min(interval_, absl::Seconds(5));
-  const absl::Status policy = monitor_->CheckOnce(deadline);
-  // An unsafe policy is a configuration error: say so loudly, once per change.
-  if (absl::IsFailedPrecondition(policy) && last_policy_code_ != policy.code()) {
-    logger_->Log(LogLevel::kError, "storage", policy.message());
+  for (size_t i = 0; i < watched_.size(); ++i) {
+    const absl::Status policy = watched_[i].monitor->CheckOnce(deadline);
+    absl::StatusCode& last = last_policy_codes_[i];
+    // An unsafe policy is a configuration error: say so loudly, once per change.
+    if (absl::IsFailedPrecondition(policy) && last != policy.code()) {
+      logger_->Log(LogLevel::kError, "storage",
+                   absl::StrCat("deployment \"", watched_[i].deployment, "\": ", policy.message()));
+    }
+    if (policy.ok() && last == absl::StatusCode::kFailedPrecondition) {
+      logger_->Log(LogLevel::kInfo, "storage",
+                   absl::StrCat("deployment \"", watched_[i].deployment, "\": Redis maxmemory-policy is safe again"));
+    }
+    if (policy.ok() || absl::IsFailedPrecondition(policy)) last = policy.code();
   }
-  if (policy.ok() && last_policy_code_ == absl::StatusCode::kFailedPrecondition) {
-    logger_->Log(LogLevel::kInfo, "storage", "Redis maxmemory-policy is safe again");
-  }
-  if (policy.ok() || absl::IsFailedPrecondition(policy)) last_policy_code_ = policy.code();
-
-  for (int batch = 0; batch < 10; ++batch) {  // At most 10,000 entries a tick.
-    absl::StatusOr<int64_t> expired = store_->ExpireRequests(1000, deadline);
-    if (!expired.ok()) break;
-    metrics_->Add(storage::Counter::request_entries_expired_total, *expired);
-    if (*expired < 1000) break;
+  for (storage::TieredStore* store : stores_) {
+    for (int batch = 0; batch < 10; ++batch) {  // At most 10,000 entries a tick per store.
+      absl::StatusOr<int64_t> expired = store->ExpireRequests(1000, deadline);
+      if (!expired.ok()) break;
+      metrics_->Add(storage::Counter::request_entries_expired_total, *expired);
+      if (*expired < 1000) break;
+    }
   }
   malloc_trim(0);
 }

@@ -1,7 +1,9 @@
 // Maintenance: the server's one background thread. Every `interval` it
-//  - polls Redis INFO (gauges, maxmemory-policy check; a policy that became
-//    unsafe is logged at ERROR once per change),
-//  - removes request-id entries past their retention (bounded per tick),
+//  - polls INFO of every Redis deployment (gauges for the products' one,
+//    maxmemory-policy check for all; a policy that became unsafe is logged
+//    at ERROR once per change, naming the deployment),
+//  - removes request-id entries past their retention from every store
+//    (products, offers; bounded per tick),
 //  - returns freed heap pages to the kernel (malloc_trim), so a burst of
 //    large requests does not leave the process's RSS high for good.
 //
@@ -9,7 +11,9 @@
 // Thread-safety: construct and destroy from one thread.
 #pragma once
 
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -21,8 +25,12 @@ namespace catalog::service {
 
 class Maintenance {
  public:
+  struct Watched {
+    std::string deployment;  // For messages.
+    storage::RedisMonitor* monitor;
+  };
   // All pointers must outlive this object. Starts the thread.
-  Maintenance(storage::RedisMonitor* monitor, storage::TieredStore* store, storage::Metrics* metrics,
+  Maintenance(std::vector<Watched> watched, std::vector<storage::TieredStore*> stores, storage::Metrics* metrics,
               const Logger* logger, absl::Duration interval);
   ~Maintenance();
 
@@ -30,12 +38,12 @@ class Maintenance {
   void Run();
   void Tick();
 
-  storage::RedisMonitor* const monitor_;
-  storage::TieredStore* const store_;
+  const std::vector<Watched> watched_;
+  const std::vector<storage::TieredStore*> stores_;
   storage::Metrics* const metrics_;
   const Logger* const logger_;
   const absl::Duration interval_;
-  absl::StatusCode last_policy_code_ = absl::StatusCode::kOk;
+  std::vector<absl::StatusCode> last_policy_codes_;  // Per watched deployment.
   absl::Notification stop_;
   std::thread thread_;
 };

@@ -52,6 +52,8 @@ struct RedisDeploymentParts {
   // Reads that opt in to a replica (Sentinel deployments only).
   std::unique_ptr<storage::ReplicaEndpoint> replica_endpoint;
   std::unique_ptr<storage::AsyncRedis> replica;
+  // Policy checks every maintenance tick (gauges: the products' monitor).
+  std::unique_ptr<storage::RedisMonitor> monitor;
   storage::RedisTierOptions tier;
 };
 
@@ -326,9 +328,21 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address,
                                                " (port in use? choose another with --listen_address=host:port)"));
   }
-  parts->maintenance =
-      std::make_unique<Maintenance>(parts->redis_monitor.get(), parts->store.get(), &parts->metrics,
-                                    parts->logger.get(), absl::Milliseconds(config.redis_info_interval_ms));
+  std::vector<Maintenance::Watched> watched;
+  for (auto& [name, deployment] : parts->redis) {
+    if (name == PlacementOf(parts->topology, "products").redis()) {
+      watched.push_back({name, parts->redis_monitor.get()});
+    } else {
+      deployment->monitor =
+          std::make_unique<storage::RedisMonitor>(deployment->pool.get(), &parts->metrics, /*gauges=*/false);
+      watched.push_back({name, deployment->monitor.get()});
+    }
+  }
+  parts->maintenance = std::make_unique<Maintenance>(std::move(watched),
+                                                     std::vector<storage::TieredStore*>{parts->store.get(),
+                                                                                        parts->offer_store.get()},
+                                                     &parts->metrics, parts->logger.get(),
+                                                     absl::Milliseconds(config.redis_info_interval_ms));
   DemotionJobOptions demotion;
   demotion.interval = absl::Seconds(config.demote_interval_s);
   demotion.idle = absl::Seconds(config.demote_idle_s);

@@ -18,6 +18,24 @@ std::string TempPath(const std::string& name) {
          catalog::testing::UniqueName(name);
 }
 
+// A topology file placing products and offers on a Redis each, both in
+// `mysql`; its path.
+std::string TwoDeploymentTopology(catalog::testing::RedisServer& products_redis,
+                                  catalog::testing::RedisServer& offers_redis, SharedMySql& mysql) {
+  const std::string path = TempPath("topology") + ".textproto";
+  std::ofstream(path) << "redis { name: \"products\" standalone { address: \"127.0.0.1:" << products_redis.port()
+                      << "\" } }\n"
+                      << "redis { name: \"offers\" standalone { address: \"127.0.0.1:" << offers_redis.port()
+                      << "\" } }\n"
+                      << "mysql { name: \"cold\" address: \"127.0.0.1:" << mysql.port()
+                      << "\" user: \"catalog\" password_env: \"CATALOG_TEST_TOPOLOGY_PASSWORD\" database: \""
+                      << mysql.database() << "\" }\n"
+                      << "records { record_type: \"products\" redis: \"products\" mysql: \"cold\" }\n"
+                      << "records { record_type: \"offers\" redis: \"offers\" mysql: \"cold\" }\n";
+  setenv("CATALOG_TEST_TOPOLOGY_PASSWORD", "catalog", 1);
+  return path;
+}
+
 struct V2 {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v2::CatalogService::Stub> stub;
@@ -25,7 +43,8 @@ struct V2 {
       : channel(grpc::CreateChannel(target, grpc::InsecureChannelCredentials())),
         stub(v2::CatalogService::NewStub(channel)) {}
 
-  grpc::Status PutOffer(const std::string& product_id, const std::string& market, int64_t amount) {
+  grpc::Status PutOffer(const std::string& product_id, const std::string& market, int64_t amount,
+                        const std::string& request_id = "", v2::UpsertOffersResponse* response = nullptr) {
     grpc::ClientContext context;
     Client::Deadline(context);
     v2::UpsertOffersRequest request;
@@ -35,8 +54,9 @@ struct V2 {
     offer->mutable_price()->set_currency_code("EUR");
     offer->mutable_price()->set_amount_minor(amount);
     offer->set_availability(v2::AVAILABILITY_IN_STOCK);
-    v2::UpsertOffersResponse response;
-    return stub->UpsertOffers(&context, request, &response);
+    request.set_request_id(request_id);
+    v2::UpsertOffersResponse ignored;
+    return stub->UpsertOffers(&context, request, response != nullptr ? response : &ignored);
   }
   v2::BatchGetProductViewsResponse Views(const std::vector<std::string>& ids, const std::string& market) {
     grpc::ClientContext context;
@@ -126,6 +146,49 @@ TEST_CASE("offers: stored apart from products, read by key, deleted, in Redis an
         "record_type: \"prices\" is not one of products, offers");
 }
 
+TEST_CASE("offers: an upsert with a request_id is applied once, a retry gets the first answer and overwrites nothing") {
+  Stack s;
+  V2 v2(s.server.target());
+  auto upsert = [&](int64_t amount, const std::string& request_id, v2::UpsertOffersResponse* response) {
+    return v2.PutOffer("p1", "de", amount, request_id, response);
+  };
+  v2::UpsertOffersResponse first, retry;
+  REQUIRE(upsert(1000, "offer-req-1", &first).ok());
+  CHECK(first.offers(0).version() == 1);
+  // Another caller writes a newer price; then the first caller retries
+  // (its answer was lost): the retry must not put the old price back.
+  v2::UpsertOffersResponse newer;
+  REQUIRE(upsert(1200, "", &newer).ok());
+  CHECK(newer.offers(0).version() == 2);
+  REQUIRE(upsert(1000, "offer-req-1", &retry).ok());
+  CHECK(retry.SerializeAsString() == first.SerializeAsString());  // The recorded answer.
+  v2::BatchGetOffersResponse read;
+  {
+    grpc::ClientContext context;
+    Client::Deadline(context);
+    v2::BatchGetOffersRequest request;
+    auto* key = request.add_keys();
+    key->set_product_id("p1");
+    key->set_market("de");
+    REQUIRE(v2.stub->BatchGetOffers(&context, request, &read).ok());
+  }
+  CHECK(read.results(0).offer().price().amount_minor() == 1200);
+  CHECK(read.results(0).offer().version() == 2);
+  // Its own log, kept like the products' (no TTL, an expiry set).
+  CHECK(s.redis.Command({"TTL", "offer-request:offer-req-1"})->integer == -1);
+  CHECK(s.redis.Command({"ZSCORE", "offer-request-expiry", "offer-request:offer-req-1"})->type == REDIS_REPLY_STRING);
+  CHECK(s.redis.Command({"EXISTS", "request:offer-req-1"})->integer == 0);
+
+  // Reused for other offers: refused, nothing written.
+  v2::UpsertOffersResponse ignored;
+  const grpc::Status reused = upsert(999, "offer-req-1", &ignored);
+  CHECK(reused.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(reused.error_message() == "request_id: \"offer-req-1\" was already used for a different request");
+  const grpc::Status bad = upsert(999, "not valid", &ignored);
+  CHECK(bad.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(bad.error_message() == "request_id: \"not valid\" is not a valid id (^[A-Za-z0-9._:-]{1,128}$)");
+}
+
 TEST_CASE("product views: assembled, cached in Redis, and never older than a write acknowledged by another server") {
   RedisServer redis;
   SharedMySql mysql;
@@ -168,17 +231,7 @@ TEST_CASE("product views: assembled, cached in Redis, and never older than a wri
 TEST_CASE("topology file: offers on a Redis of their own, views still never older than an acknowledged write") {
   RedisServer products_redis, offers_redis;
   SharedMySql mysql;
-  const std::string path = TempPath("topology") + ".textproto";
-  std::ofstream(path) << "redis { name: \"products\" standalone { address: \"127.0.0.1:" << products_redis.port()
-                      << "\" } }\n"
-                      << "redis { name: \"offers\" standalone { address: \"127.0.0.1:" << offers_redis.port()
-                      << "\" } }\n"
-                      << "mysql { name: \"cold\" address: \"127.0.0.1:" << mysql.port()
-                      << "\" user: \"catalog\" password_env: \"CATALOG_TEST_TOPOLOGY_PASSWORD\" database: \""
-                      << mysql.database() << "\" }\n"
-                      << "records { record_type: \"products\" redis: \"products\" mysql: \"cold\" }\n"
-                      << "records { record_type: \"offers\" redis: \"offers\" mysql: \"cold\" }\n";
-  setenv("CATALOG_TEST_TOPOLOGY_PASSWORD", "catalog", 1);
+  const std::string path = TwoDeploymentTopology(products_redis, offers_redis, mysql);
   // redis_port points elsewhere on purpose: the file decides.
   CatalogServerProcess a(1, mysql.port(), mysql.database(), {"--topology_file=" + path});
   CatalogServerProcess b(1, mysql.port(), mysql.database(), {"--topology_file=" + path});
@@ -198,6 +251,37 @@ TEST_CASE("topology file: offers on a Redis of their own, views still never olde
   }
   CHECK(products_redis.Command({"EXISTS", "product-view:p1"})->integer == 0);  // Invalidated by the last write.
   CHECK(view_a.Views({"p1"}, "de").results(0).view().offer().price().amount_minor() == 1010);
+}
+
+TEST_CASE("topology file: maintenance watches every deployment and expires the offers' request log too") {
+  RedisServer products_redis, offers_redis;
+  SharedMySql mysql;
+  const std::string path = TwoDeploymentTopology(products_redis, offers_redis, mysql);
+  CatalogServerProcess server(1, mysql.port(), mysql.database(),
+                              {"--topology_file=" + path, "--request_ttl_s=1", "--redis_info_interval_ms=200"});
+  V2 v2(server.target());
+  REQUIRE(v2.PutOffer("p1", "de", 1, "expiring").ok());
+  REQUIRE(offers_redis.Command({"EXISTS", "offer-request:expiring"})->integer == 1);
+  // Past request_ttl_s the maintenance thread removes it from the offers'
+  // deployment (bounded wait: a server that never does fails here).
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (offers_redis.Command({"EXISTS", "offer-request:expiring"})->integer == 1) {
+    REQUIRE(absl::Now() < until);
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  CHECK(offers_redis.Command({"ZCARD", "offer-request-expiry"})->integer == 0);
+  CHECK(offers_redis.Command({"EXISTS", "offer:p1/de"})->integer == 1);  // The offer itself stays.
+
+  // A policy that would evict records, set on the offers' Redis after
+  // start-up, is reported naming that deployment.
+  REQUIRE(offers_redis.Command({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"})->type == REDIS_REPLY_STATUS);
+  while (!absl::StrContains(server.Log(), "deployment \"offers\": ")) {
+    INFO(server.Log());
+    REQUIRE(absl::Now() < until + absl::Seconds(30));
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  CHECK(absl::StrContains(server.Log(), "allkeys-lru"));
+  CHECK_FALSE(absl::StrContains(server.Log(), "deployment \"products\": "));
 }
 
 TEST_CASE("topology file: a bad one stops start-up naming the line and the field") {

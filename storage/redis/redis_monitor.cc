@@ -20,8 +20,13 @@ absl::Status CheckMaxmemoryPolicy(absl::string_view policy, absl::string_view en
                    "; set maxmemory-policy to volatile-lru (or volatile-ttl, volatile-random, noeviction)"));
 }
 
-RedisMonitor::RedisMonitor(RedisPool* pool, Metrics* metrics) : pool_(pool), metrics_(metrics) {
-  metrics_->Set(Gauge::redis_maxmemory_policy_ok, -1);
+RedisMonitor::RedisMonitor(RedisPool* pool, Metrics* metrics, bool gauges)
+    : pool_(pool), metrics_(metrics), gauges_(gauges) {
+  SetGauge(Gauge::redis_maxmemory_policy_ok, -1);
+}
+
+void RedisMonitor::SetGauge(Gauge gauge, int64_t value) {
+  if (gauges_) metrics_->Set(gauge, value);
 }
 
 absl::Status RedisMonitor::CheckOnce(absl::Time deadline) {
@@ -52,9 +57,9 @@ absl::Status RedisMonitor::CheckOnce(absl::Time deadline) {
     if (it != fields.end() && !absl::SimpleAtoi(it->second, &value)) value = 0;
     return value;
   };
-  metrics_->Set(Gauge::redis_used_memory_bytes, number("used_memory"));
-  metrics_->Set(Gauge::redis_maxmemory_bytes, number("maxmemory"));
-  metrics_->Set(Gauge::redis_evicted_keys, number("evicted_keys"));
+  SetGauge(Gauge::redis_used_memory_bytes, number("used_memory"));
+  SetGauge(Gauge::redis_maxmemory_bytes, number("maxmemory"));
+  SetGauge(Gauge::redis_evicted_keys, number("evicted_keys"));
   // db0:keys=N,expires=M,avg_ttl=T (absent when db0 is empty).
   int64_t keys = 0, expires = 0;
   if (auto db0 = fields.find("db0"); db0 != fields.end()) {
@@ -64,14 +69,14 @@ absl::Status RedisMonitor::CheckOnce(absl::Time deadline) {
       if (kv.first == "expires") (void)absl::SimpleAtoi(kv.second, &expires);
     }
   }
-  metrics_->Set(Gauge::redis_keys, keys);
-  metrics_->Set(Gauge::redis_keys_with_ttl, expires);
+  SetGauge(Gauge::redis_keys, keys);
+  SetGauge(Gauge::redis_keys_with_ttl, expires);
   auto policy = fields.find("maxmemory_policy");
   if (policy == fields.end()) {
     return absl::InternalError(absl::StrCat(pool_->endpoint(), " INFO memory has no maxmemory_policy"));
   }
   absl::Status status = CheckMaxmemoryPolicy(policy->second, pool_->endpoint());
-  metrics_->Set(Gauge::redis_maxmemory_policy_ok, status.ok() ? 1 : 0);
+  SetGauge(Gauge::redis_maxmemory_policy_ok, status.ok() ? 1 : 0);
   return status;
 }
 

@@ -29,8 +29,11 @@ absl::Status CheckMaxmemoryPolicy(absl::string_view policy, absl::string_view en
 
 class RedisMonitor {
  public:
-  // `pool` and `metrics` must outlive the monitor.
-  RedisMonitor(RedisPool* pool, Metrics* metrics);
+  // `pool` and `metrics` must outlive the monitor. Without `gauges`, only
+  // the policy is checked (the redis_* gauges describe one deployment, the
+  // products'; other deployments are checked, not graphed, until metrics
+  // carry labels).
+  RedisMonitor(RedisPool* pool, Metrics* metrics, bool gauges = true);
 
   // One INFO round trip: updates the redis_* gauges and checks the policy.
   // UNAVAILABLE/DEADLINE_EXCEEDED if Redis cannot be asked (gauges keep
@@ -38,8 +41,11 @@ class RedisMonitor {
   absl::Status CheckOnce(absl::Time deadline);
 
  private:
+  void SetGauge(Gauge gauge, int64_t value);
+
   RedisPool* const pool_;
   Metrics* const metrics_;
+  const bool gauges_;
 };
 
 }  // namespace catalog::storage

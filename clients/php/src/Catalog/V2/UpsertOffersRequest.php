@@ -19,6 +19,14 @@ class UpsertOffersRequest extends \Google\Protobuf\Internal\Message
      * Generated from protobuf field <code>repeated .catalog.v2.Offer offers = 1;</code>
      */
     private $offers;
+    /**
+     * Optional, as UpsertProductsRequest.request_id (its own namespace): a
+     * retry with the same request_id within 24 hours returns the first call's
+     * response without writing again.
+     *
+     * Generated from protobuf field <code>string request_id = 2;</code>
+     */
+    protected $request_id = '';
 
     /**
      * Constructor.
@@ -28,6 +36,10 @@ class UpsertOffersRequest extends \Google\Protobuf\Internal\Message
      *
      *     @type array<\Catalog\V2\Offer>|\Google\Protobuf\Internal\RepeatedField $offers
      *           1..max_batch_size offers with distinct keys.
+     *     @type string $request_id
+     *           Optional, as UpsertProductsRequest.request_id (its own namespace): a
+     *           retry with the same request_id within 24 hours returns the first call's
+     *           response without writing again.
      * }
      */
     public function __construct($data = NULL) {
@@ -57,6 +69,36 @@ class UpsertOffersRequest extends \Google\Protobuf\Internal\Message
     {
         $arr = GPBUtil::checkRepeatedField($var, \Google\Protobuf\Internal\GPBType::MESSAGE, \Catalog\V2\Offer::class);
         $this->offers = $arr;
+
+        return $this;
+    }
+
+    /**
+     * Optional, as UpsertProductsRequest.request_id (its own namespace): a
+     * retry with the same request_id within 24 hours returns the first call's
+     * response without writing again.
+     *
+     * Generated from protobuf field <code>string request_id = 2;</code>
+     * @return string
+     */
+    public function getRequestId()
+    {
+        return $this->request_id;
+    }
+
+    /**
+     * Optional, as UpsertProductsRequest.request_id (its own namespace): a
+     * retry with the same request_id within 24 hours returns the first call's
+     * response without writing again.
+     *
+     * Generated from protobuf field <code>string request_id = 2;</code>
+     * @param string $var
+     * @return $this
+     */
+    public function setRequestId($var)
+    {
+        GPBUtil::checkString($var, True);
+        $this->request_id = $var;
 
         return $this;
     }

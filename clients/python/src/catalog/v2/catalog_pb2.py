@@ -15,7 +15,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x61talog/v2/catalog.proto\x12\ncatalog.v2\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n\x05Money\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\xc4\x02\n\x07Product\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12 \n\x05price\x18\x05 \x01(\x0b\x32\x11.catalog.v2.Money\x12\x16\n\x0estock_quantity\x18\x06 \x01(\x03\x12\x37\n\nattributes\x18\x07 \x03(\x0b\x32#.catalog.v2.Product.AttributesEntry\x12\x14\n\x0c\x63\x61tegory_ids\x18\x08 \x03(\t\x12\x0f\n\x07version\x18\t \x01(\x03\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x80\x01\n\x11GetProductRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\tread_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x30\n\x0b\x63onsistency\x18\x03 \x01(\x0e\x32\x1b.catalog.v2.ReadConsistency\"\x87\x01\n\x17\x42\x61tchGetProductsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12-\n\tread_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x30\n\x0b\x63onsistency\x18\x03 \x01(\x0e\x32\x1b.catalog.v2.ReadConsistency\"F\n\x18\x42\x61tchGetProductsResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.catalog.v2.ProductResult\"x\n\rProductResult\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x07product\x18\x02 \x01(\x0b\x32\x13.catalog.v2.ProductH\x00\x12)\n\tnot_found\x18\x03 \x01(\x0b\x32\x14.catalog.v2.NotFoundH\x00\x42\x08\n\x06result\"\n\n\x08NotFound\"\x80\x01\n\x13ListProductsRequest\x12\x13\n\x0b\x63\x61tegory_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12-\n\tread_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"V\n\x14ListProductsResponse\x12%\n\x08products\x18\x01 \x03(\x0b\x32\x13.catalog.v2.Product\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"R\n\x15UpsertProductsRequest\x12%\n\x08products\x18\x01 \x03(\x0b\x32\x13.catalog.v2.Product\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"?\n\x16UpsertProductsResponse\x12%\n\x08products\x18\x01 \x03(\x0b\x32\x13.catalog.v2.Product\"$\n\x15\x44\x65leteProductsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\"/\n\x16\x44\x65leteProductsResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\".\n\x08OfferKey\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0e\n\x06market\x18\x02 \x01(\t\"\xd7\x01\n\x05Offer\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0e\n\x06market\x18\x02 \x01(\t\x12 \n\x05price\x18\x03 \x01(\x0b\x32\x11.catalog.v2.Money\x12\x16\n\x0estock_quantity\x18\x04 \x01(\x03\x12.\n\x0c\x61vailability\x18\x05 \x01(\x0e\x32\x18.catalog.v2.Availability\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"8\n\x13UpsertOffersRequest\x12!\n\x06offers\x18\x01 \x03(\x0b\x32\x11.catalog.v2.Offer\"9\n\x14UpsertOffersResponse\x12!\n\x06offers\x18\x01 \x03(\x0b\x32\x11.catalog.v2.Offer\"9\n\x13\x44\x65leteOffersRequest\x12\"\n\x04keys\x18\x01 \x03(\x0b\x32\x14.catalog.v2.OfferKey\"-\n\x14\x44\x65leteOffersResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\";\n\x15\x42\x61tchGetOffersRequest\x12\"\n\x04keys\x18\x01 \x03(\x0b\x32\x14.catalog.v2.OfferKey\"B\n\x16\x42\x61tchGetOffersResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.catalog.v2.OfferResult\"\x89\x01\n\x0bOfferResult\x12!\n\x03key\x18\x01 \x01(\x0b\x32\x14.catalog.v2.OfferKey\x12\"\n\x05offer\x18\x02 \x01(\x0b\x32\x11.catalog.v2.OfferH\x00\x12)\n\tnot_found\x18\x03 \x01(\x0b\x32\x14.catalog.v2.NotFoundH\x00\x42\x08\n\x06result\"B\n\x1b\x42\x61tchGetProductViewsRequest\x12\x13\n\x0bproduct_ids\x18\x01 \x03(\t\x12\x0e\n\x06market\x18\x02 \x01(\t\"N\n\x1c\x42\x61tchGetProductViewsResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.catalog.v2.ProductViewResult\"\x85\x01\n\x11ProductViewResult\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\'\n\x04view\x18\x02 \x01(\x0b\x32\x17.catalog.v2.ProductViewH\x00\x12)\n\tnot_found\x18\x03 \x01(\x0b\x32\x14.catalog.v2.NotFoundH\x00\x42\x08\n\x06result\"U\n\x0bProductView\x12$\n\x07product\x18\x01 \x01(\x0b\x32\x13.catalog.v2.Product\x12 \n\x05offer\x18\x02 \x01(\x0b\x32\x11.catalog.v2.Offer*T\n\x0fReadConsistency\x12 \n\x1cREAD_CONSISTENCY_UNSPECIFIED\x10\x00\x12\x1f\n\x1bREAD_CONSISTENCY_REPLICA_OK\x10\x01*\xa0\x01\n\x0c\x41vailability\x12\x1c\n\x18\x41VAILABILITY_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41VAILABILITY_IN_STOCK\x10\x01\x12\x1d\n\x19\x41VAILABILITY_OUT_OF_STOCK\x10\x02\x12\x19\n\x15\x41VAILABILITY_PREORDER\x10\x03\x12\x1d\n\x19\x41VAILABILITY_DISCONTINUED\x10\x04\x32\xa0\x06\n\x0e\x43\x61talogService\x12@\n\nGetProduct\x12\x1d.catalog.v2.GetProductRequest\x1a\x13.catalog.v2.Product\x12]\n\x10\x42\x61tchGetProducts\x12#.catalog.v2.BatchGetProductsRequest\x1a$.catalog.v2.BatchGetProductsResponse\x12Q\n\x0cListProducts\x12\x1f.catalog.v2.ListProductsRequest\x1a .catalog.v2.ListProductsResponse\x12W\n\x0eUpsertProducts\x12!.catalog.v2.UpsertProductsRequest\x1a\".catalog.v2.UpsertProductsResponse\x12W\n\x0e\x44\x65leteProducts\x12!.catalog.v2.DeleteProductsRequest\x1a\".catalog.v2.DeleteProductsResponse\x12Q\n\x0cUpsertOffers\x12\x1f.catalog.v2.UpsertOffersRequest\x1a .catalog.v2.UpsertOffersResponse\x12Q\n\x0c\x44\x65leteOffers\x12\x1f.catalog.v2.DeleteOffersRequest\x1a .catalog.v2.DeleteOffersResponse\x12W\n\x0e\x42\x61tchGetOffers\x12!.catalog.v2.BatchGetOffersRequest\x1a\".catalog.v2.BatchGetOffersResponse\x12i\n\x14\x42\x61tchGetProductViews\x12\'.catalog.v2.BatchGetProductViewsRequest\x1a(.catalog.v2.BatchGetProductViewsResponseB\x1f\n\x0e\x63om.catalog.v2P\x01\xca\x02\nCatalog\\V2b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x61talog/v2/catalog.proto\x12\ncatalog.v2\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n\x05Money\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\xc4\x02\n\x07Product\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12 \n\x05price\x18\x05 \x01(\x0b\x32\x11.catalog.v2.Money\x12\x16\n\x0estock_quantity\x18\x06 \x01(\x03\x12\x37\n\nattributes\x18\x07 \x03(\x0b\x32#.catalog.v2.Product.AttributesEntry\x12\x14\n\x0c\x63\x61tegory_ids\x18\x08 \x03(\t\x12\x0f\n\x07version\x18\t \x01(\x03\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x80\x01\n\x11GetProductRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\tread_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x30\n\x0b\x63onsistency\x18\x03 \x01(\x0e\x32\x1b.catalog.v2.ReadConsistency\"\x87\x01\n\x17\x42\x61tchGetProductsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12-\n\tread_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x30\n\x0b\x63onsistency\x18\x03 \x01(\x0e\x32\x1b.catalog.v2.ReadConsistency\"F\n\x18\x42\x61tchGetProductsResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.catalog.v2.ProductResult\"x\n\rProductResult\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x07product\x18\x02 \x01(\x0b\x32\x13.catalog.v2.ProductH\x00\x12)\n\tnot_found\x18\x03 \x01(\x0b\x32\x14.catalog.v2.NotFoundH\x00\x42\x08\n\x06result\"\n\n\x08NotFound\"\x80\x01\n\x13ListProductsRequest\x12\x13\n\x0b\x63\x61tegory_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12-\n\tread_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"V\n\x14ListProductsResponse\x12%\n\x08products\x18\x01 \x03(\x0b\x32\x13.catalog.v2.Product\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"R\n\x15UpsertProductsRequest\x12%\n\x08products\x18\x01 \x03(\x0b\x32\x13.catalog.v2.Product\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"?\n\x16UpsertProductsResponse\x12%\n\x08products\x18\x01 \x03(\x0b\x32\x13.catalog.v2.Product\"$\n\x15\x44\x65leteProductsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\"/\n\x16\x44\x65leteProductsResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\".\n\x08OfferKey\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0e\n\x06market\x18\x02 \x01(\t\"\xd7\x01\n\x05Offer\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0e\n\x06market\x18\x02 \x01(\t\x12 \n\x05price\x18\x03 \x01(\x0b\x32\x11.catalog.v2.Money\x12\x16\n\x0estock_quantity\x18\x04 \x01(\x03\x12.\n\x0c\x61vailability\x18\x05 \x01(\x0e\x32\x18.catalog.v2.Availability\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x13UpsertOffersRequest\x12!\n\x06offers\x18\x01 \x03(\x0b\x32\x11.catalog.v2.Offer\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"9\n\x14UpsertOffersResponse\x12!\n\x06offers\x18\x01 \x03(\x0b\x32\x11.catalog.v2.Offer\"9\n\x13\x44\x65leteOffersRequest\x12\"\n\x04keys\x18\x01 \x03(\x0b\x32\x14.catalog.v2.OfferKey\"-\n\x14\x44\x65leteOffersResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\";\n\x15\x42\x61tchGetOffersRequest\x12\"\n\x04keys\x18\x01 \x03(\x0b\x32\x14.catalog.v2.OfferKey\"B\n\x16\x42\x61tchGetOffersResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.catalog.v2.OfferResult\"\x89\x01\n\x0bOfferResult\x12!\n\x03key\x18\x01 \x01(\x0b\x32\x14.catalog.v2.OfferKey\x12\"\n\x05offer\x18\x02 \x01(\x0b\x32\x11.catalog.v2.OfferH\x00\x12)\n\tnot_found\x18\x03 \x01(\x0b\x32\x14.catalog.v2.NotFoundH\x00\x42\x08\n\x06result\"B\n\x1b\x42\x61tchGetProductViewsRequest\x12\x13\n\x0bproduct_ids\x18\x01 \x03(\t\x12\x0e\n\x06market\x18\x02 \x01(\t\"N\n\x1c\x42\x61tchGetProductViewsResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.catalog.v2.ProductViewResult\"\x85\x01\n\x11ProductViewResult\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\'\n\x04view\x18\x02 \x01(\x0b\x32\x17.catalog.v2.ProductViewH\x00\x12)\n\tnot_found\x18\x03 \x01(\x0b\x32\x14.catalog.v2.NotFoundH\x00\x42\x08\n\x06result\"U\n\x0bProductView\x12$\n\x07product\x18\x01 \x01(\x0b\x32\x13.catalog.v2.Product\x12 \n\x05offer\x18\x02 \x01(\x0b\x32\x11.catalog.v2.Offer*T\n\x0fReadConsistency\x12 \n\x1cREAD_CONSISTENCY_UNSPECIFIED\x10\x00\x12\x1f\n\x1bREAD_CONSISTENCY_REPLICA_OK\x10\x01*\xa0\x01\n\x0c\x41vailability\x12\x1c\n\x18\x41VAILABILITY_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41VAILABILITY_IN_STOCK\x10\x01\x12\x1d\n\x19\x41VAILABILITY_OUT_OF_STOCK\x10\x02\x12\x19\n\x15\x41VAILABILITY_PREORDER\x10\x03\x12\x1d\n\x19\x41VAILABILITY_DISCONTINUED\x10\x04\x32\xa0\x06\n\x0e\x43\x61talogService\x12@\n\nGetProduct\x12\x1d.catalog.v2.GetProductRequest\x1a\x13.catalog.v2.Product\x12]\n\x10\x42\x61tchGetProducts\x12#.catalog.v2.BatchGetProductsRequest\x1a$.catalog.v2.BatchGetProductsResponse\x12Q\n\x0cListProducts\x12\x1f.catalog.v2.ListProductsRequest\x1a .catalog.v2.ListProductsResponse\x12W\n\x0eUpsertProducts\x12!.catalog.v2.UpsertProductsRequest\x1a\".catalog.v2.UpsertProductsResponse\x12W\n\x0e\x44\x65leteProducts\x12!.catalog.v2.DeleteProductsRequest\x1a\".catalog.v2.DeleteProductsResponse\x12Q\n\x0cUpsertOffers\x12\x1f.catalog.v2.UpsertOffersRequest\x1a .catalog.v2.UpsertOffersResponse\x12Q\n\x0c\x44\x65leteOffers\x12\x1f.catalog.v2.DeleteOffersRequest\x1a .catalog.v2.DeleteOffersResponse\x12W\n\x0e\x42\x61tchGetOffers\x12!.catalog.v2.BatchGetOffersRequest\x1a\".catalog.v2.BatchGetOffersResponse\x12i\n\x14\x42\x61tchGetProductViews\x12\'.catalog.v2.BatchGetProductViewsRequest\x1a(.catalog.v2.BatchGetProductViewsResponseB\x1f\n\x0e\x63om.catalog.v2P\x01\xca\x02\nCatalog\\V2b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'catalog.v2.catalog_pb2', globals())
@@ -25,10 +25,10 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._serialized_options = b'\n\016com.catalog.v2P\001\312\002\nCatalog\\V2'
   _PRODUCT_ATTRIBUTESENTRY._options = None
   _PRODUCT_ATTRIBUTESENTRY._serialized_options = b'8\001'
-  _READCONSISTENCY._serialized_start=2547
-  _READCONSISTENCY._serialized_end=2631
-  _AVAILABILITY._serialized_start=2634
-  _AVAILABILITY._serialized_end=2794
+  _READCONSISTENCY._serialized_start=2567
+  _READCONSISTENCY._serialized_end=2651
+  _AVAILABILITY._serialized_start=2654
+  _AVAILABILITY._serialized_end=2814
   _MONEY._serialized_start=107
   _MONEY._serialized_end=159
   _PRODUCT._serialized_start=162
@@ -62,27 +62,27 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _OFFER._serialized_start=1467
   _OFFER._serialized_end=1682
   _UPSERTOFFERSREQUEST._serialized_start=1684
-  _UPSERTOFFERSREQUEST._serialized_end=1740
-  _UPSERTOFFERSRESPONSE._serialized_start=1742
-  _UPSERTOFFERSRESPONSE._serialized_end=1799
-  _DELETEOFFERSREQUEST._serialized_start=1801
-  _DELETEOFFERSREQUEST._serialized_end=1858
-  _DELETEOFFERSRESPONSE._serialized_start=1860
-  _DELETEOFFERSRESPONSE._serialized_end=1905
-  _BATCHGETOFFERSREQUEST._serialized_start=1907
-  _BATCHGETOFFERSREQUEST._serialized_end=1966
-  _BATCHGETOFFERSRESPONSE._serialized_start=1968
-  _BATCHGETOFFERSRESPONSE._serialized_end=2034
-  _OFFERRESULT._serialized_start=2037
-  _OFFERRESULT._serialized_end=2174
-  _BATCHGETPRODUCTVIEWSREQUEST._serialized_start=2176
-  _BATCHGETPRODUCTVIEWSREQUEST._serialized_end=2242
-  _BATCHGETPRODUCTVIEWSRESPONSE._serialized_start=2244
-  _BATCHGETPRODUCTVIEWSRESPONSE._serialized_end=2322
-  _PRODUCTVIEWRESULT._serialized_start=2325
-  _PRODUCTVIEWRESULT._serialized_end=2458
-  _PRODUCTVIEW._serialized_start=2460
-  _PRODUCTVIEW._serialized_end=2545
-  _CATALOGSERVICE._serialized_start=2797
-  _CATALOGSERVICE._serialized_end=3597
+  _UPSERTOFFERSREQUEST._serialized_end=1760
+  _UPSERTOFFERSRESPONSE._serialized_start=1762
+  _UPSERTOFFERSRESPONSE._serialized_end=1819
+  _DELETEOFFERSREQUEST._serialized_start=1821
+  _DELETEOFFERSREQUEST._serialized_end=1878
+  _DELETEOFFERSRESPONSE._serialized_start=1880
+  _DELETEOFFERSRESPONSE._serialized_end=1925
+  _BATCHGETOFFERSREQUEST._serialized_start=1927
+  _BATCHGETOFFERSREQUEST._serialized_end=1986
+  _BATCHGETOFFERSRESPONSE._serialized_start=1988
+  _BATCHGETOFFERSRESPONSE._serialized_end=2054
+  _OFFERRESULT._serialized_start=2057
+  _OFFERRESULT._serialized_end=2194
+  _BATCHGETPRODUCTVIEWSREQUEST._serialized_start=2196
+  _BATCHGETPRODUCTVIEWSREQUEST._serialized_end=2262
+  _BATCHGETPRODUCTVIEWSRESPONSE._serialized_start=2264
+  _BATCHGETPRODUCTVIEWSRESPONSE._serialized_end=2342
+  _PRODUCTVIEWRESULT._serialized_start=2345
+  _PRODUCTVIEWRESULT._serialized_end=2478
+  _PRODUCTVIEW._serialized_start=2480
+  _PRODUCTVIEW._serialized_end=2565
+  _CATALOGSERVICE._serialized_start=2817
+  _CATALOGSERVICE._serialized_end=3617
 # @@protoc_insertion_point(module_scope)
