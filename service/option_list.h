@@ -10,7 +10,7 @@
   X(redis_async_connections, 2, 0, 64,                                                                                 \
     "Event-loop threads (one Redis connection each) serving the reads without blocking a thread; 0: sync reads.")    \
   X(redis_replica_connections, 1, 0, 64,                                                                               \
-    "With redis_sentinels: event-loop connections to one in-sync replica, for v2 reads that opt in "                   \
+    "With redis_sentinels: event-loop connections to one replica at most ~1 s behind, for v2 reads that opt in "      \
     "(READ_CONSISTENCY_REPLICA_OK); 0: those reads go to the master too. Needs redis_async_connections > 0.")         \
   X(l1_max_bytes, 134217728, 0, 68719476736,                                                                           \
     "Bytes of the in-process hot tier (L1) in front of Redis, invalidated by Redis client-side caching; 0: off.")     \

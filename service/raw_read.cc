@@ -24,7 +24,7 @@ bool ParseBatchRequest(const grpc::ByteBuffer& request, storage::IdBatch* batch,
     if (!wire::ReadField(in, &field)) return false;  // The typed parser decides.
     if (field.number == 3 && field.wire_type == google::protobuf::internal::WireFormatLite::WIRETYPE_VARINT &&
         consistency != nullptr) {
-      *consistency = field.varint;
+      *consistency = static_cast<uint32_t>(field.varint);  // As protobuf reads an enum: its low 32 bits.
       continue;
     }
     if (field.wire_type != google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED) continue;

@@ -57,6 +57,13 @@ TEST_CASE("what the view parser refuses: malformed bytes and non-ASCII ids (left
   CHECK(ParseBatchRequest(Buffer("", 1), &batch, &mask, &consistency));  // Empty: no ids (validation says so).
   CHECK(batch.ids.empty());
   CHECK(consistency == 0);  // Absent: the default.
+  // A value past 32 bits reads as protobuf reads an enum: its low 32 bits.
+  const std::string wide = std::string("\x18\x81\x80\x80\x80\x10", 6);  // Field 3 = 0x100000001.
+  catalog::v2::BatchGetProductsRequest reference;
+  REQUIRE(reference.ParseFromString(wide));
+  CHECK(ParseBatchRequest(Buffer(wide, 1), &batch, &mask, &consistency));
+  CHECK(consistency == static_cast<uint64_t>(reference.consistency()));
+  CHECK(consistency == 1);
 }
 
 }  // namespace

@@ -36,7 +36,7 @@ struct Outcome {
 
 struct Figures {
   int64_t calls, failed_reads, failed_writes, created, lost_created, lost_updates, acked_after_switch, stale_reads;
-  int64_t failovers;  // The sentinels' config epoch at the end: 1 unless they failed over again.
+  int64_t failovers;  // As the sentinels saw them: 1 unless they failed over again.
   double window_ms, read_window_ms, failover_ms;
 };
 
@@ -220,7 +220,7 @@ Figures RunFailover(bool wait_for_replica) {
                   lost_updates,
                   out.acked_after_switch,
                   out.stale_reads,
-                  deployment.ConfigEpoch(),
+                  deployment.Failovers(),
                   out.failed_reads + out.failed_writes > 0
                       ? absl::ToDoubleMilliseconds(out.last_failure - out.first_failure)
                       : 0.0,

@@ -19,8 +19,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "absl/synchronization/mutex.h"
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -82,8 +85,26 @@ class RedisEndpoint {
   // (sentinels 127.0.0.1:26379,...)".
   virtual std::string name() const = 0;
 
+  // One listener (nullptr: none), called right after each epoch change, on
+  // the thread that made it, with no lock of the endpoint held. It must not
+  // block. Set it to nullptr before the listener's owner goes away.
+  void SetMoveListener(std::function<void()> listener) {
+    absl::MutexLock lock(&listener_mu_);
+    listener_ = std::move(listener);
+  }
+
  protected:
+  // For subclasses, after publishing a new epoch (outside their own locks).
+  void NotifyMoved() {
+    absl::MutexLock lock(&listener_mu_);
+    if (listener_) listener_();
+  }
+
   std::atomic<uint64_t> epoch_{0};
+
+ private:
+  absl::Mutex listener_mu_;
+  std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 
 class StaticEndpoint : public RedisEndpoint {

@@ -5,6 +5,8 @@
 
 #include <map>
 #include <memory>
+#include <set>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -36,10 +38,12 @@ std::string Text(const redisReply* reply) {
 }
 
 // ROLE of a replica: ["slave", master ip, master port, link state, offset].
+// The master's host is compared as text (numeric, as the endpoints keep
+// it): this runs on event loops, so no DNS; a name there is refused.
 bool IsLiveReplicaOf(const redisReply* reply, const RedisAddress& master) {
   if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements < 4 || master.host.empty()) return false;
   const redisReply* port = reply->element[2];
-  return Text(reply->element[0]) == "slave" && ResolveHost(Text(reply->element[1])) == master.host &&
+  return Text(reply->element[0]) == "slave" && Text(reply->element[1]) == master.host &&
          port->type == REDIS_REPLY_INTEGER && port->integer == master.port && Text(reply->element[3]) == "connected";
 }
 
@@ -54,18 +58,44 @@ std::map<std::string, std::string> Fields(const redisReply* replica) {
   return fields;
 }
 
+// "ip:port" of the replicas the master's INFO replication lists online
+// with their last acknowledgement at most `max_lag_s` seconds old
+// ("slave0:ip=...,port=...,state=online,offset=...,lag=...").
+std::set<std::string> CaughtUp(const std::string& info, int64_t max_lag_s) {
+  std::set<std::string> out;
+  for (absl::string_view line : absl::StrSplit(info, absl::ByAnyChar("\r\n"), absl::SkipEmpty())) {
+    if (!absl::StartsWith(line, "slave")) continue;
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    std::map<std::string, std::string> f;
+    for (absl::string_view pair : absl::StrSplit(line.substr(colon + 1), ',')) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+      f[kv.first] = kv.second;
+    }
+    int64_t lag = 0;
+    if (f["state"] == "online" && absl::SimpleAtoi(f["lag"], &lag) && lag <= max_lag_s) {
+      out.insert(absl::StrCat(f["ip"], ":", f["port"]));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
-ReplicaEndpoint::ReplicaEndpoint(SentinelOptions options, const RedisEndpoint* master, Metrics* metrics)
+ReplicaEndpoint::ReplicaEndpoint(SentinelOptions options, RedisEndpoint* master, Metrics* metrics,
+                                 absl::Duration max_lag)
     : options_(std::move(options)),
       master_(master),
+      max_lag_(max_lag),
       name_(absl::StrCat("redis replica of '", options_.master_name, "'")),
       metrics_(metrics) {
+  master_->SetMoveListener([this] { MasterMoved(); });
   Refresh();
   thread_ = std::thread([this] { Run(); });
 }
 
 ReplicaEndpoint::~ReplicaEndpoint() {
+  master_->SetMoveListener(nullptr);
   {
     absl::MutexLock lock(&mu_);
     stop_ = true;
@@ -85,6 +115,20 @@ void ReplicaEndpoint::Suspect(uint64_t epoch) {
 
 bool ReplicaEndpoint::AcceptRole(const redisReply* reply) const { return IsLiveReplicaOf(reply, master_->Current()); }
 
+void ReplicaEndpoint::MasterMoved() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (current_.host.empty()) {
+      wake_ = true;
+      return;
+    }
+    current_ = RedisAddress{"", 0, current_.epoch + 1};
+    epoch_.store(current_.epoch, std::memory_order_release);
+    wake_ = true;
+  }
+  metrics_->Add(Counter::redis_replica_changes_total);
+}
+
 void ReplicaEndpoint::Run() {
   for (;;) {
     {
@@ -95,15 +139,21 @@ void ReplicaEndpoint::Run() {
       wake_ = false;
     }
     Refresh();
+    // Suspect() cannot make it look more often than this.
+    absl::MutexLock lock(&mu_);
+    auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
+    mu_.AwaitWithTimeout(absl::Condition(&stopped), options_.min_ask_interval);
+    if (stop_) return;
   }
 }
 
 void ReplicaEndpoint::Refresh() {
   absl::MutexLock refreshing(&refresh_mu_);
   const RedisAddress master = master_->Current();
-  // The candidates, as the first sentinel that answers lists them.
-  std::vector<HostPort> candidates;
-  bool answered = false;
+  if (master.host.empty()) return Use(HostPort{}, master.epoch);
+  // Every sentinel's list: one that missed a failover lists the old
+  // master's replicas (the master's view and ROLE below weed them out).
+  std::set<std::pair<std::string, int>> listed, flagged;
   for (const HostPort& sentinel : options_.sentinels) {
     ContextPtr context = Connect(ResolveHost(sentinel.host), sentinel.port, options_.connect_timeout);
     if (context == nullptr) continue;
@@ -111,24 +161,33 @@ void ReplicaEndpoint::Refresh() {
                                                          options_.master_name.data(), options_.master_name.size())),
                    freeReplyObject);
     if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) continue;
-    answered = true;
     for (size_t i = 0; i < reply->elements; ++i) {
       std::map<std::string, std::string> f = Fields(reply->element[i]);
-      int port = 0, master_port = 0;
+      int port = 0;
+      if (!absl::SimpleAtoi(f["port"], &port)) continue;
+      const std::pair<std::string, int> at{ResolveHost(f["ip"]), port};
       const std::string& flags = f["flags"];
       if (absl::StrContains(flags, "s_down") || absl::StrContains(flags, "o_down") ||
-          absl::StrContains(flags, "disconnected") || f["master-link-status"] != "ok" ||
-          !absl::SimpleAtoi(f["port"], &port) || !absl::SimpleAtoi(f["master-port"], &master_port) ||
-          master_port != master.port || ResolveHost(f["master-host"]) != master.host) {
-        continue;
+          absl::StrContains(flags, "disconnected")) {
+        flagged.insert(at);
       }
-      candidates.push_back(HostPort{ResolveHost(f["ip"]), port});
+      listed.insert(at);
     }
-    break;
   }
-  if (!answered) return;  // Keep what we have; the next poll asks again.
+  // The master's view: online, acknowledged within max_lag.
+  std::set<std::string> caught_up;
+  if (ContextPtr context = Connect(master.host, master.port, options_.connect_timeout); context != nullptr) {
+    ReplyPtr info(static_cast<redisReply*>(redisCommand(context.get(), "INFO replication")), freeReplyObject);
+    caught_up = CaughtUp(Text(info.get()), absl::ToInt64Seconds(max_lag_));
+  }
+  std::vector<HostPort> candidates;
+  for (const auto& at : listed) {
+    if (flagged.count(at) == 0 && caught_up.count(absl::StrCat(at.first, ":", at.second)) > 0) {
+      candidates.push_back(HostPort{at.first, at.second});
+    }
+  }
   // The one in use first while it qualifies, then one picked by process id.
-  RedisAddress now = Current();
+  const RedisAddress now = Current();
   std::vector<HostPort> order;
   for (const HostPort& c : candidates) {
     if (c.host == now.host && c.port == now.port) order.push_back(c);
@@ -139,7 +198,6 @@ void ReplicaEndpoint::Refresh() {
   }
   HostPort chosen;
   for (const HostPort& c : order) {
-    // Its own word too: the sentinels' view of a replica may be 10 s old.
     ContextPtr context = Connect(c.host, c.port, options_.connect_timeout);
     if (context == nullptr) continue;
     ReplyPtr role(static_cast<redisReply*>(redisCommand(context.get(), "ROLE")), freeReplyObject);
@@ -148,11 +206,20 @@ void ReplicaEndpoint::Refresh() {
       break;
     }
   }
-  absl::MutexLock lock(&mu_);
-  if (chosen.host == current_.host && chosen.port == current_.port && master.epoch == master_epoch_) return;
-  current_ = RedisAddress{chosen.host, chosen.port, current_.epoch + 1};
-  master_epoch_ = master.epoch;
-  epoch_.store(current_.epoch, std::memory_order_release);
+  Use(chosen, master.epoch);
+}
+
+void ReplicaEndpoint::Use(const HostPort& chosen, uint64_t master_epoch) {
+  {
+    absl::MutexLock lock(&mu_);
+    // The master moved while we looked: what we found is about the old one;
+    // MasterMoved() has cleared the replica and woken the thread.
+    if (master_->epoch() != master_epoch) return;
+    if (chosen.host == current_.host && chosen.port == current_.port && master_epoch == master_epoch_) return;
+    current_ = RedisAddress{chosen.host, chosen.port, current_.epoch + 1};
+    master_epoch_ = master_epoch;
+    epoch_.store(current_.epoch, std::memory_order_release);
+  }
   metrics_->Add(Counter::redis_replica_changes_total);
 }
 

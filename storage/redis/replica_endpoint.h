@@ -3,24 +3,28 @@
 // (catalog.v2 ReadConsistency READ_CONSISTENCY_REPLICA_OK). Nothing is ever
 // written through it.
 //
-// Which replica: the sentinels' list (`SENTINEL replicas <name>`), keeping
-// only replicas they see up (no s_down, o_down or disconnected flag), with
-// their link to the master up, that replicate the master the
-// SentinelEndpoint names now; among those, the one in use stays while it
-// qualifies, else one chosen by this process's id (so instances spread over
-// the replicas). It is asked again every poll_interval and at once on
-// Suspect(). Each change of replica, and each change of master, is a new
-// epoch, which retires every connection to the old one (storage/redis/
-// endpoint.h). No replica qualifying: Current() has no host, and reads go
-// to the master instead (the caller's fallback).
+// Which replica, checked every poll_interval (and soon after Suspect()):
+// - the sentinels' lists (`SENTINEL replicas <name>`, every sentinel's, as
+//   one that missed a failover lists the old master's), keeping replicas
+//   none of them flags down or disconnected;
+// - the master's own view (`INFO replication` on the master the
+//   SentinelEndpoint names now): the replica is online there and its last
+//   acknowledgement is at most max_lag old (replicas acknowledge every
+//   second);
+// - the replica's own word (`ROLE`): a replica of that master, link
+//   `connected`.
+// The one in use stays while it passes, else one chosen by this process's
+// id (so instances spread over the replicas). None passing: Current() has
+// no host, and reads go to the master instead (the caller's fallback).
 //
-// A new connection checks ROLE (AcceptRole): a replica, of the master named
-// now, with its link up ("connected"). So a replica still attached to a
-// failed master, or one resyncing, is never read; one that falls behind
-// after the check keeps answering until the next poll finds it flagged.
-// What that allows callers to see is stated in the proto and README: values
-// older than writes already acknowledged, never values that were never
-// written.
+// Epochs: each change of replica is a new epoch, and so is each change of
+// master, at once (the master endpoint's move listener): the replica is
+// dropped with the old master, before anyone asks again, so no read reaches
+// a replica of a master the service has left. New connections check ROLE
+// (AcceptRole, against the master named now, without DNS).
+//
+// What callers can see (proto, README): values up to about max_lag plus a
+// poll_interval older than acknowledged writes, never values never written.
 //
 // Thread-safety: as RedisEndpoint. The destructor stops the thread.
 #pragma once
@@ -41,9 +45,11 @@ namespace catalog::storage {
 
 class ReplicaEndpoint : public RedisEndpoint {
  public:
-  // `master` and `metrics` must outlive the endpoint. Uses options.sentinels,
-  // master_name, connect_timeout and poll_interval.
-  ReplicaEndpoint(SentinelOptions options, const RedisEndpoint* master, Metrics* metrics);
+  // `master` and `metrics` must outlive the endpoint (which sets, and
+  // clears, the master's move listener). Uses options.sentinels,
+  // master_name, connect_timeout, poll_interval and min_ask_interval.
+  ReplicaEndpoint(SentinelOptions options, RedisEndpoint* master, Metrics* metrics,
+                  absl::Duration max_lag = absl::Seconds(1));
   ~ReplicaEndpoint() override;
   ReplicaEndpoint(const ReplicaEndpoint&) = delete;
   ReplicaEndpoint& operator=(const ReplicaEndpoint&) = delete;
@@ -52,6 +58,7 @@ class ReplicaEndpoint : public RedisEndpoint {
   void Suspect(uint64_t epoch) override;
   bool verify_role() const override { return true; }
   bool AcceptRole(const redisReply* reply) const override;
+  std::string RoleRefusal() const override { return "not a live replica of the master (ROLE)"; }
   std::string name() const override { return name_; }
 
   // Looks again now (tests; the thread does it every poll_interval).
@@ -59,9 +66,14 @@ class ReplicaEndpoint : public RedisEndpoint {
 
  private:
   void Run();
+  // The master moved: no replica until the next look (which comes now).
+  void MasterMoved();
+  // Records `chosen` (host empty: none) for master epoch `master_epoch`.
+  void Use(const HostPort& chosen, uint64_t master_epoch);
 
   const SentinelOptions options_;
-  const RedisEndpoint* const master_;
+  RedisEndpoint* const master_;
+  const absl::Duration max_lag_;
   const std::string name_;
   Metrics* const metrics_;
   mutable absl::Mutex mu_;

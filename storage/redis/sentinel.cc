@@ -70,20 +70,23 @@ void SentinelEndpoint::Suspect(uint64_t epoch) {
 
 void SentinelEndpoint::Set(const std::string& host, int port, int64_t config_epoch, bool majority_agrees) {
   const std::string address = ResolveHost(host);
-  absl::MutexLock lock(&mu_);
-  // Never back to an older configuration: a sentinel that has not yet heard
-  // of a failover names the old master (which may be up again, empty,
-  // believing itself master) under an older config epoch. Unless a
-  // majority of the sentinels all name it: they were reset or rebuilt
-  // (epochs start again), and they are the authority.
-  if (config_epoch < config_epoch_ && !majority_agrees) return;
-  config_epoch_ = config_epoch;
-  if (current_.host == address && current_.port == port) return;
-  current_ = RedisAddress{address, port, current_.epoch + 1};
-  // Published after the address, under the lock: whoever sees the new epoch
-  // and then calls Current() gets this address or a newer one.
-  epoch_.store(current_.epoch, std::memory_order_release);
-  metrics_->Add(Counter::redis_master_changes_total);
+  {
+    absl::MutexLock lock(&mu_);
+    // Never back to an older configuration: a sentinel that has not yet
+    // heard of a failover names the old master (which may be up again,
+    // empty, believing itself master) under an older config epoch. Unless a
+    // majority of the sentinels all name it: they were reset or rebuilt
+    // (epochs start again), and they are the authority.
+    if (config_epoch < config_epoch_ && !majority_agrees) return;
+    config_epoch_ = config_epoch;
+    if (current_.host == address && current_.port == port) return;
+    current_ = RedisAddress{address, port, current_.epoch + 1};
+    // Published after the address, under the lock: whoever sees the new
+    // epoch and then calls Current() gets this address or a newer one.
+    epoch_.store(current_.epoch, std::memory_order_release);
+    metrics_->Add(Counter::redis_master_changes_total);
+  }
+  NotifyMoved();  // Outside the lock: the listener may call Current().
 }
 
 bool SentinelEndpoint::Ask() {

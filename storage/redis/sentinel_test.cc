@@ -114,7 +114,11 @@ TEST_CASE("replica endpoint: names the in-sync replica, reads go there only, a m
   const SentinelOptions options = OptionsFor(deployment);
   SentinelEndpoint master(options, &metrics);
   REQUIRE(master.Current().port == deployment.master->port());
-  ReplicaEndpoint replica(options, &master, &metrics);
+  // It looks again only when told to here (Refresh), or when the master
+  // moves: what changes below is not its poll's doing.
+  SentinelOptions replica_options = options;
+  replica_options.poll_interval = absl::Hours(1);
+  ReplicaEndpoint replica(replica_options, &master, &metrics);
   REQUIRE(replica.Current().port == deployment.replica->port());
   const uint64_t first_epoch = replica.epoch();
   CHECK(first_epoch >= 1);
@@ -154,8 +158,28 @@ TEST_CASE("replica endpoint: names the in-sync replica, reads go there only, a m
   while (replica.Current().port != deployment.replica->port()) {
     REQUIRE(absl::Now() < until);
     absl::SleepFor(absl::Milliseconds(100));
+    replica.Refresh();
   }
   CHECK(AsyncCommand(async, {"MGET", "k"}).value() == "v");
+
+  // A failover while the replica connection is open: the replica is let go
+  // the moment the master endpoint moves (not at the next look), so no
+  // opted-in read goes on as if it were still a replica of the old master.
+  const uint64_t before_failover = replica.epoch();
+  REQUIRE(deployment.sentinels[0]->Failover(SentinelDeployment::kName) == "OK");
+  while (master.Current().port != deployment.replica->port()) {
+    REQUIRE(absl::Now() < until + absl::Seconds(30));
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  while (replica.epoch() == before_failover) {  // The listener runs just after the move.
+    REQUIRE(absl::Now() < until + absl::Seconds(30));
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  CHECK(replica.Current().host.empty());
+  deployment.replica->ResetStats();
+  auto after = AsyncCommand(async, {"MGET", "k"});  // No replica yet: fails (the tier then reads the master).
+  CHECK_FALSE(after.ok());
+  CHECK(deployment.replica->CommandCalls("mget") == 0);
 }
 
 // Not the service: the deployment rule README (Failover) gives operators,
@@ -193,7 +217,7 @@ TEST_CASE("sentinel: an old master rejoining empty with replica-priority 0 is ne
   CHECK(deployment.master->Command({"DBSIZE"})->integer == 0);
   CHECK(absl::StartsWith(sentinel.Failover(SentinelDeployment::kName), "NOGOODSLAVE"));
   CHECK(Get(*deployment.replica, "acknowledged") == "yes");
-  CHECK(deployment.ConfigEpoch() == 1);
+  CHECK(deployment.Failovers() == 1);
 
   // Without it: the same empty replica is promoted and the data is gone.
   REQUIRE(deployment.master->Command({"CONFIG", "SET", "replica-priority", "100"})->type == REDIS_REPLY_STATUS);

@@ -128,8 +128,12 @@ void TieredStore::ReadMaster(std::shared_ptr<const IdBatch> ids, std::shared_ptr
 // reach this caller only, never L1 or Redis.
 void TieredStore::ReadReplica(std::shared_ptr<const IdBatch> ids, std::shared_ptr<const HotLookup> hot,
                               absl::Time deadline, ReadDone done) {
+  // Half the time left at most: a replica that hangs leaves the master the
+  // other half.
+  const absl::Time now = clock_->Now();
+  const absl::Time replica_deadline = deadline <= now ? deadline : now + (deadline - now) / 2;
   primary_->MultiGetReplicaAsync(
-      ids->ids, deadline,
+      ids->ids, replica_deadline,
       [this, ids, hot, deadline, done = std::move(done)](absl::StatusOr<absl::Span<const ValueView>> fetched) mutable {
         if (fetched.ok() && std::all_of(fetched->begin(), fetched->end(),
                                         [](const ValueView& value) { return value.has_value(); })) {

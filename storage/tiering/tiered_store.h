@@ -147,9 +147,10 @@ class TieredStore {
   // With ReadFrom::kReplicaOk the caller accepts values older than writes
   // already acknowledged (never values never written): when L1 does not
   // hold every id, a Redis replica is asked first (PrimaryTier::
-  // MultiGetReplicaAsync) and its answer is used only if it has a value
-  // for every id; otherwise (a miss, an error, no replica) the read goes on
-  // as kMaster. Nothing a replica returned is put in L1 or written back.
+  // MultiGetReplicaAsync, within half the time left) and its answer is used
+  // only if it has a value for every id; otherwise (a miss, an error, a
+  // timeout, no replica) the read goes on as kMaster. Nothing a replica
+  // returned is put in L1 or written back.
   using ReadDone = std::function<void(absl::Span<const absl::string_view> ids,
                                       absl::StatusOr<absl::Span<const ValueView>> values)>;
   enum class ReadFrom { kMaster, kReplicaOk };

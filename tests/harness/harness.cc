@@ -271,8 +271,13 @@ int SentinelProcess::OtherSentinels(const std::string& master_name) {
   return static_cast<int>(MasterField(port_, master_name, "num-other-sentinels"));
 }
 
-int64_t SentinelProcess::ConfigEpoch(const std::string& master_name) {
-  return MasterField(port_, master_name, "config-epoch");
+int SentinelProcess::Switches() {
+  std::ifstream log(dir_ + "/sentinel.log");
+  int switches = 0;
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("+switch-master") != std::string::npos) ++switches;
+  }
+  return switches;
 }
 
 void SentinelProcess::Stop() { process_.Stop(SIGKILL, absl::Seconds(5)); }
@@ -369,8 +374,9 @@ SentinelDeployment::SentinelDeployment() {
   // lists it (they would otherwise learn of it up to 10 s later).
   for (int i = 0; i < 3; ++i) sentinels.push_back(std::make_unique<SentinelProcess>(kName, master->port()));
   for (auto& sentinel : sentinels) {
-    while (sentinel->Replicas(kName) < 1 || sentinel->OtherSentinels(kName) < 2) {
-      if (absl::Now() > until) Fail("the sentinels did not discover the replica and each other");
+    while (sentinel->Replicas(kName) < 1 || sentinel->OtherSentinels(kName) < 2 ||
+           sentinel->ReplicaField(kName, replica->port(), "master-link-status") != "ok") {
+      if (absl::Now() > until) Fail("the sentinels did not discover the replica (in sync) and each other");
       absl::SleepFor(absl::Milliseconds(100));
     }
   }
@@ -403,10 +409,10 @@ bool SentinelDeployment::WaitForMaster(int port, absl::Duration timeout) {
   }
 }
 
-int64_t SentinelDeployment::ConfigEpoch() {
-  int64_t epoch = 0;
-  for (auto& sentinel : sentinels) epoch = std::max(epoch, sentinel->ConfigEpoch(kName));
-  return epoch;
+int SentinelDeployment::Failovers() {
+  int failovers = 0;
+  for (auto& sentinel : sentinels) failovers = std::max(failovers, sentinel->Switches());
+  return failovers;
 }
 
 void RedisServer::Stop() { process_.Stop(SIGKILL, absl::Seconds(5)); }

@@ -106,9 +106,8 @@ class SentinelProcess {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   // "ip:port" of the master it names now ("" if none).
   std::string Master(const std::string& master_name);
-  // The config epoch of its configuration for the master (0 until a
-  // failover; each failover it learns of raises it).
-  int64_t ConfigEpoch(const std::string& master_name);
+  // Failovers it has carried out or learnt of (+switch-master in its log).
+  int Switches();
   // Replicas it knows for the master (SENTINEL replicas).
   int Replicas(const std::string& master_name);
   // One field of what it knows of the replica at 127.0.0.1:replica_port
@@ -144,9 +143,10 @@ struct SentinelDeployment {
   int MasterPort();
   // Waits until every sentinel names `port` as the master (false on timeout).
   bool WaitForMaster(int port, absl::Duration timeout);
-  // The greatest config epoch any sentinel reports: how many failovers the
-  // sentinels have carried out (or started) since the deployment began.
-  int64_t ConfigEpoch();
+  // Failovers since the deployment began: the most any sentinel has seen
+  // (a config epoch would not do: an election retried after a split vote
+  // wins with a higher one for the same failover).
+  int Failovers();
 };
 
 // A connection to a MariaDB server as the catalog user.

@@ -812,9 +812,9 @@ export enum ReadConsistency {
 
   /**
    * The answer may come from a Redis replica and miss writes acknowledged
-   * shortly before (by the replication lag, usually under a millisecond,
-   * more while a replica catches up); it never holds a value that was never
-   * written. A batch is answered from a replica only when the replica has
+   * shortly before: a replica is used only while the master has heard from
+   * it within the last second (checked every second), so by about two
+   * seconds at most; it never holds a value that was never written. A batch is answered from a replica only when the replica has
    * every id; otherwise, and where the service has no replica (standalone
    * Redis, or none in sync), as by default. For pages that can show a
    * slightly older product and want to spare the master.
