@@ -1,10 +1,13 @@
 #include "storage/tiering/tiered_store.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "catalog/v1/catalog.pb.h"
+#include "storage/hot_cache.h"
 #include "storage/tiering/fake_tiers.h"
 
 namespace catalog::storage {
@@ -105,6 +108,32 @@ TEST_CASE("replica-ok reads: a replica holding every id answers alone, else the 
   REQUIRE(read.ok());
   CHECK(*read == std::vector<std::string>{Record("a", 2), Record("b", 2)});
   CHECK(f.primary.replica_calls == 3);
+}
+
+TEST_CASE("replica-ok reads put nothing in L1, where a master read of the same ids does") {
+  int stream[2];
+  REQUIRE(pipe(stream) == 0);  // Stands for the invalidation socket (nothing unread: live).
+  FakePrimaryTier primary;
+  FakeColdTier cold;
+  Metrics metrics;
+  HotCache hot(HotCacheOptions{}, Clock::Real(), &metrics);
+  hot.Resubscribed(stream[0]);
+  hot.Confirm(absl::Now() + absl::Hours(1));  // Live for the whole test.
+  REQUIRE(hot.live());
+  TieredStore store(kType, &primary, &cold, Clock::Real(), &metrics, TieredStoreOptions{}, nullptr, &hot);
+  primary.values = {{"a", Record("a", 2)}};
+  primary.replica = std::map<std::string, std::string>{{"a", Record("a", 1)}};
+
+  auto read = ReadAsyncNow(store, {"a"}, TieredStore::ReadFrom::kReplicaOk);
+  REQUIRE(read.ok());
+  CHECK(*read == std::vector<std::string>{Record("a", 1)});  // The replica's, older.
+  CHECK_FALSE(hot.Holds("a"));
+  read = ReadAsyncNow(store, {"a"}, TieredStore::ReadFrom::kMaster);
+  REQUIRE(read.ok());
+  CHECK(*read == std::vector<std::string>{Record("a", 2)});
+  CHECK(hot.Holds("a"));  // The same read from the master fills L1: the check above can fail.
+  close(stream[0]);
+  close(stream[1]);
 }
 
 TEST_CASE("replica-ok reads without a replica in use go to the master") {

@@ -76,8 +76,9 @@ class RedisServer {
 };
 
 // Waits until `replica` reports its link to the master up and the master
-// counts it in WAIT (a probe write, catalog-harness:probe, expires at once);
-// fails after 30 s.
+// counts it in WAIT (a probe write, catalog-harness:probe, expires at once;
+// `WAIT 1` proves this replica only where the master has no other, as in
+// every use here); fails after 30 s.
 void WaitUntilReplicating(RedisServer& replica);
 
 // A Redis Cluster on loopback: `masters` masters with one replica each
