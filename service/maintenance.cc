@@ -27,9 +27,12 @@ void Maintenance::Run() {
 }
 
 void Maintenance::Tick() {
-  const absl::Time deadline = absl::Now() + std::min(interval_, absl::Seconds(5));
+  // Each step gets its own deadline: a Redis that hangs delays only its own
+  // check, never another deployment's or the request logs' expiry.
+  auto deadline = [this] { return absl::Now() + std::min(interval_, absl::Seconds(5)); };
+  int64_t policy_ok = 1;  // Of all deployments: 0 if any is unsafe, -1 if any is not known.
   for (size_t i = 0; i < watched_.size(); ++i) {
-    const absl::Status policy = watched_[i].monitor->CheckOnce(deadline);
+    const absl::Status policy = watched_[i].monitor->CheckOnce(deadline());
     absl::StatusCode& last = last_policy_codes_[i];
     // An unsafe policy is a configuration error: say so loudly, once per change.
     if (absl::IsFailedPrecondition(policy) && last != policy.code()) {
@@ -41,10 +44,16 @@ void Maintenance::Tick() {
                    absl::StrCat("deployment \"", watched_[i].deployment, "\": Redis maxmemory-policy is safe again"));
     }
     if (policy.ok() || absl::IsFailedPrecondition(policy)) last = policy.code();
+    if (last == absl::StatusCode::kFailedPrecondition) {
+      policy_ok = 0;
+    } else if (!policy.ok() && policy_ok == 1) {
+      policy_ok = -1;
+    }
   }
+  metrics_->Set(storage::Gauge::redis_maxmemory_policy_ok, policy_ok);
   for (storage::TieredStore* store : stores_) {
     for (int batch = 0; batch < 10; ++batch) {  // At most 10,000 entries a tick per store.
-      absl::StatusOr<int64_t> expired = store->ExpireRequests(1000, deadline);
+      absl::StatusOr<int64_t> expired = store->ExpireRequests(1000, deadline());
       if (!expired.ok()) break;
       metrics_->Add(storage::Counter::request_entries_expired_total, *expired);
       if (*expired < 1000) break;

@@ -1,7 +1,8 @@
 // Maintenance: the server's one background thread. Every `interval` it
 //  - polls INFO of every Redis deployment (gauges for the products' one,
-//    maxmemory-policy check for all; a policy that became unsafe is logged
-//    at ERROR once per change, naming the deployment),
+//    maxmemory-policy check for all: a policy that became unsafe is logged
+//    at ERROR once per change, naming the deployment, and the gauge
+//    redis_maxmemory_policy_ok covers them all),
 //  - removes request-id entries past their retention from every store
 //    (products, offers; bounded per tick),
 //  - returns freed heap pages to the kernel (malloc_trim), so a burst of

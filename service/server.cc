@@ -148,9 +148,9 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
     d->tier.wait_timeout = absl::Milliseconds(config.redis_wait_timeout_ms);
     d->tier.view_ttl = absl::Seconds(config.view_cache_ttl_s);
     // Each deployment must be configured as a primary store. Unreachable
-    // now is not fatal (it may start later; maintenance checks the
-    // products' deployment again).
-    storage::RedisMonitor monitor(d->pool.get(), &parts->metrics);
+    // now is not fatal (it may start later; maintenance checks every
+    // deployment again each tick). Gauges: the products' deployment only.
+    storage::RedisMonitor monitor(d->pool.get(), &parts->metrics, /*gauges=*/deployment.name() == products_redis);
     if (absl::Status s = monitor.CheckOnce(absl::Now() + absl::Seconds(2)); !s.ok()) {
       if (absl::IsFailedPrecondition(s)) return s;
       parts->logger->Log(LogLevel::kWarning, "storage",
@@ -222,7 +222,8 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   parts->redis_tier = std::make_unique<storage::RedisTier>(product_redis.pool.get(), type, &parts->metrics,
                                                            product_redis.async.get(), product_redis.tier,
                                                            product_redis.replica.get());
-  parts->redis_monitor = std::make_unique<storage::RedisMonitor>(product_redis.pool.get(), &parts->metrics);
+  parts->redis_monitor =
+      std::make_unique<storage::RedisMonitor>(product_redis.pool.get(), &parts->metrics, /*gauges=*/true);
   parts->mysql_tier = std::make_unique<storage::MySqlTier>(*parts->mysql.at(products.mysql()), type, &parts->metrics);
   if (absl::Status s = parts->mysql_tier->EnsureSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot prepare the cold tier table: ", s.message()));

@@ -82,7 +82,8 @@
     "OOM.")                                                                                                            \
   X(redis_evicted_keys, "Redis's evicted_keys counter at the last INFO poll.")                                         \
   X(redis_maxmemory_policy_ok,                                                                                         \
-    "1 if Redis's maxmemory-policy cannot evict records and keeps idle times, 0 if not, -1 if not known yet.")    \
+    "1 if every Redis deployment's maxmemory-policy cannot evict records and keeps idle times, 0 if one can, "        \
+    "-1 if one is not known yet.")                                                                                   \
   X(l1_bytes, "Bytes held by L1 (ids, values, bookkeeping).")                                                          \
   X(l1_entries, "Entries held by L1.")
 

@@ -154,6 +154,7 @@ TEST_CASE("offers: an upsert with a request_id is applied once, a retry gets the
   };
   v2::UpsertOffersResponse first, retry;
   REQUIRE(upsert(1000, "offer-req-1", &first).ok());
+  REQUIRE(first.offers_size() == 1);
   CHECK(first.offers(0).version() == 1);
   // Another caller writes a newer price; then the first caller retries
   // (its answer was lost): the retry must not put the old price back.
@@ -162,18 +163,20 @@ TEST_CASE("offers: an upsert with a request_id is applied once, a retry gets the
   CHECK(newer.offers(0).version() == 2);
   REQUIRE(upsert(1000, "offer-req-1", &retry).ok());
   CHECK(retry.SerializeAsString() == first.SerializeAsString());  // The recorded answer.
-  v2::BatchGetOffersResponse read;
-  {
+  // What is stored: price and version.
+  auto stored = [&]() {
     grpc::ClientContext context;
     Client::Deadline(context);
     v2::BatchGetOffersRequest request;
     auto* key = request.add_keys();
     key->set_product_id("p1");
     key->set_market("de");
+    v2::BatchGetOffersResponse read;
     REQUIRE(v2.stub->BatchGetOffers(&context, request, &read).ok());
-  }
-  CHECK(read.results(0).offer().price().amount_minor() == 1200);
-  CHECK(read.results(0).offer().version() == 2);
+    REQUIRE(read.results_size() == 1);
+    return std::make_pair(read.results(0).offer().price().amount_minor(), read.results(0).offer().version());
+  };
+  CHECK(stored() == std::make_pair(int64_t{1200}, int64_t{2}));
   // Its own log, kept like the products' (no TTL, an expiry set).
   CHECK(s.redis.Command({"TTL", "offer-request:offer-req-1"})->integer == -1);
   CHECK(s.redis.Command({"ZSCORE", "offer-request-expiry", "offer-request:offer-req-1"})->type == REDIS_REPLY_STRING);
@@ -187,6 +190,28 @@ TEST_CASE("offers: an upsert with a request_id is applied once, a retry gets the
   const grpc::Status bad = upsert(999, "not valid", &ignored);
   CHECK(bad.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(bad.error_message() == "request_id: \"not valid\" is not a valid id (^[A-Za-z0-9._:-]{1,128}$)");
+  CHECK(stored() == std::make_pair(int64_t{1200}, int64_t{2}));  // Neither refused call wrote.
+
+  // A call that failed is forgotten: its retry, corrected, is applied.
+  {
+    grpc::ClientContext context;
+    Client::Deadline(context);
+    v2::UpsertOffersRequest request;
+    v2::Offer* offer = request.add_offers();
+    offer->set_product_id("p1");
+    offer->set_market("de");
+    offer->mutable_price()->set_currency_code("EUR");
+    offer->mutable_price()->set_amount_minor(1300);
+    offer->set_version(7);  // Not the stored version: ABORTED, nothing written.
+    request.set_request_id("offer-req-2");
+    v2::UpsertOffersResponse response;
+    CHECK(v2.stub->UpsertOffers(&context, request, &response).error_code() == grpc::StatusCode::ABORTED);
+  }
+  v2::UpsertOffersResponse corrected;
+  REQUIRE(upsert(1300, "offer-req-2", &corrected).ok());
+  REQUIRE(corrected.offers_size() == 1);
+  CHECK(corrected.offers(0).version() == 3);
+  CHECK(stored() == std::make_pair(int64_t{1300}, int64_t{3}));
 }
 
 TEST_CASE("product views: assembled, cached in Redis, and never older than a write acknowledged by another server") {
@@ -256,9 +281,11 @@ TEST_CASE("topology file: offers on a Redis of their own, views still never olde
 TEST_CASE("topology file: maintenance watches every deployment and expires the offers' request log too") {
   RedisServer products_redis, offers_redis;
   SharedMySql mysql;
+  const int metrics_port = catalog::testing::FreePort();
   const std::string path = TwoDeploymentTopology(products_redis, offers_redis, mysql);
   CatalogServerProcess server(1, mysql.port(), mysql.database(),
-                              {"--topology_file=" + path, "--request_ttl_s=1", "--redis_info_interval_ms=200"});
+                              {"--topology_file=" + path, "--request_ttl_s=5", "--redis_info_interval_ms=200",
+                               absl::StrCat("--metrics_listen_address=127.0.0.1:", metrics_port)});
   V2 v2(server.target());
   REQUIRE(v2.PutOffer("p1", "de", 1, "expiring").ok());
   REQUIRE(offers_redis.Command({"EXISTS", "offer-request:expiring"})->integer == 1);
@@ -282,6 +309,11 @@ TEST_CASE("topology file: maintenance watches every deployment and expires the o
   }
   CHECK(absl::StrContains(server.Log(), "allkeys-lru"));
   CHECK_FALSE(absl::StrContains(server.Log(), "deployment \"products\": "));
+  // The gauge says so too (the products' deployment alone is fine).
+  while (!absl::StrContains(HttpGet(metrics_port, "/metrics"), "catalog_redis_maxmemory_policy_ok 0\n")) {
+    REQUIRE(absl::Now() < until + absl::Seconds(30));
+    absl::SleepFor(absl::Milliseconds(100));
+  }
 }
 
 TEST_CASE("topology file: a bad one stops start-up naming the line and the field") {

@@ -286,7 +286,7 @@ TEST_CASE("request entries expire by Redis's clock, removed by the service") {
 
 TEST_CASE("maxmemory-policy: records-evicting and LFU policies are refused, the safe ones accepted") {
   Stack s;
-  RedisMonitor monitor(s.pool.get(), &s.metrics);
+  RedisMonitor monitor(s.pool.get(), &s.metrics, /*gauges=*/true);
   for (const char* policy : {"volatile-lru", "volatile-ttl", "volatile-random", "noeviction"}) {
     s.redis.Command({"CONFIG", "SET", "maxmemory-policy", policy});
     INFO(policy);
@@ -308,7 +308,7 @@ TEST_CASE("INFO gauges: memory, keys and keys with a TTL") {
   s.Put(Ids("g", 10), "t");
   s.redis.Command({"SET", "cache:1", "x", "EX", "100"});
   s.redis.Command({"CONFIG", "SET", "maxmemory", "100mb"});
-  RedisMonitor monitor(s.pool.get(), &s.metrics);
+  RedisMonitor monitor(s.pool.get(), &s.metrics, /*gauges=*/true);
   REQUIRE(monitor.CheckOnce(Instance::Later()).ok());
   CHECK(s.metrics.Get(Gauge::redis_keys) == 11);
   CHECK(s.metrics.Get(Gauge::redis_keys_with_ttl) == 1);

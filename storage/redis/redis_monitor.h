@@ -33,7 +33,7 @@ class RedisMonitor {
   // the policy is checked (the redis_* gauges describe one deployment, the
   // products'; other deployments are checked, not graphed, until metrics
   // carry labels).
-  RedisMonitor(RedisPool* pool, Metrics* metrics, bool gauges = true);
+  RedisMonitor(RedisPool* pool, Metrics* metrics, bool gauges);
 
   // One INFO round trip: updates the redis_* gauges and checks the policy.
   // UNAVAILABLE/DEADLINE_EXCEEDED if Redis cannot be asked (gauges keep

@@ -20,9 +20,11 @@ class UpsertOffersRequest extends \Google\Protobuf\Internal\Message
      */
     private $offers;
     /**
-     * Optional, as UpsertProductsRequest.request_id (its own namespace): a
-     * retry with the same request_id within 24 hours returns the first call's
-     * response without writing again.
+     * Optional, 1..128 characters [A-Za-z0-9._:-], in a namespace of its own
+     * (apart from UpsertProductsRequest's): a retry with the same request_id
+     * within the server's request_ttl_s (24 hours by default), also while the
+     * first call still runs, returns the first call's response without
+     * writing again. Reusing it for different offers is INVALID_ARGUMENT.
      *
      * Generated from protobuf field <code>string request_id = 2;</code>
      */
@@ -37,9 +39,11 @@ class UpsertOffersRequest extends \Google\Protobuf\Internal\Message
      *     @type array<\Catalog\V2\Offer>|\Google\Protobuf\Internal\RepeatedField $offers
      *           1..max_batch_size offers with distinct keys.
      *     @type string $request_id
-     *           Optional, as UpsertProductsRequest.request_id (its own namespace): a
-     *           retry with the same request_id within 24 hours returns the first call's
-     *           response without writing again.
+     *           Optional, 1..128 characters [A-Za-z0-9._:-], in a namespace of its own
+     *           (apart from UpsertProductsRequest's): a retry with the same request_id
+     *           within the server's request_ttl_s (24 hours by default), also while the
+     *           first call still runs, returns the first call's response without
+     *           writing again. Reusing it for different offers is INVALID_ARGUMENT.
      * }
      */
     public function __construct($data = NULL) {
@@ -74,9 +78,11 @@ class UpsertOffersRequest extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Optional, as UpsertProductsRequest.request_id (its own namespace): a
-     * retry with the same request_id within 24 hours returns the first call's
-     * response without writing again.
+     * Optional, 1..128 characters [A-Za-z0-9._:-], in a namespace of its own
+     * (apart from UpsertProductsRequest's): a retry with the same request_id
+     * within the server's request_ttl_s (24 hours by default), also while the
+     * first call still runs, returns the first call's response without
+     * writing again. Reusing it for different offers is INVALID_ARGUMENT.
      *
      * Generated from protobuf field <code>string request_id = 2;</code>
      * @return string
@@ -87,9 +93,11 @@ class UpsertOffersRequest extends \Google\Protobuf\Internal\Message
     }
 
     /**
-     * Optional, as UpsertProductsRequest.request_id (its own namespace): a
-     * retry with the same request_id within 24 hours returns the first call's
-     * response without writing again.
+     * Optional, 1..128 characters [A-Za-z0-9._:-], in a namespace of its own
+     * (apart from UpsertProductsRequest's): a retry with the same request_id
+     * within the server's request_ttl_s (24 hours by default), also while the
+     * first call still runs, returns the first call's response without
+     * writing again. Reusing it for different offers is INVALID_ARGUMENT.
      *
      * Generated from protobuf field <code>string request_id = 2;</code>
      * @param string $var

@@ -532,9 +532,11 @@ export type UpsertOffersRequest = Message<"catalog.v2.UpsertOffersRequest"> & {
   offers: Offer[];
 
   /**
-   * Optional, as UpsertProductsRequest.request_id (its own namespace): a
-   * retry with the same request_id within 24 hours returns the first call's
-   * response without writing again.
+   * Optional, 1..128 characters [A-Za-z0-9._:-], in a namespace of its own
+   * (apart from UpsertProductsRequest's): a retry with the same request_id
+   * within the server's request_ttl_s (24 hours by default), also while the
+   * first call still runs, returns the first call's response without
+   * writing again. Reusing it for different offers is INVALID_ARGUMENT.
    *
    * @generated from field: string request_id = 2;
    */
