@@ -24,6 +24,10 @@
   X(redis_cluster_asks_total, "Redis Cluster ASK redirections followed (a slot being migrated).")                   \
   X(redis_cluster_tryagains_total, "Redis Cluster TRYAGAIN replies (keys of one slot split by a migration).")      \
   X(redis_cluster_refreshes_total, "Redis Cluster slot map reads (CLUSTER SLOTS).")                                  \
+  X(cluster_txn_commits_total, "Writes across Redis Cluster slots that reached their commit point.")               \
+  X(cluster_txn_aborts_total, "Writes across Redis Cluster slots that aborted themselves (a changed record or a busy id).") \
+  X(cluster_txn_busy_total, "Times a cluster write met another write's intent on an id and retried.")               \
+  X(cluster_txn_resolved_total, "Stale cluster write transactions resolved by another writer or the sweep.")        \
   X(mysql_queries_total, "Statements sent to MySQL.")                                                                \
   X(mysql_errors_total, "MySQL statements or connects that failed.")                                                 \
   X(mysql_connects_total, "New MySQL connections opened by the pool.")                                               \

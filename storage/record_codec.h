@@ -47,6 +47,10 @@ struct RecordType {
   // "{<slot tag>}" (storage/SAFETY.md, "View cache"). Empty: no views.
   std::string view_prefix;
   std::string view_fence_prefix;
+  // Writes across Redis Cluster nodes (storage/redis/cluster_cas.h): keys
+  // txn_prefix + "intent:{<slot tag>}" + id, txn_prefix + "{<bucket tag>}"
+  // + transaction id, txn_prefix + "open{<bucket tag>}".
+  std::string txn_prefix;
 };
 
 enum class ValueKind { kRecord, kTombstone, kCorrupt };

@@ -18,7 +18,8 @@ const RecordType& ProductRecordType() {
                                                        "product-demotion-token",
                                                        "demotion_fences",
                                                        "product-view:",
-                                                       "product-view-fence:"};
+                                                       "product-view-fence:",
+                                                       "product-txn:"};
   return *type;
 }
 
@@ -34,7 +35,8 @@ const RecordType& OfferRecordType() {
                                                        "offer-demotion-token",
                                                        "demotion_fences",
                                                        "",
-                                                       ""};
+                                                       "",
+                                                       "offer-txn:"};
   return *type;
 }
 

@@ -21,15 +21,37 @@ struct RedisCluster::Node {
   std::unique_ptr<AsyncRedis> async;  // The reads.
 };
 
-// The keys of one slot in one call, and what the last round did with them.
+// One command of one slot in one call (an MGET of some of the call's keys,
+// or an Exec command), and what the last round did with it.
 struct RedisCluster::Group {
   uint16_t slot = 0;
-  std::vector<size_t> indices;  // Into the call's keys.
+  std::vector<size_t> indices;  // MGET: into the call's keys.
+  bool exec = false;            // An Exec command rather than an MGET.
+  RedisCommand command;         // With exec.
+  bool at_most_once = false;    // With exec: SlotCommand::at_most_once.
   std::string target;           // MOVED/ASK: the node named ("" none).
   enum class Next { kDone, kMoved, kRefresh, kAsk, kAgain, kFail } next = Next::kDone;
   absl::Status error;
-  std::vector<MaybeValue> values;  // Aligned with indices, when done.
+  std::vector<MaybeValue> values;  // MGET: aligned with indices, when done.
+  OwnedReply reply;                // Exec: the reply, when done.
+
+  RedisCommand Command(absl::Span<const std::string> keys) const {
+    if (exec) return command;
+    RedisCommand mget = {"MGET"};
+    for (size_t index : indices) mget.push_back(keys[index]);
+    return mget;
+  }
 };
+
+OwnedReply OwnedReply::Copy(const redisReply& reply) {
+  OwnedReply copy;
+  copy.type = reply.type;
+  copy.integer = reply.integer;
+  if (reply.str != nullptr) copy.str.assign(reply.str, reply.len);
+  copy.elements.reserve(reply.elements);
+  for (size_t i = 0; i < reply.elements; ++i) copy.elements.push_back(Copy(*reply.element[i]));
+  return copy;
+}
 
 namespace {
 
@@ -40,13 +62,19 @@ std::vector<std::string> Words(const redisReply& reply) {
 
 }  // namespace
 
-// One reply for a group's MGET, from `address`: the values, or what to do
-// next. The one place cluster replies are classified.
+// One reply for a group's command, from `address`: the values (or the
+// reply), or what to do next. The one place cluster replies are classified.
 void RedisCluster::Classify(Group* group, const std::string& address, absl::StatusOr<const redisReply*> reply) {
   group->values.clear();
+  group->reply = OwnedReply();
   if (!reply.ok()) {
-    group->next = absl::IsDeadlineExceeded(reply.status()) ? Group::Next::kFail : Group::Next::kRefresh;
-    group->error = reply.status();
+    // Sent, no reply: it may have run. Resent only if it may run twice.
+    group->next = absl::IsDeadlineExceeded(reply.status()) || group->at_most_once ? Group::Next::kFail
+                                                                                   : Group::Next::kRefresh;
+    group->error = group->at_most_once
+                       ? absl::Status(reply.status().code(),
+                                      absl::StrCat(reply.status().message(), " (a write that may have run)"))
+                       : reply.status();
     return;
   }
   const redisReply& r = **reply;
@@ -62,9 +90,17 @@ void RedisCluster::Classify(Group* group, const std::string& address, absl::Stat
       group->target = words[2];
     } else if (kind == "TRYAGAIN" || kind == "CLUSTERDOWN" || kind == "LOADING") {
       group->next = Group::Next::kAgain;
+    } else if (group->exec) {
+      group->next = Group::Next::kDone;  // The caller's to classify.
+      group->reply = OwnedReply::Copy(r);
     } else {
       group->next = Group::Next::kFail;
     }
+    return;
+  }
+  if (group->exec) {
+    group->next = Group::Next::kDone;
+    group->reply = OwnedReply::Copy(r);
     return;
   }
   if (r.type != REDIS_REPLY_ARRAY || r.elements != group->indices.size()) {
@@ -191,12 +227,13 @@ void RedisCluster::SendRound(std::vector<Group*>& groups, absl::Span<const std::
       replies.DecrementCount();
       continue;
     }
-    RedisCommand mget = {"MGET"};
-    for (size_t index : group->indices) mget.push_back(keys[index]);
-    node->async->Send(std::move(mget), deadline, [this, group, address, &replies](absl::StatusOr<const redisReply*> r) {
-      Classify(group, address, r);
-      replies.DecrementCount();
-    });
+    node->async->Send(
+        group->Command(keys), deadline,
+        [this, group, address, &replies](absl::StatusOr<const redisReply*> r) {
+          Classify(group, address, r);
+          replies.DecrementCount();
+        },
+        group->at_most_once);
   }
   for (Group* group : asks) {
     // ASKING must reach the same connection right before the command: a
@@ -204,13 +241,11 @@ void RedisCluster::SendRound(std::vector<Group*>& groups, absl::Span<const std::
     const std::string address = group->target;
     Node* node = NodeAt(address);
     metrics_->Add(Counter::redis_cluster_asks_total);
-    RedisCommand mget = {"MGET"};
-    for (size_t index : group->indices) mget.push_back(keys[index]);
     if (node == nullptr) {
       Classify(group, address, absl::UnavailableError(absl::StrCat("redis cluster: bad ASK target ", address)));
     } else {
       absl::StatusOr<std::vector<RedisReplyPtr>> pair =
-          node->pool->RoundTrip({{"ASKING"}, std::move(mget)}, deadline, /*idempotent=*/true);
+          node->pool->RoundTrip({{"ASKING"}, group->Command(keys)}, deadline, /*idempotent=*/!group->at_most_once);
       if (!pair.ok()) {
         Classify(group, address, pair.status());
       } else {
@@ -235,6 +270,37 @@ absl::StatusOr<std::vector<MaybeValue>> RedisCluster::MultiGet(absl::Span<const 
   std::vector<Group*> pending;
   for (auto& [slot, group] : by_slot) pending.push_back(&group);
   std::deque<Group> singles;  // Groups split into one key each (stable addresses).
+  RETURN_IF_ERROR(RunRounds(std::move(pending), keys, deadline, singles));
+  std::vector<MaybeValue> values(keys.size());
+  for (auto& [slot, group] : by_slot) {
+    for (size_t k = 0; k < group.indices.size(); ++k) values[group.indices[k]] = std::move(group.values[k]);
+  }
+  for (Group& single : singles) {
+    if (!single.indices.empty() && !single.values.empty()) values[single.indices[0]] = std::move(single.values[0]);
+  }
+  return values;
+}
+
+absl::StatusOr<std::vector<OwnedReply>> RedisCluster::Exec(std::vector<SlotCommand> commands, absl::Time deadline) {
+  std::vector<Group> groups(commands.size());
+  std::vector<Group*> pending;
+  for (size_t i = 0; i < commands.size(); ++i) {
+    groups[i].slot = commands[i].slot;
+    groups[i].exec = true;
+    groups[i].command = std::move(commands[i].command);
+    groups[i].at_most_once = commands[i].at_most_once;
+    pending.push_back(&groups[i]);
+  }
+  std::deque<Group> unused;
+  if (!pending.empty()) RETURN_IF_ERROR(RunRounds(std::move(pending), {}, deadline, unused));
+  std::vector<OwnedReply> replies;
+  replies.reserve(groups.size());
+  for (Group& group : groups) replies.push_back(std::move(group.reply));
+  return replies;
+}
+
+absl::Status RedisCluster::RunRounds(std::vector<Group*> pending, absl::Span<const std::string> keys,
+                                     absl::Time deadline, std::deque<Group>& singles) {
   if (OwnerOf(pending[0]->slot).empty()) RETURN_IF_ERROR(Refresh(deadline));
   absl::Duration pause = absl::Milliseconds(10);
   for (int attempt = 0;; ++attempt) {
@@ -266,7 +332,7 @@ absl::StatusOr<std::vector<MaybeValue>> RedisCluster::MultiGet(absl::Span<const 
           break;
         case Group::Next::kAgain:
           metrics_->Add(Counter::redis_cluster_tryagains_total);
-          if (group->indices.size() > 1) {
+          if (!group->exec && group->indices.size() > 1) {
             // Some of the slot's keys have moved and some not (a migration
             // in progress): one key per command, which ASK can redirect.
             for (size_t index : group->indices) {
@@ -278,13 +344,15 @@ absl::StatusOr<std::vector<MaybeValue>> RedisCluster::MultiGet(absl::Span<const 
             group->indices.clear();
             group->next = Group::Next::kDone;
           } else {
+            // A script must see all its keys on one node: it waits for the
+            // migration of its slot to finish (or ASK to cover every key).
             wait = true;
             again.push_back(group);
           }
           break;
       }
     }
-    if (again.empty()) break;
+    if (again.empty()) return absl::OkStatus();
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat("redis cluster: deadline exceeded; slot ", again[0]->slot, ": ",
                                                       again[0]->error.message()));
@@ -300,14 +368,6 @@ absl::StatusOr<std::vector<MaybeValue>> RedisCluster::MultiGet(absl::Span<const 
     }
     pending.swap(again);
   }
-  std::vector<MaybeValue> values(keys.size());
-  for (auto& [slot, group] : by_slot) {
-    for (size_t k = 0; k < group.indices.size(); ++k) values[group.indices[k]] = std::move(group.values[k]);
-  }
-  for (Group& single : singles) {
-    if (!single.indices.empty() && !single.values.empty()) values[single.indices[0]] = std::move(single.values[0]);
-  }
-  return values;
 }
 
 }  // namespace catalog::storage

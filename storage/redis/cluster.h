@@ -1,6 +1,8 @@
-// RedisCluster: reads from a Redis Cluster (docs/cluster-design.md). Not yet
-// used by the server (the topology refuses cluster deployments until writes
-// across nodes land); built and tested against a real cluster first.
+// RedisCluster: routes commands to the nodes of a Redis Cluster
+// (docs/cluster-design.md). Not yet used by the server (the topology refuses
+// cluster deployments until the tier is wired); built and tested against a
+// real cluster first. Reads are MultiGet; any other per-slot command (the
+// scripts of storage/redis/cluster_cas.h) goes through Exec.
 //
 // MultiGet groups the keys by hash slot and the slots by node (the slot map
 // from CLUSTER SLOTS), and sends each node one MGET per slot, to every node
@@ -20,6 +22,7 @@
 #pragma once
 
 #include <array>
+#include <deque>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -39,6 +42,27 @@
 
 namespace catalog::storage {
 
+// A reply copied out of hiredis, for replies that must outlive the event
+// loop's callback.
+struct OwnedReply {
+  int type = 0;  // REDIS_REPLY_*
+  long long integer = 0;
+  std::string str;  // STRING, STATUS and ERROR replies.
+  std::vector<OwnedReply> elements;
+  static OwnedReply Copy(const redisReply& reply);
+};
+
+// A command whose every key hashes to `slot`.
+struct SlotCommand {
+  uint16_t slot = 0;
+  RedisCommand command;
+  // Never sent twice: a reply lost with its connection or to a timeout
+  // fails the call (UNAVAILABLE, or DEADLINE_EXCEEDED) instead, since the
+  // command may still run. Redirections (MOVED, ASK, TRYAGAIN) are still
+  // followed: Redis ran nothing then.
+  bool at_most_once = false;
+};
+
 struct ClusterOptions {
   // Some nodes of the cluster, for the first slot map.
   std::vector<HostPort> seeds;
@@ -52,7 +76,7 @@ class RedisCluster {
  public:
   // `metrics` must outlive the cluster. Does no I/O: call Refresh first.
   RedisCluster(ClusterOptions options, Metrics* metrics);
-  ~RedisCluster();
+  virtual ~RedisCluster();
   RedisCluster(const RedisCluster&) = delete;
   RedisCluster& operator=(const RedisCluster&) = delete;
 
@@ -62,6 +86,16 @@ class RedisCluster {
   // The values of `keys` (full key names, any slots), aligned with them.
   absl::StatusOr<std::vector<MaybeValue>> MultiGet(absl::Span<const std::string> keys, absl::Time deadline);
 
+  // Runs each command on the master owning its slot, every node at once,
+  // following redirections as MultiGet does (TRYAGAIN waits and resends
+  // instead of splitting). A command not marked at_most_once must be safe
+  // to run more than once and late: one whose reply was lost with its
+  // connection is sent again, and one that timed out may still run. Error replies other than
+  // redirections (a script's own error, OOM) come back as replies for the
+  // caller to classify. Replies aligned with `commands`; errors as MultiGet.
+  // Virtual so a test double can lose a reply.
+  virtual absl::StatusOr<std::vector<OwnedReply>> Exec(std::vector<SlotCommand> commands, absl::Time deadline);
+
   // "host:port" owning `slot` in the current map ("" if unknown).
   std::string OwnerOf(uint16_t slot) const;
 
@@ -69,9 +103,13 @@ class RedisCluster {
   struct Node;
   struct Group;
   Node* NodeAt(const std::string& address);
-  // Sends every group's MGET to its node (or the ASK target), waits for
-  // all replies and records each group's outcome.
+  // Sends every group's command to its node (or the ASK target), waits
+  // for all replies and records each group's outcome.
   void SendRound(std::vector<Group*>& groups, absl::Span<const std::string> keys, absl::Time deadline);
+  // Rounds of SendRound until every group is done, following redirections.
+  // MGET groups split by TRYAGAIN add their single-key groups to `singles`.
+  absl::Status RunRounds(std::vector<Group*> pending, absl::Span<const std::string> keys, absl::Time deadline,
+                         std::deque<Group>& singles);
   // The one place a reply to a group's MGET is classified.
   void Classify(Group* group, const std::string& address, absl::StatusOr<const redisReply*> reply);
 

@@ -54,10 +54,11 @@ class AsyncRedis::Loop {
     event_base_free(base_);
   }
 
-  void Post(RedisCommand command, std::string resp, absl::Time deadline, Done done) {
+  void Post(RedisCommand command, std::string resp, absl::Time deadline, Done done, bool at_most_once) {
     {
       absl::MutexLock lock(&mu_);
-      inbox_.push_back(Item{std::move(command), std::move(resp), deadline, std::move(done), /*retried=*/false});
+      // An at-most-once command counts as retried already: never resent.
+      inbox_.push_back(Item{std::move(command), std::move(resp), deadline, std::move(done), at_most_once});
     }
     event_active(wakeup_, EV_READ, 0);
   }
@@ -230,8 +231,8 @@ class AsyncRedis::Loop {
       } else if (!pending->item.retried && !loop->stopping_ && absl::Now() < pending->item.deadline) {
         // The connection went away (Redis restarted, an idle timeout, a
         // proxy): one more try on a fresh connection, once this one is
-        // gone (Drain runs after hiredis has freed it). Only for commands
-        // that are safe to run twice, which is all this client carries.
+        // gone (Drain runs after hiredis has freed it). Not for commands
+        // sent at most once (they start as retried).
         event_free(pending->timer);
         pending->timer = nullptr;
         pending->finished = true;
@@ -330,14 +331,14 @@ int64_t AsyncRedis::connects() const {
 
 AsyncRedis::~AsyncRedis() = default;
 
-void AsyncRedis::Send(RedisCommand command, absl::Time deadline, Done done) {
+void AsyncRedis::Send(RedisCommand command, absl::Time deadline, Done done, bool at_most_once) {
   loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()]->Post(std::move(command), std::string(),
-                                                                              deadline, std::move(done));
+                                                                              deadline, std::move(done), at_most_once);
 }
 
 void AsyncRedis::SendFormatted(std::string resp, absl::Time deadline, Done done) {
   loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()]->Post(RedisCommand(), std::move(resp), deadline,
-                                                                              std::move(done));
+                                                                              std::move(done), false);
 }
 
 RespCommand::RespCommand(size_t arguments, size_t bytes_hint) {

@@ -29,7 +29,8 @@
 // connection is closed first (its commands retried on the new master).
 //
 // Only for commands that are safe to run late or after the caller gave up
-// (reads): a timed-out command may still run in Redis.
+// (reads, or writes designed for it): a timed-out command may still run in
+// Redis.
 //
 // Ownership: the destructor stops the loops; commands still pending then
 // get UNAVAILABLE ("client shutting down"). Thread-safety: Send() is safe
@@ -88,7 +89,9 @@ class AsyncRedis {
   AsyncRedis(const AsyncRedis&) = delete;
   AsyncRedis& operator=(const AsyncRedis&) = delete;
 
-  void Send(RedisCommand command, absl::Time deadline, Done done);
+  // With `at_most_once`, the command is never resent: a lost connection
+  // fails it with UNAVAILABLE (it may or may not have run).
+  void Send(RedisCommand command, absl::Time deadline, Done done, bool at_most_once = false);
 
   // The same for a command already encoded in RESP (FormatCommand): no
   // per-argument copies or formatting on the way.

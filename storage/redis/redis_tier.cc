@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/backend_errors.h"
 #include "storage/fence.h"
+#include "storage/redis/lua_snippets.h"
 #include "storage/status_macros.h"
 
 namespace catalog::storage {
@@ -41,7 +42,7 @@ return stored
 // ARGV[3i+1]: expected ('' absent, '=' .. value), fence expectation (for an
 // absent key), replacement ('' leave, '=' .. value).
 // Returns {1} applied, {0} changed, {2, recorded} request already recorded.
-constexpr char kCompareAndSetScript[] = R"lua(#!lua
+constexpr char kCompareAndSetScript[] = "#!lua\n" CATALOG_LUA_EXPECTATION_HOLDS R"lua(
 local n = tonumber(ARGV[1])
 local with_request = ARGV[2] ~= ''
 if with_request then
@@ -55,16 +56,7 @@ if with_request then
   end
 end
 for i = 1, n do
-  local expected = ARGV[3 * i + 1]
-  local current = redis.call('GET', KEYS[i])
-  if expected == '' then
-    if current then return {0} end
-    local fence = redis.call('GET', KEYS[n + i])
-    local want = ARGV[3 * i + 2]
-    if not ((want == '' and not fence) or (fence and want == '=' .. fence)) then return {0} end
-  elseif (not current) or current ~= string.sub(expected, 2) then
-    return {0}
-  end
+  if not expectation_holds(KEYS[i], KEYS[n + i], ARGV[3 * i + 1], ARGV[3 * i + 2]) then return {0} end
 end
 for i = 1, n do
   local replacement = ARGV[3 * i + 3]
