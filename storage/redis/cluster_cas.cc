@@ -521,6 +521,24 @@ absl::StatusOr<MaybeValue> ClusterCas::GetRequest(const std::string& request_id,
   return MaybeValue(std::move(answer));
 }
 
+absl::StatusOr<int64_t> ClusterCas::ExpireRequests(int limit, absl::Time deadline) {
+  std::vector<SlotCommand> expiries;
+  for (int bucket = 0; bucket < kBuckets; ++bucket) {
+    const uint16_t slot = static_cast<uint16_t>(bucket * (kSlotCount / kBuckets));
+    expiries.push_back({slot,
+                        {"EVAL", kExpireRequestsScript, "1",
+                         absl::StrCat(type_.request_expiry_key, "{", SlotTag(slot), "}"), absl::StrCat(limit)}});
+  }
+  ASSIGN_OR_RETURN(std::vector<OwnedReply> replies, cluster_->Exec(std::move(expiries), deadline));
+  int64_t removed = 0;
+  for (const OwnedReply& reply : replies) {
+    RETURN_IF_ERROR(ReplyError(reply, "expire requests"));
+    if (reply.type != REDIS_REPLY_INTEGER) return Unexpected("expire requests");
+    removed += reply.integer;
+  }
+  return removed;
+}
+
 absl::StatusOr<int64_t> ClusterCas::ResolveStale(absl::Duration older_than, absl::Time deadline) {
   std::vector<SlotCommand> scans;
   std::vector<std::string> tags;

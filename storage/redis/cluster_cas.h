@@ -106,6 +106,10 @@ class ClusterCas {
   // The value recorded for `request_id` by a CompareAndSet, if any.
   absl::StatusOr<MaybeValue> GetRequest(const std::string& request_id, absl::Time deadline);
 
+  // Removes up to `limit` request entries per bucket whose ttl has passed
+  // (Redis clock); returns how many. For the maintenance loop.
+  absl::StatusOr<int64_t> ExpireRequests(int limit, absl::Time deadline);
+
   // Resolves every transaction opened more than `older_than` ago (Redis
   // clock) and not finished: pending ones are aborted, committed ones
   // applied. Returns how many were resolved.

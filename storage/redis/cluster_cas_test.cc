@@ -215,6 +215,28 @@ TEST_CASE("cluster cas: a request id answers a retry with the first outcome and 
   CHECK(f.TxnKeys() == 0);
 }
 
+TEST_CASE("cluster cas: request entries past their ttl are expired, the others stay") {
+  Fixture f;
+  ClusterCas cas(&f.client, Type(), &f.metrics);
+  // Request ids in several buckets; half with a 1 ms ttl.
+  for (int i = 0; i < 8; ++i) {
+    const RequestEntry request{absl::StrCat("req-", i), absl::StrCat("answer-", i),
+                               i % 2 == 0 ? absl::Milliseconds(1) : absl::Minutes(5)};
+    REQUIRE(cas.CompareAndSet(Creates({absl::StrCat("e", i)}, "v"), &request, Later())->outcome ==
+            CasResult::Outcome::kApplied);
+  }
+  absl::SleepFor(absl::Milliseconds(20));
+  auto removed = cas.ExpireRequests(100, Later());
+  INFO(removed.status().ToString());
+  REQUIRE(removed.ok());
+  CHECK(*removed == 4);
+  for (int i = 0; i < 8; ++i) {
+    const MaybeValue expected = i % 2 == 0 ? MaybeValue() : MaybeValue(absl::StrCat("answer-", i));
+    CHECK(cas.GetRequest(absl::StrCat("req-", i), Later()).value() == expected);
+  }
+  CHECK(cas.ExpireRequests(100, Later()).value() == 0);
+}
+
 TEST_CASE("cluster cas: a writer paused after prepare loses to a writer that resolves it, and writes nothing") {
   Fixture f;
   ClusterCasOptions quick;

@@ -210,14 +210,6 @@ end
 return 1
 )lua";
 
-constexpr char kExpireRequestsScript[] = R"lua(#!lua flags=allow-oom
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms, 'LIMIT', 0, tonumber(ARGV[1]))
-for _, key in ipairs(old) do redis.call('DEL', key) end
-if #old > 0 then redis.call('ZREM', KEYS[1], unpack(old)) end
-return #old
-)lua";
 
 absl::Status Unexpected(absl::string_view what, const redisReply& reply) {
   return absl::InternalError(absl::StrCat("redis ", what, ": unexpected reply type ", reply.type));
