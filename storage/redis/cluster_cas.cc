@@ -141,6 +141,40 @@ redis.call('DEL', KEYS[1])
 return 1
 )lua";
 
+// Per entry i: KEYS[3i-2] record, KEYS[3i-1] fence, KEYS[3i] intent;
+// ARGV[2i-1] value, ARGV[2i] fence expectation. Stores where the record is
+// absent, no intent holds it and the fence is as expected. Returns 0/1 each.
+constexpr char kPromoteScript[] = "#!lua\n" CATALOG_LUA_EXPECTATION_HOLDS R"lua(
+local stored = {}
+for i = 1, #KEYS / 3 do
+  stored[i] = 0
+  if redis.call('EXISTS', KEYS[3 * i]) == 0 and
+     expectation_holds(KEYS[3 * i - 2], KEYS[3 * i - 1], '', ARGV[2 * i]) then
+    redis.call('SET', KEYS[3 * i - 2], ARGV[2 * i - 1])
+    stored[i] = 1
+  end
+end
+return stored
+)lua";
+
+// Per entry i: KEYS[3i-2] record, KEYS[3i-1] fence, KEYS[3i] intent;
+// ARGV[i] value, ARGV[n+1] a fresh fence token. Deletes where the record
+// holds the value and no intent holds it, fencing its bucket in the same
+// step. Allowed at maxmemory: it frees. Returns 0/1 each.
+constexpr char kCompareAndDeleteScript[] = R"lua(#!lua flags=allow-oom
+local n = #KEYS / 3
+local deleted = {}
+for i = 1, n do
+  deleted[i] = 0
+  if redis.call('EXISTS', KEYS[3 * i]) == 0 and redis.call('GET', KEYS[3 * i - 2]) == ARGV[i] then
+    redis.call('DEL', KEYS[3 * i - 2])
+    redis.call('SET', KEYS[3 * i - 1], ARGV[n + 1])
+    deleted[i] = 1
+  end
+end
+return deleted
+)lua";
+
 // KEYS[1] open set; ARGV[1] age ms, ARGV[2] limit. Txn ids opened at
 // least ARGV[1] ago (node clock).
 constexpr char kStaleScript[] = R"lua(#!lua flags=no-writes
@@ -172,9 +206,10 @@ absl::StatusOr<std::vector<std::string>> DecodeIds(absl::string_view in) {
   return ids;
 }
 
-// 128 bits from the kernel: an intent is owned by its txn id alone, so two
-// transactions must never share one.
-std::string NewTxnId() {
+// 128 bits from the kernel, as hex: transaction ids (an intent is owned by
+// its txn id alone, so two transactions must never share one) and fence
+// tokens (never repeated).
+std::string RandomId() {
   uint64_t bits[2] = {0, 0};
   size_t got = 0;
   while (got < sizeof(bits)) {
@@ -265,7 +300,7 @@ absl::StatusOr<ClusterCas::Attempt> ClusterCas::TryOnce(absl::Span<const CasEntr
                                                         const RequestEntry* request, absl::Time deadline,
                                                         CasResult* result, std::string* blocker) {
   Txn txn;
-  txn.id = NewTxnId();
+  txn.id = RandomId();
   txn.tag = BucketTag(request != nullptr ? request->request_id : txn.id);
   txn.key = absl::StrCat(type_.txn_prefix, txn.tag, txn.id);
   txn.open_set = absl::StrCat(type_.txn_prefix, "open", txn.tag);
@@ -302,10 +337,8 @@ absl::StatusOr<ClusterCas::Attempt> ClusterCas::TryOnce(absl::Span<const CasEntr
   };
 
   // 2. Prepare, one script per slot, every node at once, at most once each.
-  std::map<uint16_t, std::vector<size_t>> by_slot;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    by_slot[KeySlot(absl::StrCat(type_.key_prefix, entries[i].id))].push_back(i);
-  }
+  const std::map<uint16_t, std::vector<size_t>> by_slot =
+      BySlot([&](size_t i) -> const std::string& { return entries[i].id; }, entries.size());
   std::vector<SlotCommand> prepares;
   for (const auto& [slot, indices] : by_slot) {
     SlotCommand prepare{slot, {"EVAL", kPrepareScript, absl::StrCat(3 * indices.size())}, true};
@@ -519,6 +552,64 @@ absl::StatusOr<MaybeValue> ClusterCas::GetRequest(const std::string& request_id,
   if (replies[0].type != REDIS_REPLY_STRING) return Unexpected("GET");
   ASSIGN_OR_RETURN(std::string answer, RecordedAnswer(replies[0].str, deadline));
   return MaybeValue(std::move(answer));
+}
+
+std::map<uint16_t, std::vector<size_t>> ClusterCas::BySlot(const std::function<const std::string&(size_t)>& id,
+                                                           size_t n) const {
+  std::map<uint16_t, std::vector<size_t>> by_slot;
+  for (size_t i = 0; i < n; ++i) by_slot[KeySlot(absl::StrCat(type_.key_prefix, id(i)))].push_back(i);
+  return by_slot;
+}
+
+absl::StatusOr<std::vector<bool>> ClusterCas::PerSlotFlags(const char* script, size_t n,
+                                                           const std::function<const std::string&(size_t)>& id,
+                                                           const std::function<void(size_t, RedisCommand&)>& args,
+                                                           const std::function<std::vector<std::string>()>& tail,
+                                                           absl::string_view what, absl::Time deadline) {
+  const std::map<uint16_t, std::vector<size_t>> by_slot = BySlot(id, n);
+  std::vector<SlotCommand> commands;
+  for (const auto& [slot, indices] : by_slot) {
+    SlotCommand command{slot, {"EVAL", script, absl::StrCat(3 * indices.size())}, /*at_most_once=*/true};
+    for (size_t i : indices) {
+      const std::string record = absl::StrCat(type_.key_prefix, id(i));
+      command.command.push_back(record);
+      command.command.push_back(FenceKey(type_.fence_prefix, record));
+      command.command.push_back(IntentKey(id(i)));
+    }
+    for (size_t i : indices) args(i, command.command);
+    for (std::string& arg : tail()) command.command.push_back(std::move(arg));
+    commands.push_back(std::move(command));
+  }
+  std::vector<bool> flags(n, false);
+  if (commands.empty()) return flags;
+  ASSIGN_OR_RETURN(std::vector<OwnedReply> replies, cluster_->Exec(std::move(commands), deadline));
+  size_t k = 0;
+  for (const auto& [slot, indices] : by_slot) {
+    const OwnedReply& reply = replies[k++];
+    RETURN_IF_ERROR(ReplyError(reply, what));
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements.size() != indices.size()) return Unexpected(what);
+    for (size_t j = 0; j < indices.size(); ++j) flags[indices[j]] = reply.elements[j].integer == 1;
+  }
+  return flags;
+}
+
+absl::StatusOr<std::vector<bool>> ClusterCas::Promote(absl::Span<const Promotion> entries, absl::Time deadline) {
+  return PerSlotFlags(
+      kPromoteScript, entries.size(), [&](size_t i) -> const std::string& { return entries[i].id; },
+      [&](size_t i, RedisCommand& command) {
+        command.push_back(entries[i].value);
+        command.push_back(Expectation(entries[i].fence));
+      },
+      [] { return std::vector<std::string>(); }, "promote", deadline);
+}
+
+absl::StatusOr<std::vector<bool>> ClusterCas::CompareAndDelete(absl::Span<const IdValue> entries,
+                                                               absl::Time deadline) {
+  return PerSlotFlags(
+      kCompareAndDeleteScript, entries.size(), [&](size_t i) -> const std::string& { return entries[i].id; },
+      [&](size_t i, RedisCommand& command) { command.push_back(entries[i].value); },
+      [] { return std::vector<std::string>{RandomId()}; },  // A fresh token per script.
+      "compare-and-delete", deadline);
 }
 
 absl::StatusOr<int64_t> ClusterCas::ExpireRequests(int limit, absl::Time deadline) {

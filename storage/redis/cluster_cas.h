@@ -44,9 +44,9 @@
 // batch partly applied until someone resolves it (the next writer of one of
 // its ids, or ResolveStale from the maintenance loop).
 //
-// Every other script that writes a record on a cluster must leave alone a
-// record whose intent key exists (a write-back, a demotion): see
-// IntentKey.
+// Every other script that writes a record on a cluster leaves alone a
+// record whose intent key exists: Promote (a write-back) and
+// CompareAndDelete (a demotion) below.
 //
 // Durability: each step is acknowledged by the node's master alone (no
 // WAIT yet); a master failover can lose a step like any asynchronous write,
@@ -68,6 +68,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -105,6 +107,20 @@ class ClusterCas {
 
   // The value recorded for `request_id` by a CompareAndSet, if any.
   absl::StatusOr<MaybeValue> GetRequest(const std::string& request_id, absl::Time deadline);
+
+  // PrimaryTier::Promote on a cluster: per entry, stores the value only if
+  // the record is absent, its fence holds the entry's fence, and no
+  // transaction holds an intent on it (a prepared expectation must not
+  // change under it). One script per slot, every node at once, sent at most
+  // once (a second copy would report its own write as "not stored").
+  absl::StatusOr<std::vector<bool>> Promote(absl::Span<const Promotion> entries, absl::Time deadline);
+
+  // PrimaryTier::CompareAndDelete on a cluster: per entry, deletes the
+  // record if it holds the value and no transaction holds an intent on it,
+  // and writes a fresh token into its fence. One script per slot, each with
+  // its own token, sent at most once (a late copy would write its token
+  // again over a newer one).
+  absl::StatusOr<std::vector<bool>> CompareAndDelete(absl::Span<const IdValue> entries, absl::Time deadline);
 
   // Removes up to `limit` request entries per bucket whose ttl has passed
   // (Redis clock); returns how many. For the maintenance loop.
@@ -146,6 +162,16 @@ class ClusterCas {
                       absl::Time deadline);
   absl::Status Finish(const std::string& txn_key, const std::string& txn_id, absl::Time deadline);
   std::string BucketTag(absl::string_view name) const;
+  // Indices of `ids` grouped by their records' slots.
+  std::map<uint16_t, std::vector<size_t>> BySlot(const std::function<const std::string&(size_t)>& id, size_t n) const;
+  // Runs `script` once per slot group (at most once) with, per entry, the
+  // record, fence and intent keys and `args(i)`, then `tail` arguments;
+  // returns one flag per entry from the per-slot 0/1 replies.
+  absl::StatusOr<std::vector<bool>> PerSlotFlags(const char* script, size_t n,
+                                                 const std::function<const std::string&(size_t)>& id,
+                                                 const std::function<void(size_t, RedisCommand&)>& args,
+                                                 const std::function<std::vector<std::string>()>& tail,
+                                                 absl::string_view what, absl::Time deadline);
 
   RedisCluster* const cluster_;
   const RecordType type_;

@@ -215,6 +215,63 @@ TEST_CASE("cluster cas: a request id answers a retry with the first outcome and 
   CHECK(f.TxnKeys() == 0);
 }
 
+TEST_CASE("cluster cas: write-back and demotion leave a record with an intent alone") {
+  Fixture f;
+  ClusterCas cas(&f.client, Type(), &f.metrics);
+  const std::vector<std::string> ids = f.Ids(20);
+  const std::vector<std::string> present(ids.begin(), ids.begin() + 10), absent(ids.begin() + 10, ids.end());
+  REQUIRE(cas.CompareAndSet(Creates(present, "old"), nullptr, Later())->outcome == CasResult::Outcome::kApplied);
+
+  // A writer prepared on every id (absent ones expected absent), paused.
+  PausingCas paused(&f.client, &f.metrics, ClusterCas::Step::kPrepared);
+  std::vector<CasEntry> entries = Creates(absent, "w");
+  for (const std::string& id : present) entries.push_back({id, "old-" + id, std::nullopt, "w-" + id});
+  absl::StatusOr<CasResult> result;
+  std::thread w([&] { result = paused.CompareAndSet(entries, nullptr, Later()); });
+  paused.reached.WaitForNotification();
+  std::vector<Promotion> cold;
+  for (const std::string& id : absent) cold.push_back({id, "cold-" + id, std::nullopt});
+  std::vector<IdValue> demote;
+  for (const std::string& id : present) demote.push_back({id, "old-" + id});
+  auto promoted = cas.Promote(cold, Later());
+  auto deleted = cas.CompareAndDelete(demote, Later());
+  REQUIRE(promoted.ok());
+  REQUIRE(deleted.ok());
+  for (bool stored : *promoted) CHECK_FALSE(stored);
+  for (bool gone : *deleted) CHECK_FALSE(gone);
+  paused.release.Notify();
+  w.join();
+  REQUIRE(result.ok());
+  CHECK(result->outcome == CasResult::Outcome::kApplied);  // Its expectations held throughout.
+
+  // Without intents: demotion deletes and fences; a write-back needs the
+  // new fence.
+  demote.clear();
+  for (const std::string& id : ids) demote.push_back({id, "w-" + id});
+  deleted = cas.CompareAndDelete(demote, Later());
+  REQUIRE(deleted.ok());
+  for (bool gone : *deleted) CHECK(gone);
+  for (const MaybeValue& value : f.Read(ids)) CHECK_FALSE(value.has_value());
+  cold.clear();
+  for (const std::string& id : ids) cold.push_back({id, "cold-" + id, std::nullopt});
+  promoted = cas.Promote(cold, Later());
+  REQUIRE(promoted.ok());
+  for (bool stored : *promoted) CHECK_FALSE(stored);  // The fence moved on.
+  std::vector<std::string> fence_keys;
+  for (const std::string& id : ids) fence_keys.push_back(FenceKey(Type().fence_prefix, RecordKey(id)));
+  auto fences = f.client.MultiGet(fence_keys, Later());
+  REQUIRE(fences.ok());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    REQUIRE((*fences)[i].has_value());
+    cold[i].fence = (*fences)[i];
+  }
+  promoted = cas.Promote(cold, Later());
+  REQUIRE(promoted.ok());
+  for (bool stored : *promoted) CHECK(stored);
+  const std::vector<MaybeValue> values = f.Read(ids);
+  for (size_t i = 0; i < ids.size(); ++i) CHECK(values[i].value_or("") == "cold-" + ids[i]);
+}
+
 TEST_CASE("cluster cas: request entries past their ttl are expired, the others stay") {
   Fixture f;
   ClusterCas cas(&f.client, Type(), &f.metrics);
