@@ -146,6 +146,21 @@ RedisCluster::Node* RedisCluster::NodeAt(const std::string& address) {
   return it->second.get();
 }
 
+absl::StatusOr<std::vector<uint16_t>> RedisCluster::MasterSlots(absl::Time deadline) {
+  if (OwnerOf(0).empty()) RETURN_IF_ERROR(Refresh(deadline));
+  std::map<std::string, uint16_t> first_slot;
+  {
+    absl::MutexLock lock(&mu_);
+    for (int slot = kSlotCount - 1; slot >= 0; --slot) {
+      if (!owner_[slot].empty()) first_slot[owner_[slot]] = static_cast<uint16_t>(slot);
+    }
+  }
+  std::vector<uint16_t> slots;
+  for (const auto& [address, slot] : first_slot) slots.push_back(slot);
+  if (slots.empty()) return absl::UnavailableError("redis cluster: no master known");
+  return slots;
+}
+
 std::string RedisCluster::OwnerOf(uint16_t slot) const {
   absl::MutexLock lock(&mu_);
   return owner_[slot];

@@ -96,6 +96,11 @@ class RedisCluster {
   // Virtual so a test double can lose a reply.
   virtual absl::StatusOr<std::vector<OwnedReply>> Exec(std::vector<SlotCommand> commands, absl::Time deadline);
 
+  // One slot of each master in the current map, in address order (reads
+  // the map first if none is known): how per-node commands (SCAN) reach
+  // every master through Exec.
+  absl::StatusOr<std::vector<uint16_t>> MasterSlots(absl::Time deadline);
+
   // "host:port" owning `slot` in the current map ("" if unknown).
   std::string OwnerOf(uint16_t slot) const;
 

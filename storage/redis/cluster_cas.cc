@@ -612,6 +612,83 @@ absl::StatusOr<std::vector<bool>> ClusterCas::CompareAndDelete(absl::Span<const 
       "compare-and-delete", deadline);
 }
 
+absl::StatusOr<IdleScanPage> ClusterCas::ScanIdle(uint64_t cursor, absl::Duration min_idle, int count,
+                                                  int max_values, absl::Time deadline) {
+  constexpr int kNodeShift = 56;
+  ASSIGN_OR_RETURN(std::vector<uint16_t> masters, cluster_->MasterSlots(deadline));
+  const size_t node = static_cast<size_t>(cursor >> kNodeShift);
+  const uint64_t node_cursor = cursor & ((uint64_t{1} << kNodeShift) - 1);
+  IdleScanPage result;
+  if (node >= masters.size()) return result;  // Fewer masters than when the scan began: done.
+  ASSIGN_OR_RETURN(std::vector<OwnedReply> pages,
+                   cluster_->Exec({{masters[node],
+                                    {"SCAN", absl::StrCat(node_cursor), "MATCH", absl::StrCat(type_.key_prefix, "*"),
+                                     "COUNT", absl::StrCat(count)}}},
+                                  deadline));
+  const OwnedReply& page = pages[0];
+  RETURN_IF_ERROR(ReplyError(page, "SCAN"));
+  uint64_t next = 0;
+  if (page.type != REDIS_REPLY_ARRAY || page.elements.size() != 2 || page.elements[1].type != REDIS_REPLY_ARRAY ||
+      !absl::SimpleAtoi(page.elements[0].str, &next) || next >= (uint64_t{1} << kNodeShift)) {
+    return Unexpected("SCAN");
+  }
+  result.next_cursor = next != 0                     ? (uint64_t{node} << kNodeShift) | next
+                       : node + 1 < masters.size() ? uint64_t{node + 1} << kNodeShift
+                                                   : 0;
+  const std::vector<OwnedReply>& keys = page.elements[1].elements;
+  result.scanned = static_cast<int64_t>(keys.size());
+  if (keys.empty() || max_values <= 0) return result;
+
+  // The idle check, one script per slot (they run on the node just scanned).
+  std::map<uint16_t, std::vector<size_t>> by_slot;
+  for (size_t i = 0; i < keys.size(); ++i) by_slot[KeySlot(keys[i].str)].push_back(i);
+  std::vector<SlotCommand> checks;
+  for (const auto& [slot, indices] : by_slot) {
+    SlotCommand check{slot, {"EVAL", kIdleValuesScript, absl::StrCat(indices.size())}};
+    for (size_t i : indices) check.command.push_back(keys[i].str);
+    check.command.push_back(absl::StrCat(absl::ToInt64Seconds(min_idle)));
+    check.command.push_back(absl::StrCat(max_values));
+    checks.push_back(std::move(check));
+  }
+  ASSIGN_OR_RETURN(std::vector<OwnedReply> found, cluster_->Exec(std::move(checks), deadline));
+  size_t k = 0;
+  for (const auto& [slot, indices] : by_slot) {
+    const OwnedReply& reply = found[k++];
+    RETURN_IF_ERROR(ReplyError(reply, "idle scan"));
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements.size() % 3 != 0) return Unexpected("idle scan");
+    for (size_t j = 0; j < reply.elements.size(); j += 3) {
+      const long long index = reply.elements[j].integer;
+      if (index < 1 || static_cast<size_t>(index) > indices.size()) return Unexpected("idle scan");
+      if (static_cast<int>(result.idle.size()) >= max_values) break;
+      const std::string& key = keys[indices[index - 1]].str;
+      result.idle.push_back(
+          IdleValue{key.substr(type_.key_prefix.size()), reply.elements[j + 2].str, reply.elements[j + 1].integer});
+    }
+  }
+  return result;
+}
+
+absl::Status ClusterCas::RestoreIdle(absl::Span<const IdleValue> entries, absl::Duration since_scan,
+                                     absl::Time deadline) {
+  const std::map<uint16_t, std::vector<size_t>> by_slot =
+      BySlot([&](size_t i) -> const std::string& { return entries[i].id; }, entries.size());
+  std::vector<SlotCommand> restores;
+  for (const auto& [slot, indices] : by_slot) {
+    SlotCommand restore{slot, {"EVAL", kRestoreIdleScript, absl::StrCat(indices.size())}};
+    for (size_t i : indices) restore.command.push_back(absl::StrCat(type_.key_prefix, entries[i].id));
+    restore.command.push_back(absl::StrCat(absl::ToInt64Seconds(since_scan)));
+    for (size_t i : indices) {
+      restore.command.push_back(entries[i].value);
+      restore.command.push_back(absl::StrCat(entries[i].idle_seconds));
+    }
+    restores.push_back(std::move(restore));  // Safe to resend or run late: it checks value and idle time.
+  }
+  if (restores.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<OwnedReply> replies, cluster_->Exec(std::move(restores), deadline));
+  for (const OwnedReply& reply : replies) RETURN_IF_ERROR(ReplyError(reply, "restore idle"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> ClusterCas::ExpireRequests(int limit, absl::Time deadline) {
   std::vector<SlotCommand> expiries;
   for (int bucket = 0; bucket < kBuckets; ++bucket) {

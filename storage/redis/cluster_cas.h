@@ -1,7 +1,9 @@
 // ClusterCas: PrimaryTier::CompareAndSet for ids spread over the nodes of a
 // Redis Cluster, all or nothing, with no timing assumption in its safety
 // argument (docs/cluster-design.md; storage/SAFETY.md, "Writes across
-// Cluster nodes").
+// Cluster nodes"). It also carries the other primitives of a cluster
+// primary tier that must respect its intents or reach every master:
+// Promote, CompareAndDelete, ScanIdle, RestoreIdle, ExpireRequests.
 //
 // On one Redis, one Lua script checks and writes every id of a batch. On a
 // cluster a script reaches one slot only, so a batch is a transaction T in
@@ -121,6 +123,16 @@ class ClusterCas {
   // its own token, sent at most once (a late copy would write its token
   // again over a newer one).
   absl::StatusOr<std::vector<bool>> CompareAndDelete(absl::Span<const IdValue> entries, absl::Time deadline);
+
+  // PrimaryTier::ScanIdle on a cluster: the masters one after another (in
+  // address order), `cursor` carrying the master's index in its top 8 bits
+  // and its SCAN cursor below; the idle check per slot. A reshard during a
+  // scan may skip or repeat keys (demotion is a best effort that runs
+  // again; every demotion is checked by CompareAndDelete).
+  absl::StatusOr<IdleScanPage> ScanIdle(uint64_t cursor, absl::Duration min_idle, int count, int max_values,
+                                        absl::Time deadline);
+  // PrimaryTier::RestoreIdle on a cluster: one script per slot.
+  absl::Status RestoreIdle(absl::Span<const IdleValue> entries, absl::Duration since_scan, absl::Time deadline);
 
   // Removes up to `limit` request entries per bucket whose ttl has passed
   // (Redis clock); returns how many. For the maintenance loop.

@@ -272,6 +272,52 @@ TEST_CASE("cluster cas: write-back and demotion leave a record with an intent al
   for (size_t i = 0; i < ids.size(); ++i) CHECK(values[i].value_or("") == "cold-" + ids[i]);
 }
 
+TEST_CASE("cluster cas: an idle scan visits every master once and finds every record") {
+  Fixture f;
+  ClusterCas cas(&f.client, Type(), &f.metrics);
+  const std::vector<std::string> ids = f.Ids(300, "s");
+  REQUIRE(cas.CompareAndSet(Creates(ids, "v"), nullptr, Later())->outcome == CasResult::Outcome::kApplied);
+  std::map<std::string, std::string> seen;
+  int64_t scanned = 0;
+  int pages = 0;
+  uint64_t cursor = 0;
+  do {
+    auto page = cas.ScanIdle(cursor, absl::ZeroDuration(), 50, 1000, Later());
+    INFO(page.status().ToString());
+    REQUIRE(page.ok());
+    scanned += page->scanned;
+    for (const IdleValue& entry : page->idle) seen[entry.id] = entry.value;
+    cursor = page->next_cursor;
+    REQUIRE(++pages < 1000);
+  } while (cursor != 0);
+  CHECK(scanned >= 300);  // SCAN may repeat a key, never miss one.
+  REQUIRE(seen.size() == ids.size());
+  for (const std::string& id : ids) CHECK(seen[id] == "v-" + id);
+  // Nothing has been idle for an hour.
+  auto none = cas.ScanIdle(0, absl::Hours(1), 1000, 1000, Later());
+  REQUIRE(none.ok());
+  CHECK(none->idle.empty());
+  // Restored idle clocks (two hours) make every record idle for an hour;
+  // values stay as they are.
+  std::vector<IdleValue> entries;
+  for (const std::string& id : ids) entries.push_back({id, "v-" + id, 7200});
+  REQUIRE(cas.RestoreIdle(entries, absl::ZeroDuration(), Later()).ok());
+  std::set<std::string> idle;
+  cursor = 0;
+  do {
+    auto page = cas.ScanIdle(cursor, absl::Hours(1), 50, 1000, Later());
+    REQUIRE(page.ok());
+    for (const IdleValue& entry : page->idle) {
+      CHECK(entry.idle_seconds >= 7200);
+      idle.insert(entry.id);
+    }
+    cursor = page->next_cursor;
+  } while (cursor != 0);
+  CHECK(idle.size() == ids.size());
+  const std::vector<MaybeValue> values = f.Read(ids);
+  for (size_t i = 0; i < ids.size(); ++i) CHECK(values[i].value_or("") == "v-" + ids[i]);
+}
+
 TEST_CASE("cluster cas: request entries past their ttl are expired, the others stay") {
   Fixture f;
   ClusterCas cas(&f.client, Type(), &f.metrics);

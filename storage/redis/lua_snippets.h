@@ -10,6 +10,8 @@ namespace catalog::storage {
 // request entries whose expiry time (ms, the Redis clock) has passed, and
 // their set entries; returns how many. It reads the entries' names from the
 // set, so on a cluster they must share the set's hash tag (its slot).
+// Score check and removal are one step, so an entry recorded again
+// meanwhile (a new score) is never removed early.
 inline constexpr char kExpireRequestsScript[] = R"lua(#!lua flags=allow-oom
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -17,6 +19,50 @@ local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms, 'LIMIT', 0, ton
 for _, key in ipairs(old) do redis.call('DEL', key) end
 if #old > 0 then redis.call('ZREM', KEYS[1], unpack(old)) end
 return #old
+)lua";
+
+
+// Returns {index, idle, value, ...} for up to ARGV[2] of the KEYS idle for
+// at least ARGV[1] seconds. OBJECT IDLETIME does not touch a key; GET does,
+// so only the keys returned are read.
+inline constexpr char kIdleValuesScript[] = R"lua(#!lua flags=no-writes
+local found = {}
+local min_idle = tonumber(ARGV[1])
+local room = tonumber(ARGV[2])
+for i = 1, #KEYS do
+  if room <= 0 then break end
+  local idle = redis.call('OBJECT', 'IDLETIME', KEYS[i])
+  if idle and idle >= min_idle then
+    local value = redis.call('GET', KEYS[i])
+    if value then
+      found[#found + 1] = i
+      found[#found + 1] = idle
+      found[#found + 1] = value
+      room = room - 1
+    end
+  end
+end
+return found
+)lua";
+
+// ARGV[1] = seconds since the scan read the keys; then per KEYS[i]:
+// ARGV[2i] its value when scanned, ARGV[2i+1] its idle time then. A key
+// still holding that value and untouched since the scan (its idle time,
+// checked before anything here touches it, has run on since) gets the idle
+// time it would have had: scan-time idle + elapsed. RESTORE ... IDLETIME
+// rewrites the same value with that clock. A key a client used meanwhile is
+// left alone. (Idle clocks tick in seconds, so a use within the first
+// second after the scan is not told apart.)
+inline constexpr char kRestoreIdleScript[] = R"lua(#!lua flags=allow-oom
+local elapsed = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  local idle = redis.call('OBJECT', 'IDLETIME', KEYS[i])
+  if idle and idle + 1 >= elapsed and redis.call('GET', KEYS[i]) == ARGV[2 * i] then
+    local dump = redis.call('DUMP', KEYS[i])
+    redis.call('RESTORE', KEYS[i], 0, dump, 'REPLACE', 'IDLETIME', tonumber(ARGV[2 * i + 1]) + elapsed)
+  end
+end
+return 1
 )lua";
 
 }  // namespace catalog::storage

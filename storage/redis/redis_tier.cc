@@ -90,52 +90,6 @@ end
 return deleted
 )lua";
 
-// Returns {index, idle, value, ...} for up to ARGV[2] of the KEYS idle for
-// at least ARGV[1] seconds. OBJECT IDLETIME does not touch a key; GET does,
-// so only the keys returned are read.
-constexpr char kIdleValuesScript[] = R"lua(#!lua flags=no-writes
-local found = {}
-local min_idle = tonumber(ARGV[1])
-local room = tonumber(ARGV[2])
-for i = 1, #KEYS do
-  if room <= 0 then break end
-  local idle = redis.call('OBJECT', 'IDLETIME', KEYS[i])
-  if idle and idle >= min_idle then
-    local value = redis.call('GET', KEYS[i])
-    if value then
-      found[#found + 1] = i
-      found[#found + 1] = idle
-      found[#found + 1] = value
-      room = room - 1
-    end
-  end
-end
-return found
-)lua";
-
-// ARGV[1] = seconds since the scan read the keys; then per KEYS[i]:
-// ARGV[2i] its value when scanned, ARGV[2i+1] its idle time then. A key
-// still holding that value and untouched since the scan (its idle time,
-// checked before anything here touches it, has run on since) gets the idle
-// time it would have had: scan-time idle + elapsed. RESTORE ... IDLETIME
-// rewrites the same value with that clock. A key a client used meanwhile is
-// left alone. (Idle clocks tick in seconds, so a use within the first
-// second after the scan is not told apart.)
-constexpr char kRestoreIdleScript[] = R"lua(#!lua flags=allow-oom
-local elapsed = tonumber(ARGV[1])
-for i = 1, #KEYS do
-  local idle = redis.call('OBJECT', 'IDLETIME', KEYS[i])
-  if idle and idle + 1 >= elapsed and redis.call('GET', KEYS[i]) == ARGV[2 * i] then
-    local dump = redis.call('DUMP', KEYS[i])
-    redis.call('RESTORE', KEYS[i], 0, dump, 'REPLACE', 'IDLETIME', tonumber(ARGV[2 * i + 1]) + elapsed)
-  end
-end
-return 1
-)lua";
-
-// KEYS[1] the expiry set; ARGV[1] the most entries to remove. Score check
-// and removal are one step, so an entry recorded again meanwhile (a new
-// score) is never removed early.
 // KEYS: a request entry. Its value, rewritten as it is when present (see
 // the compare-and-set script: so that a WAIT after it covers the write
 // that recorded it). Used only when writes wait for replicas. allow-oom:
