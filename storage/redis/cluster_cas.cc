@@ -175,6 +175,28 @@ end
 return deleted
 )lua";
 
+// KEYS: intent keys of one slot; ARGV[1] age ms. Returns {i, value, ...}
+// for those written at least ARGV[1] ago (node clock).
+constexpr char kOldIntentsScript[] = R"lua(#!lua flags=no-writes
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local old = {}
+for i = 1, #KEYS do
+  local held = redis.call('GET', KEYS[i])
+  if held then
+    local first = string.find(held, '\n', 1, true)
+    local second = first and string.find(held, '\n', first + 1, true)
+    local third = second and string.find(held, '\n', second + 1, true)
+    local created = third and tonumber(string.sub(held, second + 1, third - 1))
+    if created and now - created >= tonumber(ARGV[1]) then
+      old[#old + 1] = i
+      old[#old + 1] = held
+    end
+  end
+end
+return old
+)lua";
+
 // KEYS[1] open set; ARGV[1] age ms, ARGV[2] limit. Txn ids opened at
 // least ARGV[1] ago (node clock).
 constexpr char kStaleScript[] = R"lua(#!lua flags=no-writes
@@ -612,6 +634,52 @@ absl::StatusOr<std::vector<bool>> ClusterCas::CompareAndDelete(absl::Span<const 
       "compare-and-delete", deadline);
 }
 
+absl::StatusOr<ClusterCas::NodePage> ClusterCas::ScanNode(uint16_t master_slot, uint64_t cursor,
+                                                         const std::string& match, int count, absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::vector<OwnedReply> pages,
+                   cluster_->Exec({{master_slot,
+                                    {"SCAN", absl::StrCat(cursor), "MATCH", match, "COUNT", absl::StrCat(count)}}},
+                                  deadline));
+  OwnedReply& page = pages[0];
+  RETURN_IF_ERROR(ReplyError(page, "SCAN"));
+  NodePage result;
+  if (page.type != REDIS_REPLY_ARRAY || page.elements.size() != 2 || page.elements[1].type != REDIS_REPLY_ARRAY ||
+      !absl::SimpleAtoi(page.elements[0].str, &result.next)) {
+    return Unexpected("SCAN");
+  }
+  for (OwnedReply& key : page.elements[1].elements) result.keys.push_back(std::move(key.str));
+  return result;
+}
+
+absl::Status ClusterCas::ScriptOverKeys(const char* script, const std::vector<std::string>& keys,
+                                        const std::vector<std::string>& args, size_t width, absl::string_view what,
+                                        const std::function<void(const std::string&, const OwnedReply*)>& found,
+                                        absl::Time deadline) {
+  std::map<uint16_t, std::vector<size_t>> by_slot;
+  for (size_t i = 0; i < keys.size(); ++i) by_slot[KeySlot(keys[i])].push_back(i);
+  std::vector<SlotCommand> commands;
+  for (const auto& [slot, indices] : by_slot) {
+    SlotCommand command{slot, {"EVAL", script, absl::StrCat(indices.size())}};
+    for (size_t i : indices) command.command.push_back(keys[i]);
+    for (const std::string& arg : args) command.command.push_back(arg);
+    commands.push_back(std::move(command));
+  }
+  if (commands.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<OwnedReply> replies, cluster_->Exec(std::move(commands), deadline));
+  size_t k = 0;
+  for (const auto& [slot, indices] : by_slot) {
+    const OwnedReply& reply = replies[k++];
+    RETURN_IF_ERROR(ReplyError(reply, what));
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements.size() % width != 0) return Unexpected(what);
+    for (size_t j = 0; j < reply.elements.size(); j += width) {
+      const long long index = reply.elements[j].integer;
+      if (index < 1 || static_cast<size_t>(index) > indices.size()) return Unexpected(what);
+      found(keys[indices[index - 1]], &reply.elements[j + 1]);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<IdleScanPage> ClusterCas::ScanIdle(uint64_t cursor, absl::Duration min_idle, int count,
                                                   int max_values, absl::Time deadline) {
   constexpr int kNodeShift = 56;
@@ -620,51 +688,24 @@ absl::StatusOr<IdleScanPage> ClusterCas::ScanIdle(uint64_t cursor, absl::Duratio
   const uint64_t node_cursor = cursor & ((uint64_t{1} << kNodeShift) - 1);
   IdleScanPage result;
   if (node >= masters.size()) return result;  // Fewer masters than when the scan began: done.
-  ASSIGN_OR_RETURN(std::vector<OwnedReply> pages,
-                   cluster_->Exec({{masters[node],
-                                    {"SCAN", absl::StrCat(node_cursor), "MATCH", absl::StrCat(type_.key_prefix, "*"),
-                                     "COUNT", absl::StrCat(count)}}},
-                                  deadline));
-  const OwnedReply& page = pages[0];
-  RETURN_IF_ERROR(ReplyError(page, "SCAN"));
-  uint64_t next = 0;
-  if (page.type != REDIS_REPLY_ARRAY || page.elements.size() != 2 || page.elements[1].type != REDIS_REPLY_ARRAY ||
-      !absl::SimpleAtoi(page.elements[0].str, &next) || next >= (uint64_t{1} << kNodeShift)) {
-    return Unexpected("SCAN");
-  }
-  result.next_cursor = next != 0                     ? (uint64_t{node} << kNodeShift) | next
+  ASSIGN_OR_RETURN(NodePage page,
+                   ScanNode(masters[node], node_cursor, absl::StrCat(type_.key_prefix, "*"), count, deadline));
+  if (page.next >= (uint64_t{1} << kNodeShift)) return Unexpected("SCAN");
+  result.next_cursor = page.next != 0                ? (uint64_t{node} << kNodeShift) | page.next
                        : node + 1 < masters.size() ? uint64_t{node + 1} << kNodeShift
                                                    : 0;
-  const std::vector<OwnedReply>& keys = page.elements[1].elements;
-  result.scanned = static_cast<int64_t>(keys.size());
-  if (keys.empty() || max_values <= 0) return result;
-
-  // The idle check, one script per slot (they run on the node just scanned).
-  std::map<uint16_t, std::vector<size_t>> by_slot;
-  for (size_t i = 0; i < keys.size(); ++i) by_slot[KeySlot(keys[i].str)].push_back(i);
-  std::vector<SlotCommand> checks;
-  for (const auto& [slot, indices] : by_slot) {
-    SlotCommand check{slot, {"EVAL", kIdleValuesScript, absl::StrCat(indices.size())}};
-    for (size_t i : indices) check.command.push_back(keys[i].str);
-    check.command.push_back(absl::StrCat(absl::ToInt64Seconds(min_idle)));
-    check.command.push_back(absl::StrCat(max_values));
-    checks.push_back(std::move(check));
-  }
-  ASSIGN_OR_RETURN(std::vector<OwnedReply> found, cluster_->Exec(std::move(checks), deadline));
-  size_t k = 0;
-  for (const auto& [slot, indices] : by_slot) {
-    const OwnedReply& reply = found[k++];
-    RETURN_IF_ERROR(ReplyError(reply, "idle scan"));
-    if (reply.type != REDIS_REPLY_ARRAY || reply.elements.size() % 3 != 0) return Unexpected("idle scan");
-    for (size_t j = 0; j < reply.elements.size(); j += 3) {
-      const long long index = reply.elements[j].integer;
-      if (index < 1 || static_cast<size_t>(index) > indices.size()) return Unexpected("idle scan");
-      if (static_cast<int>(result.idle.size()) >= max_values) break;
-      const std::string& key = keys[indices[index - 1]].str;
-      result.idle.push_back(
-          IdleValue{key.substr(type_.key_prefix.size()), reply.elements[j + 2].str, reply.elements[j + 1].integer});
-    }
-  }
+  result.scanned = static_cast<int64_t>(page.keys.size());
+  if (max_values <= 0) return result;
+  // The idle check, one script per slot (on the node just scanned): groups
+  // of {index, idle, value}.
+  RETURN_IF_ERROR(ScriptOverKeys(
+      kIdleValuesScript, page.keys, {absl::StrCat(absl::ToInt64Seconds(min_idle)), absl::StrCat(max_values)}, 3,
+      "idle scan",
+      [&](const std::string& key, const OwnedReply* fields) {
+        if (static_cast<int>(result.idle.size()) >= max_values) return;
+        result.idle.push_back(IdleValue{key.substr(type_.key_prefix.size()), fields[1].str, fields[0].integer});
+      },
+      deadline));
   return result;
 }
 
@@ -737,8 +778,52 @@ absl::StatusOr<int64_t> ClusterCas::ResolveStale(absl::Duration older_than, absl
       ++resolved;
     }
   }
+  // Then intents older than that whose transaction is no longer open (a
+  // prepare copy that ran late, a cleanup that failed): each master's
+  // intent keys are scanned, and each old one resolved through the
+  // transaction it names (gone: released).
+  absl::StatusOr<int64_t> orphans = ReleaseOldIntents(older_than, deadline);
+  if (orphans.ok()) resolved += *orphans;
+  first_error.Update(orphans.status());
   if (!first_error.ok()) return first_error;
   return resolved;
+}
+
+absl::StatusOr<int64_t> ClusterCas::ReleaseOldIntents(absl::Duration older_than, absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::vector<uint16_t> masters, cluster_->MasterSlots(deadline));
+  const std::string intent_prefix = absl::StrCat(type_.txn_prefix, "intent:{");
+  int64_t released = 0;
+  for (uint16_t master : masters) {
+    uint64_t cursor = 0;
+    do {
+      ASSIGN_OR_RETURN(NodePage page, ScanNode(master, cursor, absl::StrCat(intent_prefix, "*"), 1000, deadline));
+      cursor = page.next;
+      // Groups of {index, intent value}; each old intent is resolved through
+      // the transaction it names: "<prefix>intent:{<tag>}<id>" holds
+      // "<txn id>\n<txn key>\n...".
+      std::vector<std::pair<std::string, std::string>> old;  // (txn key, id)
+      absl::Status malformed;
+      RETURN_IF_ERROR(ScriptOverKeys(
+          kOldIntentsScript, page.keys, {absl::StrCat(absl::ToInt64Milliseconds(older_than))}, 2, "intent scan",
+          [&](const std::string& key, const OwnedReply* fields) {
+            const size_t close = key.find('}', intent_prefix.size());
+            const std::vector<absl::string_view> parts = absl::StrSplit(fields[0].str, absl::MaxSplits('\n', 2));
+            if (close == std::string::npos || parts.size() != 3) {
+              malformed = Unexpected("intent scan");
+              return;
+            }
+            old.emplace_back(std::string(parts[1]), key.substr(close + 1));
+          },
+          deadline));
+      RETURN_IF_ERROR(malformed);
+      for (const auto& [txn_key, id] : old) {
+        RETURN_IF_ERROR(Resolve(txn_key, {id}, deadline).status());
+        metrics_->Add(Counter::cluster_txn_resolved_total);
+        ++released;
+      }
+    } while (cursor != 0);
+  }
+  return released;
 }
 
 }  // namespace catalog::storage

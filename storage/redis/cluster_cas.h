@@ -140,7 +140,9 @@ class ClusterCas {
 
   // Resolves every transaction opened more than `older_than` ago (Redis
   // clock) and not finished: pending ones are aborted, committed ones
-  // applied. Returns how many were resolved.
+  // applied; then every intent written more than `older_than` ago, through
+  // the transaction it names (an intent of a finished transaction is
+  // released). Returns how many were resolved. For the maintenance loop.
   absl::StatusOr<int64_t> ResolveStale(absl::Duration older_than, absl::Time deadline);
 
   // The intent key of record `id`: same slot as the record.
@@ -174,6 +176,23 @@ class ClusterCas {
                       absl::Time deadline);
   absl::Status Finish(const std::string& txn_key, const std::string& txn_id, absl::Time deadline);
   std::string BucketTag(absl::string_view name) const;
+  struct NodePage {
+    uint64_t next = 0;  // SCAN cursor; 0 when done.
+    std::vector<std::string> keys;
+  };
+  // One SCAN page of the master owning `master_slot`.
+  absl::StatusOr<NodePage> ScanNode(uint16_t master_slot, uint64_t cursor, const std::string& match, int count,
+                                    absl::Time deadline);
+  // Runs `script` once per slot over `keys` (any slots) with `args` after
+  // them. Each reply lists groups of `width` elements {index into the
+  // slot's keys (1-based), fields...}; `found` gets each group's key and
+  // fields.
+  absl::Status ScriptOverKeys(const char* script, const std::vector<std::string>& keys,
+                              const std::vector<std::string>& args, size_t width, absl::string_view what,
+                              const std::function<void(const std::string&, const OwnedReply*)>& found,
+                              absl::Time deadline);
+  // The intent half of ResolveStale: scans every master's intent keys.
+  absl::StatusOr<int64_t> ReleaseOldIntents(absl::Duration older_than, absl::Time deadline);
   // Indices of `ids` grouped by their records' slots.
   std::map<uint16_t, std::vector<size_t>> BySlot(const std::function<const std::string&(size_t)>& id, size_t n) const;
   // Runs `script` once per slot group (at most once) with, per entry, the

@@ -26,6 +26,7 @@ namespace catalog::storage {
 namespace {
 
 using catalog::testing::RedisClusterProcesses;
+using catalog::testing::RedisServer;
 
 absl::Time Later() { return absl::Now() + absl::Seconds(10); }
 
@@ -316,6 +317,43 @@ TEST_CASE("cluster cas: an idle scan visits every master once and finds every re
   CHECK(idle.size() == ids.size());
   const std::vector<MaybeValue> values = f.Read(ids);
   for (size_t i = 0; i < ids.size(); ++i) CHECK(values[i].value_or("") == "v-" + ids[i]);
+}
+
+TEST_CASE("cluster cas: the sweep releases an intent whose transaction is gone, and the record moves again") {
+  Fixture f;
+  ClusterCas cas(&f.client, Type(), &f.metrics);
+  const std::string id = "orphan";
+  // As a prepare copy that ran after its transaction was finished leaves it.
+  const std::string intent = cas.IntentKey(id);
+  const std::string owner = f.client.OwnerOf(KeySlot(intent));
+  RedisServer* node = nullptr;
+  for (size_t i = 0; i < 3; ++i) {
+    if (f.cluster.Addresses()[i] == owner) node = f.cluster.nodes[i].get();
+  }
+  REQUIRE(node != nullptr);
+  const std::string gone_txn = Type().txn_prefix + "{0}" + "feedbeef";
+  REQUIRE(node->Command({"SET", intent, "feedbeef\n" + gone_txn + "\n1000\n=late"})->type == REDIS_REPLY_STATUS);
+  // It blocks a write-back.
+  const std::vector<Promotion> cold = {{id, "cold", std::nullopt}};
+  CHECK_FALSE(cas.Promote(cold, Later()).value()[0]);
+  // Another intent, written now: a one-hour threshold leaves it alone.
+  const std::string young = cas.IntentKey("young");
+  RedisServer* young_node = nullptr;
+  for (size_t i = 0; i < 3; ++i) {
+    if (f.cluster.Addresses()[i] == f.client.OwnerOf(KeySlot(young))) young_node = f.cluster.nodes[i].get();
+  }
+  auto now = young_node->Command({"TIME"});
+  const std::string now_ms = std::to_string(std::stoll(now->element[0]->str) * 1000);
+  REQUIRE(young_node->Command({"SET", young, "cafe\n" + gone_txn + "\n" + now_ms + "\n=late"})->type ==
+          REDIS_REPLY_STATUS);
+  auto resolved = cas.ResolveStale(absl::Hours(1), Later());
+  INFO(resolved.status().ToString());
+  REQUIRE(resolved.ok());
+  CHECK(*resolved == 1);  // The old one only.
+  CHECK(node->Command({"EXISTS", intent})->integer == 0);
+  CHECK(young_node->Command({"EXISTS", young})->integer == 1);
+  CHECK(f.Read({id})[0] == MaybeValue());  // Released, not applied.
+  CHECK(cas.Promote(cold, Later()).value()[0]);
 }
 
 TEST_CASE("cluster cas: request entries past their ttl are expired, the others stay") {
