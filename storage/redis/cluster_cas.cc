@@ -148,7 +148,9 @@ constexpr char kPromoteScript[] = "#!lua\n" CATALOG_LUA_EXPECTATION_HOLDS R"lua(
 local stored = {}
 for i = 1, #KEYS / 3 do
   stored[i] = 0
-  if redis.call('EXISTS', KEYS[3 * i]) == 0 and
+  -- EXISTS first: a refused write-back must not touch a present record's
+  -- idle clock (GET would).
+  if redis.call('EXISTS', KEYS[3 * i - 2]) == 0 and redis.call('EXISTS', KEYS[3 * i]) == 0 and
      expectation_holds(KEYS[3 * i - 2], KEYS[3 * i - 1], '', ARGV[2 * i]) then
     redis.call('SET', KEYS[3 * i - 2], ARGV[2 * i - 1])
     stored[i] = 1
@@ -683,7 +685,10 @@ absl::Status ClusterCas::ScriptOverKeys(const char* script, const std::vector<st
 absl::StatusOr<IdleScanPage> ClusterCas::ScanIdle(uint64_t cursor, absl::Duration min_idle, int count,
                                                   int max_values, absl::Time deadline) {
   constexpr int kNodeShift = 56;
+  // A new scan reads the slot map first, so masters added since are in it.
+  if (cursor == 0) RETURN_IF_ERROR(cluster_->Refresh(deadline));
   ASSIGN_OR_RETURN(std::vector<uint16_t> masters, cluster_->MasterSlots(deadline));
+  if (masters.size() >= 256) return absl::FailedPreconditionError("redis cluster: idle scan supports 255 masters");
   const size_t node = static_cast<size_t>(cursor >> kNodeShift);
   const uint64_t node_cursor = cursor & ((uint64_t{1} << kNodeShift) - 1);
   IdleScanPage result;
@@ -793,6 +798,7 @@ absl::StatusOr<int64_t> ClusterCas::ReleaseOldIntents(absl::Duration older_than,
   ASSIGN_OR_RETURN(std::vector<uint16_t> masters, cluster_->MasterSlots(deadline));
   const std::string intent_prefix = absl::StrCat(type_.txn_prefix, "intent:{");
   int64_t released = 0;
+  absl::Status first_error;
   for (uint16_t master : masters) {
     uint64_t cursor = 0;
     do {
@@ -815,14 +821,18 @@ absl::StatusOr<int64_t> ClusterCas::ReleaseOldIntents(absl::Duration older_than,
             old.emplace_back(std::string(parts[1]), key.substr(close + 1));
           },
           deadline));
-      RETURN_IF_ERROR(malformed);
+      first_error.Update(malformed);
+      // One intent that cannot be settled now does not hold up the others.
       for (const auto& [txn_key, id] : old) {
-        RETURN_IF_ERROR(Resolve(txn_key, {id}, deadline).status());
+        absl::Status settled = Resolve(txn_key, {id}, deadline).status();
+        first_error.Update(settled);
+        if (!settled.ok()) continue;
         metrics_->Add(Counter::cluster_txn_resolved_total);
         ++released;
       }
     } while (cursor != 0);
   }
+  if (!first_error.ok()) return first_error;
   return released;
 }
 

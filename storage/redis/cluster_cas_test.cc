@@ -294,10 +294,16 @@ TEST_CASE("cluster cas: an idle scan visits every master once and finds every re
   CHECK(scanned >= 300);  // SCAN may repeat a key, never miss one.
   REQUIRE(seen.size() == ids.size());
   for (const std::string& id : ids) CHECK(seen[id] == "v-" + id);
-  // Nothing has been idle for an hour.
-  auto none = cas.ScanIdle(0, absl::Hours(1), 1000, 1000, Later());
-  REQUIRE(none.ok());
-  CHECK(none->idle.empty());
+  // Nothing has been idle for an hour (a whole scan).
+  cursor = 0;
+  pages = 0;
+  do {
+    auto none = cas.ScanIdle(cursor, absl::Hours(1), 1000, 1000, Later());
+    REQUIRE(none.ok());
+    CHECK(none->idle.empty());
+    cursor = none->next_cursor;
+    REQUIRE(++pages < 1000);
+  } while (cursor != 0);
   // Restored idle clocks (two hours) make every record idle for an hour;
   // values stay as they are.
   std::vector<IdleValue> entries;
@@ -313,6 +319,7 @@ TEST_CASE("cluster cas: an idle scan visits every master once and finds every re
       idle.insert(entry.id);
     }
     cursor = page->next_cursor;
+    REQUIRE(++pages < 2000);
   } while (cursor != 0);
   CHECK(idle.size() == ids.size());
   const std::vector<MaybeValue> values = f.Read(ids);
@@ -344,7 +351,10 @@ TEST_CASE("cluster cas: the sweep releases an intent whose transaction is gone, 
   }
   auto now = young_node->Command({"TIME"});
   const std::string now_ms = std::to_string(std::stoll(now->element[0]->str) * 1000);
-  REQUIRE(young_node->Command({"SET", young, "cafe\n" + gone_txn + "\n" + now_ms + "\n=late"})->type ==
+  // Named with a transaction id that matches its key, so that a release
+  // would delete it if the age check let it through.
+  const std::string young_txn = Type().txn_prefix + "{0}" + "cafe";
+  REQUIRE(young_node->Command({"SET", young, "cafe\n" + young_txn + "\n" + now_ms + "\n=late"})->type ==
           REDIS_REPLY_STATUS);
   auto resolved = cas.ResolveStale(absl::Hours(1), Later());
   INFO(resolved.status().ToString());
