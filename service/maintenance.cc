@@ -52,6 +52,12 @@ void Maintenance::Tick() {
   }
   metrics_->Set(storage::Gauge::redis_maxmemory_policy_ok, policy_ok);
   for (storage::TieredStore* store : stores_) {
+    // Writes across Redis Cluster nodes whose writer died between steps
+    // (nothing to do on one Redis).
+    if (absl::StatusOr<int64_t> settled = store->ResolveStale(deadline()); !settled.ok()) {
+      logger_->Log(LogLevel::kWarning, "storage",
+                   absl::StrCat("settling unfinished cluster writes: ", settled.status().message()));
+    }
     for (int batch = 0; batch < 10; ++batch) {  // At most 10,000 entries a tick per store.
       absl::StatusOr<int64_t> expired = store->ExpireRequests(1000, deadline());
       if (!expired.ok()) break;

@@ -20,6 +20,8 @@
 #include "service/metrics_http_server.h"
 #include "storage/executor.h"
 #include "storage/hot_cache.h"
+#include "storage/redis/cluster.h"
+#include "storage/redis/cluster_tier.h"
 #include "storage/redis/invalidation_listener.h"
 #include "storage/mysql/mysql_tier.h"
 #include "storage/redis/redis_async.h"
@@ -43,9 +45,11 @@ std::string DemotionHolderName() {
 }  // namespace
 
 // One Redis deployment of the topology: where its master is, its pool and
-// (for the products' deployment) its async read loops.
+// (for the products' deployment) its async read loops; or, for a Redis
+// Cluster, the cluster client (its own pool and loop per node).
 struct RedisDeploymentParts {
   storage::RedisOptions options;
+  std::unique_ptr<storage::RedisCluster> cluster;
   std::unique_ptr<storage::RedisEndpoint> endpoint;
   std::unique_ptr<storage::RedisPool> pool;
   std::unique_ptr<storage::AsyncRedis> async;
@@ -55,6 +59,14 @@ struct RedisDeploymentParts {
   // Policy checks every maintenance tick (gauges: the products' monitor).
   std::unique_ptr<storage::RedisMonitor> monitor;
   storage::RedisTierOptions tier;
+  storage::ClusterTierOptions cluster_tier;
+};
+
+// A record type's primary tier on its deployment, and the same object as
+// a view cache.
+struct PrimaryParts {
+  std::unique_ptr<storage::PrimaryTier> primary;
+  storage::ViewTier* views = nullptr;
 };
 
 struct CatalogServer::Parts {
@@ -67,11 +79,11 @@ struct CatalogServer::Parts {
   std::unique_ptr<storage::ThreadPoolExecutor> cold_readers;
   std::unique_ptr<storage::HotCache> hot_cache;
   std::unique_ptr<storage::InvalidationListener> invalidation_listener;
-  std::unique_ptr<storage::RedisTier> redis_tier;
+  PrimaryParts redis_tier;
   std::unique_ptr<storage::MySqlTier> mysql_tier;
   std::unique_ptr<storage::TieredStore> store;
   // Offers: their own tiers, where the topology places them.
-  std::unique_ptr<storage::RedisTier> offer_redis_tier;
+  PrimaryParts offer_redis_tier;
   std::unique_ptr<storage::MySqlTier> offer_mysql_tier;
   std::unique_ptr<storage::TieredStore> offer_store;
   std::unique_ptr<storage::RedisMonitor> redis_monitor;
@@ -114,6 +126,27 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
     d->options.command_timeout = absl::Milliseconds(config.redis_command_timeout_ms);
     d->options.pool.size = static_cast<int>(config.redis_pool_size);
     d->options.pool.wait_timeout = pool_wait;
+    if (deployment.has_cluster()) {
+      storage::ClusterOptions cluster;
+      for (const std::string& seed : deployment.cluster().seeds()) {
+        cluster.seeds.push_back((*storage::ParseHostPorts(seed))[0]);  // Checked with the topology.
+      }
+      cluster.node = d->options;
+      d->cluster = std::make_unique<storage::RedisCluster>(cluster, &parts->metrics);
+      d->cluster_tier.view_ttl = absl::Seconds(config.view_cache_ttl_s);
+      // Unreachable now is not fatal: the map is read again on first use.
+      if (absl::Status s = d->cluster->Refresh(absl::Now() + absl::Seconds(2)); !s.ok()) {
+        parts->logger->Log(LogLevel::kWarning, "storage",
+                           absl::StrCat("redis \"", deployment.name(), "\": no cluster seed answered at start-up (",
+                                        s.message(), "); asking again on first use"));
+      }
+      storage::RedisMonitor monitor(d->cluster.get(), &parts->metrics, /*gauges=*/false);
+      if (absl::Status s = monitor.CheckOnce(absl::Now() + absl::Seconds(2)); absl::IsFailedPrecondition(s)) {
+        return s;
+      }
+      parts->redis[deployment.name()] = std::move(d);
+      continue;
+    }
     if (deployment.has_sentinel()) {
       d->endpoint = std::make_unique<storage::SentinelEndpoint>(SentinelOptionsOf(deployment, d->options),
                                                                 &parts->metrics);
@@ -186,6 +219,30 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
   return absl::OkStatus();
 }
 
+// The primary tier of `type` on deployment `d`: standalone or Sentinel
+// (RedisTier; with `async_reads`, over the deployment's async loops and
+// replica), or a cluster (ClusterTier).
+PrimaryParts MakePrimary(RedisDeploymentParts& d, const storage::RecordType& type, storage::Metrics* metrics,
+                         bool async_reads) {
+  PrimaryParts out;
+  if (d.cluster != nullptr) {
+    auto tier = std::make_unique<storage::ClusterTier>(d.cluster.get(), type, metrics, d.cluster_tier);
+    out.views = tier.get();
+    out.primary = std::move(tier);
+    return out;
+  }
+  auto tier = std::make_unique<storage::RedisTier>(d.pool.get(), type, metrics, async_reads ? d.async.get() : nullptr,
+                                                   d.tier, async_reads ? d.replica.get() : nullptr);
+  out.views = tier.get();
+  out.primary = std::move(tier);
+  return out;
+}
+
+std::unique_ptr<storage::RedisMonitor> MakeMonitor(RedisDeploymentParts& d, storage::Metrics* metrics, bool gauges) {
+  if (d.cluster != nullptr) return std::make_unique<storage::RedisMonitor>(d.cluster.get(), metrics, gauges);
+  return std::make_unique<storage::RedisMonitor>(d.pool.get(), metrics, gauges);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config& config) {
@@ -219,17 +276,13 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
 
   const storage::RecordType& type = storage::ProductRecordType();
   parts->cold_readers = std::make_unique<storage::ThreadPoolExecutor>(static_cast<int>(config.cold_read_threads));
-  parts->redis_tier = std::make_unique<storage::RedisTier>(product_redis.pool.get(), type, &parts->metrics,
-                                                           product_redis.async.get(), product_redis.tier,
-                                                           product_redis.replica.get());
-  parts->redis_monitor =
-      std::make_unique<storage::RedisMonitor>(product_redis.pool.get(), &parts->metrics, /*gauges=*/true);
+  parts->redis_tier = MakePrimary(product_redis, type, &parts->metrics, /*async_reads=*/true);
+  parts->redis_monitor = MakeMonitor(product_redis, &parts->metrics, /*gauges=*/true);
   parts->mysql_tier = std::make_unique<storage::MySqlTier>(*parts->mysql.at(products.mysql()), type, &parts->metrics);
   if (absl::Status s = parts->mysql_tier->EnsureSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot prepare the cold tier table: ", s.message()));
   }
-  parts->offer_redis_tier = std::make_unique<storage::RedisTier>(offer_redis.pool.get(), storage::OfferRecordType(),
-                                                                 &parts->metrics, nullptr, offer_redis.tier);
+  parts->offer_redis_tier = MakePrimary(offer_redis, storage::OfferRecordType(), &parts->metrics, /*async_reads=*/false);
   parts->offer_mysql_tier = std::make_unique<storage::MySqlTier>(*parts->mysql.at(offers.mysql()),
                                                                  storage::OfferRecordType(), &parts->metrics);
   if (absl::Status s = parts->offer_mysql_tier->EnsureSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
@@ -250,7 +303,14 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   store_options.max_operation_time = absl::Milliseconds(config.max_call_ms);
   store_options.max_write_attempts = static_cast<int>(config.write_attempts);
   store_options.request_ttl = absl::Seconds(config.request_ttl_s);
-  if (config.l1_max_bytes > 0) {
+  if (config.l1_max_bytes > 0 && product_redis.cluster != nullptr) {
+    // L1's invalidation stream follows one server; a cluster would need
+    // one per master (not built yet). Serving from L1 without it could
+    // return a value older than an acknowledged write, so L1 stays off.
+    parts->logger->Log(LogLevel::kWarning, "storage",
+                       "l1_max_bytes is ignored: the products' deployment is a Redis Cluster, which L1 does not "
+                       "support yet (README, Redis Cluster)");
+  } else if (config.l1_max_bytes > 0) {
     storage::HotCacheOptions hot;
     hot.max_bytes = config.l1_max_bytes;
     hot.lease = absl::Milliseconds(config.l1_lease_ms);
@@ -266,7 +326,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
         std::make_unique<storage::InvalidationListener>(listener, parts->hot_cache.get(), &parts->metrics);
   }
   parts->store =
-      std::make_unique<storage::TieredStore>(type, parts->redis_tier.get(), parts->mysql_tier.get(), clock,
+      std::make_unique<storage::TieredStore>(type, parts->redis_tier.primary.get(), parts->mysql_tier.get(), clock,
                                              &parts->metrics, store_options, parts->cold_readers.get(),
                                              parts->hot_cache.get());
   CoreOptions core_options;
@@ -275,11 +335,11 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   core_options.max_response_bytes = config.max_message_bytes;
   core_options.demotion_holder = DemotionHolderName();
   core_options.demotion_lock_ttl = absl::Milliseconds(config.demote_lock_ttl_ms);
-  parts->offer_store = std::make_unique<storage::TieredStore>(storage::OfferRecordType(), parts->offer_redis_tier.get(),
+  parts->offer_store = std::make_unique<storage::TieredStore>(storage::OfferRecordType(), parts->offer_redis_tier.primary.get(),
                                                               parts->offer_mysql_tier.get(), clock, &parts->metrics,
                                                               store_options, parts->cold_readers.get());
   parts->core = std::make_unique<CatalogCore>(parts->store.get(), clock, &parts->metrics, core_options,
-                                              parts->offer_store.get(), parts->redis_tier.get());
+                                              parts->offer_store.get(), parts->redis_tier.views);
   parts->v1_service =
       std::make_unique<CatalogV1Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms),
                                          /*raw_reads=*/config.redis_async_connections > 0);
@@ -334,8 +394,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
     if (name == PlacementOf(parts->topology, "products").redis()) {
       watched.push_back({name, parts->redis_monitor.get()});
     } else {
-      deployment->monitor =
-          std::make_unique<storage::RedisMonitor>(deployment->pool.get(), &parts->metrics, /*gauges=*/false);
+      deployment->monitor = MakeMonitor(*deployment, &parts->metrics, /*gauges=*/false);
       watched.push_back({name, deployment->monitor.get()});
     }
   }

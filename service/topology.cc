@@ -128,9 +128,25 @@ absl::Status Check(const Topology& topology, const Checker& check) {
         }
         break;
       }
-      case catalog::config::v1::RedisDeployment::kCluster:
-        return check.Error(at, field_of(r, "cluster"), -1, path + ".cluster",
-                           "Redis Cluster is not supported yet (use standalone or sentinel)");
+      case catalog::config::v1::RedisDeployment::kCluster: {
+        const auto& c = r.cluster();
+        const std::vector<std::pair<const FieldDescriptor*, int>> in = {{redis_field, i}, {field_of(r, "cluster"), -1}};
+        if (c.seeds_size() == 0) return check.Error(in, nullptr, -1, path + ".cluster.seeds", "required");
+        for (int k = 0; k < c.seeds_size(); ++k) {
+          if (!IsHostPort(c.seeds(k))) {
+            return check.Error(in, field_of(c, "seeds"), k, absl::StrCat(path, ".cluster.seeds[", k, "]"),
+                               absl::StrCat("\"", c.seeds(k), "\" is not host:port"));
+          }
+        }
+        // A write across nodes is several steps on several masters; WAIT
+        // after each is not built yet, so it is refused, not ignored.
+        if (r.write_replicas() > 0) {
+          return check.Error(at, field_of(r, "write_replicas"), -1, path + ".write_replicas",
+                             "must be 0 for a cluster deployment (waiting for replicas is not supported on Redis "
+                             "Cluster yet; see README, Redis Cluster)");
+        }
+        break;
+      }
       default:
         return check.Error(at, nullptr, -1, path, "one of standalone, sentinel or cluster is required");
     }

@@ -29,6 +29,16 @@ TEST_CASE("topology: the example file and a good text parse, and place every rec
   REQUIRE(good.ok());
   CHECK(PlacementOf(*good, "products").redis() == "main");
   CHECK(good->redis(1).write_replicas() == 1);
+  auto cluster = ParseTopology(R"(
+redis { name: "main" cluster { seeds: "127.0.0.1:7000" seeds: "127.0.0.1:7001" } }
+mysql { name: "cold" address: "127.0.0.1:3306" user: "catalog" database: "catalog" }
+records { record_type: "products" redis: "main" mysql: "cold" }
+records { record_type: "offers" redis: "main" mysql: "cold" }
+)",
+                               "c.textproto");
+  INFO(cluster.status().ToString());
+  REQUIRE(cluster.ok());
+  CHECK(cluster->redis(0).cluster().seeds_size() == 2);
 }
 
 TEST_CASE("topology: bad files stop start-up naming the line and the field") {
@@ -50,7 +60,12 @@ TEST_CASE("topology: bad files stop start-up naming the line and the field") {
   text.replace(text.find("standalone { address: \"127.0.0.1:6379\" }"), 40, "cluster { seeds: \"127.0.0.1:7000\" }");
   INFO(text);
   CHECK(Error(text) ==
-        "topology t.textproto line 2: redis[0].cluster: Redis Cluster is not supported yet (use standalone or sentinel)");
+        "topology t.textproto line 2: redis[0].write_replicas: must be 0 for a cluster deployment (waiting for "
+        "replicas is not supported on Redis Cluster yet; see README, Redis Cluster)");
+  text.replace(text.find("\"127.0.0.1:7000\""), 16, "\"node-1\"");
+  CHECK(Error(text) == "topology t.textproto line 2: redis[0].cluster.seeds[0]: \"node-1\" is not host:port");
+  CHECK(Error("redis {\n  name: \"x\"\n  cluster { }\n}\n") ==
+        "topology t.textproto line 3: redis[0].cluster.seeds: required");
   text = kGood;
   text.erase(text.find("records { record_type: \"offers\""));
   CHECK(Error(text) == "topology t.textproto: records: record type \"offers\" is not placed");

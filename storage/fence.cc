@@ -1,5 +1,7 @@
 #include "storage/fence.h"
 
+#include <sys/random.h>
+
 #include <array>
 #include <vector>
 
@@ -60,6 +62,16 @@ const std::string& SlotTag(uint16_t slot) { return SlotTags()[slot % kSlotCount]
 
 std::string FenceKey(absl::string_view fence_prefix, absl::string_view record_key) {
   return absl::StrCat(fence_prefix, "{", SlotTag(KeySlot(record_key)), "}");
+}
+
+std::string RandomToken() {
+  uint64_t bits[2] = {0, 0};
+  size_t got = 0;
+  while (got < sizeof(bits)) {
+    const ssize_t n = getrandom(reinterpret_cast<char*>(bits) + got, sizeof(bits) - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  return absl::StrCat(absl::Hex(bits[0], absl::kZeroPad16), absl::Hex(bits[1], absl::kZeroPad16));
 }
 
 }  // namespace catalog::storage

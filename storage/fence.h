@@ -39,4 +39,9 @@ const std::string& SlotTag(uint16_t slot);
 // fence_prefix "product-fence:".
 std::string FenceKey(absl::string_view fence_prefix, absl::string_view record_key);
 
+// 128 bits from the kernel, as 32 hex digits: fence tokens and cluster
+// transaction ids, which must never repeat (a transaction's intents are
+// owned by its id alone). Thread-safe.
+std::string RandomToken();
+
 }  // namespace catalog::storage

@@ -228,6 +228,12 @@ class PrimaryTier {
   // clock). Returns how many were removed.
   virtual absl::StatusOr<int64_t> ExpireRequests(int limit, absl::Time deadline) = 0;
 
+  // Settles writes that writers left unfinished (they died or paused
+  // between the steps of a write across Redis Cluster nodes): for the
+  // maintenance loop. Returns how many were settled. By default nothing:
+  // on one Redis every write is one script.
+  virtual absl::StatusOr<int64_t> ResolveStale(absl::Time deadline) { return int64_t{0}; }
+
   // The demotion lock of this record type (storage/SAFETY.md, "Demotion
   // lock"). Atomically: if the lock is free, `holder` takes it for `ttl`
   // with a fencing token greater than every token handed out before; if

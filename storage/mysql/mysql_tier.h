@@ -55,7 +55,7 @@ class MySqlConnection {
 
 class MySqlTier : public ColdTier {
  public:
-  // `options` and `metrics` must outlive the tier.
+  // `metrics` must outlive the tier; `options` is copied.
   MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metrics);
   ~MySqlTier() override;
 
@@ -93,7 +93,7 @@ class MySqlTier : public ColdTier {
   auto RunOn(ConnectionPool<MySqlConnection>::Lease& lease, const std::string& sql, absl::Time deadline, Run run)
       -> absl::StatusOr<decltype(run(std::declval<sql::Statement&>(), sql))>;
 
-  const MySqlOptions& options_;
+  const MySqlOptions options_;
   const RecordType type_;
   Metrics* const metrics_;
   // max_allowed_packet of the newest connection (0: none yet).

@@ -1,8 +1,7 @@
 // RedisCluster: routes commands to the nodes of a Redis Cluster
-// (docs/cluster-design.md). Not yet used by the server (the topology refuses
-// cluster deployments until the tier is wired); built and tested against a
-// real cluster first. Reads are MultiGet; any other per-slot command (the
-// scripts of storage/redis/cluster_cas.h) goes through Exec.
+// (docs/cluster-design.md), for the cluster primary tier
+// (storage/redis/cluster_tier.h). Reads are MultiGet; any other per-slot
+// command (the scripts of storage/redis/cluster_cas.h) goes through Exec.
 //
 // MultiGet groups the keys by hash slot and the slots by node (the slot map
 // from CLUSTER SLOTS), and sends each node one MGET per slot, to every node

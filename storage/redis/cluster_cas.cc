@@ -1,7 +1,6 @@
 #include "storage/redis/cluster_cas.h"
 
 #include <hiredis/hiredis.h>
-#include <sys/random.h>
 
 #include <algorithm>
 #include <map>
@@ -230,19 +229,6 @@ absl::StatusOr<std::vector<std::string>> DecodeIds(absl::string_view in) {
   return ids;
 }
 
-// 128 bits from the kernel, as hex: transaction ids (an intent is owned by
-// its txn id alone, so two transactions must never share one) and fence
-// tokens (never repeated).
-std::string RandomId() {
-  uint64_t bits[2] = {0, 0};
-  size_t got = 0;
-  while (got < sizeof(bits)) {
-    const ssize_t n = getrandom(reinterpret_cast<char*>(bits) + got, sizeof(bits) - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
-  }
-  return absl::StrCat(absl::Hex(bits[0], absl::kZeroPad16), absl::Hex(bits[1], absl::kZeroPad16));
-}
-
 // A script's error reply (OOM, a script bug) as a status; OK otherwise.
 absl::Status ReplyError(const OwnedReply& reply, absl::string_view what) {
   if (reply.type != REDIS_REPLY_ERROR) return absl::OkStatus();
@@ -324,7 +310,7 @@ absl::StatusOr<ClusterCas::Attempt> ClusterCas::TryOnce(absl::Span<const CasEntr
                                                         const RequestEntry* request, absl::Time deadline,
                                                         CasResult* result, std::string* blocker) {
   Txn txn;
-  txn.id = RandomId();
+  txn.id = RandomToken();
   txn.tag = BucketTag(request != nullptr ? request->request_id : txn.id);
   txn.key = absl::StrCat(type_.txn_prefix, txn.tag, txn.id);
   txn.open_set = absl::StrCat(type_.txn_prefix, "open", txn.tag);
@@ -632,7 +618,7 @@ absl::StatusOr<std::vector<bool>> ClusterCas::CompareAndDelete(absl::Span<const 
   return PerSlotFlags(
       kCompareAndDeleteScript, entries.size(), [&](size_t i) -> const std::string& { return entries[i].id; },
       [&](size_t i, RedisCommand& command) { command.push_back(entries[i].value); },
-      [] { return std::vector<std::string>{RandomId()}; },  // A fresh token per script.
+      [] { return std::vector<std::string>{RandomToken()}; },  // A fresh token per script.
       "compare-and-delete", deadline);
 }
 
@@ -795,42 +781,68 @@ absl::StatusOr<int64_t> ClusterCas::ResolveStale(absl::Duration older_than, absl
 }
 
 absl::StatusOr<int64_t> ClusterCas::ReleaseOldIntents(absl::Duration older_than, absl::Time deadline) {
+  // Resumable and bounded per call: the masters in turn through one cursor
+  // (master index in the top 8 bits, as ScanIdle's), at most
+  // kIntentPagesPerCall SCAN pages, so a sweep every few seconds costs a
+  // bounded slice of each master's keyspace rather than all of it. A whole
+  // pass takes (keys / 1000 / kIntentPagesPerCall) calls; writers resolve
+  // the intents they meet themselves, so this is a backstop only.
+  constexpr int kNodeShift = 56;
+  constexpr int kIntentPagesPerCall = 16;
+  uint64_t cursor;
+  {
+    absl::MutexLock lock(&sweep_mu_);
+    cursor = sweep_cursor_;
+  }
+  if (cursor == 0) RETURN_IF_ERROR(cluster_->Refresh(deadline));
   ASSIGN_OR_RETURN(std::vector<uint16_t> masters, cluster_->MasterSlots(deadline));
+  if (masters.size() >= 256) return absl::FailedPreconditionError("redis cluster: intent sweep supports 255 masters");
   const std::string intent_prefix = absl::StrCat(type_.txn_prefix, "intent:{");
   int64_t released = 0;
   absl::Status first_error;
-  for (uint16_t master : masters) {
-    uint64_t cursor = 0;
-    do {
-      ASSIGN_OR_RETURN(NodePage page, ScanNode(master, cursor, absl::StrCat(intent_prefix, "*"), 1000, deadline));
-      cursor = page.next;
-      // Groups of {index, intent value}; each old intent is resolved through
-      // the transaction it names: "<prefix>intent:{<tag>}<id>" holds
-      // "<txn id>\n<txn key>\n...".
-      std::vector<std::pair<std::string, std::string>> old;  // (txn key, id)
-      absl::Status malformed;
-      RETURN_IF_ERROR(ScriptOverKeys(
-          kOldIntentsScript, page.keys, {absl::StrCat(absl::ToInt64Milliseconds(older_than))}, 2, "intent scan",
-          [&](const std::string& key, const OwnedReply* fields) {
-            const size_t close = key.find('}', intent_prefix.size());
-            const std::vector<absl::string_view> parts = absl::StrSplit(fields[0].str, absl::MaxSplits('\n', 2));
-            if (close == std::string::npos || parts.size() != 3) {
-              malformed = Unexpected("intent scan");
-              return;
-            }
-            old.emplace_back(std::string(parts[1]), key.substr(close + 1));
-          },
-          deadline));
-      first_error.Update(malformed);
-      // One intent that cannot be settled now does not hold up the others.
-      for (const auto& [txn_key, id] : old) {
-        absl::Status settled = Resolve(txn_key, {id}, deadline).status();
-        first_error.Update(settled);
-        if (!settled.ok()) continue;
-        metrics_->Add(Counter::cluster_txn_resolved_total);
-        ++released;
-      }
-    } while (cursor != 0);
+  for (int pages = 0; pages < kIntentPagesPerCall; ++pages) {
+    const size_t node = static_cast<size_t>(cursor >> kNodeShift);
+    if (node >= masters.size()) {  // The map shrank: start over next time.
+      cursor = 0;
+      break;
+    }
+    const uint64_t node_cursor = cursor & ((uint64_t{1} << kNodeShift) - 1);
+    ASSIGN_OR_RETURN(NodePage page,
+                     ScanNode(masters[node], node_cursor, absl::StrCat(intent_prefix, "*"), 1000, deadline));
+    if (page.next >= (uint64_t{1} << kNodeShift)) return Unexpected("SCAN cursor");
+    cursor = page.next != 0 ? (uint64_t{node} << kNodeShift) | page.next
+                            : (node + 1 < masters.size() ? uint64_t{node + 1} << kNodeShift : 0);
+    // Groups of {index, intent value}; each old intent is resolved through
+    // the transaction it names: "<prefix>intent:{<tag>}<id>" holds
+    // "<txn id>\n<txn key>\n...".
+    std::vector<std::pair<std::string, std::string>> old;  // (txn key, id)
+    absl::Status malformed;
+    RETURN_IF_ERROR(ScriptOverKeys(
+        kOldIntentsScript, page.keys, {absl::StrCat(absl::ToInt64Milliseconds(older_than))}, 2, "intent scan",
+        [&](const std::string& key, const OwnedReply* fields) {
+          const size_t close = key.find('}', intent_prefix.size());
+          const std::vector<absl::string_view> parts = absl::StrSplit(fields[0].str, absl::MaxSplits('\n', 2));
+          if (close == std::string::npos || parts.size() != 3) {
+            malformed = Unexpected("intent scan");
+            return;
+          }
+          old.emplace_back(std::string(parts[1]), key.substr(close + 1));
+        },
+        deadline));
+    first_error.Update(malformed);
+    // One intent that cannot be settled now does not hold up the others.
+    for (const auto& [txn_key, id] : old) {
+      absl::Status settled = Resolve(txn_key, {id}, deadline).status();
+      first_error.Update(settled);
+      if (!settled.ok()) continue;
+      metrics_->Add(Counter::cluster_txn_resolved_total);
+      ++released;
+    }
+    if (cursor == 0) break;  // A whole pass done.
+  }
+  {
+    absl::MutexLock lock(&sweep_mu_);
+    sweep_cursor_ = cursor;
   }
   if (!first_error.ok()) return first_error;
   return released;

@@ -76,6 +76,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "storage/record_codec.h"
 #include "storage/redis/cluster.h"
@@ -140,9 +141,11 @@ class ClusterCas {
 
   // Resolves every transaction opened more than `older_than` ago (Redis
   // clock) and not finished: pending ones are aborted, committed ones
-  // applied; then every intent written more than `older_than` ago, through
-  // the transaction it names (an intent of a finished transaction is
-  // released). Returns how many were resolved. For the maintenance loop.
+  // applied; then the intents written more than `older_than` ago found in
+  // the next slice of the masters' keys (a bounded part per call; the
+  // next call goes on from there), each through the transaction it names
+  // (an intent of a finished transaction is released). Returns how many
+  // were resolved. For the maintenance loop.
   absl::StatusOr<int64_t> ResolveStale(absl::Duration older_than, absl::Time deadline);
 
   // The intent key of record `id`: same slot as the record.
@@ -191,7 +194,8 @@ class ClusterCas {
                               const std::vector<std::string>& args, size_t width, absl::string_view what,
                               const std::function<void(const std::string&, const OwnedReply*)>& found,
                               absl::Time deadline);
-  // The intent half of ResolveStale: scans every master's intent keys.
+  // The intent half of ResolveStale: the next slice (16 SCAN pages of
+  // 1000) of every master's keys in turn, resumed by the next call.
   absl::StatusOr<int64_t> ReleaseOldIntents(absl::Duration older_than, absl::Time deadline);
   // Indices of `ids` grouped by their records' slots.
   std::map<uint16_t, std::vector<size_t>> BySlot(const std::function<const std::string&(size_t)>& id, size_t n) const;
@@ -208,6 +212,9 @@ class ClusterCas {
   const RecordType type_;
   Metrics* const metrics_;
   const ClusterCasOptions options_;
+  // Where the next intent sweep resumes (ReleaseOldIntents).
+  absl::Mutex sweep_mu_;
+  uint64_t sweep_cursor_ ABSL_GUARDED_BY(sweep_mu_) = 0;
 };
 
 }  // namespace catalog::storage

@@ -366,6 +366,45 @@ TEST_CASE("cluster cas: the sweep releases an intent whose transaction is gone, 
   CHECK(cas.Promote(cold, Later()).value()[0]);
 }
 
+TEST_CASE("cluster cas: the intent sweep reads a bounded slice of each master per call and resumes") {
+  Fixture f;
+  ClusterCas cas(&f.client, Type(), &f.metrics);
+  const std::string intent = cas.IntentKey("deep");
+  const std::string owner = f.client.OwnerOf(KeySlot(intent));
+  RedisServer* node = nullptr;
+  for (size_t i = 0; i < 3; ++i) {
+    if (f.cluster.Addresses()[i] == owner) node = f.cluster.nodes[i].get();
+  }
+  REQUIRE(node != nullptr);
+  // 40,000 other keys on the intent's master (its slot, so one script
+  // writes them): more than one call's 16 SCAN pages of 1000.
+  const std::string tag = intent.substr(intent.find('{'), intent.find('}') - intent.find('{') + 1);
+  REQUIRE(node->Command({"EVAL", "for i = 1, tonumber(ARGV[1]) do redis.call('SET', KEYS[1] .. i, 'x') end",
+                         "1", tag + "junk:", "40000"})
+              ->type != REDIS_REPLY_ERROR);
+  REQUIRE(node->Command({"SET", intent, "0ld\n" + Type().txn_prefix + "{0}0ld\n1000\n=late"})->type ==
+          REDIS_REPLY_STATUS);
+  int calls = 0;
+  int64_t resolved = 0;
+  long long most_scans = 0;
+  while (resolved == 0) {
+    node->ResetStats();
+    auto n = cas.ResolveStale(absl::Hours(1), Later());
+    INFO(n.status().ToString());
+    REQUIRE(n.ok());
+    resolved += *n;
+    most_scans = std::max(most_scans, node->CommandCalls("scan"));
+    REQUIRE(++calls <= 40);
+  }
+  CHECK(resolved == 1);
+  CHECK(node->Command({"EXISTS", intent})->integer == 0);
+  CHECK(most_scans <= 16);  // The bound, on the server.
+  INFO("calls until the intent was found: " << calls);
+  // The whole master is about 40 pages of 1000: the sweep resumed rather
+  // than starting over (SCAN may place the key anywhere in that order).
+  CHECK(calls <= 5);
+}
+
 TEST_CASE("cluster cas: request entries past their ttl are expired, the others stay") {
   Fixture f;
   ClusterCas cas(&f.client, Type(), &f.metrics);

@@ -1,5 +1,5 @@
 // Lua shared by the scripts of the standalone tier (redis_tier.cc) and the
-// cluster transactions (cluster_cas.cc): whole scripts, and functions as
+// cluster tier (cluster_cas.cc, cluster_tier.cc): whole scripts, and functions as
 // string literals to paste after a script's "#!lua" line (adjacent literals
 // are joined at compile time).
 #pragma once
@@ -61,6 +61,70 @@ for i = 1, #KEYS do
     local dump = redis.call('DUMP', KEYS[i])
     redis.call('RESTORE', KEYS[i], 0, dump, 'REPLACE', 'IDLETIME', tonumber(ARGV[2 * i + 1]) + elapsed)
   end
+end
+return 1
+)lua";
+
+// The demotion lock. KEYS: the lock, the token counter (on a cluster, of
+// one slot); ARGV: holder, ttl
+// in ms, a floor for new tokens. The lock holds "<holder>\n<token>\n<expiry, ms of Redis's clock>".
+// Neither key has a Redis TTL: under volatile-lru a TTL'd lock would be
+// the first key evicted when Redis is full, which is when demotion is
+// needed. The counter only grows. allow-oom: demotion is what frees memory.
+inline constexpr char kAcquireLockScript[] = R"lua(#!lua flags=allow-oom
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local current = redis.call('GET', KEYS[1])
+if current then
+  local holder, token, expires = string.match(current, '^(.*)\n(%d+)\n(%d+)$')
+  if not holder then return redis.error_reply('malformed demotion lock') end
+  if tonumber(expires) > now then
+    if holder ~= ARGV[1] then return {0, holder} end
+    redis.call('SET', KEYS[1], holder .. '\n' .. token .. '\n' .. (now + tonumber(ARGV[2])))
+    return {1, tonumber(token)}
+  end
+end
+local floor = tonumber(ARGV[3])
+if floor > (tonumber(redis.call('GET', KEYS[2])) or 0) then redis.call('SET', KEYS[2], floor) end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '\n' .. token .. '\n' .. (now + tonumber(ARGV[2])))
+return {1, token}
+)lua";
+
+// KEYS: the lock; ARGV: holder. Deletes it only if the holder has it.
+inline constexpr char kReleaseLockScript[] = R"lua(#!lua flags=allow-oom
+local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, #ARGV[1] + 1) == ARGV[1] .. '\n' then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+)lua";
+
+// Views. KEYS: n view hashes, then their n fences; ARGV: variant, ttl ms,
+// then per view its expected fence ('' absent, '=' .. token) and bytes.
+// Adds data: refused whole when Redis is full (a view is only a cache).
+inline constexpr char kFillViewsScript[] = R"lua(#!lua
+local n = #KEYS / 2
+for i = 1, n do
+  local fence = redis.call('GET', KEYS[n + i])
+  local want = ARGV[2 * i + 1]
+  if (want == '' and not fence) or (fence and want == '=' .. fence) then
+    redis.call('HSET', KEYS[i], ARGV[1], ARGV[2 * i + 2])
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  end
+end
+return 1
+)lua";
+
+// KEYS: n view hashes, then their n fences; ARGV: variant ('' all), a
+// token never written before. allow-oom: it frees memory, and a write
+// must be able to invalidate before it is acknowledged.
+inline constexpr char kInvalidateViewsScript[] = R"lua(#!lua flags=allow-oom
+local n = #KEYS / 2
+for i = 1, n do
+  redis.call('SET', KEYS[n + i], ARGV[2])
+  if ARGV[1] == '' then redis.call('DEL', KEYS[i]) else redis.call('HDEL', KEYS[i], ARGV[1]) end
 end
 return 1
 )lua";

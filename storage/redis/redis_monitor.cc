@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "storage/backend_errors.h"
+#include "storage/status_macros.h"
 
 namespace catalog::storage {
 
@@ -20,8 +21,56 @@ absl::Status CheckMaxmemoryPolicy(absl::string_view policy, absl::string_view en
                    "; set maxmemory-policy to volatile-lru (or volatile-ttl, volatile-random, noeviction)"));
 }
 
+// One server's INFO memory/stats/keyspace, as the fields we use.
+struct RedisMonitor::Info {
+  std::string endpoint;
+  absl::flat_hash_map<std::string, std::string> fields;
+  int64_t Number(const std::string& name) const {
+    int64_t value = 0;
+    auto it = fields.find(name);
+    if (it != fields.end() && !absl::SimpleAtoi(it->second, &value)) value = 0;
+    return value;
+  }
+  // db0:keys=N,expires=M,avg_ttl=T (absent when db0 is empty).
+  std::pair<int64_t, int64_t> KeysAndExpires() const {
+    int64_t keys = 0, expires = 0;
+    if (auto db0 = fields.find("db0"); db0 != fields.end()) {
+      for (absl::string_view pair : absl::StrSplit(db0->second, ',')) {
+        std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, '=');
+        if (kv.first == "keys") (void)absl::SimpleAtoi(kv.second, &keys);
+        if (kv.first == "expires") (void)absl::SimpleAtoi(kv.second, &expires);
+      }
+    }
+    return {keys, expires};
+  }
+};
+
+namespace {
+
+absl::StatusOr<absl::flat_hash_map<std::string, std::string>> ParseInfo(int type, absl::string_view text,
+                                                                        absl::string_view endpoint) {
+  if (type == REDIS_REPLY_ERROR) return RedisErrorStatus(endpoint, "INFO", text);
+  if (type != REDIS_REPLY_STRING && type != REDIS_REPLY_STATUS) {
+    return absl::InternalError(absl::StrCat(endpoint, " INFO: unexpected reply type ", type));
+  }
+  absl::flat_hash_map<std::string, std::string> fields;
+  for (absl::string_view line : absl::StrSplit(text, "\r\n")) {
+    const size_t colon = line.find(':');
+    if (line.empty() || line[0] == '#' || colon == absl::string_view::npos) continue;
+    fields[std::string(line.substr(0, colon))] = std::string(line.substr(colon + 1));
+  }
+  return fields;
+}
+
+}  // namespace
+
 RedisMonitor::RedisMonitor(RedisPool* pool, Metrics* metrics, bool gauges)
     : pool_(pool), metrics_(metrics), gauges_(gauges) {
+  SetGauge(Gauge::redis_maxmemory_policy_ok, -1);
+}
+
+RedisMonitor::RedisMonitor(RedisCluster* cluster, Metrics* metrics, bool gauges)
+    : cluster_(cluster), metrics_(metrics), gauges_(gauges) {
   SetGauge(Gauge::redis_maxmemory_policy_ok, -1);
 }
 
@@ -29,55 +78,78 @@ void RedisMonitor::SetGauge(Gauge gauge, int64_t value) {
   if (gauges_) metrics_->Set(gauge, value);
 }
 
+absl::StatusOr<std::vector<RedisMonitor::Info>> RedisMonitor::Ask(absl::Time deadline) {
+  std::vector<Info> infos;
+  if (pool_ != nullptr) {
+    ASSIGN_OR_RETURN(std::vector<RedisReplyPtr> replies,
+                     pool_->RoundTrip({{"INFO", "memory", "stats", "keyspace"}}, deadline, /*idempotent=*/true));
+    const redisReply& reply = *replies.front();
+    Info& info = infos.emplace_back();
+    info.endpoint = pool_->endpoint();
+    ASSIGN_OR_RETURN(info.fields, ParseInfo(reply.type, absl::string_view(reply.str, reply.len), info.endpoint));
+    return infos;
+  }
+  // Masters of a map read afresh, so one added since the last tick is
+  // checked too.
+  RETURN_IF_ERROR(cluster_->Refresh(deadline));
+  ASSIGN_OR_RETURN(std::vector<uint16_t> masters, cluster_->MasterSlots(deadline));
+  std::vector<SlotCommand> commands;
+  for (uint16_t slot : masters) commands.push_back({slot, {"INFO", "memory", "stats", "keyspace"}});
+  ASSIGN_OR_RETURN(std::vector<OwnedReply> replies, cluster_->Exec(std::move(commands), deadline));
+  for (size_t i = 0; i < replies.size(); ++i) {
+    Info& info = infos.emplace_back();
+    info.endpoint = absl::StrCat("redis cluster master ", cluster_->OwnerOf(masters[i]));
+    ASSIGN_OR_RETURN(info.fields, ParseInfo(replies[i].type, replies[i].str, info.endpoint));
+  }
+  return infos;
+}
+
 absl::Status RedisMonitor::CheckOnce(absl::Time deadline) {
-  absl::StatusOr<std::vector<RedisReplyPtr>> replies =
-      pool_->RoundTrip({{"INFO", "memory", "stats", "keyspace"}}, deadline, /*idempotent=*/true);
-  if (!replies.ok()) {
+  absl::StatusOr<std::vector<Info>> infos = Ask(deadline);
+  if (!infos.ok()) {
     metrics_->Add(Counter::redis_info_failures_total);
-    return replies.status();
+    return infos.status();
   }
-  const redisReply& reply = *replies->front();
-  if (reply.type == REDIS_REPLY_ERROR) {
-    metrics_->Add(Counter::redis_info_failures_total);
-    return RedisErrorStatus(pool_->endpoint(), "INFO", absl::string_view(reply.str, reply.len));
-  }
-  if (reply.type != REDIS_REPLY_STRING && reply.type != REDIS_REPLY_STATUS) {
-    metrics_->Add(Counter::redis_info_failures_total);
-    return absl::InternalError(absl::StrCat(pool_->endpoint(), " INFO: unexpected reply type ", reply.type));
-  }
-  absl::flat_hash_map<std::string, std::string> fields;
-  for (absl::string_view line : absl::StrSplit(absl::string_view(reply.str, reply.len), "\r\n")) {
-    const size_t colon = line.find(':');
-    if (line.empty() || line[0] == '#' || colon == absl::string_view::npos) continue;
-    fields[std::string(line.substr(0, colon))] = std::string(line.substr(colon + 1));
-  }
-  auto number = [&](const std::string& name) {
-    int64_t value = 0;
-    auto it = fields.find(name);
-    if (it != fields.end() && !absl::SimpleAtoi(it->second, &value)) value = 0;
-    return value;
+  // Memory: the master with the largest share of its maxmemory in use (or,
+  // without maxmemory, the most bytes).
+  const Info* fullest = &infos->front();
+  auto share = [](const Info& info) {
+    const int64_t max = info.Number("maxmemory");
+    return max > 0 ? static_cast<double>(info.Number("used_memory")) / static_cast<double>(max) : 0.0;
   };
-  SetGauge(Gauge::redis_used_memory_bytes, number("used_memory"));
-  SetGauge(Gauge::redis_maxmemory_bytes, number("maxmemory"));
-  SetGauge(Gauge::redis_evicted_keys, number("evicted_keys"));
-  // db0:keys=N,expires=M,avg_ttl=T (absent when db0 is empty).
-  int64_t keys = 0, expires = 0;
-  if (auto db0 = fields.find("db0"); db0 != fields.end()) {
-    for (absl::string_view pair : absl::StrSplit(db0->second, ',')) {
-      std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, '=');
-      if (kv.first == "keys") (void)absl::SimpleAtoi(kv.second, &keys);
-      if (kv.first == "expires") (void)absl::SimpleAtoi(kv.second, &expires);
+  int64_t keys = 0, expires = 0, evicted = 0;
+  for (const Info& info : *infos) {
+    if (share(info) > share(*fullest) ||
+        (share(info) == share(*fullest) && info.Number("used_memory") > fullest->Number("used_memory"))) {
+      fullest = &info;
     }
+    const auto [k, e] = info.KeysAndExpires();
+    keys += k;
+    expires += e;
+    evicted += info.Number("evicted_keys");
   }
+  SetGauge(Gauge::redis_used_memory_bytes, fullest->Number("used_memory"));
+  SetGauge(Gauge::redis_maxmemory_bytes, fullest->Number("maxmemory"));
+  SetGauge(Gauge::redis_evicted_keys, evicted);
   SetGauge(Gauge::redis_keys, keys);
   SetGauge(Gauge::redis_keys_with_ttl, expires);
-  auto policy = fields.find("maxmemory_policy");
-  if (policy == fields.end()) {
-    return absl::InternalError(absl::StrCat(pool_->endpoint(), " INFO memory has no maxmemory_policy"));
+  // An unsafe policy anywhere outweighs a server that did not say.
+  absl::Status unsafe, unknown;
+  for (const Info& info : *infos) {
+    auto policy = info.fields.find("maxmemory_policy");
+    if (policy == info.fields.end()) {
+      unknown.Update(absl::InternalError(absl::StrCat(info.endpoint, " INFO memory has no maxmemory_policy")));
+    } else {
+      unsafe.Update(CheckMaxmemoryPolicy(policy->second, info.endpoint));
+    }
   }
-  absl::Status status = CheckMaxmemoryPolicy(policy->second, pool_->endpoint());
-  SetGauge(Gauge::redis_maxmemory_policy_ok, status.ok() ? 1 : 0);
-  return status;
+  if (!unsafe.ok()) {
+    SetGauge(Gauge::redis_maxmemory_policy_ok, 0);
+    return unsafe;
+  }
+  if (!unknown.ok()) return unknown;
+  SetGauge(Gauge::redis_maxmemory_policy_ok, 1);
+  return absl::OkStatus();
 }
 
 }  // namespace catalog::storage

@@ -11,6 +11,10 @@
 // allkeys-lfu, allkeys-random (evict records) and volatile-lfu (idle times
 // not kept).
 //
+// On a Redis Cluster every master is asked and checked: the key gauges are
+// sums over the masters, the memory gauges those of the master nearest its
+// maxmemory (the one demotion pressure must relieve first).
+//
 // Thread-safety: CheckOnce may be called from any thread.
 #pragma once
 
@@ -20,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "storage/metrics.h"
+#include "storage/redis/cluster.h"
 #include "storage/redis/redis_connection.h"
 
 namespace catalog::storage {
@@ -34,6 +39,8 @@ class RedisMonitor {
   // products'; other deployments are checked, not graphed, until metrics
   // carry labels).
   RedisMonitor(RedisPool* pool, Metrics* metrics, bool gauges);
+  // The same for every master of `cluster` (which must outlive it).
+  RedisMonitor(RedisCluster* cluster, Metrics* metrics, bool gauges);
 
   // One INFO round trip: updates the redis_* gauges and checks the policy.
   // UNAVAILABLE/DEADLINE_EXCEEDED if Redis cannot be asked (gauges keep
@@ -41,9 +48,13 @@ class RedisMonitor {
   absl::Status CheckOnce(absl::Time deadline);
 
  private:
+  struct Info;
   void SetGauge(Gauge gauge, int64_t value);
+  // INFO of the server, or of each master of the cluster.
+  absl::StatusOr<std::vector<Info>> Ask(absl::Time deadline);
 
-  RedisPool* const pool_;
+  RedisPool* const pool_ = nullptr;
+  RedisCluster* const cluster_ = nullptr;
   Metrics* const metrics_;
   const bool gauges_;
 };

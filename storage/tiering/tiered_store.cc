@@ -348,6 +348,8 @@ absl::StatusOr<int64_t> TieredStore::ExpireRequests(int limit, absl::Time deadli
   return primary_->ExpireRequests(limit, deadline);
 }
 
+absl::StatusOr<int64_t> TieredStore::ResolveStale(absl::Time deadline) { return primary_->ResolveStale(deadline); }
+
 absl::StatusOr<int64_t> TieredStore::Delete(absl::Span<const std::string> ids, absl::Time deadline) {
   deadline = Bound(deadline);
   const absl::Cleanup evict = [&] { EvictLocally(ids); };

@@ -169,6 +169,9 @@ class TieredStore {
   // Removes up to `limit` request entries past their ttl; returns how many.
   absl::StatusOr<int64_t> ExpireRequests(int limit, absl::Time deadline);
 
+  // PrimaryTier::ResolveStale: unfinished writes settled; how many.
+  absl::StatusOr<int64_t> ResolveStale(absl::Time deadline);
+
   // Deletes ids (distinct); returns how many existed. One compare-and-set
   // of tombstones in Redis decides; the same tombstones then replace the
   // MySQL rows in one statement (a failure there is counted, not returned:
