@@ -141,8 +141,10 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
                                         s.message(), "); asking again on first use"));
       }
       storage::RedisMonitor monitor(d->cluster.get(), &parts->metrics, /*gauges=*/false);
-      if (absl::Status s = monitor.CheckOnce(absl::Now() + absl::Seconds(2)); absl::IsFailedPrecondition(s)) {
-        return s;
+      if (absl::Status s = monitor.CheckOnce(absl::Now() + absl::Seconds(2)); !s.ok()) {
+        if (absl::IsFailedPrecondition(s)) return s;
+        parts->logger->Log(LogLevel::kWarning, "storage",
+                           absl::StrCat("cannot check Redis's configuration at start-up: ", s.message()));
       }
       parts->redis[deployment.name()] = std::move(d);
       continue;
@@ -340,12 +342,15 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
                                                               store_options, parts->cold_readers.get());
   parts->core = std::make_unique<CatalogCore>(parts->store.get(), clock, &parts->metrics, core_options,
                                               parts->offer_store.get(), parts->redis_tier.views);
+  // The raw read path never blocks a gRPC thread: it needs a tier whose
+  // MultiGetAsync does not block (the async loops; not yet on a cluster).
+  const bool raw_reads = config.redis_async_connections > 0 && product_redis.cluster == nullptr;
   parts->v1_service =
       std::make_unique<CatalogV1Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms),
-                                         /*raw_reads=*/config.redis_async_connections > 0);
+                                         /*raw_reads=*/raw_reads);
   parts->v2_service =
       std::make_unique<CatalogV2Service>(parts->core.get(), observers, absl::Milliseconds(config.max_call_ms),
-                                         /*raw_reads=*/config.redis_async_connections > 0);
+                                         /*raw_reads=*/raw_reads);
   // The operator's calls are not subject to admission: demotion is the
   // remedy for a full Redis, needed most under load.
   CallObservers admin_observers = observers;

@@ -176,7 +176,8 @@ class PrimaryTier {
   virtual absl::StatusOr<std::vector<FenceToken>> ReadFences(absl::Span<const std::string> ids,
                                                              absl::Time deadline) = 0;
 
-  // Values, then their fences, in one pipelined round trip (MGET, MGET).
+  // Values, then their fences (each fence read after its value): one
+  // pipelined round trip on one Redis (MGET, MGET), two rounds on a cluster.
   virtual absl::StatusOr<FencedRead> MultiGetFenced(absl::Span<const std::string> ids, absl::Time deadline) = 0;
 
   // Per entry, atomically: stores the value if the key is absent AND its

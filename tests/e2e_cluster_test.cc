@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -341,7 +342,9 @@ TEST_CASE("cluster: a live reshard under load: no failed call, no lost or stale 
   CHECK(figures.lost_updates == 0);
   CHECK(figures.stale_reads == 0);
   INFO(metrics);
-  CHECK_FALSE(absl::StrContains(metrics, "catalog_redis_cluster_moves_total 0\n"));  // It did follow the move.
+  const size_t at = metrics.find("\ncatalog_redis_cluster_moves_total ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::atoll(metrics.c_str() + at + std::strlen("\ncatalog_redis_cluster_moves_total ")) > 0);  // It followed.
 }
 
 TEST_CASE("cluster: a master killed under load: the service follows the promoted replica", "[cluster]") {
@@ -381,8 +384,10 @@ TEST_CASE("cluster: a master killed under load: the service follows the promoted
   CHECK(figures.acked_after >= 100);  // Recovered without a restart.
   // Replication is asynchronous on a cluster (README, Redis Cluster): a
   // write acknowledged by the killed master in its last moments may be
-  // lost. Counted and printed, not asserted.
+  // lost. Counted and printed, not asserted; short of such a loss, no read
+  // may be older than a write acknowledged before it began.
   CHECK(figures.created > 0);
+  if (figures.lost_created == 0 && figures.lost_updates == 0) CHECK(figures.stale_reads == 0);
 }
 
 }  // namespace

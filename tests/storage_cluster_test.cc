@@ -209,21 +209,29 @@ TEST_CASE("cluster store: a demoter that lost the lock while paused writes nothi
   std::unique_ptr<ClusterInstance> b = s.Other();
   s.a.Put(Ids("a", 20), "from-a");
 
-  auto grant_a = s.a.store->AcquireDemotionLock("a", absl::Milliseconds(300), 0, Later());
+  auto grant_a = s.a.store->AcquireDemotionLock("a", absl::Seconds(30), 0, Later());
   REQUIRE(grant_a.ok());
   REQUIRE(grant_a->held);
   auto refused = b->store->AcquireDemotionLock("b", absl::Seconds(30), 0, Later());
   REQUIRE(refused.ok());
   CHECK_FALSE(refused->held);
   CHECK(refused->holder == "a");
+  // A's last renewal: 1 ms (the same token), so it lapses while A is paused.
+  auto renewed = s.a.store->AcquireDemotionLock("a", absl::Milliseconds(1), 0, Later());
+  REQUIRE(renewed.ok());
+  REQUIRE(renewed->token == grant_a->token);
   // A is paused just before its MySQL write, past its ttl; B takes the
   // lock meanwhile (a greater token) and demotes.
   absl::StatusOr<DemoteResult> b_result;
   s.a.cold->before_put = [&] {
-    absl::SleepFor(absl::Milliseconds(500));
-    auto grant_b = b->store->AcquireDemotionLock("b", absl::Seconds(30), 0, Later());
-    REQUIRE(grant_b.ok());
-    REQUIRE(grant_b->held);
+    absl::StatusOr<LockGrant> grant_b;
+    for (int tries = 0;; ++tries) {  // Until A's holding has lapsed by Redis's clock.
+      grant_b = b->store->AcquireDemotionLock("b", absl::Seconds(30), 0, Later());
+      REQUIRE(grant_b.ok());
+      if (grant_b->held) break;
+      REQUIRE(tries < 1000);
+      absl::SleepFor(absl::Milliseconds(1));
+    }
     CHECK(grant_b->token > grant_a->token);
     s.a.Put({"a0"}, "newer");  // Written after A's scan read "from-a".
     b_result = b->store->Demote(absl::ZeroDuration(), 0, Later(), NeverCancelled, grant_b->token);
@@ -257,6 +265,13 @@ TEST_CASE("cluster store: the monitor checks every master's policy and sums thei
   CHECK(unsafe.message().find(absl::StrCat("127.0.0.1:", s.redis.nodes[2]->port())) != absl::string_view::npos);
   CHECK(unsafe.message().find("allkeys-lru") != absl::string_view::npos);
   CHECK(s.a.metrics.Get(Gauge::redis_maxmemory_policy_ok) == 0);
+  // A master that does not answer (killed; still in the slot map until its
+  // replica takes over) does not hide the unsafe one.
+  s.redis.nodes[1]->Stop();
+  const absl::Status still = monitor.CheckOnce(Later());
+  INFO(still.ToString());
+  CHECK(absl::IsFailedPrecondition(still));
+  CHECK(still.message().find("allkeys-lru") != absl::string_view::npos);
 }
 
 }  // namespace

@@ -749,11 +749,14 @@ absl::StatusOr<int64_t> ClusterCas::ResolveStale(absl::Duration older_than, absl
                      {"EVAL", kStaleScript, "1", absl::StrCat(type_.txn_prefix, "open", tags.back()),
                       absl::StrCat(absl::ToInt64Milliseconds(older_than)), "100"}});
   }
-  ASSIGN_OR_RETURN(std::vector<OwnedReply> replies, cluster_->Exec(std::move(scans), deadline));
   // One transaction that cannot be settled now (a node away) does not hold
-  // up the others: the first error is returned after trying them all.
+  // up the others, nor the intent sweep: the first error is returned after
+  // trying them all.
   int64_t resolved = 0;
   absl::Status first_error;
+  absl::StatusOr<std::vector<OwnedReply>> scanned = cluster_->Exec(std::move(scans), deadline);
+  first_error.Update(scanned.status());
+  const std::vector<OwnedReply> replies = scanned.ok() ? *std::move(scanned) : std::vector<OwnedReply>();
   for (size_t b = 0; b < replies.size(); ++b) {
     absl::Status error = ReplyError(replies[b], "stale scan");
     if (error.ok() && replies[b].type != REDIS_REPLY_ARRAY) error = Unexpected("stale scan");
@@ -807,17 +810,26 @@ absl::StatusOr<int64_t> ClusterCas::ReleaseOldIntents(absl::Duration older_than,
       break;
     }
     const uint64_t node_cursor = cursor & ((uint64_t{1} << kNodeShift) - 1);
-    ASSIGN_OR_RETURN(NodePage page,
-                     ScanNode(masters[node], node_cursor, absl::StrCat(intent_prefix, "*"), 1000, deadline));
-    if (page.next >= (uint64_t{1} << kNodeShift)) return Unexpected("SCAN cursor");
-    cursor = page.next != 0 ? (uint64_t{node} << kNodeShift) | page.next
-                            : (node + 1 < masters.size() ? uint64_t{node + 1} << kNodeShift : 0);
+    const uint64_t next_node = node + 1 < masters.size() ? uint64_t{node + 1} << kNodeShift : 0;
+    absl::StatusOr<NodePage> scanned =
+        ScanNode(masters[node], node_cursor, absl::StrCat(intent_prefix, "*"), 1000, deadline);
+    if (scanned.ok() && scanned->next >= (uint64_t{1} << kNodeShift)) scanned = Unexpected("SCAN cursor");
+    if (!scanned.ok()) {
+      // A master that cannot be scanned now is passed over for this pass,
+      // so it cannot hold up the others' sweep.
+      first_error.Update(scanned.status());
+      cursor = next_node;
+      if (cursor == 0) break;
+      continue;
+    }
+    NodePage& page = *scanned;
+    cursor = page.next != 0 ? (uint64_t{node} << kNodeShift) | page.next : next_node;
     // Groups of {index, intent value}; each old intent is resolved through
     // the transaction it names: "<prefix>intent:{<tag>}<id>" holds
     // "<txn id>\n<txn key>\n...".
     std::vector<std::pair<std::string, std::string>> old;  // (txn key, id)
     absl::Status malformed;
-    RETURN_IF_ERROR(ScriptOverKeys(
+    first_error.Update(ScriptOverKeys(
         kOldIntentsScript, page.keys, {absl::StrCat(absl::ToInt64Milliseconds(older_than))}, 2, "intent scan",
         [&](const std::string& key, const OwnedReply* fields) {
           const size_t close = key.find('}', intent_prefix.size());

@@ -24,6 +24,7 @@ absl::Status CheckMaxmemoryPolicy(absl::string_view policy, absl::string_view en
 // One server's INFO memory/stats/keyspace, as the fields we use.
 struct RedisMonitor::Info {
   std::string endpoint;
+  absl::Status error;  // This server did not say (a cluster master); fields empty.
   absl::flat_hash_map<std::string, std::string> fields;
   int64_t Number(const std::string& name) const {
     int64_t value = 0;
@@ -93,13 +94,19 @@ absl::StatusOr<std::vector<RedisMonitor::Info>> RedisMonitor::Ask(absl::Time dea
   // checked too.
   RETURN_IF_ERROR(cluster_->Refresh(deadline));
   ASSIGN_OR_RETURN(std::vector<uint16_t> masters, cluster_->MasterSlots(deadline));
-  std::vector<SlotCommand> commands;
-  for (uint16_t slot : masters) commands.push_back({slot, {"INFO", "memory", "stats", "keyspace"}});
-  ASSIGN_OR_RETURN(std::vector<OwnedReply> replies, cluster_->Exec(std::move(commands), deadline));
-  for (size_t i = 0; i < replies.size(); ++i) {
+  // Each master on its own: one that does not answer must not hide what
+  // the others say (an unsafe policy above all).
+  for (uint16_t slot : masters) {
     Info& info = infos.emplace_back();
-    info.endpoint = absl::StrCat("redis cluster master ", cluster_->OwnerOf(masters[i]));
-    ASSIGN_OR_RETURN(info.fields, ParseInfo(replies[i].type, replies[i].str, info.endpoint));
+    info.endpoint = absl::StrCat("redis cluster master ", cluster_->OwnerOf(slot));
+    absl::StatusOr<std::vector<OwnedReply>> reply = cluster_->Exec({{slot, {"INFO", "memory", "stats", "keyspace"}}}, deadline);
+    absl::StatusOr<absl::flat_hash_map<std::string, std::string>> fields =
+        reply.ok() ? ParseInfo((*reply)[0].type, (*reply)[0].str, info.endpoint) : reply.status();
+    if (fields.ok()) {
+      info.fields = *std::move(fields);
+    } else {
+      info.error = fields.status();
+    }
   }
   return infos;
 }
@@ -111,15 +118,22 @@ absl::Status RedisMonitor::CheckOnce(absl::Time deadline) {
     return infos.status();
   }
   // Memory: the master with the largest share of its maxmemory in use (or,
-  // without maxmemory, the most bytes).
-  const Info* fullest = &infos->front();
+  // without maxmemory, the most bytes), of those that answered; with none,
+  // the gauges keep their last values.
+  absl::Status unknown;
+  const Info* fullest = nullptr;
   auto share = [](const Info& info) {
     const int64_t max = info.Number("maxmemory");
     return max > 0 ? static_cast<double>(info.Number("used_memory")) / static_cast<double>(max) : 0.0;
   };
   int64_t keys = 0, expires = 0, evicted = 0;
   for (const Info& info : *infos) {
-    if (share(info) > share(*fullest) ||
+    if (!info.error.ok()) {
+      metrics_->Add(Counter::redis_info_failures_total);
+      unknown.Update(info.error);
+      continue;
+    }
+    if (fullest == nullptr || share(info) > share(*fullest) ||
         (share(info) == share(*fullest) && info.Number("used_memory") > fullest->Number("used_memory"))) {
       fullest = &info;
     }
@@ -128,14 +142,16 @@ absl::Status RedisMonitor::CheckOnce(absl::Time deadline) {
     expires += e;
     evicted += info.Number("evicted_keys");
   }
+  if (fullest == nullptr) return unknown;
   SetGauge(Gauge::redis_used_memory_bytes, fullest->Number("used_memory"));
   SetGauge(Gauge::redis_maxmemory_bytes, fullest->Number("maxmemory"));
   SetGauge(Gauge::redis_evicted_keys, evicted);
   SetGauge(Gauge::redis_keys, keys);
   SetGauge(Gauge::redis_keys_with_ttl, expires);
   // An unsafe policy anywhere outweighs a server that did not say.
-  absl::Status unsafe, unknown;
+  absl::Status unsafe;
   for (const Info& info : *infos) {
+    if (!info.error.ok()) continue;
     auto policy = info.fields.find("maxmemory_policy");
     if (policy == info.fields.end()) {
       unknown.Update(absl::InternalError(absl::StrCat(info.endpoint, " INFO memory has no maxmemory_policy")));

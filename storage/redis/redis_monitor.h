@@ -13,7 +13,9 @@
 //
 // On a Redis Cluster every master is asked and checked: the key gauges are
 // sums over the masters, the memory gauges those of the master nearest its
-// maxmemory (the one demotion pressure must relieve first).
+// maxmemory (the one demotion pressure must relieve first), of the masters
+// that answered. A master that does not answer makes the check UNAVAILABLE
+// unless another has an unsafe policy (FAILED_PRECONDITION wins).
 //
 // Thread-safety: CheckOnce may be called from any thread.
 #pragma once
