@@ -103,6 +103,16 @@ struct Fixture {
     return ids;
   }
 
+  // The master serving `key` now (as the client's map says).
+  RedisServer* MasterOf(const std::string& key) {
+    const std::string owner = client.OwnerOf(KeySlot(key));
+    for (size_t i = 0; i < 3; ++i) {
+      if (cluster.Addresses()[i] == owner) return cluster.nodes[i].get();
+    }
+    FAIL("no master serves " << key);
+    return nullptr;
+  }
+
   std::vector<MaybeValue> Read(const std::vector<std::string>& ids) {
     std::vector<std::string> keys;
     for (const std::string& id : ids) keys.push_back(RecordKey(id));
@@ -332,12 +342,7 @@ TEST_CASE("cluster cas: the sweep releases an intent whose transaction is gone, 
   const std::string id = "orphan";
   // As a prepare copy that ran after its transaction was finished leaves it.
   const std::string intent = cas.IntentKey(id);
-  const std::string owner = f.client.OwnerOf(KeySlot(intent));
-  RedisServer* node = nullptr;
-  for (size_t i = 0; i < 3; ++i) {
-    if (f.cluster.Addresses()[i] == owner) node = f.cluster.nodes[i].get();
-  }
-  REQUIRE(node != nullptr);
+  RedisServer* node = f.MasterOf(intent);
   const std::string gone_txn = Type().txn_prefix + "{0}" + "feedbeef";
   REQUIRE(node->Command({"SET", intent, "feedbeef\n" + gone_txn + "\n1000\n=late"})->type == REDIS_REPLY_STATUS);
   // It blocks a write-back.
@@ -345,10 +350,7 @@ TEST_CASE("cluster cas: the sweep releases an intent whose transaction is gone, 
   CHECK_FALSE(cas.Promote(cold, Later()).value()[0]);
   // Another intent, written now: a one-hour threshold leaves it alone.
   const std::string young = cas.IntentKey("young");
-  RedisServer* young_node = nullptr;
-  for (size_t i = 0; i < 3; ++i) {
-    if (f.cluster.Addresses()[i] == f.client.OwnerOf(KeySlot(young))) young_node = f.cluster.nodes[i].get();
-  }
+  RedisServer* young_node = f.MasterOf(young);
   auto now = young_node->Command({"TIME"});
   const std::string now_ms = std::to_string(std::stoll(now->element[0]->str) * 1000);
   // Named with a transaction id that matches its key, so that a release
@@ -370,12 +372,7 @@ TEST_CASE("cluster cas: the intent sweep reads a bounded slice of each master pe
   Fixture f;
   ClusterCas cas(&f.client, Type(), &f.metrics);
   const std::string intent = cas.IntentKey("deep");
-  const std::string owner = f.client.OwnerOf(KeySlot(intent));
-  RedisServer* node = nullptr;
-  for (size_t i = 0; i < 3; ++i) {
-    if (f.cluster.Addresses()[i] == owner) node = f.cluster.nodes[i].get();
-  }
-  REQUIRE(node != nullptr);
+  RedisServer* node = f.MasterOf(intent);
   // 40,000 other keys on the intent's master (its slot, so one script
   // writes them): more than one call's 16 SCAN pages of 1000.
   const std::string tag = intent.substr(intent.find('{'), intent.find('}') - intent.find('{') + 1);
