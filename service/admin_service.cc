@@ -7,11 +7,37 @@ namespace catalog::service {
 
 using namespace catalog::admin::v1;
 
-AdminService::AdminService(CatalogCore* core, CallObservers observers, const std::atomic<bool>* stopping)
-    : core_(core), observers_(observers), stopping_(stopping) {}
+AdminService::AdminService(CatalogCore* core, CallObservers observers, const std::atomic<bool>* stopping,
+                           std::string token)
+    : core_(core),
+      observers_(observers),
+      stopping_(stopping),
+      expected_authorization_(token.empty() ? std::string() : "Bearer " + token) {}
+
+grpc::Status AdminService::Authorize(const grpc::ServerContext& context) const {
+  if (expected_authorization_.empty()) return grpc::Status::OK;
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  // Compared in time independent of where they differ, so the token cannot
+  // be guessed byte by byte from response times.
+  bool match = it != metadata.end() && it->second.size() == expected_authorization_.size();
+  if (match) {
+    unsigned char diff = 0;
+    for (size_t i = 0; i < expected_authorization_.size(); ++i) {
+      diff |= static_cast<unsigned char>(it->second.data()[i] ^ expected_authorization_[i]);
+    }
+    match = diff == 0;
+  }
+  if (match) return grpc::Status::OK;
+  observers_.logger->Log(LogLevel::kWarning, "admin", "admin call refused: missing or wrong bearer token");
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                      "admin plane: missing or wrong bearer token (metadata authorization: Bearer <token>; "
+                      "catalog-admin reads it from CATALOG_ADMIN_TOKEN or --token_file)");
+}
 
 grpc::Status AdminService::Demote(grpc::ServerContext* context, const DemoteRequest* request,
                                   DemoteResponse* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   return Instrumented(observers_, "catalog.admin.v1.CatalogAdminService/Demote", [&]() -> absl::Status {
     absl::StatusOr<storage::DemoteResult> result =
         core_->Demote(request->idle_seconds(), request->limit(), CallDeadline(*context, absl::Hours(24)),
@@ -41,7 +67,9 @@ grpc::Status AdminService::Demote(grpc::ServerContext* context, const DemoteRequ
   });
 }
 
-grpc::Status AdminService::GetMetrics(grpc::ServerContext*, const GetMetricsRequest*, GetMetricsResponse* response) {
+grpc::Status AdminService::GetMetrics(grpc::ServerContext* context, const GetMetricsRequest*,
+                                      GetMetricsResponse* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   response->set_text(observers_.metrics->RenderPrometheusText());
   return grpc::Status::OK;
 }

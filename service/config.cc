@@ -1,5 +1,8 @@
 #include "service/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -11,6 +14,23 @@
 
 namespace catalog::service {
 namespace {
+
+// A literal loopback address (127.0.0.0/8, ::1, ::ffff:127.x) or
+// "localhost". Any other name could resolve anywhere, so it is not one.
+bool IsLoopbackHost(std::string host) {
+  if (host == "localhost") return true;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    in6_addr v6;
+    if (inet_pton(AF_INET6, host.c_str(), &v6) != 1) return false;
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) != 1) return false;
+  return (ntohl(v4.s_addr) >> 24) == 127;
+}
+
 
 std::string EnvName(absl::string_view option) { return absl::StrCat("CATALOG_", absl::AsciiStrToUpper(option)); }
 
@@ -97,6 +117,41 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
   if (!config.metrics_listen_address.empty() && config.metrics_listen_address.find(':') == std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("option metrics_listen_address: \"", config.metrics_listen_address, "\" is not host:port"));
+  }
+  if (!config.mysql_password.empty() && !config.mysql_password_file.empty()) {
+    return absl::InvalidArgumentError(
+        "option mysql_password_file: give mysql_password (or CATALOG_MYSQL_PASSWORD) or mysql_password_file, not "
+        "both");
+  }
+  if (!config.migrate_mysql_password.empty() && !config.migrate_mysql_password_file.empty()) {
+    return absl::InvalidArgumentError(
+        "option migrate_mysql_password_file: give migrate_mysql_password (or CATALOG_MIGRATE_MYSQL_PASSWORD) or "
+        "migrate_mysql_password_file, not both");
+  }
+  if (config.admin_listen_address.empty()) {
+    if (!config.admin_token_file.empty()) {
+      return absl::InvalidArgumentError("option admin_token_file: set, but admin_listen_address is empty (no admin "
+                                        "plane to protect)");
+    }
+  } else {
+    const size_t colon = config.admin_listen_address.rfind(':');
+    if (colon == std::string::npos || colon == 0 || config.admin_listen_address.back() == ']') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("option admin_listen_address: \"", config.admin_listen_address, "\" is not host:port"));
+    }
+    // Demotion and metrics for anyone who can reach the port: only on the
+    // machine itself, unless callers must prove who they are.
+    if (!IsLoopbackHost(config.admin_listen_address.substr(0, colon)) && config.admin_token_file.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "option admin_listen_address: \"", config.admin_listen_address,
+          "\" is not a loopback address; set admin_token_file so admin calls need a bearer token"));
+    }
+    for (const std::string* other : {&config.listen_address, &config.metrics_listen_address}) {
+      if (*other == config.admin_listen_address) {
+        return absl::InvalidArgumentError(absl::StrCat("option admin_listen_address: \"", config.admin_listen_address,
+                                                       "\" is also the public or the metrics address"));
+      }
+    }
   }
   return config;
 }

@@ -1,6 +1,9 @@
 #include "service/config.h"
 
 #include <catch2/catch.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -63,6 +66,46 @@ TEST_CASE("help lists every option with its default") {
   CHECK(help.find("--max_batch_size") != std::string::npos);
   CHECK(help.find("default 1000") != std::string::npos);
   CHECK(help.find("--mysql_password") != std::string::npos);
+}
+
+TEST_CASE("config: the admin plane stays on loopback unless a bearer token is required") {
+  CHECK(ParseConfig({}, Env({}))->admin_listen_address == "127.0.0.1:50052");
+  CHECK(ParseConfig({"--admin_listen_address=[::1]:9000"}, Env({})).ok());
+  CHECK(ParseConfig({"--admin_listen_address=localhost:9000"}, Env({})).ok());
+  CHECK(ParseConfig({"--admin_listen_address="}, Env({})).ok());  // No admin plane.
+  CHECK(ParseConfig({"--admin_listen_address=10.0.0.5:9000"}, Env({})).status().message() ==
+        "option admin_listen_address: \"10.0.0.5:9000\" is not a loopback address; set admin_token_file so admin "
+        "calls need a bearer token");
+  CHECK(ParseConfig({"--admin_listen_address=0.0.0.0:9000", "--admin_token_file=/run/secrets/admin"}, Env({})).ok());
+  CHECK(ParseConfig({"--admin_listen_address=9000"}, Env({})).status().message() ==
+        "option admin_listen_address: \"9000\" is not host:port");
+  CHECK(ParseConfig({"--admin_listen_address=[::1]"}, Env({})).status().message() ==
+        "option admin_listen_address: \"[::1]\" is not host:port");
+  // Names that merely look like loopback could resolve anywhere.
+  for (const char* address : {"127.0.0.1.evil.example:9000", "127.corp.example:9000", "[::2]:9000", "[fe80::1]:9000"}) {
+    INFO(address);
+    CHECK(absl::StrContains(ParseConfig({absl::StrCat("--admin_listen_address=", address)}, Env({})).status().message(),
+                            "is not a loopback address"));
+  }
+  CHECK(ParseConfig({"--admin_listen_address=127.8.9.10:9000"}, Env({})).ok());
+  CHECK(ParseConfig({"--admin_listen_address=[::ffff:127.0.0.1]:9000"}, Env({})).ok());
+  CHECK(ParseConfig({"--admin_listen_address=127.0.0.1:9000", "--listen_address=127.0.0.1:9000"}, Env({}))
+            .status()
+            .message() == "option admin_listen_address: \"127.0.0.1:9000\" is also the public or the metrics address");
+  CHECK(ParseConfig({"--admin_listen_address=", "--admin_token_file=/t"}, Env({})).status().message() ==
+        "option admin_token_file: set, but admin_listen_address is empty (no admin plane to protect)");
+}
+
+TEST_CASE("config: a password from the option or from its file, never both") {
+  CHECK(ParseConfig({"--mysql_password_file=/p"}, Env({{"CATALOG_MYSQL_PASSWORD", "x"}})).status().message() ==
+        "option mysql_password_file: give mysql_password (or CATALOG_MYSQL_PASSWORD) or mysql_password_file, not both");
+  CHECK(ParseConfig({"--migrate_mysql_password_file=/p"}, Env({{"CATALOG_MIGRATE_MYSQL_PASSWORD", "x"}}))
+            .status()
+            .message() ==
+        "option migrate_mysql_password_file: give migrate_mysql_password (or CATALOG_MIGRATE_MYSQL_PASSWORD) or "
+        "migrate_mysql_password_file, not both");
+  CHECK(ParseConfig({"--mysql_password_file=/p"}, Env({})).ok());
+  CHECK(ParseConfig({}, Env({}))->migrate_mysql_user == "catalog_migrate");
 }
 
 TEST_CASE("README's configuration table lists every option") {

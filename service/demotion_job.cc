@@ -6,8 +6,15 @@
 namespace catalog::service {
 
 DemotionJob::DemotionJob(CatalogCore* core, storage::Metrics* metrics, const Logger* logger,
-                         DemotionJobOptions options, const std::atomic<bool>* stopping)
-    : core_(core), metrics_(metrics), logger_(logger), options_(options), stopping_(stopping) {
+                         DemotionJobOptions options,
+                         absl::flat_hash_map<std::string, const storage::RedisMonitor*> memory,
+                         const std::atomic<bool>* stopping)
+    : core_(core),
+      metrics_(metrics),
+      logger_(logger),
+      options_(options),
+      memory_(std::move(memory)),
+      stopping_(stopping) {
   if (options_.interval <= absl::ZeroDuration()) return;
   thread_ = std::thread([this] {
     while (!stop_.WaitForNotificationWithTimeout(options_.interval)) Tick();
@@ -19,11 +26,14 @@ DemotionJob::~DemotionJob() {
   if (thread_.joinable()) thread_.join();
 }
 
-absl::Duration DemotionJob::MinIdleNow() const {
-  const int64_t used = metrics_->Get(storage::Gauge::redis_used_memory_bytes);
-  const int64_t max = metrics_->Get(storage::Gauge::redis_maxmemory_bytes);
-  const int64_t target = options_.target_bytes > 0 ? options_.target_bytes : max / 10 * 8;
-  return target > 0 && used > target ? std::min(options_.pressure_idle, options_.idle) : options_.idle;
+absl::Duration DemotionJob::MinIdleNow(const std::string& record_type) const {
+  // The deployment's own reading, not the redis_* gauges: those describe
+  // the products' deployment only.
+  auto monitor = memory_.find(record_type);
+  if (monitor == memory_.end() || monitor->second == nullptr) return options_.idle;
+  const storage::RedisMonitor::Memory memory = monitor->second->LastMemory();
+  const int64_t target = options_.target_bytes > 0 ? options_.target_bytes : memory.max_bytes / 10 * 8;
+  return target > 0 && memory.used_bytes > target ? std::min(options_.pressure_idle, options_.idle) : options_.idle;
 }
 
 void DemotionJob::Tick() {
@@ -32,7 +42,7 @@ void DemotionJob::Tick() {
 }
 
 void DemotionJob::Run(const std::string& record_type) {
-  const absl::Duration min_idle = MinIdleNow();
+  const absl::Duration min_idle = MinIdleNow(record_type);
   // A run ends by the next tick; it stops between pages on shutdown.
   const absl::Time deadline = absl::Now() + std::max(options_.interval, absl::Seconds(10));
   absl::StatusOr<storage::DemoteResult> result =

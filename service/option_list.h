@@ -53,7 +53,7 @@
   X(demote_pressure_idle_s, 3600, 0, 31536000,                                                                         \
     "Under memory pressure (see demote_target_bytes) background demotion also moves records unused this long.")        \
   X(demote_target_bytes, 0, 0, 1099511627776,                                                                          \
-    "Redis used_memory above which demotion is under pressure; 0: 80% of Redis maxmemory.")                          \
+    "used_memory of a record type's Redis above which its demotion is under pressure; 0: 80% of its maxmemory.")    \
   X(demote_max_records, 100000, 1, 100000000, "Most records one background demotion run moves.")                      \
   X(demote_lock_ttl_ms, 30000, 100, 600000,                                                                            \
     "How long a demotion lock holding lasts unless renewed (before every page); a paused holder loses it after this.") \
@@ -69,6 +69,12 @@
 #define CATALOG_STRING_OPTIONS(X)                                                                             \
   X(listen_address, "127.0.0.1:50051", "host:port the gRPC server listens on.")                               \
   X(metrics_listen_address, "", "host:port serving GET /metrics over HTTP (empty: off).")                     \
+  X(admin_listen_address, "127.0.0.1:50052",                                                                  \
+    "host:port of the admin plane (catalog.admin.v1: demote, metrics; its own reflection), apart from the "    \
+    "public port. A non-loopback host needs admin_token_file. Empty: no admin plane.")                        \
+  X(admin_token_file, "",                                                                                     \
+    "File holding the bearer token every admin call must carry (metadata authorization: Bearer <token>); "    \
+    "empty: none (then admin_listen_address must be a loopback address).")                                    \
   X(log_level, "info", "Least severe log lines written to stderr: debug (every call), info, warning, error.") \
   X(topology_file, "",                                                                                        \
     "Text-format catalog.config.v1.Topology (proto/catalog/config/v1/topology.proto) placing each record "    \
@@ -80,5 +86,15 @@
   X(redis_master_name, "catalog", "With redis_sentinels: the name the sentinels monitor the master under.")  \
   X(mysql_host, "127.0.0.1", "MySQL/MariaDB cold tier host.")                                                 \
   X(mysql_user, "catalog", "MySQL user.")                                                                     \
-  X(mysql_password, "", "MySQL password.")                                                                    \
+  X(mysql_password, "",                                                                                        \
+    "MySQL password; prefer the environment (CATALOG_MYSQL_PASSWORD) or mysql_password_file: a command line is " \
+    "readable by every local user (/proc/PID/cmdline).")                                                        \
+  X(mysql_password_file, "",                                                                                   \
+    "File holding the MySQL password (one trailing newline ignored); not together with mysql_password.")        \
+  X(migrate_mysql_user, "catalog_migrate",                                                                     \
+    "The account `catalog-server migrate` (the schema step) uses on every MySQL database, with or without a "  \
+    "topology file; serving never uses it.")                                                                   \
+  X(migrate_mysql_password, "", "Password of migrate_mysql_user; prefer CATALOG_MIGRATE_MYSQL_PASSWORD or the file.") \
+  X(migrate_mysql_password_file, "",                                                                           \
+    "File holding migrate_mysql_user's password; not together with migrate_mysql_password.")                   \
   X(mysql_database, "catalog", "MySQL database holding the products table.")

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <grpcpp/health_check_service_interface.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
 #include "service/admin_service.h"
@@ -93,11 +95,13 @@ struct CatalogServer::Parts {
   std::unique_ptr<AdminService> admin_service;
   std::unique_ptr<MetricsHttpServer> metrics_http;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<grpc::Server> admin_server;  // Null without admin_listen_address.
   std::unique_ptr<Maintenance> maintenance;
   std::unique_ptr<DemotionJob> demotion_job;
   // Set at SIGTERM: long operations (demotion) stop between batches.
   std::atomic<bool> stopping{false};
   int port = 0;
+  int admin_port = 0;
 };
 
 namespace {
@@ -111,6 +115,70 @@ storage::SentinelOptions SentinelOptionsOf(const catalog::config::v1::RedisDeplo
   sentinel.master_name = deployment.sentinel().master_name();
   sentinel.connect_timeout = redis.connect_timeout;
   return sentinel;
+}
+
+// The file's content without one trailing newline (as `echo secret >file`
+// writes it).
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(what, ": cannot read \"", path, "\""));
+  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (absl::EndsWith(secret, "\n")) secret.pop_back();
+  if (absl::EndsWith(secret, "\r")) secret.pop_back();
+  return secret;
+}
+
+// Without a topology file: mysql_password_file, else mysql_password (flag
+// or CATALOG_MYSQL_PASSWORD). With one: the database's password_file or
+// password_env.
+absl::StatusOr<std::string> MySqlPassword(const Config& config, const catalog::config::v1::MySqlDatabase& database) {
+  if (config.topology_file.empty()) {
+    if (!config.mysql_password_file.empty()) {
+      return ReadSecretFile(config.mysql_password_file, "option mysql_password_file");
+    }
+    return config.mysql_password;
+  }
+  if (!database.password_file().empty()) {
+    return ReadSecretFile(database.password_file(),
+                          absl::StrCat("topology mysql \"", database.name(), "\": password_file"));
+  }
+  if (database.password_env().empty()) return std::string();
+  const char* password = std::getenv(database.password_env().c_str());
+  if (password == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("topology mysql \"", database.name(), "\": password_env ",
+                                                   database.password_env(), " is not set"));
+  }
+  return std::string(password);
+}
+
+// The topology file, or the one the options describe.
+absl::StatusOr<catalog::config::v1::Topology> TopologyOf(const Config& config) {
+  if (!config.topology_file.empty()) return LoadTopologyFile(config.topology_file);
+  catalog::config::v1::Topology topology = TopologyFromConfig(config);
+  RETURN_IF_ERROR(CheckTopology(topology, "from the redis_* and mysql_* options"));
+  return topology;
+}
+
+// Connection options of every MySQL database of `topology`, by name.
+absl::StatusOr<std::map<std::string, std::unique_ptr<storage::MySqlOptions>>> MySqlDatabases(
+    const Config& config, const catalog::config::v1::Topology& topology) {
+  std::map<std::string, std::unique_ptr<storage::MySqlOptions>> out;
+  for (const auto& database : topology.mysql()) {
+    auto m = std::make_unique<storage::MySqlOptions>();
+    const storage::HostPort address = (*storage::ParseHostPorts(database.address()))[0];  // Checked.
+    m->host = address.host;
+    m->port = address.port;
+    m->user = database.user();
+    ASSIGN_OR_RETURN(m->password, MySqlPassword(config, database));
+    m->database = database.database();
+    m->connect_timeout_seconds = static_cast<int>(config.mysql_connect_timeout_s);
+    m->io_timeout_seconds = static_cast<int>(config.mysql_io_timeout_s);
+    m->pool.size = static_cast<int>(config.mysql_pool_size);
+    m->pool.wait_timeout =
+        config.pool_wait_timeout_ms == 0 ? absl::InfiniteDuration() : absl::Milliseconds(config.pool_wait_timeout_ms);
+    out[database.name()] = std::move(m);
+  }
+  return out;
 }
 
 // The pools and endpoints of every deployment and database the topology
@@ -193,31 +261,7 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
     }
     parts->redis[deployment.name()] = std::move(d);
   }
-  for (const auto& database : parts->topology.mysql()) {
-    auto m = std::make_unique<storage::MySqlOptions>();
-    const storage::HostPort address = (*storage::ParseHostPorts(database.address()))[0];
-    m->host = address.host;
-    m->port = address.port;
-    m->user = database.user();
-    // From the options without a topology file; from the environment
-    // variable the file names otherwise.
-    if (config.topology_file.empty()) {
-      m->password = config.mysql_password;
-    } else if (!database.password_env().empty()) {
-      const char* password = std::getenv(database.password_env().c_str());
-      if (password == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat("topology mysql \"", database.name(), "\": password_env ",
-                                                       database.password_env(), " is not set"));
-      }
-      m->password = password;
-    }
-    m->database = database.database();
-    m->connect_timeout_seconds = static_cast<int>(config.mysql_connect_timeout_s);
-    m->io_timeout_seconds = static_cast<int>(config.mysql_io_timeout_s);
-    m->pool.size = static_cast<int>(config.mysql_pool_size);
-    m->pool.wait_timeout = pool_wait;
-    parts->mysql[database.name()] = std::move(m);
-  }
+  ASSIGN_OR_RETURN(parts->mysql, MySqlDatabases(config, parts->topology));
   return absl::OkStatus();
 }
 
@@ -256,12 +300,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   const CallObservers observers{&parts->metrics, parts->logger.get(), config.max_in_flight_calls};
   const storage::Clock* clock = storage::Clock::Real();
 
-  if (config.topology_file.empty()) {
-    parts->topology = TopologyFromConfig(config);
-    RETURN_IF_ERROR(CheckTopology(parts->topology, "from the redis_* and mysql_* options"));
-  } else {
-    ASSIGN_OR_RETURN(parts->topology, LoadTopologyFile(config.topology_file));
-  }
+  ASSIGN_OR_RETURN(parts->topology, TopologyOf(config));
   for (const auto& deployment : parts->topology.redis()) {
     if (deployment.write_replicas() > 0 && config.redis_wait_timeout_ms >= config.redis_command_timeout_ms) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -281,14 +320,14 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   parts->redis_tier = MakePrimary(product_redis, type, &parts->metrics, /*async_reads=*/true);
   parts->redis_monitor = MakeMonitor(product_redis, &parts->metrics, /*gauges=*/true);
   parts->mysql_tier = std::make_unique<storage::MySqlTier>(*parts->mysql.at(products.mysql()), type, &parts->metrics);
-  if (absl::Status s = parts->mysql_tier->EnsureSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
-    return absl::UnavailableError(absl::StrCat("cannot prepare the cold tier table: ", s.message()));
+  if (absl::Status s = parts->mysql_tier->CheckSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("products' cold tier: ", s.message()));
   }
   parts->offer_redis_tier = MakePrimary(offer_redis, storage::OfferRecordType(), &parts->metrics, /*async_reads=*/false);
   parts->offer_mysql_tier = std::make_unique<storage::MySqlTier>(*parts->mysql.at(offers.mysql()),
                                                                  storage::OfferRecordType(), &parts->metrics);
-  if (absl::Status s = parts->offer_mysql_tier->EnsureSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
-    return absl::UnavailableError(absl::StrCat("cannot prepare the offers table: ", s.message()));
+  if (absl::Status s = parts->offer_mysql_tier->CheckSchema(absl::Now() + absl::Seconds(10)); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("offers' cold tier: ", s.message()));
   }
   // Products larger than one MySQL statement can carry could never be
   // demoted: say so now rather than at the first demotion.
@@ -355,7 +394,26 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   // remedy for a full Redis, needed most under load.
   CallObservers admin_observers = observers;
   admin_observers.max_in_flight = 0;
-  parts->admin_service = std::make_unique<AdminService>(parts->core.get(), admin_observers, &parts->stopping);
+  std::string admin_token;
+  if (!config.admin_token_file.empty()) {
+    ASSIGN_OR_RETURN(admin_token, ReadSecretFile(config.admin_token_file, "option admin_token_file"));
+    if (admin_token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("option admin_token_file: \"", config.admin_token_file, "\" is empty"));
+    }
+    // gRPC carries only printable ASCII in metadata: a token with a space,
+    // a control character or raw random bytes could never be presented.
+    for (const char c : admin_token) {
+      if (c < 0x21 || c > 0x7e) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "option admin_token_file: \"", config.admin_token_file,
+            "\" holds a character a bearer token cannot carry (use printable ASCII without spaces, e.g. "
+            "openssl rand -hex 32)"));
+      }
+    }
+  }
+  parts->admin_service =
+      std::make_unique<AdminService>(parts->core.get(), admin_observers, &parts->stopping, std::move(admin_token));
 
   if (!config.metrics_listen_address.empty()) {
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
@@ -371,6 +429,9 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
 
   grpc::ServerBuilder builder;
+  // Without SO_REUSEPORT (gRPC's default on Linux), a second server on the
+  // same port fails to start instead of silently sharing its connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &parts->port);
   // Bounds the memory of requests being received: under pressure gRPC
   // shrinks flow-control windows, so senders of large messages slow down
@@ -388,11 +449,29 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
                               static_cast<int>(config.grpc_max_pollers));
   builder.RegisterService(parts->v1_service.get());
   builder.RegisterService(parts->v2_service.get());
-  builder.RegisterService(parts->admin_service.get());
   parts->server = builder.BuildAndStart();
   if (parts->server == nullptr || parts->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address,
                                                " (port in use? choose another with --listen_address=host:port)"));
+  }
+  // The admin plane on a server of its own: the public port does not serve
+  // it, and its reflection lists only what that server registers (public
+  // services there, the admin service here).
+  if (!config.admin_listen_address.empty()) {
+    grpc::ServerBuilder admin;
+    admin.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    admin.AddListeningPort(config.admin_listen_address, grpc::InsecureServerCredentials(), &parts->admin_port);
+    admin.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
+    admin.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
+    admin.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 2);
+    admin.RegisterService(parts->admin_service.get());
+    parts->admin_server = admin.BuildAndStart();
+    if (parts->admin_server == nullptr || parts->admin_port == 0) {
+      parts->server->Shutdown();
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen on ", config.admin_listen_address,
+          " for the admin plane (port in use? choose another with --admin_listen_address=host:port)"));
+    }
   }
   std::vector<Maintenance::Watched> watched;
   for (auto& [name, deployment] : parts->redis) {
@@ -414,9 +493,44 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   demotion.pressure_idle = absl::Seconds(config.demote_pressure_idle_s);
   demotion.target_bytes = config.demote_target_bytes;
   demotion.max_records = config.demote_max_records;
+  // Each record type's pressure from the monitor of its own deployment.
+  absl::flat_hash_map<std::string, const storage::RedisMonitor*> memory;
+  for (const char* record_type : {"products", "offers"}) {
+    const std::string& name = PlacementOf(parts->topology, record_type).redis();
+    memory[record_type] = name == PlacementOf(parts->topology, "products").redis()
+                              ? parts->redis_monitor.get()
+                              : parts->redis.at(name)->monitor.get();
+  }
   parts->demotion_job = std::make_unique<DemotionJob>(parts->core.get(), &parts->metrics, parts->logger.get(),
-                                                      demotion, &parts->stopping);
+                                                      demotion, std::move(memory), &parts->stopping);
   return std::unique_ptr<CatalogServer>(new CatalogServer(std::move(parts)));
+}
+
+absl::StatusOr<std::string> CatalogServer::Migrate(const Config& config) {
+  ASSIGN_OR_RETURN(const catalog::config::v1::Topology topology, TopologyOf(config));
+  ASSIGN_OR_RETURN(auto databases, MySqlDatabases(config, topology));
+  // Every database through the migration account, never the serving one.
+  std::string password = config.migrate_mysql_password;
+  if (!config.migrate_mysql_password_file.empty()) {
+    ASSIGN_OR_RETURN(password, ReadSecretFile(config.migrate_mysql_password_file, "option migrate_mysql_password_file"));
+  }
+  for (auto& [name, options] : databases) {
+    options->user = config.migrate_mysql_user;
+    options->password = password;
+  }
+  storage::Metrics metrics;
+  std::string report;
+  for (const auto& [record_type, type] : {std::pair{"products", &storage::ProductRecordType()},
+                                          std::pair{"offers", &storage::OfferRecordType()}}) {
+    const storage::MySqlOptions& options = *databases.at(PlacementOf(topology, record_type).mysql());
+    storage::MySqlTier tier(options, *type, &metrics);
+    if (absl::Status s = tier.EnsureSchema(absl::Now() + absl::Seconds(30)); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(record_type, ": ", s.message()));
+    }
+    absl::StrAppend(&report, record_type, ": tables ", type->table, " and ", type->demotion_fence_table, " in ",
+                    options.host, ":", options.port, "/", options.database, " are in place\n");
+  }
+  return report;
 }
 
 CatalogServer::CatalogServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
@@ -425,12 +539,22 @@ CatalogServer::~CatalogServer() = default;
 
 void CatalogServer::Shutdown(absl::Duration grace) {
   parts_->stopping = true;
-  parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  // One deadline for both servers, so stopping takes `grace` at most. The
+  // admin plane first: a demotion it runs stops between batches (stopping
+  // is set) while the public port drains.
+  const auto deadline = absl::ToChronoTime(absl::Now() + grace);
+  if (parts_->admin_server != nullptr) {
+    parts_->admin_server->Shutdown(deadline);
+    parts_->admin_server->Wait();
+  }
+  parts_->server->Shutdown(deadline);
   parts_->server->Wait();
   parts_->demotion_job.reset();
   parts_->maintenance.reset();
 }
 
 int CatalogServer::port() const { return parts_->port; }
+
+int CatalogServer::admin_port() const { return parts_->admin_port; }
 
 }  // namespace catalog::service

@@ -17,9 +17,20 @@ namespace catalog::service {
 
 class CatalogServer {
  public:
-  // Connects to MySQL to ensure the schema, then listens. Errors: a precise
-  // message for an unreachable MySQL or a port that cannot be bound.
+  // Connects to MySQL and checks the schema is there and usable with the
+  // configured account (it creates nothing: see Migrate), then listens.
+  // Errors: a precise message for an unreachable MySQL, a missing table
+  // (FAILED_PRECONDITION naming the migration step), a missing privilege
+  // (PERMISSION_DENIED) or a port that cannot be bound.
   static absl::StatusOr<std::unique_ptr<CatalogServer>> Start(const Config& config);
+
+  // The schema migration step (`catalog-server migrate`): creates every
+  // record type's tables in its MySQL database (from the same options or
+  // topology file as Start) if they do not exist, and returns a line per
+  // record type. It connects as migrate_mysql_user (an account that may
+  // create tables) to every database; the serving account needs only
+  // SELECT, INSERT, UPDATE, DELETE.
+  static absl::StatusOr<std::string> Migrate(const Config& config);
   ~CatalogServer();
 
   // Stops accepting calls, lets in-flight ones finish until `grace` has
@@ -28,6 +39,8 @@ class CatalogServer {
 
   // The bound port (useful with listen_address "127.0.0.1:0").
   int port() const;
+  // The admin plane's bound port; 0 without admin_listen_address.
+  int admin_port() const;
 
   // Everything the server is made of (server.cc only).
   struct Parts;

@@ -162,6 +162,10 @@ absl::Status Check(const Topology& topology, const Checker& check) {
     }
     if (m.user().empty()) return check.Error(at, nullptr, -1, path + ".user", "required");
     if (m.database().empty()) return check.Error(at, nullptr, -1, path + ".database", "required");
+    if (!m.password_env().empty() && !m.password_file().empty()) {
+      return check.Error(at, field_of(m, "password_file"), -1, path + ".password_file",
+                         "give password_env or password_file, not both");
+    }
   }
   absl::flat_hash_set<std::string> placed;
   for (int i = 0; i < topology.records_size(); ++i) {

@@ -54,6 +54,10 @@ TEST_CASE("topology: bad files stop start-up naming the line and the field") {
   text.replace(text.find("\"127.0.0.1:26379\""), 17, "\"sentinel-1\"");
   CHECK(Error(text) == "topology t.textproto line 3: redis[1].sentinel.sentinels[0]: \"sentinel-1\" is not host:port");
   text = kGood;
+  text.replace(text.find("user: \"catalog\""), 15,
+               "user: \"catalog\" password_env: \"P\" password_file: \"/run/secrets/p\"");
+  CHECK(Error(text) == "topology t.textproto line 4: mysql[0].password_file: give password_env or password_file, not both");
+  text = kGood;
   text.replace(text.find("name: \"side\""), 12, "name: \"main\"");
   CHECK(Error(text) == "topology t.textproto line 3: redis[1].name: \"main\" is named twice");
   text = kGood;

@@ -53,7 +53,7 @@ struct ClusterE2E {
                  flags.push_back(absl::StrCat("--metrics_listen_address=127.0.0.1:", metrics_port));
                  return flags;
                }()),
-        client(server.target()) {}
+        client(server) {}
 
   long long Calls(const std::string& command, int* masters = nullptr) {
     long long total = 0;
@@ -204,7 +204,7 @@ LoadFigures RunUnderLoad(ClusterE2E& e, const std::function<void(Load&)>& disrup
   std::vector<std::thread> threads;
   for (int w = 0; w < kWriters; ++w) {
     threads.emplace_back([&, w] {
-      Client mine(e.server.target());
+      Client mine(e.server);
       for (int i = 0; !stop; ++i) {
         const bool create = i % 2 == 0;
         std::vector<std::string> ids;
@@ -238,7 +238,7 @@ LoadFigures RunUnderLoad(ClusterE2E& e, const std::function<void(Load&)>& disrup
     });
   }
   threads.emplace_back([&] {
-    Client mine(e.server.target());
+    Client mine(e.server);
     while (!stop) {
       std::vector<std::string> ids;
       for (int w = 0; w < kWriters; ++w) {

@@ -53,7 +53,7 @@ Figures RunFailover(bool wait_for_replica) {
   }
   // The redis_port flag points at the master only to show it is unused.
   CatalogServerProcess server(deployment.master->port(), mysql.port(), mysql.database(), flags);
-  Client client(server.target());
+  Client client(server);
 
   constexpr int kWriters = 2, kUpdatedPerWriter = 20;
   std::vector<Product> seed;
@@ -78,7 +78,7 @@ Figures RunFailover(bool wait_for_replica) {
   std::vector<std::thread> threads;
   for (int w = 0; w < kWriters; ++w) {
     threads.emplace_back([&, w] {
-      Client mine(server.target());
+      Client mine(server);
       for (int i = 0; !stop; ++i) {
         // Alternately a new product and a newer title for one of this
         // writer's own products (so "newest acknowledged" is well defined).
@@ -113,7 +113,7 @@ Figures RunFailover(bool wait_for_replica) {
   }
   for (int r = 0; r < 2; ++r) {
     threads.emplace_back([&, r] {
-      Client mine(server.target());
+      Client mine(server);
       std::mt19937 random(r);
       while (!stop) {
         std::vector<std::string> ids;  // 20 distinct ids (duplicates are INVALID_ARGUMENT).
@@ -316,7 +316,7 @@ TEST_CASE("replica reads: v2 reads that opt in are answered by the replica, ever
                                absl::StrCat("--redis_master_name=", SentinelDeployment::kName),
                                absl::StrCat("--metrics_listen_address=127.0.0.1:", metrics_port), "--l1_max_bytes=0",
                                "--redis_write_replicas=1", "--redis_wait_timeout_ms=500"});
-  Client client(server.target());
+  Client client(server);
   REQUIRE(client.Upsert({MakeProduct("r1", "one"), MakeProduct("r2", "two")}).ok());
   auto v2 = catalog::v2::CatalogService::NewStub(client.channel);
   auto& master = *deployment.master;

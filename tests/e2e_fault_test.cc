@@ -63,8 +63,8 @@ struct TwoServers {
   SharedMySql mysql;
   CatalogServerProcess a{redis.port(), mysql.port(), mysql.database(), {"--max_call_ms=60000"}};
   CatalogServerProcess b{redis.port(), mysql.port(), mysql.database()};
-  Client client_a{a.target()};
-  Client client_b{b.target()};
+  Client client_a{a};
+  Client client_b{b};
 
   std::string CountQueries(const std::string& like) {
     return absl::StrCat("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND DB = '",
@@ -280,7 +280,7 @@ TEST_CASE("twenty 52 MB requests are refused, and the server's memory returns ne
     calls.push_back(std::async(std::launch::async, [&] {
       // Separate connections, as separate frontends; the stub directly
       // (Catch's message macros are not for other threads).
-      Client own(s.server.target());
+      Client own(s.server);
       UpsertProductsRequest request;
       *request.add_products() = MakeProduct("huge");
       request.mutable_products(0)->set_description(std::string(52 << 20, 'x'));
@@ -313,8 +313,8 @@ TEST_CASE(
   CatalogServerProcess async_server(redis.port(), mysql.port(), mysql.database());
   CatalogServerProcess sync_server(redis.port(), mysql.port(), mysql.database(),
                                    {"--redis_async_connections=0", "--l1_max_bytes=0"});
-  Client async_client(async_server.target());
-  Client sync_client(sync_server.target());
+  Client async_client(async_server);
+  Client sync_client(sync_server);
   REQUIRE(async_client.Upsert(Products(Ids("h", 5), "hot")).ok());
   REQUIRE(async_client.Upsert(Products(Ids("c", 5), "cold")).ok());
   REQUIRE(async_client.Demote(0).demoted() == 10);
@@ -350,7 +350,7 @@ TEST_CASE("raw GetProduct (v1, v2) and v2 BatchGetProducts with read masks answe
   CatalogServerProcess raw_server(redis.port(), mysql.port(), mysql.database());
   CatalogServerProcess typed_server(redis.port(), mysql.port(), mysql.database(),
                                     {"--redis_async_connections=0", "--l1_max_bytes=0"});
-  Client raw(raw_server.target()), typed(typed_server.target());
+  Client raw(raw_server), typed(typed_server);
   auto raw_v2 = catalog::v2::CatalogService::NewStub(raw.channel);
   auto typed_v2 = catalog::v2::CatalogService::NewStub(typed.channel);
   REQUIRE(raw.Upsert(Products(Ids("m", 4), "masked")).ok());
@@ -514,7 +514,7 @@ TEST_CASE("start-up refuses a Redis whose maxmemory-policy can evict records") {
                           catalog::testing::UniqueName("refused") + ".log";
   server.Start(
       {CATALOG_SERVER_BINARY, "--listen_address=127.0.0.1:0", absl::StrCat("--redis_port=", redis.port()),
-       absl::StrCat("--mysql_port=", mysql.port()), "--mysql_password=catalog", "--mysql_database=" + mysql.database()},
+       absl::StrCat("--mysql_port=", mysql.port()), "--mysql_database=" + mysql.database()},
       log);
   CHECK(server.Stop(0, absl::Seconds(20)) == 1);  // Exits by itself.
   std::ifstream in(log);
@@ -639,7 +639,7 @@ TEST_CASE("L1 on two servers: each reads its own writes at once, and the other's
   SharedMySql mysql;
   CatalogServerProcess a(redis.port(), mysql.port(), mysql.database());
   CatalogServerProcess b(redis.port(), mysql.port(), mysql.database());
-  Client client_a(a.target()), client_b(b.target());
+  Client client_a(a), client_b(b);
   const auto ids = Ids("l1_", 20);
   REQUIRE(client_a.Upsert(Products(ids, "t0")).ok());
   AwaitL1Hits(client_a, ids);
@@ -686,7 +686,7 @@ TEST_CASE("a server whose invalidation connection was lost while it was stopped 
   SharedMySql mysql;
   CatalogServerProcess a(redis.port(), mysql.port(), mysql.database());
   CatalogServerProcess b(redis.port(), mysql.port(), mysql.database(), {"--l1_lease_ms=200"});
-  Client client_a(a.target()), client_b(b.target());
+  Client client_a(a), client_b(b);
   const auto ids = Ids("lost_", 10);
   REQUIRE(client_a.Upsert(Products(ids, "v0")).ok());
   for (int round = 1; round <= 3; ++round) {
@@ -720,7 +720,7 @@ TEST_CASE("a server paused for less than its lease serves nothing stale on wakin
   SharedMySql mysql;
   CatalogServerProcess a(redis.port(), mysql.port(), mysql.database());
   CatalogServerProcess b(redis.port(), mysql.port(), mysql.database(), {"--l1_lease_ms=5000"});
-  Client client_a(a.target()), client_b(b.target());
+  Client client_a(a), client_b(b);
   const auto ids = Ids("short_", 10);
   REQUIRE(client_a.Upsert(Products(ids, "v0")).ok());
   int stale = 0;
@@ -775,7 +775,7 @@ TEST_CASE("background demotion on two instances: one lock holder at a time, a pa
   const std::vector<std::string> flags = {"--demote_interval_s=1", "--demote_idle_s=0", "--demote_lock_ttl_ms=1000"};
   CatalogServerProcess a(redis.port(), mysql.port(), mysql.database(), flags);
   CatalogServerProcess b(redis.port(), mysql.port(), mysql.database(), flags);
-  Client client_a(a.target()), client_b(b.target());
+  Client client_a(a), client_b(b);
   const auto first = Ids("bg1_", 300);
   REQUIRE(client_a.Upsert(Products(first, "one")).ok());
   REQUIRE(WaitUntilAllDemoted(redis, absl::Seconds(30)));

@@ -219,7 +219,7 @@ TEST_CASE("product views: assembled, cached in Redis, and never older than a wri
   SharedMySql mysql;
   CatalogServerProcess a(redis.port(), mysql.port(), mysql.database());
   CatalogServerProcess b(redis.port(), mysql.port(), mysql.database());
-  Client client_a(a.target());
+  Client client_a(a);
   V2 view_a(a.target()), write_b(b.target());
   REQUIRE(client_a.Upsert({MakeProduct("p1", "shoe"), MakeProduct("p2", "boot")}).ok());
   REQUIRE(write_b.PutOffer("p1", "de", 1000).ok());
@@ -243,7 +243,7 @@ TEST_CASE("product views: assembled, cached in Redis, and never older than a wri
   for (int round = 1; round <= 20; ++round) {
     REQUIRE(write_b.PutOffer("p1", "de", 1000 + round).ok());
     CHECK(view_a.Views({"p1"}, "de").results(0).view().offer().price().amount_minor() == 1000 + round);
-    Client client_b(b.target());
+    Client client_b(b);
     REQUIRE(client_b.Upsert({MakeProduct("p1", absl::StrCat("shoe ", round))}).ok());
     CHECK(view_a.Views({"p1"}, "de").results(0).view().product().title() == absl::StrCat("shoe ", round));
   }
@@ -260,7 +260,7 @@ TEST_CASE("topology file: offers on a Redis of their own, views still never olde
   // redis_port points elsewhere on purpose: the file decides.
   CatalogServerProcess a(1, mysql.port(), mysql.database(), {"--topology_file=" + path});
   CatalogServerProcess b(1, mysql.port(), mysql.database(), {"--topology_file=" + path});
-  Client client_a(a.target());
+  Client client_a(a);
   V2 view_a(a.target()), write_b(b.target());
   REQUIRE(client_a.Upsert({MakeProduct("p1", "shoe")}).ok());
   REQUIRE(write_b.PutOffer("p1", "de", 1000).ok());
@@ -314,6 +314,59 @@ TEST_CASE("topology file: maintenance watches every deployment and expires the o
     REQUIRE(absl::Now() < until + absl::Seconds(30));
     absl::SleepFor(absl::Milliseconds(100));
   }
+}
+
+TEST_CASE("background demotion: memory pressure is judged per deployment, the full one gives up idle records sooner") {
+  RedisServer products_redis, offers_redis;
+  SharedMySql mysql;
+  const std::string path = TwoDeploymentTopology(products_redis, offers_redis, mysql);
+  // Idle records go only under pressure (idle bound 1 s instead of 1 h).
+  CatalogServerProcess server(1, mysql.port(), mysql.database(),
+                              {"--topology_file=" + path, "--redis_info_interval_ms=200", "--demote_interval_s=1",
+                               "--demote_idle_s=3600", "--demote_pressure_idle_s=1"});
+  Client client(server);
+  V2 v2(server.target());
+  std::vector<Product> products;
+  for (int i = 0; i < 20; ++i) {
+    products.push_back(MakeProduct(absl::StrCat("pp", i), "kept"));
+    REQUIRE(v2.PutOffer(absl::StrCat("pp", i), "de", 100 + i).ok());
+  }
+  REQUIRE(client.Upsert(products).ok());
+  // The offers' Redis only is past 80% of its maxmemory (the products' has
+  // none), with room left for the demotion's own writes.
+  auto used_memory = [](RedisServer& redis) {
+    auto info = redis.Command({"INFO", "memory"});
+    const std::string text(info->str, info->len);
+    const size_t at = text.find("used_memory:");
+    return std::stoll(text.substr(at + 12));
+  };
+  const long long cap = used_memory(offers_redis) * 6 / 5;
+  REQUIRE(offers_redis.Command({"CONFIG", "SET", "maxmemory", std::to_string(cap)})->type == REDIS_REPLY_STATUS);
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (offers_redis.Command({"KEYS", "offer:*"})->elements > 0) {
+    INFO(server.Log());
+    REQUIRE(absl::Now() < until);
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  CHECK(mysql.client().QueryInt("SELECT COUNT(*) FROM offers WHERE id LIKE 'pp%/de'") == 20);
+  // Products, as idle but on a Redis with room, stayed (several runs have
+  // passed since: the offers took at least one).
+  absl::SleepFor(absl::Seconds(2));
+  CHECK(products_redis.Command({"KEYS", "product:pp*"})->elements == 20);
+  CHECK(mysql.client().QueryInt("SELECT COUNT(*) FROM products WHERE id LIKE 'pp%'") == 0);
+  // Every demoted offer reads back (promoted from MySQL).
+  grpc::ClientContext context;
+  Client::Deadline(context);
+  v2::BatchGetOffersRequest request;
+  for (int i = 0; i < 20; ++i) {
+    v2::OfferKey* key = request.add_keys();
+    key->set_product_id(absl::StrCat("pp", i));
+    key->set_market("de");
+  }
+  v2::BatchGetOffersResponse response;
+  REQUIRE(v2.stub->BatchGetOffers(&context, request, &response).ok());
+  REQUIRE(response.results_size() == 20);
+  for (int i = 0; i < 20; ++i) CHECK(response.results(i).offer().price().amount_minor() == 100 + i);
 }
 
 TEST_CASE("topology file: a bad one stops start-up naming the line and the field") {

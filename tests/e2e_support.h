@@ -46,10 +46,19 @@ struct Client {
   std::unique_ptr<CatalogService::Stub> stub;
   std::unique_ptr<catalog::admin::v1::CatalogAdminService::Stub> admin;
 
-  explicit Client(const std::string& target)
+  std::shared_ptr<grpc::Channel> admin_channel;
+
+  // The public API at `target`; the admin stub at `admin_target` (the
+  // server's admin plane), or on `target` if empty (where the public port
+  // must answer UNIMPLEMENTED).
+  explicit Client(const std::string& target, const std::string& admin_target = "")
       : channel(grpc::CreateChannel(target, grpc::InsecureChannelCredentials())),
         stub(CatalogService::NewStub(channel)),
-        admin(catalog::admin::v1::CatalogAdminService::NewStub(channel)) {}
+        admin_channel(admin_target.empty() ? channel
+                                           : grpc::CreateChannel(admin_target, grpc::InsecureChannelCredentials())) {
+    admin = catalog::admin::v1::CatalogAdminService::NewStub(admin_channel);
+  }
+  explicit Client(const CatalogServerProcess& server) : Client(server.target(), server.admin_target()) {}
 
   static void Deadline(grpc::ClientContext& context, absl::Duration d = absl::Seconds(10)) {
     context.set_deadline(absl::ToChronoTime(absl::Now() + d));
@@ -105,7 +114,7 @@ struct Stack {
   CatalogServerProcess server;
   Client client;
   explicit Stack(const std::vector<std::string>& flags = {})
-      : server(redis.port(), mysql.port(), mysql.database(), flags), client(server.target()) {}
+      : server(redis.port(), mysql.port(), mysql.database(), flags), client(server) {}
 };
 
 inline std::vector<std::string> Ids(const std::string& prefix, int n) {

@@ -154,10 +154,10 @@ TEST_CASE("batch reads: one MGET, no SQL when hot, one SELECT for cold misses") 
   CHECK(s.mysql.client().ComSelect() - selects == 1);
 }
 
-TEST_CASE("reflection lists every service and describes grpc.health.v1") {
-  Stack s;
+// The service names reflection on `channel` lists.
+std::set<std::string> ReflectedServices(const std::shared_ptr<grpc::Channel>& channel) {
   using namespace grpc::reflection::v1alpha;
-  auto stub = ServerReflection::NewStub(s.client.channel);
+  auto stub = ServerReflection::NewStub(channel);
   grpc::ClientContext context;
   Client::Deadline(context);
   auto stream = stub->ServerReflectionInfo(&context);
@@ -168,12 +168,26 @@ TEST_CASE("reflection lists every service and describes grpc.health.v1") {
   REQUIRE(stream->Read(&response));
   std::set<std::string> names;
   for (const auto& service : response.list_services_response().service()) names.insert(service.name());
-  CHECK(names.count("catalog.v1.CatalogService") == 1);
-  CHECK(names.count("catalog.v2.CatalogService") == 1);
-  CHECK(names.count("catalog.admin.v1.CatalogAdminService") == 1);
-  CHECK(names.count("grpc.health.v1.Health") == 1);
-  CHECK(names.count("grpc.reflection.v1alpha.ServerReflection") == 1);
+  stream->WritesDone();
+  return names;
+}
 
+TEST_CASE("reflection lists the public services on the public port, the admin service on the admin plane only") {
+  Stack s;
+  const std::set<std::string> names = ReflectedServices(s.client.channel);
+  CHECK(names == std::set<std::string>{"catalog.v1.CatalogService", "catalog.v2.CatalogService",
+                                       "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"});
+  CHECK(ReflectedServices(s.client.admin_channel) ==
+        std::set<std::string>{"catalog.admin.v1.CatalogAdminService", "grpc.health.v1.Health",
+                              "grpc.reflection.v1alpha.ServerReflection"});
+
+  using namespace grpc::reflection::v1alpha;
+  auto stub = ServerReflection::NewStub(s.client.channel);
+  grpc::ClientContext context;
+  Client::Deadline(context);
+  auto stream = stub->ServerReflectionInfo(&context);
+  ServerReflectionRequest request;
+  ServerReflectionResponse response;
   for (const std::string symbol : {"grpc.health.v1.Health", "catalog.v1.CatalogService"}) {
     request.set_file_containing_symbol(symbol);
     REQUIRE(stream->Write(request));
@@ -224,7 +238,7 @@ TEST_CASE("MySQL down: hot batches succeed, cold ones fail UNAVAILABLE, then rec
   RedisServer redis;
   PrivateMySql mysql;
   CatalogServerProcess server(redis.port(), mysql.port(), mysql.database(), {"--max_call_ms=1000"});
-  Client client(server.target());
+  Client client(server);
   REQUIRE(client.Upsert({MakeProduct("cold")}).ok());
   absl::SleepFor(absl::Milliseconds(3100));
   REQUIRE(client.Demote(2).demoted() == 1);

@@ -46,7 +46,7 @@ struct ClusterInstance {
     mysql.password = "catalog";
     mysql.database = database;
     mysql_tier = std::make_unique<MySqlTier>(mysql, kType, &metrics);
-    REQUIRE(mysql_tier->EnsureSchema(Later()).ok());
+    REQUIRE(mysql_tier->CheckSchema(Later()).ok());
     cold = std::make_unique<HookedColdTier>(mysql_tier.get());
     TieredStoreOptions store_options;
     store_options.max_operation_time = absl::Seconds(5);

@@ -23,11 +23,17 @@ trap cleanup EXIT INT TERM
 
 REDIS_PORT="$(free_port)"
 start_redis "$WORK/redis" "$REDIS_PORT" --save '' --appendonly no
-DATABASE="client_test_$$_$RANDOM"
-mariadb --no-defaults -h 127.0.0.1 -P "$CATALOG_TEST_MYSQL_PORT" -ucatalog -pcatalog -e "CREATE DATABASE $DATABASE"
+# A database tools/test granted the catalog accounts (catalog%), created by
+# the harness's own account, migrated as catalog_migrate; the server runs as
+# catalog with its password in the environment.
+DATABASE="catalog_client_test_$$_$RANDOM"
+MYSQL_PWD=catalog-test-admin mariadb --no-defaults -h 127.0.0.1 -P "$CATALOG_TEST_MYSQL_PORT" -ucatalog_test_admin \
+  -e "CREATE DATABASE $DATABASE"
+BUILD_DIR="$(dirname "$SERVER")/.." migrate_schema "$CATALOG_TEST_MYSQL_PORT" --mysql_database="$DATABASE"
 PORT="$(free_port)"
-"$SERVER" --listen_address="127.0.0.1:$PORT" --redis_port="$REDIS_PORT" --mysql_port="$CATALOG_TEST_MYSQL_PORT" \
-  --mysql_password=catalog --mysql_database="$DATABASE" 2>"$WORK/server.log" &
+CATALOG_MYSQL_PASSWORD="$CATALOG_LOCAL_SERVICE_PASSWORD" "$SERVER" --listen_address="127.0.0.1:$PORT" \
+  --redis_port="$REDIS_PORT" --mysql_port="$CATALOG_TEST_MYSQL_PORT" --mysql_database="$DATABASE" \
+  2>"$WORK/server.log" &
 SERVER_PID=$!
 wait_for_port "$PORT" 30 catalog-server
 export CATALOG_TEST_TARGET="127.0.0.1:$PORT"

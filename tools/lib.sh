@@ -101,10 +101,18 @@ start_redis() {
   wait_for_port "$port" 10 "redis-server"
 }
 
-# start_mariadb DIR PORT: a mariadbd with data under DIR/data, user
-# catalog/catalog owning database `catalog`. Initializes DIR on first use.
+# Local passwords of the two accounts (deploy/mariadb/accounts.sql); they
+# reach catalog-server through the environment or a file, never its argv.
+CATALOG_LOCAL_SERVICE_PASSWORD=catalog
+CATALOG_LOCAL_MIGRATE_PASSWORD=catalog-migrate
+
+# start_mariadb DIR PORT [GRANTED]: a mariadbd with data under DIR/data,
+# database `catalog`, and the accounts of deploy/mariadb/accounts.sql on
+# GRANTED (default catalog; a LIKE pattern for several): `catalog` (rows
+# only) and `catalog_migrate` (the schema step). Initializes DIR on first
+# use; run the schema step with `migrate_schema` afterwards.
 start_mariadb() {
-  local dir="$1" port="$2"
+  local dir="$1" port="$2" granted="${3:-catalog}"
   mkdir -p "$dir"
   if [ ! -d "$dir/data/mysql" ]; then
     log "initializing MariaDB data in $dir/data"
@@ -123,13 +131,22 @@ start_mariadb() {
     kill -0 "$(cat "$dir/mariadbd.pid")" 2>/dev/null || { tail -20 "$dir/mysqld.log" >&2; die "mariadbd exited"; }
     sleep 0.1
   done
-  mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot <<'SQL'
-CREATE DATABASE IF NOT EXISTS catalog;
-CREATE USER IF NOT EXISTS 'catalog'@'%' IDENTIFIED BY 'catalog';
-CREATE USER IF NOT EXISTS 'catalog'@'localhost' IDENTIFIED BY 'catalog';
-GRANT ALL PRIVILEGES ON *.* TO 'catalog'@'%';
-GRANT ALL PRIVILEGES ON *.* TO 'catalog'@'localhost';
-SQL
+  local sql
+  sql="$(<"$ROOT/deploy/mariadb/accounts.sql")"
+  sql="${sql//@DATABASE@/"$granted"}"
+  sql="${sql//@SERVICE_PASSWORD@/"$CATALOG_LOCAL_SERVICE_PASSWORD"}"
+  sql="${sql//@MIGRATE_PASSWORD@/"$CATALOG_LOCAL_MIGRATE_PASSWORD"}"
+  printf 'CREATE DATABASE IF NOT EXISTS catalog;\n%s\n' "$sql" |
+    mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot || die "granting the catalog accounts failed"
+}
+
+# migrate_schema PORT [catalog-server options...]: the schema step
+# (`catalog-server migrate`) on 127.0.0.1:PORT as catalog_migrate.
+migrate_schema() {
+  local port="$1"
+  shift
+  CATALOG_MIGRATE_MYSQL_PASSWORD="$CATALOG_LOCAL_MIGRATE_PASSWORD" "$BUILD_DIR/service/catalog-server" migrate \
+    --mysql_port="$port" --migrate_mysql_user=catalog_migrate "$@" >&2 || die "catalog-server migrate failed"
 }
 
 stop_pidfile() { # pidfile

@@ -36,7 +36,7 @@ struct Stack {
   }
   int64_t ServerCalls() {
     auto admin = catalog::admin::v1::CatalogAdminService::NewStub(
-        grpc::CreateChannel(server.target(), grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(server.admin_target(), grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
     catalog::admin::v1::GetMetricsResponse metrics;
     REQUIRE(admin->GetMetrics(&context, {}, &metrics).ok());

@@ -1,9 +1,15 @@
-// catalog-admin: operator commands against a running catalog-server.
-//   catalog-admin [--target=host:port] demote --idle-seconds N [--limit K] [--records products|offers]
-//   catalog-admin [--target=host:port] metrics
+// catalog-admin: operator commands against a running catalog-server's admin
+// plane (its admin_listen_address, default 127.0.0.1:50052).
+//   catalog-admin [--target=host:port] [--token_file=F] demote --idle-seconds N [--limit K] [--records products|offers]
+//   catalog-admin [--target=host:port] [--token_file=F] metrics
+// The bearer token, where the server requires one: from --token_file, else
+// the environment variable CATALOG_ADMIN_TOKEN (never a flag's value: a
+// command line is readable by every local user).
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -14,15 +20,19 @@ namespace {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: catalog-admin [--target=host:port] demote --idle-seconds N [--limit K] [--records products|offers]\n"
-               "       catalog-admin [--target=host:port] metrics\n");
+               "usage: catalog-admin [--target=host:port] [--token_file=F] demote --idle-seconds N [--limit K] "
+               "[--records products|offers]\n"
+               "       catalog-admin [--target=host:port] [--token_file=F] metrics\n"
+               "--target: the server's admin plane (default 127.0.0.1:50052); the token from --token_file or "
+               "CATALOG_ADMIN_TOKEN\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string target = "127.0.0.1:50051";
+  std::string target = "127.0.0.1:50052";
+  std::string token = std::getenv("CATALOG_ADMIN_TOKEN") != nullptr ? std::getenv("CATALOG_ADMIN_TOKEN") : "";
   std::string command;
   int64_t idle_seconds = -1;
   int64_t limit = 0;
@@ -39,6 +49,16 @@ int main(int argc, char** argv) {
     };
     if (absl::StartsWith(arg, "--target=")) {
       target = arg.substr(9);
+    } else if (absl::StartsWith(arg, "--token_file=")) {
+      std::ifstream in(arg.substr(13), std::ios::binary);
+      if (!in) {
+        std::fprintf(stderr, "catalog-admin: cannot read %s\n", arg.substr(13).c_str());
+        return 2;
+      }
+      token.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      // As the server reads its token file: one trailing newline ignored.
+      if (!token.empty() && token.back() == '\n') token.pop_back();
+      if (!token.empty() && token.back() == '\r') token.pop_back();
     } else if (arg == "--idle-seconds") {
       if (!value(arg, &idle_seconds)) return 2;
     } else if (arg == "--limit") {
@@ -55,6 +75,7 @@ int main(int argc, char** argv) {
       catalog::admin::v1::CatalogAdminService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(30));
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
   if (command == "demote") {
     if (idle_seconds < 0) return Usage();
     catalog::admin::v1::DemoteRequest request;

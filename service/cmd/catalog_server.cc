@@ -14,9 +14,18 @@
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  // `catalog-server migrate [--option=value ...]`: the schema migration
+  // step, with the same options (or topology file) as serving and an
+  // account that may create tables; exits when done.
+  const bool migrate = !args.empty() && args.front() == "migrate";
+  if (migrate) args.erase(args.begin());
   for (const std::string& arg : args) {
     if (arg == "--help" || arg == "-h") {
-      std::printf("usage: catalog-server [--option=value ...]\n\n%s", catalog::service::ConfigHelp().c_str());
+      std::printf(
+          "usage: catalog-server [--option=value ...]     serve\n"
+          "       catalog-server migrate [--option=value ...]  create the MySQL tables as migrate_mysql_user\n\n"
+          "Every option may also come from the environment as CATALOG_<OPTION> (e.g. CATALOG_MYSQL_PASSWORD).\n\n%s",
+          catalog::service::ConfigHelp().c_str());
       return 0;
     }
   }
@@ -28,6 +37,15 @@ int main(int argc, char** argv) {
   if (!config.ok()) {
     std::fprintf(stderr, "catalog-server: %s\n", std::string(config.status().message()).c_str());
     return 2;
+  }
+  if (migrate) {
+    absl::StatusOr<std::string> report = catalog::service::CatalogServer::Migrate(*config);
+    if (!report.ok()) {
+      std::fprintf(stderr, "catalog-server migrate: %s\n", std::string(report.status().message()).c_str());
+      return 1;
+    }
+    std::printf("%s", report->c_str());
+    return 0;
   }
 
   // glibc would hand heap back to the kernel after most freed ~60 KB
@@ -63,9 +81,14 @@ int main(int argc, char** argv) {
       config->redis_sentinels.empty()
           ? config->redis_host + ":" + std::to_string(config->redis_port)
           : "master '" + config->redis_master_name + "' via sentinels " + config->redis_sentinels;
-  std::fprintf(stderr, "catalog-server: listening on %s (port %d), redis %s, mysql %s:%lld\n",
-               config->listen_address.c_str(), (*server)->port(), redis.c_str(), config->mysql_host.c_str(),
-               static_cast<long long>(config->mysql_port));
+  std::fprintf(stderr, "catalog-server: listening on %s (port %d), admin plane %s, redis %s, mysql %s:%lld\n",
+               config->listen_address.c_str(), (*server)->port(),
+               config->admin_listen_address.empty()
+                   ? "off"
+                   : (config->admin_listen_address + " (port " + std::to_string((*server)->admin_port()) + ")" +
+                      (config->admin_token_file.empty() ? "" : ", bearer token required"))
+                         .c_str(),
+               redis.c_str(), config->mysql_host.c_str(), static_cast<long long>(config->mysql_port));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

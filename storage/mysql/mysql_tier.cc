@@ -154,6 +154,53 @@ absl::Status MySqlTier::EnsureSchema(absl::Time deadline) {
       .status();
 }
 
+absl::Status MySqlTier::CheckSchema(absl::Time deadline) {
+  // Each statement is a no-op that MariaDB still checks fully: the table
+  // must exist and the account must hold the privilege (a SELECT with no
+  // row; an UPDATE, a DELETE and an INSERT ... SELECT touching none). Only
+  // the two errors that mean "not migrated" and "not granted" are answered
+  // here; anything else is the usual status.
+  struct Outcome {
+    int error = 0;
+    std::string text;
+  };
+  for (const auto& [table, column] : {std::pair{type_.table, "version"}, std::pair{type_.demotion_fence_table, "token"}}) {
+    for (const std::string& sql :
+         {absl::StrCat("SELECT * FROM ", table, " LIMIT 0"),
+          absl::StrCat("UPDATE ", table, " SET ", column, " = ", column, " WHERE 1 = 0"),
+          absl::StrCat("DELETE FROM ", table, " WHERE 1 = 0"),
+          absl::StrCat("INSERT INTO ", table, " SELECT * FROM ", table, " WHERE 1 = 0")}) {
+      ASSIGN_OR_RETURN(Outcome outcome,
+                       Execute<Outcome>(sql, deadline, [](sql::Statement& statement, const std::string& text) {
+                         try {
+                           // A SELECT's (empty) result must be read before
+                           // the connection takes the next statement.
+                           if (statement.execute(text)) std::unique_ptr<sql::ResultSet>(statement.getResultSet());
+                           return Outcome{};
+                         } catch (const sql::SQLException& e) {
+                           // 1146 ER_NO_SUCH_TABLE; 1142 ER_TABLEACCESS_DENIED_ERROR,
+                           // 1143 ER_COLUMNACCESS_DENIED_ERROR.
+                           const int code = e.getErrorCode();
+                           if (code != 1146 && code != 1142 && code != 1143) throw;
+                           return Outcome{e.getErrorCode(), e.what()};
+                         }
+                       }));
+      if (outcome.error == 1146) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            Endpoint(options_), " database ", options_.database, ": table ", table,
+            " does not exist; run the schema migration first with an account that may create tables "
+            "(catalog-server migrate; README, MySQL accounts)"));
+      }
+      if (outcome.error == 1142 || outcome.error == 1143) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            Endpoint(options_), " user ", options_.user, " may not run \"", sql, "\": ", outcome.text,
+            "; grant it SELECT, INSERT, UPDATE, DELETE on ", options_.database, " (deploy/mariadb/accounts.sql)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status MySqlTier::Control(ConnectionPool<MySqlConnection>::Lease& lease, const char* sql) {
   metrics_->Add(Counter::mysql_queries_total);
   try {

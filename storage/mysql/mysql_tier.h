@@ -59,9 +59,19 @@ class MySqlTier : public ColdTier {
   MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metrics);
   ~MySqlTier() override;
 
-  // Creates the record table and the demotion fence table if they do not
-  // exist.
+  // The migration step (`catalog-server migrate`, run with an account that
+  // may create tables): creates the record table and the demotion fence
+  // table if they do not exist. The serving account is not granted CREATE.
   absl::Status EnsureSchema(absl::Time deadline);
+
+  // What the server checks at start-up instead, with its own account: OK if
+  // both tables exist and that account can read and write them;
+  // FAILED_PRECONDITION naming the table and the migration step if one does
+  // not exist; PERMISSION_DENIED naming the table and the privileges the
+  // account lacks; UNAVAILABLE/DEADLINE_EXCEEDED if MySQL cannot be asked;
+  // INTERNAL naming MariaDB's error if the account cannot log in (1045) or
+  // use the database (1044).
+  absl::Status CheckSchema(absl::Time deadline);
 
   absl::StatusOr<std::vector<std::optional<ColdRecord>>> MultiGet(absl::Span<const std::string> ids,
                                                                   absl::Time deadline) override;

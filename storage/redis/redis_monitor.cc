@@ -111,6 +111,10 @@ absl::StatusOr<std::vector<RedisMonitor::Info>> RedisMonitor::Ask(absl::Time dea
   return infos;
 }
 
+RedisMonitor::Memory RedisMonitor::LastMemory() const {
+  return {used_bytes_.load(std::memory_order_relaxed), max_bytes_.load(std::memory_order_relaxed)};
+}
+
 absl::Status RedisMonitor::CheckOnce(absl::Time deadline) {
   absl::StatusOr<std::vector<Info>> infos = Ask(deadline);
   if (!infos.ok()) {
@@ -143,6 +147,8 @@ absl::Status RedisMonitor::CheckOnce(absl::Time deadline) {
     evicted += info.Number("evicted_keys");
   }
   if (fullest == nullptr) return unknown;
+  used_bytes_.store(fullest->Number("used_memory"), std::memory_order_relaxed);
+  max_bytes_.store(fullest->Number("maxmemory"), std::memory_order_relaxed);
   SetGauge(Gauge::redis_used_memory_bytes, fullest->Number("used_memory"));
   SetGauge(Gauge::redis_maxmemory_bytes, fullest->Number("maxmemory"));
   SetGauge(Gauge::redis_evicted_keys, evicted);

@@ -20,6 +20,7 @@
 // Thread-safety: CheckOnce may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <string>
 
 #include "absl/status/status.h"
@@ -49,6 +50,17 @@ class RedisMonitor {
   // their last values); FAILED_PRECONDITION for a rejected policy.
   absl::Status CheckOnce(absl::Time deadline);
 
+  // Memory of the deployment as of the last check that reached a server
+  // (on a cluster, the master nearest its maxmemory), whether or not this
+  // monitor writes gauges: what demotion's pressure rule reads for the
+  // record types stored here. {0, 0} before the first such check;
+  // max_bytes 0 when Redis has no maxmemory. Thread-safe.
+  struct Memory {
+    int64_t used_bytes = 0;
+    int64_t max_bytes = 0;
+  };
+  Memory LastMemory() const;
+
  private:
   struct Info;
   void SetGauge(Gauge gauge, int64_t value);
@@ -59,6 +71,10 @@ class RedisMonitor {
   RedisCluster* const cluster_ = nullptr;
   Metrics* const metrics_;
   const bool gauges_;
+  // Written together by CheckOnce; a reader may see one from the check
+  // before the other (a pressure decision one tick old at worst).
+  std::atomic<int64_t> used_bytes_{0};
+  std::atomic<int64_t> max_bytes_{0};
 };
 
 }  // namespace catalog::storage

@@ -20,6 +20,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -432,11 +434,27 @@ long long RedisServer::CommandCalls(const std::string& command) {
 
 void RedisServer::ResetStats() { Command({"CONFIG", "RESETSTAT"}); }
 
-MySqlClient::MySqlClient(int port, const std::string& database) {
+void UseServiceAccountPassword() { setenv("CATALOG_MYSQL_PASSWORD", kServicePassword, 1); }
+
+void MigrateSchema(int port, const std::string& database) {
+  const std::string dir = TempDir("catalog-migrate");
+  std::ofstream(dir + "/password") << kMigratePassword << "\n";
+  ChildProcess migrate;
+  migrate.Start({CATALOG_SERVER_BINARY, "migrate", absl::StrCat("--mysql_port=", port),
+                 "--mysql_database=" + database, absl::StrCat("--migrate_mysql_user=", kMigrateUser),
+                 "--migrate_mysql_password_file=" + dir + "/password"},
+                dir + "/migrate.log");
+  if (const int code = migrate.Wait(absl::Seconds(60)); code != 0) {
+    Fail(absl::StrCat("catalog-server migrate exited ", code, "; see ", dir, "/migrate.log"));
+  }
+}
+
+MySqlClient::MySqlClient(int port, const std::string& database, const std::string& user,
+                         const std::string& password) {
   sql::ConnectOptionsMap options;
   options["hostName"] = sql::SQLString(absl::StrCat("tcp://127.0.0.1:", port));
-  options["userName"] = sql::SQLString("catalog");
-  options["password"] = sql::SQLString("catalog");
+  options["userName"] = sql::SQLString(user);
+  options["password"] = sql::SQLString(password);
   if (!database.empty()) options["schema"] = sql::SQLString(database);
   connection_.reset(sql::mysql::get_mysql_driver_instance()->connect(options));
 }
@@ -462,9 +480,11 @@ long long MySqlClient::ComSelect() {
   return std::stoll(result->getString(2).asStdString());
 }
 
-SharedMySql::SharedMySql()
+SharedMySql::SharedMySql(bool migrate)
     : port_(std::stoi(RequireEnv("CATALOG_TEST_MYSQL_PORT"))), database_(UniqueName("catalog_test")) {
   MySqlClient(port_, "").Execute("CREATE DATABASE " + database_);
+  if (migrate) MigrateSchema(port_, database_);
+  UseServiceAccountPassword();
   client_ = std::make_unique<MySqlClient>(port_, database_);
 }
 
@@ -472,6 +492,8 @@ PrivateMySql::PrivateMySql() : port_(FreePort()), dir_(TempDir("catalog-mariadb"
   const std::string template_dir = RequireEnv("CATALOG_TEST_MYSQL_TEMPLATE");
   std::filesystem::copy(template_dir, dir_ + "/data", std::filesystem::copy_options::recursive);
   Start();
+  MigrateSchema(port_, database_);
+  UseServiceAccountPassword();
 }
 
 PrivateMySql::~PrivateMySql() {
@@ -497,9 +519,21 @@ CatalogServerProcess::CatalogServerProcess(int redis_port, int mysql_port, const
                                    absl::StrCat("--listen_address=127.0.0.1:", port_),
                                    absl::StrCat("--redis_port=", redis_port),
                                    absl::StrCat("--mysql_port=", mysql_port),
-                                   "--mysql_user=catalog",
-                                   "--mysql_password=catalog",
+                                   absl::StrCat("--mysql_user=", kServiceUser),
                                    "--mysql_database=" + database};
+  UseServiceAccountPassword();
+  bool admin_set = false;
+  for (const std::string& flag : extra_flags) {
+    if (absl::StartsWith(flag, "--admin_listen_address=")) {
+      admin_set = true;
+      const size_t colon = flag.rfind(':');
+      if (colon != std::string::npos) (void)absl::SimpleAtoi(flag.substr(colon + 1), &admin_port_);
+    }
+  }
+  if (!admin_set) {
+    admin_port_ = FreePort();
+    argv.push_back(absl::StrCat("--admin_listen_address=127.0.0.1:", admin_port_));
+  }
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   log_path_ = TempDir("catalog-server") + "/server.log";
   process_.Start(argv, log_path_);

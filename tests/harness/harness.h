@@ -39,6 +39,9 @@ class ChildProcess {
   // Sends `signal` and waits up to `timeout`; returns the exit code (or
   // 128 + signal), or -1 if it did not exit (it is then SIGKILLed).
   int Stop(int signal, absl::Duration timeout);
+  // Waits up to `timeout` for it to exit by itself; its exit code, or -1
+  // (it is then SIGKILLed).
+  int Wait(absl::Duration timeout) { return Stop(0, timeout); }
   bool running();
   pid_t pid() const { return pid_; }
 
@@ -150,10 +153,30 @@ struct SentinelDeployment {
   int Failovers();
 };
 
-// A connection to a MariaDB server as the catalog user.
+// The accounts tools/test creates (deploy/mariadb/accounts.sql, granted on
+// catalog%): the server's, the schema step's, and the harness's own.
+inline constexpr char kServiceUser[] = "catalog";
+inline constexpr char kServicePassword[] = "catalog";
+inline constexpr char kMigrateUser[] = "catalog_migrate";
+inline constexpr char kMigratePassword[] = "catalog-migrate";
+inline constexpr char kTestAdminUser[] = "catalog_test_admin";
+inline constexpr char kTestAdminPassword[] = "catalog-test-admin";
+
+// Sets CATALOG_MYSQL_PASSWORD to the service account's password, so every
+// catalog-server this process starts afterwards inherits it (SharedMySql,
+// PrivateMySql and CatalogServerProcess call it).
+void UseServiceAccountPassword();
+
+// Runs `catalog-server migrate` as catalog_migrate on `database` (password
+// from a file, as in production); fails the test if it does not exit 0.
+void MigrateSchema(int port, const std::string& database);
+
+// A connection to a MariaDB server, by default as the harness's own
+// catalog_test_admin (creates databases, reads counters, edits rows).
 class MySqlClient {
  public:
-  MySqlClient(int port, const std::string& database);
+  MySqlClient(int port, const std::string& database, const std::string& user = kTestAdminUser,
+              const std::string& password = kTestAdminPassword);
   ~MySqlClient();
   void Execute(const std::string& sql);
   long long QueryInt(const std::string& sql);
@@ -163,10 +186,11 @@ class MySqlClient {
   std::unique_ptr<sql::Connection> connection_;
 };
 
-// The MariaDB of tools/test, with a database created for this test.
+// The MariaDB of tools/test, with a database created for this test and
+// migrated (`catalog-server migrate`) unless `migrate` is false.
 class SharedMySql {
  public:
-  SharedMySql();
+  explicit SharedMySql(bool migrate = true);
   int port() const { return port_; }
   const std::string& database() const { return database_; }
   MySqlClient& client() { return *client_; }
@@ -194,13 +218,17 @@ class PrivateMySql {
   ChildProcess process_;
 };
 
-// The real catalog-server binary.
+// The real catalog-server binary, serving as the `catalog` account (its
+// password from the environment, CATALOG_MYSQL_PASSWORD, never in argv).
 class CatalogServerProcess {
  public:
   CatalogServerProcess(int redis_port, int mysql_port, const std::string& database,
                        const std::vector<std::string>& extra_flags = {});
   int port() const { return port_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Its admin plane (--admin_listen_address on a free loopback port, unless
+  // `extra_flags` set one).
+  std::string admin_target() const { return "127.0.0.1:" + std::to_string(admin_port_); }
   // The server's stderr (its log) so far.
   std::string Log() const;
   // SIGTERM; returns the exit code.
@@ -209,6 +237,7 @@ class CatalogServerProcess {
 
  private:
   int port_;
+  int admin_port_ = 0;
   std::string log_path_;
   ChildProcess process_;
 };

@@ -98,7 +98,7 @@ struct Instance {
     pool = std::make_unique<RedisPool>(redis_options, &metrics);
     redis_tier = std::make_unique<RedisTier>(pool.get(), kType, &metrics);
     mysql_tier = std::make_unique<MySqlTier>(mysql_options, kType, &metrics);
-    REQUIRE(mysql_tier->EnsureSchema(Later()).ok());
+    REQUIRE(mysql_tier->CheckSchema(Later()).ok());
     cold = std::make_unique<HookedColdTier>(mysql_tier.get());
     TieredStoreOptions options;
     options.max_operation_time = max_operation_time;
