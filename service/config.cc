@@ -123,10 +123,25 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
         "option mysql_password_file: give mysql_password (or CATALOG_MYSQL_PASSWORD) or mysql_password_file, not "
         "both");
   }
+  if (!config.redis_password.empty() && !config.redis_password_file.empty()) {
+    return absl::InvalidArgumentError(
+        "option redis_password_file: give redis_password (or CATALOG_REDIS_PASSWORD) or redis_password_file, not "
+        "both");
+  }
   if (!config.migrate_mysql_password.empty() && !config.migrate_mysql_password_file.empty()) {
     return absl::InvalidArgumentError(
         "option migrate_mysql_password_file: give migrate_mysql_password (or CATALOG_MIGRATE_MYSQL_PASSWORD) or "
         "migrate_mysql_password_file, not both");
+  }
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(config.tls_cert_file.empty()
+                                          ? "option tls_cert_file: required with tls_key_file"
+                                          : "option tls_key_file: required with tls_cert_file");
+  }
+  if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "option tls_client_ca_file: needs tls_cert_file and tls_key_file (client certificates are asked for over TLS "
+        "only)");
   }
   if (config.admin_listen_address.empty()) {
     if (!config.admin_token_file.empty()) {

@@ -75,6 +75,13 @@
   X(admin_token_file, "",                                                                                     \
     "File holding the bearer token every admin call must carry (metadata authorization: Bearer <token>); "    \
     "empty: none (then admin_listen_address must be a loopback address).")                                    \
+  X(tls_cert_file, "",                                                                                        \
+    "PEM certificate chain the gRPC listeners (public and admin) present; with tls_key_file, they serve TLS "  \
+    "only. Empty: plaintext (behind a TLS-terminating balancer or on loopback).")                             \
+  X(tls_key_file, "", "PEM private key of tls_cert_file.")                                                    \
+  X(tls_client_ca_file, "",                                                                                   \
+    "PEM CA certificates: with TLS on, every client must present a certificate one of them signed (mTLS). "   \
+    "Empty: no client certificate asked for.")                                                                \
   X(log_level, "info", "Least severe log lines written to stderr: debug (every call), info, warning, error.") \
   X(topology_file, "",                                                                                        \
     "Text-format catalog.config.v1.Topology (proto/catalog/config/v1/topology.proto) placing each record "    \
@@ -84,6 +91,11 @@
     "Comma-separated host:port of Redis Sentinels: the master is found and followed through them "            \
     "(redis_host and redis_port are then unused). Empty: a standalone Redis at redis_host:redis_port.")       \
   X(redis_master_name, "catalog", "With redis_sentinels: the name the sentinels monitor the master under.")  \
+  X(redis_user, "",                                                                                           \
+    "Redis ACL user sent with AUTH on every connection to a data node (not to sentinels); empty with a "       \
+    "password: the default user (requirepass). Example ACL: deploy/redis/catalog.acl.")                       \
+  X(redis_password, "", "Redis password; prefer CATALOG_REDIS_PASSWORD or redis_password_file. Empty: no AUTH.") \
+  X(redis_password_file, "", "File holding the Redis password; not together with redis_password.")            \
   X(mysql_host, "127.0.0.1", "MySQL/MariaDB cold tier host.")                                                 \
   X(mysql_user, "catalog", "MySQL user.")                                                                     \
   X(mysql_password, "",                                                                                        \

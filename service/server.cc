@@ -114,6 +114,7 @@ storage::SentinelOptions SentinelOptionsOf(const catalog::config::v1::RedisDeplo
   }
   sentinel.master_name = deployment.sentinel().master_name();
   sentinel.connect_timeout = redis.connect_timeout;
+  sentinel.data_credentials = redis.credentials;
   return sentinel;
 }
 
@@ -149,6 +150,64 @@ absl::StatusOr<std::string> MySqlPassword(const Config& config, const catalog::c
                                                    database.password_env(), " is not set"));
   }
   return std::string(password);
+}
+
+// Plaintext, or TLS (mTLS with tls_client_ca_file) from the PEM files the
+// options name; the same for the public and the admin listener.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenerCredentials(const Config& config) {
+  if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadSecretFile(config.tls_cert_file, "option tls_cert_file"));
+  ASSIGN_OR_RETURN(pair.private_key, ReadSecretFile(config.tls_key_file, "option tls_key_file"));
+  for (const auto& [pem, name] : {std::pair{&pair.cert_chain, "tls_cert_file"}, {&pair.private_key, "tls_key_file"}}) {
+    if (!absl::StrContains(*pem, "-----BEGIN ")) {
+      return absl::InvalidArgumentError(absl::StrCat("option ", name, ": no PEM block in the file"));
+    }
+  }
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!config.tls_client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs, ReadSecretFile(config.tls_client_ca_file, "option tls_client_ca_file"));
+    if (!absl::StrContains(options.pem_root_certs, "-----BEGIN CERTIFICATE-----")) {
+      return absl::InvalidArgumentError("option tls_client_ca_file: no PEM certificate in the file");
+    }
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+// Without a topology file: redis_user with redis_password_file or
+// redis_password (flag or CATALOG_REDIS_PASSWORD). With one: the
+// deployment's user with its password_file or password_env.
+absl::StatusOr<storage::RedisCredentials> RedisCredentialsOf(const Config& config,
+                                                            const catalog::config::v1::RedisDeployment& deployment) {
+  storage::RedisCredentials credentials;
+  if (config.topology_file.empty()) {
+    credentials.user = config.redis_user;
+    if (!config.redis_password_file.empty()) {
+      ASSIGN_OR_RETURN(credentials.password, ReadSecretFile(config.redis_password_file, "option redis_password_file"));
+    } else {
+      credentials.password = config.redis_password;
+    }
+    return credentials;
+  }
+  credentials.user = deployment.user();
+  const std::string what = absl::StrCat("topology redis \"", deployment.name(), "\"");
+  if (!deployment.password_file().empty()) {
+    ASSIGN_OR_RETURN(credentials.password, ReadSecretFile(deployment.password_file(), what + ": password_file"));
+  } else if (!deployment.password_env().empty()) {
+    const char* password = std::getenv(deployment.password_env().c_str());
+    if (password == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": password_env ", deployment.password_env(), " is not set"));
+    }
+    credentials.password = password;
+  }
+  if (credentials.password.empty() && !credentials.user.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": user \"", credentials.user,
+                                                   "\" without a password (password_env or password_file)"));
+  }
+  return credentials;
 }
 
 // The topology file, or the one the options describe.
@@ -194,6 +253,7 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
     d->options.command_timeout = absl::Milliseconds(config.redis_command_timeout_ms);
     d->options.pool.size = static_cast<int>(config.redis_pool_size);
     d->options.pool.wait_timeout = pool_wait;
+    ASSIGN_OR_RETURN(d->options.credentials, RedisCredentialsOf(config, deployment));
     if (deployment.has_cluster()) {
       storage::ClusterOptions cluster;
       for (const std::string& seed : deployment.cluster().seeds()) {
@@ -210,7 +270,7 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
       }
       storage::RedisMonitor monitor(d->cluster.get(), &parts->metrics, /*gauges=*/false);
       if (absl::Status s = monitor.CheckOnce(absl::Now() + absl::Seconds(2)); !s.ok()) {
-        if (absl::IsFailedPrecondition(s)) return s;
+        if (absl::IsFailedPrecondition(s) || absl::IsInternal(s)) return s;
         parts->logger->Log(LogLevel::kWarning, "storage",
                            absl::StrCat("cannot check Redis's configuration at start-up: ", s.message()));
       }
@@ -237,6 +297,7 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
       async.endpoint = d->endpoint.get();
       async.connections = static_cast<int>(config.redis_async_connections);
       async.command_timeout = absl::Milliseconds(config.redis_command_timeout_ms);
+      async.credentials = d->options.credentials;
       d->async = std::make_unique<storage::AsyncRedis>(async);
       if (deployment.has_sentinel() && config.redis_replica_connections > 0) {
         d->replica_endpoint = std::make_unique<storage::ReplicaEndpoint>(SentinelOptionsOf(deployment, d->options),
@@ -254,8 +315,10 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
     // now is not fatal (it may start later; maintenance checks every
     // deployment again each tick). Gauges: the products' deployment only.
     storage::RedisMonitor monitor(d->pool.get(), &parts->metrics, /*gauges=*/deployment.name() == products_redis);
+    // Redis answering with an error (a refused AUTH, NOPERM) is not
+    // "unreachable": it will not change by itself, so it stops start-up.
     if (absl::Status s = monitor.CheckOnce(absl::Now() + absl::Seconds(2)); !s.ok()) {
-      if (absl::IsFailedPrecondition(s)) return s;
+      if (absl::IsFailedPrecondition(s) || absl::IsInternal(s)) return s;
       parts->logger->Log(LogLevel::kWarning, "storage",
                          absl::StrCat("cannot check Redis's configuration at start-up: ", s.message()));
     }
@@ -360,6 +423,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
     listener.endpoint = product_redis.endpoint.get();
     listener.key_prefix = type.key_prefix;
     listener.connect_timeout = absl::Milliseconds(config.redis_connect_timeout_ms);
+    listener.credentials = product_redis.options.credentials;
     // Several pings per lease, so one late pong does not stop L1.
     listener.heartbeat = absl::Milliseconds(config.l1_lease_ms) / 5;
     listener.pong_timeout = absl::Milliseconds(config.l1_lease_ms);
@@ -428,11 +492,12 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
 
+  ASSIGN_OR_RETURN(const std::shared_ptr<grpc::ServerCredentials> credentials, ListenerCredentials(config));
   grpc::ServerBuilder builder;
   // Without SO_REUSEPORT (gRPC's default on Linux), a second server on the
   // same port fails to start instead of silently sharing its connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &parts->port);
+  builder.AddListeningPort(config.listen_address, credentials, &parts->port);
   // Bounds the memory of requests being received: under pressure gRPC
   // shrinks flow-control windows, so senders of large messages slow down
   // instead of the process growing.
@@ -460,7 +525,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   if (!config.admin_listen_address.empty()) {
     grpc::ServerBuilder admin;
     admin.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    admin.AddListeningPort(config.admin_listen_address, grpc::InsecureServerCredentials(), &parts->admin_port);
+    admin.AddListeningPort(config.admin_listen_address, credentials, &parts->admin_port);
     admin.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
     admin.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
     admin.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 2);

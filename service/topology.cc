@@ -101,6 +101,10 @@ absl::Status Check(const Topology& topology, const Checker& check) {
     const auto& r = topology.redis(i);
     const std::string path = absl::StrCat("redis[", i, "]");
     const std::vector<std::pair<const FieldDescriptor*, int>> at = {{redis_field, i}};
+    if (!r.password_env().empty() && !r.password_file().empty()) {
+      return check.Error(at, field_of(r, "password_file"), -1, path + ".password_file",
+                         "give password_env or password_file, not both");
+    }
     RETURN_IF_ERROR(check_name(r, at, path, &redis_names));
     if (r.write_replicas() < 0) {
       return check.Error(at, field_of(r, "write_replicas"), -1, path + ".write_replicas", "must be >= 0");

@@ -58,6 +58,10 @@ TEST_CASE("topology: bad files stop start-up naming the line and the field") {
                "user: \"catalog\" password_env: \"P\" password_file: \"/run/secrets/p\"");
   CHECK(Error(text) == "topology t.textproto line 4: mysql[0].password_file: give password_env or password_file, not both");
   text = kGood;
+  text.replace(text.find("write_replicas: 1 }"), 19,
+               "write_replicas: 1 user: \"catalog\" password_env: \"P\" password_file: \"/run/secrets/r\" }");
+  CHECK(Error(text) == "topology t.textproto line 2: redis[0].password_file: give password_env or password_file, not both");
+  text = kGood;
   text.replace(text.find("name: \"side\""), 12, "name: \"main\"");
   CHECK(Error(text) == "topology t.textproto line 3: redis[1].name: \"main\" is named twice");
   text = kGood;

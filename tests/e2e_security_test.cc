@@ -2,12 +2,14 @@
 // the service's MySQL account holds rows only (deploy/mariadb/accounts.sql),
 // schema changes go through `catalog-server migrate` with an account of
 // their own, the password never needs the command line, and the admin plane
-// has its own listener, behind a bearer token when one is set.
+// has its own listener, behind a bearer token when one is set; gRPC over TLS
+// and mTLS with certificates made at test time.
 #include <cppconn/exception.h>
 
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "tests/e2e_support.h"
 
 namespace catalog {
@@ -31,10 +33,7 @@ std::string TempPath(const std::string& name) {
          catalog::testing::UniqueName(name);
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+std::string ReadFile(const std::string& path) { return catalog::testing::ReadFileText(path); }
 
 // Runs `binary` with `args` until it exits by itself (bounded); its exit
 // code and output.
@@ -296,6 +295,200 @@ TEST_CASE("schema step with a topology file: migrate_mysql_user on every databas
   REQUIRE(client.Upsert({MakeProduct("t1", "topology")}).ok());
   CHECK(client.Demote(0).demoted() == 1);
   CHECK(products_db.client().QueryInt("SELECT COUNT(*) FROM products WHERE id = 't1'") == 1);
+}
+
+// A channel to `target` over TLS trusting `ca`, optionally presenting a
+// client certificate; the server's name is checked as "localhost".
+std::shared_ptr<grpc::Channel> TlsChannel(const std::string& target, const std::string& ca,
+                                          const std::string& cert = "", const std::string& key = "") {
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = catalog::testing::ReadFileText(ca);
+  if (!cert.empty()) {
+    options.pem_cert_chain = catalog::testing::ReadFileText(cert);
+    options.pem_private_key = catalog::testing::ReadFileText(key);
+  }
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(options), args);
+}
+
+// Upserts and reads back one product through `channel`; the status.
+grpc::Status RoundTrip(const std::shared_ptr<grpc::Channel>& channel, const std::string& id) {
+  auto stub = CatalogService::NewStub(channel);
+  grpc::ClientContext write;
+  Client::Deadline(write, absl::Seconds(5));
+  UpsertProductsRequest request;
+  *request.add_products() = MakeProduct(id, "over tls");
+  UpsertProductsResponse written;
+  if (grpc::Status status = stub->UpsertProducts(&write, request, &written); !status.ok()) return status;
+  grpc::ClientContext read;
+  Client::Deadline(read, absl::Seconds(5));
+  GetProductRequest get;
+  get.set_id(id);
+  Product product;
+  grpc::Status status = stub->GetProduct(&read, get, &product);
+  if (status.ok() && product.title() != "over tls") return grpc::Status(grpc::StatusCode::INTERNAL, "wrong title");
+  return status;
+}
+
+TEST_CASE("gRPC TLS: both listeners serve TLS only with the given certificate, and with a client CA only to its clients") {
+  RedisServer redis;
+  SharedMySql mysql;
+  catalog::testing::TestCertificates certs, other;  // `other`: a CA the server does not know.
+  {
+    CatalogServerProcess server(redis.port(), mysql.port(), mysql.database(),
+                                {"--tls_cert_file=" + certs.server_cert, "--tls_key_file=" + certs.server_key});
+    CHECK(RoundTrip(TlsChannel(server.target(), certs.ca), "tls1").ok());
+    // Plaintext gets nothing; nor does a client that trusts another CA.
+    CHECK(RoundTrip(grpc::CreateChannel(server.target(), grpc::InsecureChannelCredentials()), "plain").error_code() ==
+          grpc::StatusCode::UNAVAILABLE);
+    CHECK(RoundTrip(TlsChannel(server.target(), other.ca), "untrusted").error_code() == grpc::StatusCode::UNAVAILABLE);
+    // The admin plane is TLS too.
+    auto admin = catalog::admin::v1::CatalogAdminService::NewStub(TlsChannel(server.admin_target(), certs.ca));
+    grpc::ClientContext context;
+    Client::Deadline(context);
+    catalog::admin::v1::GetMetricsResponse metrics;
+    CHECK(admin->GetMetrics(&context, {}, &metrics).ok());
+    auto plain_admin = catalog::admin::v1::CatalogAdminService::NewStub(
+        grpc::CreateChannel(server.admin_target(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext plain_context;
+    Client::Deadline(plain_context, absl::Seconds(5));
+    CHECK(plain_admin->GetMetrics(&plain_context, {}, &metrics).error_code() == grpc::StatusCode::UNAVAILABLE);
+  }
+  CatalogServerProcess mtls(redis.port(), mysql.port(), mysql.database(),
+                            {"--tls_cert_file=" + certs.server_cert, "--tls_key_file=" + certs.server_key,
+                             "--tls_client_ca_file=" + certs.ca});
+  CHECK(RoundTrip(TlsChannel(mtls.target(), certs.ca, certs.client_cert, certs.client_key), "mtls1").ok());
+  CHECK(RoundTrip(TlsChannel(mtls.target(), certs.ca), "no-client-cert").error_code() ==
+        grpc::StatusCode::UNAVAILABLE);
+  // A client certificate from a CA the server was not given.
+  CHECK(RoundTrip(TlsChannel(mtls.target(), certs.ca, other.client_cert, other.client_key), "foreign").error_code() ==
+        grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_CASE("gRPC TLS: incomplete or unreadable TLS options stop start-up naming the option") {
+  RedisServer redis;
+  SharedMySql mysql;
+  catalog::testing::TestCertificates certs;
+  const std::vector<std::string> serve = {"--listen_address=127.0.0.1:0", absl::StrCat("--redis_port=", redis.port()),
+                                          absl::StrCat("--mysql_port=", mysql.port()),
+                                          "--mysql_database=" + mysql.database()};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = serve;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunToExit(args);
+  };
+  auto [no_key, no_key_log] = with({"--tls_cert_file=" + certs.server_cert});
+  CHECK(no_key == 2);
+  CHECK(absl::StrContains(no_key_log, "option tls_key_file: required with tls_cert_file"));
+  auto [ca_alone, ca_alone_log] = with({"--tls_client_ca_file=" + certs.ca});
+  CHECK(ca_alone == 2);
+  CHECK(absl::StrContains(ca_alone_log, "option tls_client_ca_file: needs tls_cert_file and tls_key_file"));
+  auto [missing, missing_log] = with({"--tls_cert_file=/nonexistent.pem", "--tls_key_file=" + certs.server_key});
+  CHECK(missing == 1);
+  CHECK(absl::StrContains(missing_log, "option tls_cert_file: cannot read \"/nonexistent.pem\""));
+  auto [not_pem, not_pem_log] = with({"--tls_cert_file=" + certs.server_cert, "--tls_key_file=" + certs.dir + "/server.ext"});
+  CHECK(not_pem == 1);
+  CHECK(absl::StrContains(not_pem_log, "option tls_key_file: no PEM block in the file"));
+}
+
+// The value of metric `name` in `text` (Prometheus), -1 if absent.
+int64_t MetricIn(const std::string& text, const std::string& name) {
+  const std::string key = "\n" + name + " ";
+  const size_t at = text.find(key);
+  if (at == std::string::npos) return -1;
+  return std::stoll(text.substr(at + key.size()));
+}
+
+TEST_CASE("Redis AUTH: the server runs as the ACL user of deploy/redis/catalog.acl, a refused AUTH stops start-up") {
+  RedisServer redis;
+  SharedMySql mysql;
+  // The default user needs a password from now on (the harness uses it).
+  REQUIRE(redis.Command({"ACL", "SETUSER", "default", "resetpass", ">admin-secret"})->type == REDIS_REPLY_STATUS);
+  redis.SetAuth("default", "admin-secret");
+  // The rule as shipped, with this test's password.
+  const std::string acl = ReadFile(CATALOG_SOURCE_DIR "/deploy/redis/catalog.acl");
+  const size_t at = acl.find("\nuser catalog ");
+  REQUIRE(at != std::string::npos);
+  std::vector<std::string> rule = absl::StrSplit(acl.substr(at + 6, acl.find('\n', at + 1) - at - 6), ' ');
+  std::vector<std::string> setuser = {"ACL", "SETUSER"};
+  for (const std::string& token : rule) setuser.push_back(token == ">change-me" ? ">s3cret" : token);
+  auto set = redis.Command(setuser);
+  INFO(std::string(set->str, set->len));
+  REQUIRE(set->type == REDIS_REPLY_STATUS);
+  // The rule bites: no FLUSHALL, CONFIG or KEYS for that user.
+  auto dryrun = [&](std::vector<std::string> command) {
+    command.insert(command.begin(), {"ACL", "DRYRUN", "catalog"});
+    auto reply = redis.Command(command);
+    return std::string(reply->str, reply->len);  // OK, or why not.
+  };
+  for (const std::vector<std::string>& denied :
+       {std::vector<std::string>{"FLUSHALL"}, {"KEYS", "*"}, {"CONFIG", "GET", "maxmemory"}, {"SHUTDOWN"}}) {
+    INFO(denied[0]);
+    CHECK(absl::StrContains(dryrun(denied), "no permissions"));
+  }
+  CHECK(dryrun({"GET", "x"}) == "OK");
+  CHECK(dryrun({"INFO", "memory"}) == "OK");
+  CHECK(dryrun({"ROLE"}) == "OK");
+  REQUIRE(redis.Command({"ACL", "LOG", "RESET"})->type == REDIS_REPLY_STATUS);
+
+  const std::string password_file = TempPath("redis-password");
+  std::ofstream(password_file) << "s3cret\n";
+  {
+    CatalogServerProcess server(redis.port(), mysql.port(), mysql.database(),
+                                {"--redis_user=catalog", "--redis_password_file=" + password_file,
+                                 "--redis_info_interval_ms=200"});
+    Client client(server);
+    std::vector<Product> products;
+    std::vector<std::string> ids;
+    for (int i = 0; i < 20; ++i) {
+      ids.push_back(absl::StrCat("acl", i));
+      products.push_back(MakeProduct(ids.back(), "under acl"));
+    }
+    REQUIRE(client.Upsert(products).ok());
+    CHECK(client.Demote(0).demoted() == 20);  // SCAN and the demotion scripts.
+    for (int round = 0; round < 50; ++round) {  // Cold reads promote; then L1 (the stream) answers.
+      BatchGetProductsResponse response;
+      REQUIRE(client.BatchGet(ids, &response).ok());
+      REQUIRE(response.products_size() == 20);
+      CHECK(response.products(0).title() == "under acl");
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    std::string text;
+    grpc::ClientContext context;
+    Client::Deadline(context);
+    catalog::admin::v1::GetMetricsResponse metrics;
+    REQUIRE(client.admin->GetMetrics(&context, {}, &metrics).ok());
+    CHECK(MetricIn(metrics.text(), "catalog_l1_subscriptions_total") >= 1);
+    CHECK(MetricIn(metrics.text(), "catalog_l1_hits_total") > 0);
+    CHECK(MetricIn(metrics.text(), "catalog_redis_maxmemory_policy_ok") == 1);  // INFO allowed.
+    // Every connection authenticated as catalog, and Redis refused none of
+    // its commands.
+    auto log = redis.Command({"ACL", "LOG"});
+    CHECK(log->elements == 0);
+    auto clients = redis.Command({"CLIENT", "LIST"});
+    const std::string list(clients->str, clients->len);
+    // The pool, the two async read loops and the invalidation stream at least.
+    int as_catalog = 0;
+    for (absl::string_view line : absl::StrSplit(list, '\n')) as_catalog += absl::StrContains(line, " user=catalog ");
+    CHECK(as_catalog >= 4);
+  }
+  // Wrong or no credentials: start-up stops with Redis's answer.
+  const std::vector<std::string> serve = {"--listen_address=127.0.0.1:0", absl::StrCat("--redis_port=", redis.port()),
+                                          absl::StrCat("--mysql_port=", mysql.port()),
+                                          "--mysql_database=" + mysql.database()};
+  std::vector<std::string> wrong = serve;
+  std::ofstream(password_file) << "not-it\n";
+  wrong.push_back("--redis_user=catalog");
+  wrong.push_back("--redis_password_file=" + password_file);
+  auto [wrong_code, wrong_log] = RunToExit(wrong);
+  INFO(wrong_log);
+  CHECK(wrong_code == 1);
+  CHECK(absl::StrContains(wrong_log, "WRONGPASS"));
+  auto [none_code, none_log] = RunToExit(serve);
+  INFO(none_log);
+  CHECK(none_code == 1);
+  CHECK(absl::StrContains(none_log, "NOAUTH"));
 }
 
 }  // namespace

@@ -32,6 +32,15 @@ struct redisReply;
 
 namespace catalog::storage {
 
+// An ACL user and password, sent with AUTH first on every connection to a
+// data node (master, replica, cluster node); never to a sentinel. Empty
+// password: no AUTH (a server without requirepass or ACL users). Empty user
+// with a password: Redis's `default` user (requirepass).
+struct RedisCredentials {
+  std::string user;
+  std::string password;
+};
+
 struct HostPort {
   std::string host;
   int port = 0;

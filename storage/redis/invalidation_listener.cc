@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "storage/redis/redis_connection.h"
 
 namespace catalog::storage {
 
@@ -70,6 +71,9 @@ void InvalidationListener::Session() {
     return;
   }
   redisSetTimeout(context.get(), connect_timeout);
+  // Refused: no stream, so L1 serves nothing (its lease lapses); the server
+  // logs the same refusal from its other connections.
+  if (!Authenticate(context.get(), options_.credentials, "redis invalidation stream").ok()) return;
   if (master_->verify_role() && !IsMasterRole(Command(context.get(), "ROLE").get())) {
     master_->Suspect(address.epoch);
     return;

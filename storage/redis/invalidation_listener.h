@@ -62,6 +62,8 @@ struct InvalidationListenerOptions {
   absl::Duration heartbeat = absl::Milliseconds(100);
   // A pong later than this drops the connection. Default 500 ms.
   absl::Duration pong_timeout = absl::Milliseconds(500);
+  // AUTH first on the connection; default none.
+  RedisCredentials credentials;
 };
 
 class InvalidationListener {

@@ -179,8 +179,19 @@ class AsyncRedis::Loop {
     drop_reason_.clear();
     outstanding_ = 0;
     last_progress_ = absl::Now();
+    const RedisCredentials& auth = options_.credentials;
+    if (!auth.password.empty()) {
+      // First on the connection: Redis answers in order, so no command
+      // queued behind it runs unauthenticated; a refusal drops them all.
+      if (auth.user.empty()) {
+        redisAsyncCommand(context, &Loop::OnAuth, this, "AUTH %b", auth.password.data(), auth.password.size());
+      } else {
+        redisAsyncCommand(context, &Loop::OnAuth, this, "AUTH %b %b", auth.user.data(), auth.user.size(),
+                          auth.password.data(), auth.password.size());
+      }
+    }
     if (master_->verify_role()) {
-      // First on the connection, so its reply comes before any command's.
+      // Before any command, so its reply comes before any command's.
       redisAsyncCommand(context, &Loop::OnRole, this, "ROLE");
     }
     return true;
@@ -194,6 +205,13 @@ class AsyncRedis::Loop {
     context_ = nullptr;
     drop_reason_ = std::move(reason);
     redisAsyncFree(context);
+  }
+
+  static void OnAuth(redisAsyncContext* context, void* reply, void* privdata) {
+    auto* loop = static_cast<Loop*>(privdata);
+    const auto* r = static_cast<const redisReply*>(reply);
+    if (r == nullptr || loop->context_ != context || r->type != REDIS_REPLY_ERROR) return;
+    loop->Drop(absl::StrCat("AUTH refused: ", absl::string_view(r->str, r->len)));
   }
 
   static void OnRole(redisAsyncContext* context, void* reply, void* privdata) {

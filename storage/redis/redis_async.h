@@ -62,6 +62,8 @@ struct AsyncRedisOptions {
   int connections = 2;
   // Bound on a reply whatever the deadline. Default 1 s.
   absl::Duration command_timeout = absl::Seconds(1);
+  // AUTH first on every connection; default none.
+  RedisCredentials credentials;
 };
 
 // A command in RESP, the wire form Redis reads: "*<n>\r\n" then each of

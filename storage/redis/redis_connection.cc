@@ -8,6 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "storage/backend_errors.h"
+#include "storage/status_macros.h"
 
 namespace catalog::storage {
 namespace {
@@ -41,6 +43,10 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const 
   context->reader->maxbuf = 1 << 20;
   auto connection =
       std::unique_ptr<RedisConnection>(new RedisConnection(context, options, std::move(endpoint), address.epoch));
+  if (!options.credentials.password.empty()) {
+    redisSetTimeout(context, SocketTimeout(std::min(options.command_timeout, deadline - absl::Now())));
+    RETURN_IF_ERROR(Authenticate(context, options.credentials, connection->endpoint_));
+  }
   if (verify_role) {
     // Before anything else is sent: an address from someone else's view
     // (a sentinel) may name a server that is not, or no longer, the master.
@@ -51,6 +57,25 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const 
     }
   }
   return connection;
+}
+
+absl::Status Authenticate(redisContext* context, const RedisCredentials& credentials, absl::string_view endpoint) {
+  if (credentials.password.empty()) return absl::OkStatus();
+  // Binary-safe arguments (%b): a password may hold any byte.
+  auto* reply = static_cast<redisReply*>(
+      credentials.user.empty()
+          ? redisCommand(context, "AUTH %b", credentials.password.data(), credentials.password.size())
+          : redisCommand(context, "AUTH %b %b", credentials.user.data(), credentials.user.size(),
+                         credentials.password.data(), credentials.password.size()));
+  if (reply == nullptr) {
+    return absl::UnavailableError(absl::StrCat(endpoint, ": AUTH: ", context->errstr));
+  }
+  absl::Status status = absl::OkStatus();
+  if (reply->type == REDIS_REPLY_ERROR) {
+    status = RedisErrorStatus(endpoint, "AUTH", absl::string_view(reply->str, reply->len));
+  }
+  freeReplyObject(reply);
+  return status;
 }
 
 RedisConnection::RedisConnection(redisContext* context, const RedisOptions& options, std::string endpoint,

@@ -39,7 +39,15 @@ struct RedisOptions {
   absl::Duration command_timeout = absl::Seconds(1);
   // Pool size and wait bound.
   PoolOptions pool;
+  // AUTH on every connection before anything else; default none.
+  RedisCredentials credentials;
 };
+
+// Sends AUTH on a freshly connected blocking `context` (nothing without a
+// password). OK once Redis accepts; INTERNAL with Redis's answer
+// (WRONGPASS, NOPERM...) naming `endpoint` if it refuses; UNAVAILABLE if it
+// does not answer (the context's timeout bounds the wait).
+absl::Status Authenticate(redisContext* context, const RedisCredentials& credentials, absl::string_view endpoint);
 
 // The host's first IPv4/IPv6 address as text, or the host itself if it
 // does not resolve now. For clients that must not wait for DNS later.

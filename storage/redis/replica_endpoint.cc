@@ -23,11 +23,15 @@ struct ContextDeleter {
 using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
 using ReplyPtr = std::unique_ptr<redisReply, void (*)(void*)>;
 
-ContextPtr Connect(const std::string& host, int port, absl::Duration timeout) {
+// A blocking connection, authenticated with `credentials` (a sentinel gets
+// none); null on any failure.
+ContextPtr Connect(const std::string& host, int port, absl::Duration timeout,
+                   const RedisCredentials& credentials = {}) {
   const timeval tv = absl::ToTimeval(timeout);
   ContextPtr context(redisConnectWithTimeout(host.c_str(), port, tv));
   if (context == nullptr || context->err != 0) return nullptr;
   redisSetTimeout(context.get(), tv);
+  if (!Authenticate(context.get(), credentials, absl::StrCat("redis ", host, ":", port)).ok()) return nullptr;
   return context;
 }
 
@@ -176,7 +180,8 @@ void ReplicaEndpoint::Refresh() {
   }
   // The master's view: online, acknowledged within max_lag.
   std::set<std::string> caught_up;
-  if (ContextPtr context = Connect(master.host, master.port, options_.connect_timeout); context != nullptr) {
+  if (ContextPtr context = Connect(master.host, master.port, options_.connect_timeout, options_.data_credentials);
+      context != nullptr) {
     ReplyPtr info(static_cast<redisReply*>(redisCommand(context.get(), "INFO replication")), freeReplyObject);
     caught_up = CaughtUp(Text(info.get()), absl::ToInt64Seconds(max_lag_));
   }
@@ -198,7 +203,7 @@ void ReplicaEndpoint::Refresh() {
   }
   HostPort chosen;
   for (const HostPort& c : order) {
-    ContextPtr context = Connect(c.host, c.port, options_.connect_timeout);
+    ContextPtr context = Connect(c.host, c.port, options_.connect_timeout, options_.data_credentials);
     if (context == nullptr) continue;
     ReplyPtr role(static_cast<redisReply*>(redisCommand(context.get(), "ROLE")), freeReplyObject);
     if (IsLiveReplicaOf(role.get(), master)) {

@@ -55,6 +55,9 @@ struct SentinelOptions {
   absl::Duration poll_interval = absl::Seconds(1);
   // Suspect() asks at most this often. Default 50 ms.
   absl::Duration min_ask_interval = absl::Milliseconds(50);
+  // For the data nodes the sentinels name (ReplicaEndpoint asks the master
+  // and the replicas directly); the sentinels themselves get no AUTH.
+  RedisCredentials data_credentials;
 };
 
 class SentinelEndpoint : public RedisEndpoint {

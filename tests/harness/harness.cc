@@ -202,16 +202,23 @@ SentinelProcess::SentinelProcess(const std::string& master_name, int master_port
 }
 
 namespace {
-std::unique_ptr<redisReply, void (*)(void*)> CommandAt(int port, const std::vector<std::string>& args) {
+std::unique_ptr<redisReply, void (*)(void*)> CommandAt(int port, const std::vector<std::string>& args,
+                                                       const std::vector<std::string>& auth = {}) {
   redisContext* context = redisConnect("127.0.0.1", port);
   if (context == nullptr || context->err) Fail(absl::StrCat("cannot connect to 127.0.0.1:", port));
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  for (const std::string& arg : args) {
-    argv.push_back(arg.data());
-    lengths.push_back(arg.size());
+  auto send = [context](const std::vector<std::string>& command) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lengths;
+    for (const std::string& arg : command) {
+      argv.push_back(arg.data());
+      lengths.push_back(arg.size());
+    }
+    return redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data());
+  };
+  if (!auth.empty()) {
+    if (void* reply = send(auth); reply != nullptr) freeReplyObject(reply);
   }
-  void* reply = redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data());
+  void* reply = send(args);
   redisFree(context);
   if (reply == nullptr) Fail("no reply");
   return {static_cast<redisReply*>(reply), freeReplyObject};
@@ -420,7 +427,7 @@ int SentinelDeployment::Failovers() {
 void RedisServer::Stop() { process_.Stop(SIGKILL, absl::Seconds(5)); }
 
 std::unique_ptr<redisReply, void (*)(void*)> RedisServer::Command(const std::vector<std::string>& args) {
-  return CommandAt(port_, args);
+  return CommandAt(port_, args, auth_);
 }
 
 long long RedisServer::CommandCalls(const std::string& command) {
@@ -433,6 +440,35 @@ long long RedisServer::CommandCalls(const std::string& command) {
 }
 
 void RedisServer::ResetStats() { Command({"CONFIG", "RESETSTAT"}); }
+
+TestCertificates::TestCertificates() : dir(TempDir("catalog-certs")) {
+  ca = dir + "/ca.pem";
+  server_cert = dir + "/server.pem";
+  server_key = dir + "/server.key";
+  client_cert = dir + "/client.pem";
+  client_key = dir + "/client.key";
+  std::ofstream(dir + "/server.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n";
+  std::ofstream(dir + "/client.ext") << "extendedKeyUsage=clientAuth\n";
+  const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+  const std::string script = absl::StrCat(
+      "set -e; cd '", dir, "'; exec 2>openssl.log; ",
+      "openssl req -x509 ", key, " -keyout ca.key -out ca.pem -days 2 -subj /CN=catalog-test-ca; ",
+      "openssl req ", key, " -keyout server.key -out server.csr -subj /CN=localhost; ",
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
+      "-extfile server.ext; ",
+      "openssl req ", key, " -keyout client.key -out client.csr -subj /CN=catalog-test-client; ",
+      "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 "
+      "-extfile client.ext");
+  const std::vector<std::string> argv = {"bash", "-c", script};
+  ChildProcess openssl;
+  openssl.Start(argv, dir + "/openssl.out");
+  if (openssl.Wait(absl::Seconds(60)) != 0) Fail("openssl failed; see " + dir + "/openssl.log");
+}
+
+std::string ReadFileText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 void UseServiceAccountPassword() { setenv("CATALOG_MYSQL_PASSWORD", kServicePassword, 1); }
 

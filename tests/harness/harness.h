@@ -76,6 +76,12 @@ class RedisServer {
   std::string dir_;
   std::vector<std::string> extra_args_;
   ChildProcess process_;
+  std::vector<std::string> auth_;  // AUTH arguments for Command, if set.
+
+ public:
+  // Command sends AUTH with these first from now on (for a server whose
+  // default user needs a password).
+  void SetAuth(const std::string& user, const std::string& password) { auth_ = {"AUTH", user, password}; }
 };
 
 // Waits until `replica` reports its link to the master up and the master
@@ -217,6 +223,18 @@ class PrivateMySql {
   std::string database_ = "catalog";
   ChildProcess process_;
 };
+
+// Certificates made with the openssl CLI for one test, PEM files under a
+// fresh directory: a CA, a server certificate for 127.0.0.1 and localhost,
+// and a client certificate (CN catalog-test-client), both signed by that CA.
+// Fails the test if openssl does.
+struct TestCertificates {
+  TestCertificates();
+  std::string dir, ca, server_cert, server_key, client_cert, client_key;
+};
+
+// A file's content ("" if it cannot be read).
+std::string ReadFileText(const std::string& path);
 
 // The real catalog-server binary, serving as the `catalog` account (its
 // password from the environment, CATALOG_MYSQL_PASSWORD, never in argv).
