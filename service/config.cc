@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <tuple>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -118,25 +120,30 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
     return absl::InvalidArgumentError(
         absl::StrCat("option metrics_listen_address: \"", config.metrics_listen_address, "\" is not host:port"));
   }
-  if (!config.mysql_password.empty() && !config.mysql_password_file.empty()) {
-    return absl::InvalidArgumentError(
-        "option mysql_password_file: give mysql_password (or CATALOG_MYSQL_PASSWORD) or mysql_password_file, not "
-        "both");
+  // A secret from its option (or environment variable) or from its file,
+  // never both: which one wins would be a guess.
+  for (const auto& [value, file, name] :
+       {std::tuple{&config.mysql_password, &config.mysql_password_file, "mysql_password"},
+        std::tuple{&config.redis_password, &config.redis_password_file, "redis_password"},
+        std::tuple{&config.migrate_mysql_password, &config.migrate_mysql_password_file, "migrate_mysql_password"}}) {
+    if (!value->empty() && !file->empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("option ", name, "_file: give ", name, " (or CATALOG_",
+                                                     absl::AsciiStrToUpper(name), ") or ", name, "_file, not both"));
+    }
   }
-  if (!config.redis_password.empty() && !config.redis_password_file.empty()) {
-    return absl::InvalidArgumentError(
-        "option redis_password_file: give redis_password (or CATALOG_REDIS_PASSWORD) or redis_password_file, not "
-        "both");
+  // A certificate and its key go together.
+  for (const auto& [cert, key, cert_name, key_name] :
+       {std::tuple{&config.tls_cert_file, &config.tls_key_file, "tls_cert_file", "tls_key_file"},
+        std::tuple{&config.mysql_tls_cert_file, &config.mysql_tls_key_file, "mysql_tls_cert_file",
+                   "mysql_tls_key_file"}}) {
+    if (cert->empty() != key->empty()) {
+      return absl::InvalidArgumentError(cert->empty() ? absl::StrCat("option ", cert_name, ": required with ", key_name)
+                                                      : absl::StrCat("option ", key_name, ": required with ", cert_name));
+    }
   }
-  if (!config.migrate_mysql_password.empty() && !config.migrate_mysql_password_file.empty()) {
+  if (!config.mysql_tls_cert_file.empty() && config.mysql_tls_ca_file.empty()) {
     return absl::InvalidArgumentError(
-        "option migrate_mysql_password_file: give migrate_mysql_password (or CATALOG_MIGRATE_MYSQL_PASSWORD) or "
-        "migrate_mysql_password_file, not both");
-  }
-  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
-    return absl::InvalidArgumentError(config.tls_cert_file.empty()
-                                          ? "option tls_cert_file: required with tls_key_file"
-                                          : "option tls_key_file: required with tls_cert_file");
+        "option mysql_tls_ca_file: required with mysql_tls_cert_file (TLS to MySQL is verified or not used)");
   }
   if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
     return absl::InvalidArgumentError(
@@ -162,7 +169,8 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
           "\" is not a loopback address; set admin_token_file so admin calls need a bearer token"));
     }
     for (const std::string* other : {&config.listen_address, &config.metrics_listen_address}) {
-      if (*other == config.admin_listen_address) {
+      // Port 0 asks for any free port: never the same one twice.
+      if (*other == config.admin_listen_address && !absl::EndsWith(config.admin_listen_address, ":0")) {
         return absl::InvalidArgumentError(absl::StrCat("option admin_listen_address: \"", config.admin_listen_address,
                                                        "\" is also the public or the metrics address"));
       }

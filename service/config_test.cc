@@ -92,6 +92,7 @@ TEST_CASE("config: the admin plane stays on loopback unless a bearer token is re
   CHECK(ParseConfig({"--admin_listen_address=127.0.0.1:9000", "--listen_address=127.0.0.1:9000"}, Env({}))
             .status()
             .message() == "option admin_listen_address: \"127.0.0.1:9000\" is also the public or the metrics address");
+  CHECK(ParseConfig({"--admin_listen_address=127.0.0.1:0", "--listen_address=127.0.0.1:0"}, Env({})).ok());
   CHECK(ParseConfig({"--admin_listen_address=", "--admin_token_file=/t"}, Env({})).status().message() ==
         "option admin_token_file: set, but admin_listen_address is empty (no admin plane to protect)");
 }

@@ -103,6 +103,11 @@
     "readable by every local user (/proc/PID/cmdline).")                                                        \
   X(mysql_password_file, "",                                                                                   \
     "File holding the MySQL password (one trailing newline ignored); not together with mysql_password.")        \
+  X(mysql_tls_ca_file, "",                                                                                    \
+    "PEM CA file: every MySQL connection uses TLS, and the server's certificate must be signed by it and name " \
+    "mysql_host; empty: no TLS.")                                                                              \
+  X(mysql_tls_cert_file, "", "PEM client certificate for MySQL over TLS (accounts that REQUIRE X509).")        \
+  X(mysql_tls_key_file, "", "PEM private key of mysql_tls_cert_file.")                                         \
   X(migrate_mysql_user, "catalog_migrate",                                                                     \
     "The account `catalog-server migrate` (the schema step) uses on every MySQL database, with or without a "  \
     "topology file; serving never uses it.")                                                                   \

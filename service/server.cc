@@ -230,6 +230,20 @@ absl::StatusOr<std::map<std::string, std::unique_ptr<storage::MySqlOptions>>> My
     m->user = database.user();
     ASSIGN_OR_RETURN(m->password, MySqlPassword(config, database));
     m->database = database.database();
+    m->tls_ca_file = database.tls_ca_file();
+    m->tls_cert_file = database.tls_cert_file();
+    m->tls_key_file = database.tls_key_file();
+    // The client library reads these files at every connect: an unreadable
+    // one is named now, not as a failed connection later.
+    for (const auto& [path, what] : {std::pair{&m->tls_ca_file, "tls_ca_file"}, {&m->tls_cert_file, "tls_cert_file"},
+                                     {&m->tls_key_file, "tls_key_file"}}) {
+      if (!path->empty() && !std::ifstream(*path).good()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            config.topology_file.empty() ? absl::StrCat("option mysql_", what)
+                                         : absl::StrCat("topology mysql \"", database.name(), "\": ", what),
+            ": cannot read \"", *path, "\""));
+      }
+    }
     m->connect_timeout_seconds = static_cast<int>(config.mysql_connect_timeout_s);
     m->io_timeout_seconds = static_cast<int>(config.mysql_io_timeout_s);
     m->pool.size = static_cast<int>(config.mysql_pool_size);

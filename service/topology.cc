@@ -170,6 +170,13 @@ absl::Status Check(const Topology& topology, const Checker& check) {
       return check.Error(at, field_of(m, "password_file"), -1, path + ".password_file",
                          "give password_env or password_file, not both");
     }
+    if (m.tls_cert_file().empty() != m.tls_key_file().empty()) {
+      return check.Error(at, nullptr, -1, path + (m.tls_cert_file().empty() ? ".tls_cert_file" : ".tls_key_file"),
+                         "tls_cert_file and tls_key_file go together");
+    }
+    if (!m.tls_cert_file().empty() && m.tls_ca_file().empty()) {
+      return check.Error(at, nullptr, -1, path + ".tls_ca_file", "required with tls_cert_file");
+    }
   }
   absl::flat_hash_set<std::string> placed;
   for (int i = 0; i < topology.records_size(); ++i) {
@@ -275,6 +282,9 @@ Topology TopologyFromConfig(const Config& config) {
   mysql->set_address(absl::StrCat(config.mysql_host, ":", config.mysql_port));
   mysql->set_user(config.mysql_user);
   mysql->set_database(config.mysql_database);
+  mysql->set_tls_ca_file(config.mysql_tls_ca_file);
+  mysql->set_tls_cert_file(config.mysql_tls_cert_file);
+  mysql->set_tls_key_file(config.mysql_tls_key_file);
   for (const char* type : kRecordTypes) {
     auto* placement = topology.add_records();
     placement->set_record_type(type);

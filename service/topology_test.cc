@@ -53,14 +53,22 @@ TEST_CASE("topology: bad files stop start-up naming the line and the field") {
   text = kGood;
   text.replace(text.find("\"127.0.0.1:26379\""), 17, "\"sentinel-1\"");
   CHECK(Error(text) == "topology t.textproto line 3: redis[1].sentinel.sentinels[0]: \"sentinel-1\" is not host:port");
-  text = kGood;
-  text.replace(text.find("user: \"catalog\""), 15,
-               "user: \"catalog\" password_env: \"P\" password_file: \"/run/secrets/p\"");
-  CHECK(Error(text) == "topology t.textproto line 4: mysql[0].password_file: give password_env or password_file, not both");
-  text = kGood;
-  text.replace(text.find("write_replicas: 1 }"), 19,
-               "write_replicas: 1 user: \"catalog\" password_env: \"P\" password_file: \"/run/secrets/r\" }");
-  CHECK(Error(text) == "topology t.textproto line 2: redis[0].password_file: give password_env or password_file, not both");
+  // kGood with the first `from` replaced by `to`.
+  auto edited = [](const std::string& from, const std::string& to) {
+    std::string out = kGood;
+    out.replace(out.find(from), from.size(), to);
+    return out;
+  };
+  const std::string user = "user: \"catalog\"";
+  CHECK(Error(edited(user, user + " password_env: \"P\" password_file: \"/run/secrets/p\"")) ==
+        "topology t.textproto line 4: mysql[0].password_file: give password_env or password_file, not both");
+  CHECK(Error(edited("write_replicas: 1 }", "write_replicas: 1 " + user +
+                                                " password_env: \"P\" password_file: \"/run/secrets/r\" }")) ==
+        "topology t.textproto line 2: redis[0].password_file: give password_env or password_file, not both");
+  CHECK(Error(edited(user, user + " tls_cert_file: \"/c.pem\" tls_key_file: \"/k.pem\"")) ==
+        "topology t.textproto line 4: mysql[0].tls_ca_file: required with tls_cert_file");
+  CHECK(Error(edited(user, user + " tls_ca_file: \"/ca.pem\" tls_key_file: \"/k.pem\"")) ==
+        "topology t.textproto line 4: mysql[0].tls_cert_file: tls_cert_file and tls_key_file go together");
   text = kGood;
   text.replace(text.find("name: \"side\""), 12, "name: \"main\"");
   CHECK(Error(text) == "topology t.textproto line 3: redis[1].name: \"main\" is named twice");

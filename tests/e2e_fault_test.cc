@@ -514,7 +514,8 @@ TEST_CASE("start-up refuses a Redis whose maxmemory-policy can evict records") {
                           catalog::testing::UniqueName("refused") + ".log";
   server.Start(
       {CATALOG_SERVER_BINARY, "--listen_address=127.0.0.1:0", absl::StrCat("--redis_port=", redis.port()),
-       absl::StrCat("--mysql_port=", mysql.port()), "--mysql_database=" + mysql.database()},
+       absl::StrCat("--mysql_port=", mysql.port()), "--mysql_database=" + mysql.database(),
+       "--admin_listen_address=127.0.0.1:0"},
       log);
   CHECK(server.Stop(0, absl::Seconds(20)) == 1);  // Exits by itself.
   std::ifstream in(log);

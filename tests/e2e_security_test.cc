@@ -6,6 +6,7 @@
 // and mTLS with certificates made at test time.
 #include <cppconn/exception.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -41,11 +42,24 @@ std::pair<int, std::string> RunToExit(const std::vector<std::string>& args,
                                       const std::string& binary = CATALOG_SERVER_BINARY) {
   std::vector<std::string> argv = {binary};
   argv.insert(argv.end(), args.begin(), args.end());
+  // Never the default admin port: another server of the suite may hold it.
+  const bool admin_set = std::any_of(args.begin(), args.end(), [](const std::string& arg) {
+    return absl::StartsWith(arg, "--admin_listen_address=");
+  });
+  if (binary == CATALOG_SERVER_BINARY && !admin_set) argv.push_back("--admin_listen_address=127.0.0.1:0");
   const std::string log = TempPath("server-run") + ".log";
   ChildProcess process;
   process.Start(argv, log);
   const int code = process.Wait(absl::Seconds(60));
   return {code, ReadFile(log)};
+}
+
+// catalog-server's flags for a start on `redis` and `mysql`'s database,
+// any free public port (for RunToExit).
+template <typename MySql>
+std::vector<std::string> ServeArgs(RedisServer& redis, MySql& mysql) {
+  return {"--listen_address=127.0.0.1:0", absl::StrCat("--redis_port=", redis.port()),
+          absl::StrCat("--mysql_port=", mysql.port()), "--mysql_database=" + mysql.database()};
 }
 
 constexpr int kTableAccessDenied = 1142;  // ER_TABLEACCESS_DENIED_ERROR
@@ -88,9 +102,7 @@ TEST_CASE("MySQL accounts: the service account reads and writes rows of its data
 TEST_CASE("schema step: the server creates no table, refuses to start unmigrated naming the step, then serves") {
   RedisServer redis;
   SharedMySql mysql(/*migrate=*/false);
-  const std::vector<std::string> serve = {"--listen_address=127.0.0.1:0", absl::StrCat("--redis_port=", redis.port()),
-                                          absl::StrCat("--mysql_port=", mysql.port()),
-                                          "--mysql_database=" + mysql.database()};
+  const std::vector<std::string> serve = ServeArgs(redis, mysql);
   // The service account (its password from CATALOG_MYSQL_PASSWORD).
   auto [code, log] = RunToExit(serve);
   INFO(log);
@@ -145,9 +157,8 @@ TEST_CASE("schema check: an account missing a privilege the server needs is refu
   }
   const std::string password_file = TempPath("password");
   std::ofstream(password_file) << "ro-secret\n";
-  std::vector<std::string> serve = {"--listen_address=127.0.0.1:0", absl::StrCat("--redis_port=", redis.port()),
-                                    absl::StrCat("--mysql_port=", mysql.port()), "--mysql_user=" + user,
-                                    "--mysql_database=" + mysql.database(), "--mysql_password_file=" + password_file};
+  std::vector<std::string> serve = ServeArgs(redis, mysql);
+  serve.insert(serve.end(), {"--mysql_user=" + user, "--mysql_password_file=" + password_file});
   unsetenv("CATALOG_MYSQL_PASSWORD");  // The file instead (both at once are refused).
   auto [code, log] = RunToExit(serve);
   INFO(log);
@@ -234,9 +245,7 @@ TEST_CASE("admin plane: its own listener only, and with admin_token_file every c
 TEST_CASE("admin plane: a non-loopback admin address without a token, or an empty token file, stops start-up") {
   RedisServer redis;
   SharedMySql mysql;
-  const std::vector<std::string> serve = {"--listen_address=127.0.0.1:0", absl::StrCat("--redis_port=", redis.port()),
-                                          absl::StrCat("--mysql_port=", mysql.port()),
-                                          "--mysql_database=" + mysql.database()};
+  const std::vector<std::string> serve = ServeArgs(redis, mysql);
   std::vector<std::string> open = serve;
   open.push_back("--admin_listen_address=0.0.0.0:0");
   auto [code, log] = RunToExit(open);
@@ -370,9 +379,7 @@ TEST_CASE("gRPC TLS: incomplete or unreadable TLS options stop start-up naming t
   RedisServer redis;
   SharedMySql mysql;
   catalog::testing::TestCertificates certs;
-  const std::vector<std::string> serve = {"--listen_address=127.0.0.1:0", absl::StrCat("--redis_port=", redis.port()),
-                                          absl::StrCat("--mysql_port=", mysql.port()),
-                                          "--mysql_database=" + mysql.database()};
+  const std::vector<std::string> serve = ServeArgs(redis, mysql);
   auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = serve;
     args.insert(args.end(), extra.begin(), extra.end());
@@ -474,9 +481,7 @@ TEST_CASE("Redis AUTH: the server runs as the ACL user of deploy/redis/catalog.a
     CHECK(as_catalog >= 4);
   }
   // Wrong or no credentials: start-up stops with Redis's answer.
-  const std::vector<std::string> serve = {"--listen_address=127.0.0.1:0", absl::StrCat("--redis_port=", redis.port()),
-                                          absl::StrCat("--mysql_port=", mysql.port()),
-                                          "--mysql_database=" + mysql.database()};
+  const std::vector<std::string> serve = ServeArgs(redis, mysql);
   std::vector<std::string> wrong = serve;
   std::ofstream(password_file) << "not-it\n";
   wrong.push_back("--redis_user=catalog");
@@ -489,6 +494,51 @@ TEST_CASE("Redis AUTH: the server runs as the ACL user of deploy/redis/catalog.a
   INFO(none_log);
   CHECK(none_code == 1);
   CHECK(absl::StrContains(none_log, "NOAUTH"));
+}
+
+TEST_CASE("MySQL TLS: with mysql_tls_ca_file every connection is encrypted and the server verified") {
+  RedisServer redis;
+  catalog::testing::TestCertificates certs, other;
+  PrivateMySql mysql({"--ssl-cert=" + certs.server_cert, "--ssl-key=" + certs.server_key, "--ssl-ca=" + certs.ca});
+  MySqlClient admin(mysql.port(), mysql.database());
+  // The serving account may now connect over TLS only.
+  for (const char* host : {"localhost", "%"}) admin.Execute(absl::StrCat("ALTER USER 'catalog'@'", host, "' REQUIRE SSL"));
+  const std::vector<std::string> serve = ServeArgs(redis, mysql);
+  // Plaintext: refused by MariaDB.
+  auto [plain, plain_log] = RunToExit(serve);
+  INFO(plain_log);
+  CHECK(plain == 1);
+  CHECK(absl::StrContains(plain_log, "Access denied"));
+  // TLS to a server whose certificate another CA signed: refused by us.
+  std::vector<std::string> untrusted = serve;
+  untrusted.push_back("--mysql_tls_ca_file=" + other.ca);
+  auto [refused, refused_log] = RunToExit(untrusted);
+  INFO(refused_log);
+  CHECK(refused == 1);
+  // TLS verified: serves; MariaDB counts the TLS handshakes.
+  const long long accepts_before = admin.QueryInt("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+                                                  "WHERE VARIABLE_NAME = 'SSL_ACCEPTS'");
+  CatalogServerProcess server(redis.port(), mysql.port(), mysql.database(), {"--mysql_tls_ca_file=" + certs.ca});
+  Client client(server);
+  REQUIRE(client.Upsert({MakeProduct("tls", "encrypted")}).ok());
+  CHECK(client.Demote(0).demoted() == 1);
+  CHECK(admin.QueryInt("SELECT COUNT(*) FROM products WHERE id = 'tls'") == 1);
+  Product read;
+  REQUIRE(client.Get("tls", &read).ok());  // Promoted back from MySQL.
+  CHECK(read.title() == "encrypted");
+  CHECK(admin.QueryInt("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = "
+                       "'SSL_ACCEPTS'") > accepts_before);
+  // Option errors name the option.
+  std::vector<std::string> half = serve;
+  half.push_back("--mysql_tls_cert_file=" + certs.client_cert);
+  auto [half_code, half_log] = RunToExit(half);
+  CHECK(half_code == 2);
+  CHECK(absl::StrContains(half_log, "option mysql_tls_key_file: required with mysql_tls_cert_file"));
+  std::vector<std::string> missing = serve;
+  missing.push_back("--mysql_tls_ca_file=/nonexistent/ca.pem");
+  auto [missing_code, missing_log] = RunToExit(missing);
+  CHECK(missing_code == 1);
+  CHECK(absl::StrContains(missing_log, "option mysql_tls_ca_file: cannot read \"/nonexistent/ca.pem\""));
 }
 
 }  // namespace

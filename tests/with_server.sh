@@ -31,10 +31,11 @@ MYSQL_PWD=catalog-test-admin mariadb --no-defaults -h 127.0.0.1 -P "$CATALOG_TES
   -e "CREATE DATABASE $DATABASE"
 BUILD_DIR="$(dirname "$SERVER")/.." migrate_schema "$CATALOG_TEST_MYSQL_PORT" --mysql_database="$DATABASE"
 PORT="$(free_port)"
+ADMIN_PORT="$(free_port)"
 CATALOG_MYSQL_PASSWORD="$CATALOG_LOCAL_SERVICE_PASSWORD" "$SERVER" --listen_address="127.0.0.1:$PORT" \
-  --redis_port="$REDIS_PORT" --mysql_port="$CATALOG_TEST_MYSQL_PORT" --mysql_database="$DATABASE" \
-  2>"$WORK/server.log" &
+  --admin_listen_address="127.0.0.1:$ADMIN_PORT" --redis_port="$REDIS_PORT" \
+  --mysql_port="$CATALOG_TEST_MYSQL_PORT" --mysql_database="$DATABASE" 2>"$WORK/server.log" &
 SERVER_PID=$!
-wait_for_port "$PORT" 30 catalog-server
+(wait_for_port "$PORT" 30 catalog-server) || { tail -5 "$WORK/server.log" >&2; exit 1; }
 export CATALOG_TEST_TARGET="127.0.0.1:$PORT"
 "$@"

@@ -83,6 +83,16 @@ MySqlTier::MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metr
             connect["OPT_READ_TIMEOUT"] = options_.io_timeout_seconds;
             connect["OPT_WRITE_TIMEOUT"] = options_.io_timeout_seconds;
             connect["OPT_RECONNECT"] = false;
+            if (!options_.tls_ca_file.empty()) {
+              // Enforced and verified: no silent fall-back to plaintext.
+              connect["sslCA"] = sql::SQLString(options_.tls_ca_file);
+              connect["sslEnforce"] = true;
+              connect["sslVerify"] = true;
+              if (!options_.tls_cert_file.empty()) {
+                connect["sslCert"] = sql::SQLString(options_.tls_cert_file);
+                connect["sslKey"] = sql::SQLString(options_.tls_key_file);
+              }
+            }
             try {
               std::unique_ptr<sql::Connection> connection(sql::mysql::get_mysql_driver_instance()->connect(connect));
               // Fixed for the session at connect: read it once, here.

@@ -38,6 +38,14 @@ struct MySqlOptions {
   int io_timeout_seconds = 1;
   // Pool size and wait bound.
   PoolOptions pool;
+  // TLS: with a CA file, every connection is encrypted and the server's
+  // certificate must be signed by that CA and name `host` (a server
+  // without TLS, or with another certificate, is refused). Client
+  // certificate and key, optional (for accounts that REQUIRE X509).
+  // Default: no TLS.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class MySqlConnection {

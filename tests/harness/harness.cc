@@ -524,7 +524,8 @@ SharedMySql::SharedMySql(bool migrate)
   client_ = std::make_unique<MySqlClient>(port_, database_);
 }
 
-PrivateMySql::PrivateMySql() : port_(FreePort()), dir_(TempDir("catalog-mariadb")) {
+PrivateMySql::PrivateMySql(std::vector<std::string> extra_args)
+    : port_(FreePort()), dir_(TempDir("catalog-mariadb")), extra_args_(std::move(extra_args)) {
   const std::string template_dir = RequireEnv("CATALOG_TEST_MYSQL_TEMPLATE");
   std::filesystem::copy(template_dir, dir_ + "/data", std::filesystem::copy_options::recursive);
   Start();
@@ -538,11 +539,19 @@ PrivateMySql::~PrivateMySql() {
 }
 
 void PrivateMySql::Start() {
-  process_.Start({"mariadbd", "--no-defaults", "--datadir=" + dir_ + "/data", "--port=" + std::to_string(port_),
-                  "--bind-address=127.0.0.1", "--socket=" + dir_ + "/mysqld.sock", "--pid-file=" + dir_ + "/mysqld.pid",
-                  "--user=" + std::string(getenv("USER") ? getenv("USER") : "root"), "--skip-log-bin",
-                  "--innodb-buffer-pool-size=32M", "--log-error=" + dir_ + "/mysqld.log"},
-                 dir_ + "/mariadbd.out");
+  std::vector<std::string> argv = {"mariadbd",
+                                   "--no-defaults",
+                                   "--datadir=" + dir_ + "/data",
+                                   "--port=" + std::to_string(port_),
+                                   "--bind-address=127.0.0.1",
+                                   "--socket=" + dir_ + "/mysqld.sock",
+                                   "--pid-file=" + dir_ + "/mysqld.pid",
+                                   "--user=" + std::string(getenv("USER") ? getenv("USER") : "root"),
+                                   "--skip-log-bin",
+                                   "--innodb-buffer-pool-size=32M",
+                                   "--log-error=" + dir_ + "/mysqld.log"};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  process_.Start(argv, dir_ + "/mariadbd.out");
   if (!WaitForPort(port_, absl::Seconds(60))) Fail("private mariadbd did not start");
 }
 

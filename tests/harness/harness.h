@@ -210,7 +210,8 @@ class SharedMySql {
 // A private mariadbd that a test may stop and start.
 class PrivateMySql {
  public:
-  PrivateMySql();
+  // `extra_args` go to mariadbd's command line (e.g. --ssl-cert=...).
+  explicit PrivateMySql(std::vector<std::string> extra_args = {});
   ~PrivateMySql();
   void Start();
   void Stop();
@@ -221,6 +222,7 @@ class PrivateMySql {
   int port_;
   std::string dir_;
   std::string database_ = "catalog";
+  std::vector<std::string> extra_args_;
   ChildProcess process_;
 };
 
