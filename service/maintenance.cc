@@ -7,12 +7,14 @@
 namespace catalog::service {
 
 Maintenance::Maintenance(std::vector<Watched> watched, std::vector<storage::TieredStore*> stores,
-                         storage::Metrics* metrics, const Logger* logger, absl::Duration interval)
+                         storage::Metrics* metrics, const Logger* logger, absl::Duration interval,
+                         Readiness* readiness)
     : watched_(std::move(watched)),
       stores_(std::move(stores)),
       metrics_(metrics),
       logger_(logger),
       interval_(interval),
+      readiness_(readiness),
       last_policy_codes_(watched_.size(), absl::StatusCode::kOk) {
   thread_ = std::thread([this] { Run(); });
 }
@@ -31,8 +33,10 @@ void Maintenance::Tick() {
   // check, never another deployment's or the request logs' expiry.
   auto deadline = [this] { return absl::Now() + std::min(interval_, absl::Seconds(5)); };
   int64_t policy_ok = 1;  // Of all deployments: 0 if any is unsafe, -1 if any is not known.
+  bool reachable = true;
   for (size_t i = 0; i < watched_.size(); ++i) {
     const absl::Status policy = watched_[i].monitor->CheckOnce(deadline());
+    if (absl::IsUnavailable(policy) || absl::IsDeadlineExceeded(policy)) reachable = false;
     absl::StatusCode& last = last_policy_codes_[i];
     // An unsafe policy is a configuration error: say so loudly, once per change.
     if (absl::IsFailedPrecondition(policy) && last != policy.code()) {
@@ -51,6 +55,14 @@ void Maintenance::Tick() {
     }
   }
   metrics_->Set(storage::Gauge::redis_maxmemory_policy_ok, policy_ok);
+  if (readiness_ != nullptr && reachable != readiness_->Serving()) {
+    // Logged on change only (Serving also reflects draining; repeating a
+    // line there is harmless).
+    logger_->Log(reachable ? LogLevel::kInfo : LogLevel::kWarning, "storage",
+                 reachable ? "every Redis deployment answers again: SERVING"
+                           : "a Redis deployment does not answer: health NOT_SERVING until it does");
+  }
+  if (readiness_ != nullptr) readiness_->SetBackendsReachable(reachable);
   for (storage::TieredStore* store : stores_) {
     // Writes across Redis Cluster nodes whose writer died between steps
     // (nothing to do on one Redis).

@@ -6,7 +6,9 @@
 //  - removes request-id entries past their retention from every store
 //    (products, offers; bounded per tick),
 //  - returns freed heap pages to the kernel (malloc_trim), so a burst of
-//    large requests does not leave the process's RSS high for good.
+//    large requests does not leave the process's RSS high for good,
+//  - tells `readiness` whether every deployment answered (a policy check
+//    that failed for want of an answer: UNAVAILABLE or DEADLINE_EXCEEDED).
 //
 // Ownership: owns its thread; the destructor stops and joins it.
 // Thread-safety: construct and destroy from one thread.
@@ -19,6 +21,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "service/logger.h"
+#include "service/readiness.h"
 #include "storage/redis/redis_monitor.h"
 #include "storage/tiering/tiered_store.h"
 
@@ -32,7 +35,7 @@ class Maintenance {
   };
   // All pointers must outlive this object. Starts the thread.
   Maintenance(std::vector<Watched> watched, std::vector<storage::TieredStore*> stores, storage::Metrics* metrics,
-              const Logger* logger, absl::Duration interval);
+              const Logger* logger, absl::Duration interval, Readiness* readiness);
   ~Maintenance();
 
  private:
@@ -44,6 +47,7 @@ class Maintenance {
   storage::Metrics* const metrics_;
   const Logger* const logger_;
   const absl::Duration interval_;
+  Readiness* const readiness_;
   std::vector<absl::StatusCode> last_policy_codes_;  // Per watched deployment.
   absl::Notification stop_;
   std::thread thread_;

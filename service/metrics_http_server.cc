@@ -2,12 +2,15 @@
 
 #include <civetweb.h>
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 
 namespace catalog::service {
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(const std::string& address,
-                                                                            const storage::Metrics* metrics) {
+                                                                            const storage::Metrics* metrics,
+                                                                            const Readiness* readiness) {
   static const bool initialized = [] {
     mg_init_library(0);
     return true;
@@ -28,7 +31,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(cons
                            "enable_keep_alive",
                            "no",
                            nullptr};
-  std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer(nullptr, metrics));
+  std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer(nullptr, metrics, readiness));
   mg_callbacks callbacks{};
   server->context_ = mg_start(&callbacks, nullptr, options);
   if (server->context_ == nullptr) {
@@ -36,11 +39,13 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(cons
                                                " (port in use? choose another with --metrics_listen_address)"));
   }
   mg_set_request_handler(server->context_, "/metrics$", &MetricsHttpServer::HandleMetrics, server.get());
+  mg_set_request_handler(server->context_, "/ready$", &MetricsHttpServer::HandleReady, server.get());
   return server;
 }
 
-MetricsHttpServer::MetricsHttpServer(mg_context* context, const storage::Metrics* metrics)
-    : context_(context), metrics_(metrics) {}
+MetricsHttpServer::MetricsHttpServer(mg_context* context, const storage::Metrics* metrics,
+                                     const Readiness* readiness)
+    : context_(context), metrics_(metrics), readiness_(readiness) {}
 
 MetricsHttpServer::~MetricsHttpServer() {
   if (context_ != nullptr) mg_stop(context_);
@@ -54,6 +59,15 @@ int MetricsHttpServer::HandleMetrics(mg_connection* connection, void* self) {
             body.size());
   mg_write(connection, body.data(), body.size());
   return 200;
+}
+
+int MetricsHttpServer::HandleReady(mg_connection* connection, void* self) {
+  const bool serving = static_cast<MetricsHttpServer*>(self)->readiness_->Serving();
+  const char* body = serving ? "SERVING\n" : "NOT_SERVING\n";
+  mg_printf(connection,
+            "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+            serving ? "200 OK" : "503 Service Unavailable", strlen(body), body);
+  return serving ? 200 : 503;
 }
 
 }  // namespace catalog::service

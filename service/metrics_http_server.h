@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "service/readiness.h"
 #include "storage/metrics.h"
 
 struct mg_context;
@@ -22,16 +23,22 @@ class MetricsHttpServer {
  public:
   // Listens on `address` ("host:port"). UNAVAILABLE naming the address if it
   // cannot be bound. `metrics` must outlive the server.
+  // Also serves GET /ready: 200 "SERVING" or 503 "NOT_SERVING" from
+  // `readiness` (which must outlive the server too), for balancers' health
+  // checks over plain HTTP.
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& address,
-                                                                  const storage::Metrics* metrics);
+                                                                  const storage::Metrics* metrics,
+                                                                  const Readiness* readiness);
   ~MetricsHttpServer();
 
  private:
-  MetricsHttpServer(mg_context* context, const storage::Metrics* metrics);
+  MetricsHttpServer(mg_context* context, const storage::Metrics* metrics, const Readiness* readiness);
   static int HandleMetrics(mg_connection* connection, void* self);
+  static int HandleReady(mg_connection* connection, void* self);
 
   mg_context* context_ = nullptr;
   const storage::Metrics* const metrics_;
+  const Readiness* const readiness_;
 };
 
 }  // namespace catalog::service

@@ -60,6 +60,9 @@
   X(view_cache_ttl_s, 300, 1, 86400,                                                                                  \
     "How long an assembled product view (product + offer of one market) stays cached in Redis (volatile-lru).")      \
   X(shutdown_grace_ms, 10000, 0, 600000, "On SIGTERM, how long in-flight calls may take to finish.")                   \
+  X(drain_delay_ms, 0, 0, 600000,                                                                                      \
+    "On SIGTERM, report NOT_SERVING (gRPC health, GET /ready) and keep serving this long before the listeners stop, "  \
+    "so balancers stop sending calls first: above their check interval times fall count (deploy/haproxy: 3000).")    \
   X(grpc_completion_queues, 1, 1, 64, "gRPC sync server completion queues.")                                           \
   X(grpc_min_pollers, 2, 1, 1024, "gRPC sync server threads kept polling for new calls.")                              \
   X(grpc_max_pollers, 16, 1, 4096,                                                                                     \

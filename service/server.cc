@@ -20,6 +20,7 @@
 #include "service/topology.h"
 #include "storage/status_macros.h"
 #include "service/metrics_http_server.h"
+#include "service/readiness.h"
 #include "storage/executor.h"
 #include "storage/hot_cache.h"
 #include "storage/redis/cluster.h"
@@ -93,6 +94,7 @@ struct CatalogServer::Parts {
   std::unique_ptr<CatalogV1Service> v1_service;
   std::unique_ptr<CatalogV2Service> v2_service;
   std::unique_ptr<AdminService> admin_service;
+  Readiness readiness;  // Before what reads it: destroyed after them.
   std::unique_ptr<MetricsHttpServer> metrics_http;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<grpc::Server> admin_server;  // Null without admin_listen_address.
@@ -495,7 +497,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
 
   if (!config.metrics_listen_address.empty()) {
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
-        MetricsHttpServer::Start(config.metrics_listen_address, &parts->metrics);
+        MetricsHttpServer::Start(config.metrics_listen_address, &parts->metrics, &parts->readiness);
     if (!http.ok()) return http.status();
     parts->metrics_http = *std::move(http);
   }
@@ -552,6 +554,10 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
           " for the admin plane (port in use? choose another with --admin_listen_address=host:port)"));
     }
   }
+  // gRPC health (service "", which balancers and `grpc_health_probe` ask)
+  // follows readiness; the server starts SERVING.
+  grpc::HealthCheckServiceInterface* health = parts->server->GetHealthCheckService();
+  parts->readiness.SetListener([health](bool serving) { health->SetServingStatus(serving); });
   std::vector<Maintenance::Watched> watched;
   for (auto& [name, deployment] : parts->redis) {
     if (name == PlacementOf(parts->topology, "products").redis()) {
@@ -565,7 +571,8 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
                                                      std::vector<storage::TieredStore*>{parts->store.get(),
                                                                                         parts->offer_store.get()},
                                                      &parts->metrics, parts->logger.get(),
-                                                     absl::Milliseconds(config.redis_info_interval_ms));
+                                                     absl::Milliseconds(config.redis_info_interval_ms),
+                                                     &parts->readiness);
   DemotionJobOptions demotion;
   demotion.interval = absl::Seconds(config.demote_interval_s);
   demotion.idle = absl::Seconds(config.demote_idle_s);
@@ -615,6 +622,8 @@ absl::StatusOr<std::string> CatalogServer::Migrate(const Config& config) {
 CatalogServer::CatalogServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
 CatalogServer::~CatalogServer() = default;
+
+void CatalogServer::BeginDrain() { parts_->readiness.SetDraining(); }
 
 void CatalogServer::Shutdown(absl::Duration grace) {
   parts_->stopping = true;

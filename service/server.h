@@ -33,6 +33,10 @@ class CatalogServer {
   static absl::StatusOr<std::string> Migrate(const Config& config);
   ~CatalogServer();
 
+  // Reports NOT_SERVING from now on (gRPC health, GET /ready) while still
+  // serving every call: the first step of a drain.
+  void BeginDrain();
+
   // Stops accepting calls, lets in-flight ones finish until `grace` has
   // passed (then cancels them), and returns when all handlers are done.
   void Shutdown(absl::Duration grace);

@@ -762,12 +762,7 @@ int64_t HotProducts(RedisServer& redis) {
 }
 
 bool WaitUntilAllDemoted(RedisServer& redis, absl::Duration timeout) {
-  const absl::Time until = absl::Now() + timeout;
-  while (HotProducts(redis) > 0) {
-    if (absl::Now() > until) return false;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return true;
+  return Eventually([&] { return HotProducts(redis) == 0; }, timeout, absl::Milliseconds(100));
 }
 
 TEST_CASE("background demotion on two instances: one lock holder at a time, a paused holder is taken over, nothing lost") {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -124,6 +125,18 @@ inline std::vector<std::string> Ids(const std::string& prefix, int n) {
 }
 
 // A plain HTTP/1.1 GET on loopback: the whole response, headers included.
+// Polls `done` until it holds (true) or `timeout` passes (false): a bound
+// for waiting on a server, not a claim about its speed.
+inline bool Eventually(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(30),
+                       absl::Duration poll = absl::Milliseconds(50)) {
+  const absl::Time until = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > until) return false;
+    absl::SleepFor(poll);
+  }
+  return true;
+}
+
 inline std::string HttpGet(int port, const std::string& path) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "service/config.h"
 #include "service/server.h"
 
@@ -92,6 +93,14 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
+  // Drain: NOT_SERVING first, calls still served while balancers notice,
+  // then stop accepting and let in-flight calls finish.
+  (*server)->BeginDrain();
+  if (config->drain_delay_ms > 0) {
+    std::fprintf(stderr, "catalog-server: signal %d, NOT_SERVING, draining for %lld ms\n", signal_number,
+                 static_cast<long long>(config->drain_delay_ms));
+    absl::SleepFor(absl::Milliseconds(config->drain_delay_ms));
+  }
   std::fprintf(stderr, "catalog-server: signal %d, finishing in-flight calls\n", signal_number);
   (*server)->Shutdown(absl::Milliseconds(config->shutdown_grace_ms));
   std::fprintf(stderr, "catalog-server: stopped\n");
