@@ -9,7 +9,7 @@ APT_PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev grpc-proto
   libabsl-dev libhiredis-dev libevent-dev libmysqlcppconn-dev catch2 libcivetweb-dev civetweb
   redis-server redis-sentinel redis-tools mariadb-server mariadb-client
-  nghttp2-client prometheus
+  nghttp2-client prometheus haproxy
   python3 python3-grpcio python3-protobuf php-cli
 )
 
