@@ -131,27 +131,33 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string
   return secret;
 }
 
+// A secret given by an option (flag or CATALOG_<NAME>) or by the file the
+// option `file_option` names (config checks they are not both set).
+absl::StatusOr<std::string> OptionSecret(const std::string& value, const std::string& file,
+                                         absl::string_view file_option) {
+  if (file.empty()) return value;
+  return ReadSecretFile(file, absl::StrCat("option ", file_option));
+}
+
+// A secret a topology block names by password_file or password_env (the
+// topology check refuses both); empty if neither. `what` names the block.
+absl::StatusOr<std::string> TopologySecret(const std::string& file, const std::string& env, absl::string_view what) {
+  if (!file.empty()) return ReadSecretFile(file, absl::StrCat(what, ": password_file"));
+  if (env.empty()) return std::string();
+  const char* password = std::getenv(env.c_str());
+  if (password == nullptr) return absl::InvalidArgumentError(absl::StrCat(what, ": password_env ", env, " is not set"));
+  return std::string(password);
+}
+
 // Without a topology file: mysql_password_file, else mysql_password (flag
 // or CATALOG_MYSQL_PASSWORD). With one: the database's password_file or
 // password_env.
 absl::StatusOr<std::string> MySqlPassword(const Config& config, const catalog::config::v1::MySqlDatabase& database) {
   if (config.topology_file.empty()) {
-    if (!config.mysql_password_file.empty()) {
-      return ReadSecretFile(config.mysql_password_file, "option mysql_password_file");
-    }
-    return config.mysql_password;
+    return OptionSecret(config.mysql_password, config.mysql_password_file, "mysql_password_file");
   }
-  if (!database.password_file().empty()) {
-    return ReadSecretFile(database.password_file(),
-                          absl::StrCat("topology mysql \"", database.name(), "\": password_file"));
-  }
-  if (database.password_env().empty()) return std::string();
-  const char* password = std::getenv(database.password_env().c_str());
-  if (password == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("topology mysql \"", database.name(), "\": password_env ",
-                                                   database.password_env(), " is not set"));
-  }
-  return std::string(password);
+  return TopologySecret(database.password_file(), database.password_env(),
+                        absl::StrCat("topology mysql \"", database.name(), "\""));
 }
 
 // Plaintext, or TLS (mTLS with tls_client_ca_file) from the PEM files the
@@ -186,25 +192,13 @@ absl::StatusOr<storage::RedisCredentials> RedisCredentialsOf(const Config& confi
   storage::RedisCredentials credentials;
   if (config.topology_file.empty()) {
     credentials.user = config.redis_user;
-    if (!config.redis_password_file.empty()) {
-      ASSIGN_OR_RETURN(credentials.password, ReadSecretFile(config.redis_password_file, "option redis_password_file"));
-    } else {
-      credentials.password = config.redis_password;
-    }
+    ASSIGN_OR_RETURN(credentials.password,
+                     OptionSecret(config.redis_password, config.redis_password_file, "redis_password_file"));
     return credentials;
   }
   credentials.user = deployment.user();
   const std::string what = absl::StrCat("topology redis \"", deployment.name(), "\"");
-  if (!deployment.password_file().empty()) {
-    ASSIGN_OR_RETURN(credentials.password, ReadSecretFile(deployment.password_file(), what + ": password_file"));
-  } else if (!deployment.password_env().empty()) {
-    const char* password = std::getenv(deployment.password_env().c_str());
-    if (password == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": password_env ", deployment.password_env(), " is not set"));
-    }
-    credentials.password = password;
-  }
+  ASSIGN_OR_RETURN(credentials.password, TopologySecret(deployment.password_file(), deployment.password_env(), what));
   if (credentials.password.empty() && !credentials.user.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": user \"", credentials.user,
                                                    "\" without a password (password_env or password_file)"));
@@ -596,10 +590,9 @@ absl::StatusOr<std::string> CatalogServer::Migrate(const Config& config) {
   ASSIGN_OR_RETURN(const catalog::config::v1::Topology topology, TopologyOf(config));
   ASSIGN_OR_RETURN(auto databases, MySqlDatabases(config, topology));
   // Every database through the migration account, never the serving one.
-  std::string password = config.migrate_mysql_password;
-  if (!config.migrate_mysql_password_file.empty()) {
-    ASSIGN_OR_RETURN(password, ReadSecretFile(config.migrate_mysql_password_file, "option migrate_mysql_password_file"));
-  }
+  ASSIGN_OR_RETURN(const std::string password, OptionSecret(config.migrate_mysql_password,
+                                                           config.migrate_mysql_password_file,
+                                                           "migrate_mysql_password_file"));
   for (auto& [name, options] : databases) {
     options->user = config.migrate_mysql_user;
     options->password = password;

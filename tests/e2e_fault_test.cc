@@ -18,25 +18,6 @@
 namespace catalog {
 namespace {
 
-// The Prometheus text of a server, through the admin RPC.
-std::string Metrics(Client& client) {
-  grpc::ClientContext context;
-  Client::Deadline(context);
-  catalog::admin::v1::GetMetricsResponse response;
-  REQUIRE(client.admin->GetMetrics(&context, {}, &response).ok());
-  return response.text();
-}
-
-int64_t Metric(Client& client, const std::string& name) {
-  const std::string text = Metrics(client);
-  const std::string key = "\n" + name + " ";
-  const size_t at = text.find(key);
-  if (at == std::string::npos) return -1;
-  int64_t value = 0;
-  (void)absl::SimpleAtoi(text.substr(at + key.size(), text.find('\n', at + 1) - at - key.size()), &value);
-  return value;
-}
-
 std::vector<Product> Products(const std::vector<std::string>& ids, const std::string& title, int64_t version = 0) {
   std::vector<Product> products;
   for (const std::string& id : ids) {

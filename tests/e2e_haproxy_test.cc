@@ -27,8 +27,7 @@ using catalog::testing::ChildProcess;
 // The deployed configuration with the frontend on `port` and the backend's
 // servers replaced by `servers` (public port, metrics port).
 std::string HaproxyConfig(int port, const std::vector<std::pair<int, int>>& servers) {
-  std::ifstream in(CATALOG_SOURCE_DIR "/deploy/haproxy/haproxy.cfg");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = catalog::testing::ReadFileText(CATALOG_SOURCE_DIR "/deploy/haproxy/haproxy.cfg");
   std::string out;
   bool servers_written = false;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -71,9 +70,7 @@ struct Load {
 };
 
 int64_t RequestsOf(int metrics_port) {
-  const std::string text = HttpGet(metrics_port, "/metrics");
-  const size_t at = text.find("\ncatalog_rpc_requests_total ");
-  return at == std::string::npos ? -1 : std::stoll(text.substr(at + 28));
+  return MetricIn(HttpGet(metrics_port, "/metrics"), "catalog_rpc_requests_total");
 }
 
 TEST_CASE("haproxy: three instances behind deploy/haproxy, one killed and one drained under load", "[haproxy]") {

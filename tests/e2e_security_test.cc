@@ -34,7 +34,7 @@ std::string TempPath(const std::string& name) {
          catalog::testing::UniqueName(name);
 }
 
-std::string ReadFile(const std::string& path) { return catalog::testing::ReadFileText(path); }
+using catalog::testing::ReadFileText;
 
 // Runs `binary` with `args` until it exits by itself (bounded); its exit
 // code and output.
@@ -51,7 +51,7 @@ std::pair<int, std::string> RunToExit(const std::vector<std::string>& args,
   ChildProcess process;
   process.Start(argv, log);
   const int code = process.Wait(absl::Seconds(60));
-  return {code, ReadFile(log)};
+  return {code, ReadFileText(log)};
 }
 
 // catalog-server's flags for a start on `redis` and `mysql`'s database,
@@ -135,7 +135,7 @@ TEST_CASE("schema step: the server creates no table, refuses to start unmigrated
   REQUIRE(client.Get("p1", &read).ok());
   CHECK(read.title() == "migrated");
   // No password on its command line (world-readable).
-  const std::string cmdline = ReadFile(absl::StrCat("/proc/", server.process().pid(), "/cmdline"));
+  const std::string cmdline = ReadFileText(absl::StrCat("/proc/", server.process().pid(), "/cmdline"));
   CHECK(absl::StrContains(cmdline, "--mysql_user=catalog"));
   CHECK_FALSE(absl::StrContains(cmdline, "password"));
 }
@@ -399,14 +399,6 @@ TEST_CASE("gRPC TLS: incomplete or unreadable TLS options stop start-up naming t
   CHECK(absl::StrContains(not_pem_log, "option tls_key_file: no PEM block in the file"));
 }
 
-// The value of metric `name` in `text` (Prometheus), -1 if absent.
-int64_t MetricIn(const std::string& text, const std::string& name) {
-  const std::string key = "\n" + name + " ";
-  const size_t at = text.find(key);
-  if (at == std::string::npos) return -1;
-  return std::stoll(text.substr(at + key.size()));
-}
-
 TEST_CASE("Redis AUTH: the server runs as the ACL user of deploy/redis/catalog.acl, a refused AUTH stops start-up") {
   RedisServer redis;
   SharedMySql mysql;
@@ -414,7 +406,7 @@ TEST_CASE("Redis AUTH: the server runs as the ACL user of deploy/redis/catalog.a
   REQUIRE(redis.Command({"ACL", "SETUSER", "default", "resetpass", ">admin-secret"})->type == REDIS_REPLY_STATUS);
   redis.SetAuth("default", "admin-secret");
   // The rule as shipped, with this test's password.
-  const std::string acl = ReadFile(CATALOG_SOURCE_DIR "/deploy/redis/catalog.acl");
+  const std::string acl = ReadFileText(CATALOG_SOURCE_DIR "/deploy/redis/catalog.acl");
   const size_t at = acl.find("\nuser catalog ");
   REQUIRE(at != std::string::npos);
   std::vector<std::string> rule = absl::StrSplit(acl.substr(at + 6, acl.find('\n', at + 1) - at - 6), ' ');
@@ -461,14 +453,10 @@ TEST_CASE("Redis AUTH: the server runs as the ACL user of deploy/redis/catalog.a
       CHECK(response.products(0).title() == "under acl");
       absl::SleepFor(absl::Milliseconds(20));
     }
-    std::string text;
-    grpc::ClientContext context;
-    Client::Deadline(context);
-    catalog::admin::v1::GetMetricsResponse metrics;
-    REQUIRE(client.admin->GetMetrics(&context, {}, &metrics).ok());
-    CHECK(MetricIn(metrics.text(), "catalog_l1_subscriptions_total") >= 1);
-    CHECK(MetricIn(metrics.text(), "catalog_l1_hits_total") > 0);
-    CHECK(MetricIn(metrics.text(), "catalog_redis_maxmemory_policy_ok") == 1);  // INFO allowed.
+    const std::string metrics = Metrics(client);
+    CHECK(MetricIn(metrics, "catalog_l1_subscriptions_total") >= 1);
+    CHECK(MetricIn(metrics, "catalog_l1_hits_total") > 0);
+    CHECK(MetricIn(metrics, "catalog_redis_maxmemory_policy_ok") == 1);  // INFO allowed.
     // Every connection authenticated as catalog, and Redis refused none of
     // its commands.
     auto log = redis.Command({"ACL", "LOG"});

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "catalog/admin/v1/admin.grpc.pb.h"
@@ -125,6 +126,27 @@ inline std::vector<std::string> Ids(const std::string& prefix, int n) {
 }
 
 // A plain HTTP/1.1 GET on loopback: the whole response, headers included.
+// The value of sample `name` (no labels) in Prometheus text, -1 if absent.
+inline int64_t MetricIn(const std::string& text, const std::string& name) {
+  const std::string key = "\n" + name + " ";
+  const size_t at = text.find(key);
+  if (at == std::string::npos) return -1;
+  int64_t value = 0;
+  (void)absl::SimpleAtoi(text.substr(at + key.size(), text.find('\n', at + 1) - at - key.size()), &value);
+  return value;
+}
+
+// The Prometheus text of a server, through the admin RPC.
+inline std::string Metrics(Client& client) {
+  grpc::ClientContext context;
+  Client::Deadline(context);
+  catalog::admin::v1::GetMetricsResponse response;
+  REQUIRE(client.admin->GetMetrics(&context, {}, &response).ok());
+  return response.text();
+}
+
+inline int64_t Metric(Client& client, const std::string& name) { return MetricIn(Metrics(client), name); }
+
 // Polls `done` until it holds (true) or `timeout` passes (false): a bound
 // for waiting on a server, not a claim about its speed.
 inline bool Eventually(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(30),

@@ -40,12 +40,7 @@ struct ClusterInstance {
     cluster = std::make_unique<RedisCluster>(options, &metrics);
     REQUIRE(cluster->Refresh(Later()).ok());
     tier = std::make_unique<ClusterTier>(cluster.get(), kType, &metrics);
-    MySqlOptions mysql;
-    mysql.port = mysql_port;
-    mysql.user = "catalog";
-    mysql.password = "catalog";
-    mysql.database = database;
-    mysql_tier = std::make_unique<MySqlTier>(mysql, kType, &metrics);
+    mysql_tier = std::make_unique<MySqlTier>(ServiceMySql(mysql_port, database), kType, &metrics);
     REQUIRE(mysql_tier->CheckSchema(Later()).ok());
     cold = std::make_unique<HookedColdTier>(mysql_tier.get());
     TieredStoreOptions store_options;

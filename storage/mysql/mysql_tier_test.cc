@@ -18,8 +18,8 @@ struct Cold {
 
   Cold() {
     options.port = mysql.port();
-    options.user = "catalog";
-    options.password = "catalog";
+    options.user = catalog::testing::kServiceUser;
+    options.password = catalog::testing::kServicePassword;
     options.database = mysql.database();
     tier = std::make_unique<MySqlTier>(options, ProductRecordType(), &metrics);
     REQUIRE(tier->CheckSchema(Later()).ok());  // Migrated by SharedMySql; rows only from here.

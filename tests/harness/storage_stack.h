@@ -77,6 +77,16 @@ class HookedColdTier : public ColdTier {
   ColdTier* const inner_;
 };
 
+// The serving account's options for `database` on 127.0.0.1:`port`.
+inline MySqlOptions ServiceMySql(int port, const std::string& database) {
+  MySqlOptions options;
+  options.port = port;
+  options.user = catalog::testing::kServiceUser;
+  options.password = catalog::testing::kServicePassword;
+  options.database = database;
+  return options;
+}
+
 // One instance's pools, tiers and store.
 struct Instance {
   Metrics metrics;
@@ -91,10 +101,7 @@ struct Instance {
   Instance(int redis_port, int mysql_port, const std::string& database,
            absl::Duration max_operation_time = absl::Seconds(5)) {
     redis_options.port = redis_port;
-    mysql_options.port = mysql_port;
-    mysql_options.user = "catalog";
-    mysql_options.password = "catalog";
-    mysql_options.database = database;
+    mysql_options = ServiceMySql(mysql_port, database);
     pool = std::make_unique<RedisPool>(redis_options, &metrics);
     redis_tier = std::make_unique<RedisTier>(pool.get(), kType, &metrics);
     mysql_tier = std::make_unique<MySqlTier>(mysql_options, kType, &metrics);
