@@ -55,14 +55,12 @@ void Maintenance::Tick() {
     }
   }
   metrics_->Set(storage::Gauge::redis_maxmemory_policy_ok, policy_ok);
-  if (readiness_ != nullptr && reachable != readiness_->Serving()) {
-    // Logged on change only (Serving also reflects draining; repeating a
-    // line there is harmless).
+  // Logged when reachability changes, not when draining does.
+  if (readiness_ != nullptr && readiness_->SetBackendsReachable(reachable)) {
     logger_->Log(reachable ? LogLevel::kInfo : LogLevel::kWarning, "storage",
                  reachable ? "every Redis deployment answers again: SERVING"
                            : "a Redis deployment does not answer: health NOT_SERVING until it does");
   }
-  if (readiness_ != nullptr) readiness_->SetBackendsReachable(reachable);
   for (storage::TieredStore* store : stores_) {
     // Writes across Redis Cluster nodes whose writer died between steps
     // (nothing to do on one Redis).

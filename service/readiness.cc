@@ -14,11 +14,12 @@ void Readiness::SetDraining() {
   if (was != Serving() && listener_) listener_(Serving());
 }
 
-void Readiness::SetBackendsReachable(bool reachable) {
+bool Readiness::SetBackendsReachable(bool reachable) {
   absl::MutexLock lock(&mu_);
   const bool was = Serving();
-  reachable_ = reachable;
+  const bool changed = reachable_.exchange(reachable) != reachable;
   if (was != Serving() && listener_) listener_(Serving());
+  return changed;
 }
 
 }  // namespace catalog::service

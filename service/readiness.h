@@ -25,8 +25,9 @@ class Readiness {
 
   // For good: the instance is stopping.
   void SetDraining();
-  // The outcome of the latest check of every Redis deployment.
-  void SetBackendsReachable(bool reachable);
+  // The outcome of the latest check of every Redis deployment; true if it
+  // differs from the previous one.
+  bool SetBackendsReachable(bool reachable);
 
   bool Serving() const { return !draining_.load() && reachable_.load(); }
 
