@@ -29,7 +29,7 @@ grpc::Status AdminService::Authorize(const grpc::ServerContext& context) const {
     match = diff == 0;
   }
   if (match) return grpc::Status::OK;
-  observers_.logger->Log(LogLevel::kWarning, "admin", "admin call refused: missing or wrong bearer token");
+  observers_.logger->Log(LogChannel::kAdmin, LogLevel::kWarning, "admin call refused: missing or wrong bearer token");
   return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                       "admin plane: missing or wrong bearer token (metadata authorization: Bearer <token>; "
                       "catalog-admin reads it from CATALOG_ADMIN_TOKEN or --token_file)");
@@ -38,7 +38,7 @@ grpc::Status AdminService::Authorize(const grpc::ServerContext& context) const {
 grpc::Status AdminService::Demote(grpc::ServerContext* context, const DemoteRequest* request,
                                   DemoteResponse* response) {
   if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
-  return Instrumented(observers_, "catalog.admin.v1.CatalogAdminService/Demote", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.admin.v1.CatalogAdminService/Demote", [&]() -> absl::Status {
     absl::StatusOr<storage::DemoteResult> result =
         core_->Demote(request->idle_seconds(), request->limit(), CallDeadline(*context, absl::Hours(24)),
                       [&] { return context->IsCancelled() || stopping_->load(); }, request->record_type());
@@ -51,13 +51,13 @@ grpc::Status AdminService::Demote(grpc::ServerContext* context, const DemoteRequ
     for (const std::string& id : result->too_large_ids) response->add_too_large_ids(id);
     response->set_bytes(result->bytes);
     observers_.logger->Log(
-        LogLevel::kInfo, "admin",
+        LogChannel::kAdmin, LogLevel::kInfo,
         absl::StrCat("demote idle>=", request->idle_seconds(), "s limit=", request->limit(), ": scanned ",
                      result->scanned, ", demoted ", result->demoted, ", tombstones ", result->tombstones_demoted,
                      ", kept (changed meanwhile) ", result->skipped_changed, ", bytes ", result->bytes));
     if (result->too_large > 0) {
       observers_.logger->Log(
-          LogLevel::kWarning, "admin",
+          LogChannel::kAdmin, LogLevel::kWarning,
           absl::StrCat("demote: ", result->too_large,
                        " idle records are too large for one MySQL statement and stay in Redis (raise MariaDB's "
                        "max_allowed_packet), e.g. ",
@@ -72,6 +72,24 @@ grpc::Status AdminService::GetMetrics(grpc::ServerContext* context, const GetMet
   if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
   response->set_text(observers_.metrics->RenderPrometheusText());
   return grpc::Status::OK;
+}
+
+grpc::Status AdminService::SetLogLevel(grpc::ServerContext* context, const SetLogLevelRequest* request,
+                                       SetLogLevelResponse* response) {
+  if (grpc::Status denied = Authorize(*context); !denied.ok()) return denied;
+  return Instrumented(observers_, context, "catalog.admin.v1.CatalogAdminService/SetLogLevel", [&]() -> absl::Status {
+    if (!request->channel().empty() || !request->level().empty()) {
+      if (absl::Status set = observers_.logger->SetLevel(request->channel(), request->level()); !set.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(set.message(), "; channels: *, ",
+                                                       absl::StrJoin(kLogChannels, ", ")));
+      }
+      observers_.logger->Log(LogChannel::kAdmin, LogLevel::kInfo,
+                             absl::StrCat("log level of ", request->channel(), " set to ", request->level()),
+                             {{"levels", observers_.logger->Levels()}});
+    }
+    response->set_levels(observers_.logger->Levels());
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace catalog::service

@@ -28,6 +28,8 @@ class AdminService final : public catalog::admin::v1::CatalogAdminService::Servi
                       catalog::admin::v1::DemoteResponse* response) override;
   grpc::Status GetMetrics(grpc::ServerContext* context, const catalog::admin::v1::GetMetricsRequest* request,
                           catalog::admin::v1::GetMetricsResponse* response) override;
+  grpc::Status SetLogLevel(grpc::ServerContext* context, const catalog::admin::v1::SetLogLevelRequest* request,
+                           catalog::admin::v1::SetLogLevelResponse* response) override;
 
  private:
   // OK if the call may proceed; UNAUTHENTICATED otherwise.

@@ -28,7 +28,7 @@ CatalogV1Service::CatalogV1Service(CatalogCore* core, CallObservers observers, a
 
 grpc::Status CatalogV1Service::GetProduct(grpc::ServerContext* context, const GetProductRequest* request,
                                           Product* response) {
-  return Instrumented(observers_, "catalog.v1.CatalogService/GetProduct", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v1.CatalogService/GetProduct", [&]() -> absl::Status {
     absl::StatusOr<std::optional<Product>> product = core_->Get(request->id(), CallDeadline(*context, max_call_));
     if (!product.ok()) return product.status();
     if (!product->has_value()) return absl::NotFoundError(absl::StrCat("product \"", request->id(), "\" not found"));
@@ -39,7 +39,7 @@ grpc::Status CatalogV1Service::GetProduct(grpc::ServerContext* context, const Ge
 
 grpc::Status CatalogV1Service::BatchGetProducts(grpc::ServerContext* context, const BatchGetProductsRequest* request,
                                                 EncodedBatchResponse* response) {
-  return Instrumented(observers_, "catalog.v1.CatalogService/BatchGetProducts", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v1.CatalogService/BatchGetProducts", [&]() -> absl::Status {
     const std::vector<std::string> ids(request->ids().begin(), request->ids().end());
     absl::StatusOr<std::vector<storage::MaybeValue>> values = core_->BatchGet(ids, CallDeadline(*context, max_call_));
     if (!values.ok()) return values.status();
@@ -81,7 +81,7 @@ grpc::ServerUnaryReactor* CatalogV1Service::BatchGetProductsRaw(grpc::CallbackSe
 
 grpc::Status CatalogV1Service::UpsertProducts(grpc::ServerContext* context, const UpsertProductsRequest* request,
                                               UpsertProductsResponse* response) {
-  return Instrumented(observers_, "catalog.v1.CatalogService/UpsertProducts", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v1.CatalogService/UpsertProducts", [&]() -> absl::Status {
     absl::StatusOr<std::vector<Product>> stored = core_->Upsert(
         absl::MakeConstSpan(request->products().data(), request->products().size()), CallDeadline(*context, max_call_));
     if (!stored.ok()) return stored.status();
@@ -92,7 +92,7 @@ grpc::Status CatalogV1Service::UpsertProducts(grpc::ServerContext* context, cons
 
 grpc::Status CatalogV1Service::DeleteProducts(grpc::ServerContext* context, const DeleteProductsRequest* request,
                                               DeleteProductsResponse* response) {
-  return Instrumented(observers_, "catalog.v1.CatalogService/DeleteProducts", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v1.CatalogService/DeleteProducts", [&]() -> absl::Status {
     const std::vector<std::string> ids(request->ids().begin(), request->ids().end());
     absl::StatusOr<int64_t> deleted = core_->Delete(ids, CallDeadline(*context, max_call_));
     if (!deleted.ok()) return deleted.status();

@@ -61,7 +61,7 @@ CatalogV2Service::CatalogV2Service(CatalogCore* core, CallObservers observers, a
 
 grpc::Status CatalogV2Service::GetProduct(grpc::ServerContext* context, const catalog::v2::GetProductRequest* request,
                                           catalog::v2::Product* response) {
-  return Instrumented(observers_, "catalog.v2.CatalogService/GetProduct", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v2.CatalogService/GetProduct", [&]() -> absl::Status {
     if (absl::Status s = ValidateReadMask(request->read_mask()); !s.ok()) return s;
     absl::StatusOr<std::optional<catalog::v1::Product>> product =
         core_->Get(request->id(), CallDeadline(*context, max_call_));
@@ -76,7 +76,7 @@ grpc::Status CatalogV2Service::GetProduct(grpc::ServerContext* context, const ca
 grpc::Status CatalogV2Service::BatchGetProducts(grpc::ServerContext* context,
                                                 const catalog::v2::BatchGetProductsRequest* request,
                                                 catalog::v2::BatchGetProductsResponse* response) {
-  return Instrumented(observers_, "catalog.v2.CatalogService/BatchGetProducts", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v2.CatalogService/BatchGetProducts", [&]() -> absl::Status {
     if (absl::Status s = ValidateReadMask(request->read_mask()); !s.ok()) return s;
     const std::vector<std::string> ids(request->ids().begin(), request->ids().end());
     absl::StatusOr<std::vector<storage::MaybeValue>> values = core_->BatchGet(ids, CallDeadline(*context, max_call_));
@@ -153,7 +153,7 @@ grpc::ServerUnaryReactor* CatalogV2Service::BatchGetProductsRaw(grpc::CallbackSe
 grpc::Status CatalogV2Service::ListProducts(grpc::ServerContext* context,
                                             const catalog::v2::ListProductsRequest* request,
                                             catalog::v2::ListProductsResponse* response) {
-  return Instrumented(observers_, "catalog.v2.CatalogService/ListProducts", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v2.CatalogService/ListProducts", [&]() -> absl::Status {
     if (absl::Status s = ValidateReadMask(request->read_mask()); !s.ok()) return s;
     absl::StatusOr<ProductPage> page = core_->List(request->category_id(), request->page_size(), request->page_token(),
                                                    CallDeadline(*context, max_call_));
@@ -171,7 +171,7 @@ grpc::Status CatalogV2Service::ListProducts(grpc::ServerContext* context,
 grpc::Status CatalogV2Service::UpsertProducts(grpc::ServerContext* context,
                                               const catalog::v2::UpsertProductsRequest* request,
                                               catalog::v2::UpsertProductsResponse* response) {
-  return Instrumented(observers_, "catalog.v2.CatalogService/UpsertProducts", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v2.CatalogService/UpsertProducts", [&]() -> absl::Status {
     std::vector<catalog::v1::Product> products;
     products.reserve(request->products_size());
     for (const catalog::v2::Product& p : request->products()) products.push_back(Convert<catalog::v1::Product>(p));
@@ -190,7 +190,7 @@ grpc::Status CatalogV2Service::UpsertProducts(grpc::ServerContext* context,
 grpc::Status CatalogV2Service::DeleteProducts(grpc::ServerContext* context,
                                               const catalog::v2::DeleteProductsRequest* request,
                                               catalog::v2::DeleteProductsResponse* response) {
-  return Instrumented(observers_, "catalog.v2.CatalogService/DeleteProducts", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v2.CatalogService/DeleteProducts", [&]() -> absl::Status {
     const std::vector<std::string> ids(request->ids().begin(), request->ids().end());
     absl::StatusOr<int64_t> deleted = core_->Delete(ids, CallDeadline(*context, max_call_));
     if (!deleted.ok()) return deleted.status();
@@ -202,7 +202,7 @@ grpc::Status CatalogV2Service::DeleteProducts(grpc::ServerContext* context,
 grpc::Status CatalogV2Service::UpsertOffers(grpc::ServerContext* context,
                                             const catalog::v2::UpsertOffersRequest* request,
                                             catalog::v2::UpsertOffersResponse* response) {
-  return Instrumented(observers_, "catalog.v2.CatalogService/UpsertOffers", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v2.CatalogService/UpsertOffers", [&]() -> absl::Status {
     const std::vector<const catalog::v2::Offer*> offers(request->offers().pointer_begin(),
                                                         request->offers().pointer_end());
     absl::StatusOr<std::vector<catalog::v2::Offer>> stored =
@@ -216,7 +216,7 @@ grpc::Status CatalogV2Service::UpsertOffers(grpc::ServerContext* context,
 grpc::Status CatalogV2Service::DeleteOffers(grpc::ServerContext* context,
                                             const catalog::v2::DeleteOffersRequest* request,
                                             catalog::v2::DeleteOffersResponse* response) {
-  return Instrumented(observers_, "catalog.v2.CatalogService/DeleteOffers", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v2.CatalogService/DeleteOffers", [&]() -> absl::Status {
     const std::vector<const catalog::v2::OfferKey*> keys(request->keys().pointer_begin(), request->keys().pointer_end());
     absl::StatusOr<int64_t> deleted = core_->DeleteOffers(keys, CallDeadline(*context, max_call_));
     if (!deleted.ok()) return deleted.status();
@@ -228,7 +228,7 @@ grpc::Status CatalogV2Service::DeleteOffers(grpc::ServerContext* context,
 grpc::Status CatalogV2Service::BatchGetOffers(grpc::ServerContext* context,
                                               const catalog::v2::BatchGetOffersRequest* request,
                                               catalog::v2::BatchGetOffersResponse* response) {
-  return Instrumented(observers_, "catalog.v2.CatalogService/BatchGetOffers", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v2.CatalogService/BatchGetOffers", [&]() -> absl::Status {
     const std::vector<const catalog::v2::OfferKey*> keys(request->keys().pointer_begin(), request->keys().pointer_end());
     absl::StatusOr<std::vector<std::optional<catalog::v2::Offer>>> offers =
         core_->BatchGetOffers(keys, CallDeadline(*context, max_call_));
@@ -249,7 +249,7 @@ grpc::Status CatalogV2Service::BatchGetOffers(grpc::ServerContext* context,
 grpc::Status CatalogV2Service::BatchGetProductViews(grpc::ServerContext* context,
                                                     const catalog::v2::BatchGetProductViewsRequest* request,
                                                     catalog::v2::BatchGetProductViewsResponse* response) {
-  return Instrumented(observers_, "catalog.v2.CatalogService/BatchGetProductViews", [&]() -> absl::Status {
+  return Instrumented(observers_, context, "catalog.v2.CatalogService/BatchGetProductViews", [&]() -> absl::Status {
     const std::vector<std::string> ids(request->product_ids().begin(), request->product_ids().end());
     absl::StatusOr<std::vector<storage::MaybeValue>> views =
         core_->BatchGetProductViews(ids, request->market(), CallDeadline(*context, max_call_));

@@ -1,4 +1,5 @@
 #include "service/config.h"
+#include "storage/metrics.h"
 
 #include <catch2/catch.hpp>
 
@@ -121,4 +122,42 @@ TEST_CASE("README's configuration table lists every option") {
 }
 
 }  // namespace
+TEST_CASE("docs/operations.md explains every metric and every alert") {
+  std::ifstream in(CATALOG_SOURCE_DIR "/docs/operations.md");
+  REQUIRE(in.good());
+  std::stringstream doc;
+  doc << in.rdbuf();
+  std::vector<std::string> names;
+#define CATALOG_PLAIN_NAME(name, help) names.push_back("catalog_" #name);
+#define CATALOG_LABELLED_NAME(name, labels, help) names.push_back("catalog_" #name);
+  CATALOG_COUNTERS(CATALOG_PLAIN_NAME)
+  CATALOG_GAUGES(CATALOG_PLAIN_NAME)
+  CATALOG_LABELLED_COUNTERS(CATALOG_LABELLED_NAME)
+  CATALOG_LABELLED_GAUGES(CATALOG_LABELLED_NAME)
+  CATALOG_LABELLED_HISTOGRAMS(CATALOG_LABELLED_NAME)
+#undef CATALOG_PLAIN_NAME
+#undef CATALOG_LABELLED_NAME
+  for (const char* process : {"process_resident_memory_bytes", "process_open_fds", "process_threads",
+                              "process_start_time_seconds", "catalog_uptime_seconds"}) {
+    names.push_back(process);
+  }
+  REQUIRE(names.size() > 80);
+  for (const std::string& name : names) {
+    INFO(name);
+    CHECK(doc.str().find("| `" + name + "` |") != std::string::npos);
+  }
+  std::ifstream alerts(CATALOG_SOURCE_DIR "/deploy/prometheus/alerts.yml");
+  REQUIRE(alerts.good());
+  int alert_count = 0;
+  for (std::string line; std::getline(alerts, line);) {
+    const size_t at = line.find("- alert: ");
+    if (at == std::string::npos) continue;
+    const std::string alert = line.substr(at + 9);
+    ++alert_count;
+    INFO(alert);
+    CHECK(doc.str().find("| `" + alert + "` |") != std::string::npos);
+  }
+  CHECK(alert_count == 7);
+}
+
 }  // namespace catalog::service

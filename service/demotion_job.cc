@@ -49,20 +49,20 @@ void DemotionJob::Run(const std::string& record_type) {
       core_->Demote(absl::ToInt64Seconds(min_idle), options_.max_records, deadline,
                     [this] { return stop_.HasBeenNotified() || stopping_->load(); }, record_type);
   if (absl::IsFailedPrecondition(result.status())) {
-    logger_->Log(LogLevel::kDebug, "tiering",
+    logger_->Log(LogChannel::kTiering, LogLevel::kDebug,
                  absl::StrCat("background demotion of ", record_type, " skipped: ", result.status().message()));
     return;
   }
   metrics_->Add(storage::Counter::demotion_runs_total);
   if (!result.ok()) {
-    logger_->Log(absl::IsCancelled(result.status()) ? LogLevel::kInfo : LogLevel::kWarning, "tiering",
+    logger_->Log(LogChannel::kTiering, absl::IsCancelled(result.status()) ? LogLevel::kInfo : LogLevel::kWarning,
                  absl::StrCat("background demotion of ", record_type, " (idle >= ", absl::FormatDuration(min_idle),
                               "): ", result.status().message()));
     return;
   }
   metrics_->Set(storage::Gauge::demotion_last_success_timestamp_seconds, absl::ToUnixSeconds(absl::Now()));
   if (result->demoted + result->tombstones_demoted > 0 || result->too_large > 0) {
-    logger_->Log(LogLevel::kInfo, "tiering",
+    logger_->Log(LogChannel::kTiering, LogLevel::kInfo,
                  absl::StrCat("background demotion of ", record_type, " (idle >= ", absl::FormatDuration(min_idle),
                               "): scanned ", result->scanned, ", demoted ", result->demoted, ", tombstones ",
                               result->tombstones_demoted, ", bytes ", result->bytes, ", too large ",

@@ -4,6 +4,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -19,12 +24,35 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // set none).
 absl::Time CallDeadline(const grpc::ServerContextBase& context, absl::Duration max_call);
 
+// catalog_rpc_duration_seconds{service,method,code}: one row of series per
+// method named at construction (full names "package.Service/Method"), one
+// series per status code the method has answered. The table is read-only
+// after construction and each row lock-free after a code's first use, so a
+// call's bookkeeping takes no lock. Thread-safe.
+class RpcMetrics {
+ public:
+  // `metrics` must outlive this.
+  RpcMetrics(storage::Metrics* metrics, const std::vector<std::string>& methods);
+  // The series of `method` answering `code`. A method not named at
+  // construction is counted under service="unknown", method="unknown".
+  storage::HistogramSeries* For(absl::string_view method, absl::StatusCode code);
+
+ private:
+  using Row = storage::SeriesRow<storage::HistogramSeries, storage::HistogramFamily, 17>;
+  absl::flat_hash_map<std::string, std::unique_ptr<Row>> rows_;
+  std::unique_ptr<Row> unknown_;
+};
+
 // What every handler shares: metrics, the log and the admission limit.
 struct CallObservers {
   storage::Metrics* metrics;
   const Logger* logger;
   // Calls handled at once before RESOURCE_EXHAUSTED (0: no limit).
   int64_t max_in_flight = 0;
+  // Per-method latency and codes; null: not recorded (unit tests).
+  RpcMetrics* rpc = nullptr;
+  // One call in this many gets an access line (0: none).
+  int64_t access_log_every = 0;
 };
 
 // One call's bookkeeping, for handlers that finish on another thread
@@ -33,17 +61,22 @@ struct CallObservers {
 // failures the server is responsible for at WARNING with their message,
 // callers' mistakes (INVALID_ARGUMENT, NOT_FOUND, ABORTED), overload
 // rejections (counted, not logged one by one: under overload that would add
-// load) and every call's timing at DEBUG.
+// load) and every call's timing at DEBUG; one call in access_log_every on
+// the access channel.
+//
+// Request id: the caller's x-request-id metadata if usable, else a new one
+// (RequestIdFor); sent back as x-request-id trailing metadata and written in
+// the call's log lines. The handler's thread carries it in a
+// RequestIdScope (Instrumented, RawRead), Finish() on whatever thread ends
+// the call.
 //
 // Admission: a call arriving while max_in_flight calls run is refused with
 // RESOURCE_EXHAUSTED at once (never queued), so overload shows up as a fast,
 // retryable error instead of growing latency and pool timeouts for all.
 class CallRecord {
  public:
-  CallRecord(const CallObservers& observers, absl::string_view method)
-      : observers_(observers), method_(method), start_(absl::Now()) {
-    observers_.metrics->Add(storage::Counter::rpc_requests_total);
-  }
+  // `context` must outlive the record's Finish().
+  CallRecord(const CallObservers& observers, grpc::ServerContextBase* context, absl::string_view method);
   // The call's slot is released by Finish(); a record destroyed without it
   // (an exception) releases it too.
   ~CallRecord() {
@@ -51,6 +84,8 @@ class CallRecord {
   }
   CallRecord(const CallRecord&) = delete;
   CallRecord& operator=(const CallRecord&) = delete;
+
+  const std::string& request_id() const { return request_id_; }
 
   // OK, or the RESOURCE_EXHAUSTED to answer with.
   absl::Status Admit() {
@@ -62,39 +97,25 @@ class CallRecord {
                                                      " calls in flight (max_in_flight_calls); retry with backoff"));
   }
 
-  grpc::Status Finish(const absl::Status& status) {
-    if (admitted_) {
-      observers_.metrics->Add(storage::Gauge::rpc_in_flight, -1);
-      admitted_ = false;
-    }
-    const absl::Duration took = absl::Now() - start_;
-    if (!status.ok()) {
-      observers_.metrics->Add(storage::Counter::rpc_errors_total);
-      if (absl::IsInvalidArgument(status)) observers_.metrics->Add(storage::Counter::rpc_invalid_argument_total);
-    }
-    observers_.metrics->Observe(storage::Histogram::rpc_duration_seconds, took);
-    const bool callers_mistake = absl::IsInvalidArgument(status) || absl::IsNotFound(status) || absl::IsAborted(status);
-    const LogLevel level = status.ok() || callers_mistake || rejected_ ? LogLevel::kDebug : LogLevel::kWarning;
-    if (observers_.logger->Enabled(level)) {
-      observers_.logger->Log(level, "rpc",
-                             absl::StrCat(method_, " ", absl::StatusCodeToString(status.code()), " ",
-                                          absl::FormatDuration(took), status.ok() ? "" : ": ", status.message()));
-    }
-    return ToGrpcStatus(status);
-  }
+  grpc::Status Finish(const absl::Status& status);
 
  private:
   const CallObservers& observers_;
+  grpc::ServerContextBase* const context_;
   const absl::string_view method_;
   const absl::Time start_;
+  const std::string request_id_;
   bool admitted_ = false;
   bool rejected_ = false;
 };
 
-// Runs a synchronous handler for `method` inside a CallRecord.
+// Runs a synchronous handler for `method` inside a CallRecord, its thread
+// carrying the call's request id.
 template <typename Handler>
-grpc::Status Instrumented(const CallObservers& observers, absl::string_view method, Handler handler) {
-  CallRecord record(observers, method);
+grpc::Status Instrumented(const CallObservers& observers, grpc::ServerContextBase* context, absl::string_view method,
+                          Handler handler) {
+  CallRecord record(observers, context, method);
+  const RequestIdScope scope(record.request_id());
   absl::Status status = record.Admit();
   if (status.ok()) status = handler();
   return record.Finish(status);

@@ -40,11 +40,11 @@ void Maintenance::Tick() {
     absl::StatusCode& last = last_policy_codes_[i];
     // An unsafe policy is a configuration error: say so loudly, once per change.
     if (absl::IsFailedPrecondition(policy) && last != policy.code()) {
-      logger_->Log(LogLevel::kError, "storage",
+      logger_->Log(LogChannel::kStorage, LogLevel::kError,
                    absl::StrCat("deployment \"", watched_[i].deployment, "\": ", policy.message()));
     }
     if (policy.ok() && last == absl::StatusCode::kFailedPrecondition) {
-      logger_->Log(LogLevel::kInfo, "storage",
+      logger_->Log(LogChannel::kStorage, LogLevel::kInfo,
                    absl::StrCat("deployment \"", watched_[i].deployment, "\": Redis maxmemory-policy is safe again"));
     }
     if (policy.ok() || absl::IsFailedPrecondition(policy)) last = policy.code();
@@ -57,7 +57,7 @@ void Maintenance::Tick() {
   metrics_->Set(storage::Gauge::redis_maxmemory_policy_ok, policy_ok);
   // Logged when reachability changes, not when draining does.
   if (readiness_ != nullptr && readiness_->SetBackendsReachable(reachable)) {
-    logger_->Log(reachable ? LogLevel::kInfo : LogLevel::kWarning, "storage",
+    logger_->Log(LogChannel::kStorage, reachable ? LogLevel::kInfo : LogLevel::kWarning,
                  reachable ? "every Redis deployment answers again: SERVING"
                            : "a Redis deployment does not answer: health NOT_SERVING until it does");
   }
@@ -65,7 +65,7 @@ void Maintenance::Tick() {
     // Writes across Redis Cluster nodes whose writer died between steps
     // (nothing to do on one Redis).
     if (absl::StatusOr<int64_t> settled = store->ResolveStale(deadline()); !settled.ok()) {
-      logger_->Log(LogLevel::kWarning, "storage",
+      logger_->Log(LogChannel::kStorage, LogLevel::kWarning,
                    absl::StrCat("settling unfinished cluster writes: ", settled.status().message()));
     }
     for (int batch = 0; batch < 10; ++batch) {  // At most 10,000 entries a tick per store.

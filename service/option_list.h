@@ -44,6 +44,10 @@
   X(redis_info_interval_ms, 5000, 100, 3600000,                                                                        \
     "How often Redis INFO is polled for the redis_* gauges and the maxmemory-policy check.")                           \
   X(request_ttl_s, 86400, 1, 2592000, "How long a v2 request_id answers retries with the first result.")               \
+  X(access_log_every, 1000, 0, 1000000000,                                                                            \
+    "One call in this many writes an access line (channel access: method, code, duration, peer, request id); 0: none.") \
+  X(log_max_lines_per_second, 200, 0, 1000000,                                                                        \
+    "Most lines one log channel writes in a second; the rest are counted in one line after. 0: no limit.")           \
   X(count_metrics, 1, 0, 1,                                                                                            \
     "1: update counters and histograms; 0: leave them at zero (to measure their cost; gauges still work).")          \
   X(demote_interval_s, 300, 0, 86400,                                                                                 \
@@ -85,7 +89,15 @@
   X(tls_client_ca_file, "",                                                                                   \
     "PEM CA certificates: with TLS on, every client must present a certificate one of them signed (mTLS). "   \
     "Empty: no client certificate asked for.")                                                                \
-  X(log_level, "info", "Least severe log lines written to stderr: debug (every call), info, warning, error.") \
+  X(log_level, "info",                                                                                        \
+    "Least severe log lines written, every channel: debug (every call), info, warning, error. JSON, one object "  \
+    "a line; catalog-admin log-level changes a channel's while running.")                                       \
+  X(log_channel_levels, "",                                                                                   \
+    "Per-channel levels over log_level, e.g. \"rpc=debug,storage=warning\"; channels rpc, access, storage, "     \
+    "tiering, admin, server.")                                                                                 \
+  X(log_dir, "",                                                                                              \
+    "Directory for one file per channel (<channel>.log, every line whole); stderr then keeps a short line of "  \
+    "each and warnings and errors whole. Empty: everything to stderr.")                                       \
   X(topology_file, "",                                                                                        \
     "Text-format catalog.config.v1.Topology (proto/catalog/config/v1/topology.proto) placing each record "    \
     "type on a Redis deployment and a MySQL database; empty: the redis_* and mysql_* options, one of each.")  \

@@ -70,11 +70,15 @@ grpc::ServerUnaryReactor* RawRead(grpc::CallbackServerContext* context, const gr
     reactor->Finish(UnparsableRequest(Request::descriptor()->full_name()));
     return reactor;
   }
-  auto record = std::make_shared<CallRecord>(observers, method);
+  auto record = std::make_shared<CallRecord>(observers, context, method);
   if (absl::Status admitted = record->Admit(); !admitted.ok()) {
     reactor->Finish(record->Finish(admitted));
     return reactor;
   }
+  // A copy: the call may end (and its record go) on another thread while
+  // this one still runs start().
+  const std::string request_id = record->request_id();
+  const RequestIdScope scope(request_id);
   start(parsed, RawFinish(reactor, response, std::move(record)));
   return reactor;
 }

@@ -6,9 +6,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <google/protobuf/descriptor.h>
+#include <grpc/support/log.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
 #include "service/admin_service.h"
@@ -74,7 +77,8 @@ struct PrimaryParts {
 
 struct CatalogServer::Parts {
   storage::Metrics metrics;
-  std::unique_ptr<Logger> logger;
+  std::unique_ptr<RpcMetrics> rpc_metrics;
+  std::shared_ptr<Logger> logger;
   catalog::config::v1::Topology topology;
   // By name; before everything that connects to them, so destroyed after.
   std::map<std::string, std::unique_ptr<RedisDeploymentParts>> redis;
@@ -274,14 +278,14 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
       d->cluster_tier.view_ttl = absl::Seconds(config.view_cache_ttl_s);
       // Unreachable now is not fatal: the map is read again on first use.
       if (absl::Status s = d->cluster->Refresh(absl::Now() + absl::Seconds(2)); !s.ok()) {
-        parts->logger->Log(LogLevel::kWarning, "storage",
+        parts->logger->Log(LogChannel::kStorage, LogLevel::kWarning,
                            absl::StrCat("redis \"", deployment.name(), "\": no cluster seed answered at start-up (",
                                         s.message(), "); asking again on first use"));
       }
       storage::RedisMonitor monitor(d->cluster.get(), &parts->metrics, /*gauges=*/false);
       if (absl::Status s = monitor.CheckOnce(absl::Now() + absl::Seconds(2)); !s.ok()) {
         if (absl::IsFailedPrecondition(s) || absl::IsInternal(s)) return s;
-        parts->logger->Log(LogLevel::kWarning, "storage",
+        parts->logger->Log(LogChannel::kStorage, LogLevel::kWarning,
                            absl::StrCat("cannot check Redis's configuration at start-up: ", s.message()));
       }
       parts->redis[deployment.name()] = std::move(d);
@@ -291,7 +295,7 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
       d->endpoint = std::make_unique<storage::SentinelEndpoint>(SentinelOptionsOf(deployment, d->options),
                                                                 &parts->metrics);
       if (d->endpoint->Current().host.empty()) {
-        parts->logger->Log(LogLevel::kWarning, "storage",
+        parts->logger->Log(LogChannel::kStorage, LogLevel::kWarning,
                            absl::StrCat(d->endpoint->name(),
                                         ": no sentinel named the master at start-up; asking again every second"));
       }
@@ -329,7 +333,7 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
     // "unreachable": it will not change by itself, so it stops start-up.
     if (absl::Status s = monitor.CheckOnce(absl::Now() + absl::Seconds(2)); !s.ok()) {
       if (absl::IsFailedPrecondition(s) || absl::IsInternal(s)) return s;
-      parts->logger->Log(LogLevel::kWarning, "storage",
+      parts->logger->Log(LogChannel::kStorage, LogLevel::kWarning,
                          absl::StrCat("cannot check Redis's configuration at start-up: ", s.message()));
     }
     parts->redis[deployment.name()] = std::move(d);
@@ -362,15 +366,73 @@ std::unique_ptr<storage::RedisMonitor> MakeMonitor(RedisDeploymentParts& d, stor
   return std::make_unique<storage::RedisMonitor>(d.pool.get(), metrics, gauges);
 }
 
+// gRPC's own log lines (gpr_log) go through the server's logger, so stderr
+// holds only JSON lines: channel server, field "source":"grpc". One logger
+// per process (the newest server's), shared so that a gRPC thread logging
+// while a server is destroyed still holds a live one.
+absl::Mutex grpc_log_mu;
+std::shared_ptr<const Logger>& GrpcLogTarget() {
+  static auto* target = new std::shared_ptr<const Logger>();
+  return *target;
+}
+
+void GrpcLog(gpr_log_func_args* args) {
+  std::shared_ptr<const Logger> logger;
+  {
+    absl::MutexLock lock(&grpc_log_mu);
+    logger = GrpcLogTarget();
+  }
+  if (logger == nullptr) {
+    std::fprintf(stderr, "%s:%d %s\n", args->file, args->line, args->message);
+    return;
+  }
+  const LogLevel level = args->severity == GPR_LOG_SEVERITY_ERROR  ? LogLevel::kError
+                         : args->severity == GPR_LOG_SEVERITY_INFO ? LogLevel::kInfo
+                                                                   : LogLevel::kDebug;
+  logger->Log(LogChannel::kServer, level, args->message,
+              {{"source", "grpc"}, {"at", absl::StrCat(args->file, ":", args->line)}});
+}
+
+// Every method a CallRecord counts: the public services and the admin plane.
+std::vector<std::string> InstrumentedMethods() {
+  std::vector<std::string> methods;
+  for (const char* name : {"catalog.v1.CatalogService", "catalog.v2.CatalogService",
+                           "catalog.admin.v1.CatalogAdminService"}) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    if (service == nullptr) continue;
+    for (int i = 0; i < service->method_count(); ++i) {
+      methods.push_back(absl::StrCat(service->full_name(), "/", service->method(i)->name()));
+    }
+  }
+  return methods;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config& config) {
   auto parts = std::make_unique<Parts>();
   parts->metrics.SetCounting(config.count_metrics != 0);
-  absl::StatusOr<LogLevel> log_level = Logger::ParseLevel(config.log_level);
-  if (!log_level.ok()) return log_level.status();
-  parts->logger = std::make_unique<Logger>(*log_level, stderr);
-  const CallObservers observers{&parts->metrics, parts->logger.get(), config.max_in_flight_calls};
+  LoggerOptions log_options;
+  ASSIGN_OR_RETURN(log_options.level, Logger::ParseLevel(config.log_level));
+  log_options.channel_levels = config.log_channel_levels;
+  log_options.dir = config.log_dir;
+  log_options.max_lines_per_second = static_cast<int>(config.log_max_lines_per_second);
+  ASSIGN_OR_RETURN(parts->logger, Logger::Create(log_options, stderr));
+  {
+    absl::MutexLock lock(&grpc_log_mu);
+    GrpcLogTarget() = parts->logger;
+  }
+  gpr_set_log_function(GrpcLog);
+  parts->rpc_metrics = std::make_unique<RpcMetrics>(&parts->metrics, InstrumentedMethods());
+  parts->metrics
+      .Series(storage::GaugeFamily::build_info,
+              {CATALOG_VERSION, CATALOG_REVISION, grpc::Version(),
+               absl::StrCat(GOOGLE_PROTOBUF_VERSION / 1000000, ".", GOOGLE_PROTOBUF_VERSION / 1000 % 1000, ".",
+                            GOOGLE_PROTOBUF_VERSION % 1000)})
+      ->Set(1);
+  const CallObservers observers{&parts->metrics, parts->logger.get(), config.max_in_flight_calls,
+                                parts->rpc_metrics.get(), config.access_log_every};
   const storage::Clock* clock = storage::Clock::Real();
 
   ASSIGN_OR_RETURN(parts->topology, TopologyOf(config));
@@ -406,7 +468,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
   // demoted: say so now rather than at the first demotion.
   if (absl::StatusOr<int64_t> fits = parts->mysql_tier->MaxRecordBytes(absl::Now() + absl::Seconds(10));
       fits.ok() && *fits < config.max_record_bytes) {
-    parts->logger->Log(LogLevel::kWarning, "storage",
+    parts->logger->Log(LogChannel::kStorage, LogLevel::kWarning,
                        absl::StrCat("max_record_bytes ", config.max_record_bytes, " exceeds what one MySQL statement ",
                                     "can carry under its max_allowed_packet (", *fits,
                                     " bytes per record): larger products could not be demoted; raise "
@@ -421,7 +483,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
     // L1's invalidation stream follows one server; a cluster would need
     // one per master (not built yet). Serving from L1 without it could
     // return a value older than an acknowledged write, so L1 stays off.
-    parts->logger->Log(LogLevel::kWarning, "storage",
+    parts->logger->Log(LogChannel::kStorage, LogLevel::kWarning,
                        "l1_max_bytes is ignored: the products' deployment is a Redis Cluster, which L1 does not "
                        "support yet (README, Redis Cluster)");
   } else if (config.l1_max_bytes > 0) {
@@ -635,6 +697,10 @@ void CatalogServer::Shutdown(absl::Duration grace) {
 }
 
 int CatalogServer::port() const { return parts_->port; }
+
+void CatalogServer::Log(LogLevel level, absl::string_view message) const {
+  parts_->logger->Log(LogChannel::kServer, level, message);
+}
 
 int CatalogServer::admin_port() const { return parts_->admin_port; }
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "service/config.h"
+#include "service/logger.h"
 
 namespace catalog::service {
 
@@ -45,6 +46,9 @@ class CatalogServer {
   int port() const;
   // The admin plane's bound port; 0 without admin_listen_address.
   int admin_port() const;
+
+  // A line on the server channel of the server's log (start, drain, stop).
+  void Log(LogLevel level, absl::string_view message) const;
 
   // Everything the server is made of (server.cc only).
   struct Parts;

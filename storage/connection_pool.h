@@ -86,7 +86,21 @@ class ConnectionPool {
   };
 
   ConnectionPool(PoolOptions options, Factory factory, Metrics* metrics)
-      : options_(std::move(options)), factory_(std::move(factory)), metrics_(metrics) {}
+      : options_(std::move(options)),
+        factory_(std::move(factory)),
+        metrics_(metrics),
+        open_gauge_(metrics->Series(GaugeFamily::pool_connections, {options_.name, "open"})),
+        in_use_gauge_(metrics->Series(GaugeFamily::pool_connections, {options_.name, "in_use"})),
+        max_gauge_(metrics->Series(GaugeFamily::pool_max_connections, {options_.name})),
+        wait_(metrics->Series(HistogramFamily::pool_wait_seconds, {options_.name})) {
+    // Pools of one name (two record types on one Redis) add up.
+    max_gauge_->Add(options_.size);
+  }
+  ~ConnectionPool() {
+    absl::MutexLock lock(&mu_);
+    max_gauge_->Add(-options_.size);
+    open_gauge_->Add(-open_);
+  }
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
@@ -101,7 +115,9 @@ class ConnectionPool {
     {
       absl::MutexLock lock(&mu_);
       auto has_slot = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty() || open_ < options_.size; };
-      if (!mu_.AwaitWithDeadline(absl::Condition(&has_slot), wait_until)) {
+      const bool got_slot = mu_.AwaitWithDeadline(absl::Condition(&has_slot), wait_until);
+      wait_->Observe(absl::Now() - now);
+      if (!got_slot) {
         metrics_->Add(Counter::pool_wait_timeouts_total);
         const std::string why =
             absl::StrCat(options_.name, ": no free connection within ", absl::FormatDuration(wait_until - now),
@@ -112,17 +128,21 @@ class ConnectionPool {
         std::unique_ptr<Connection> connection = std::move(idle_.back().connection);
         const uint64_t idle_generation = idle_.back().generation;
         idle_.pop_back();
+        in_use_gauge_->Add(1);
         return Lease(this, std::move(connection), idle_generation, /*reused=*/true);
       }
       ++open_;  // Reserve the slot, then connect without holding the lock.
+      open_gauge_->Add(1);
       generation = generation_;
     }
     absl::StatusOr<std::unique_ptr<Connection>> connection = factory_(deadline);
     if (!connection.ok()) {
       absl::MutexLock lock(&mu_);
       --open_;
+      open_gauge_->Add(-1);
       return connection.status();
     }
+    in_use_gauge_->Add(1);
     return Lease(this, *std::move(connection), generation, /*reused=*/false);
   }
 
@@ -134,8 +154,10 @@ class ConnectionPool {
 
   void Release(std::unique_ptr<Connection> connection, uint64_t generation, bool broken) {
     std::vector<Idle> retired;  // Closed after unlocking: closing may do I/O.
+    in_use_gauge_->Add(-1);
     {
       absl::MutexLock lock(&mu_);
+      const int open_before = open_;
       if (broken) {
         --open_;
         if (generation == generation_) {
@@ -149,6 +171,7 @@ class ConnectionPool {
         idle_.push_back(Idle{std::move(connection), generation});
         return;
       }
+      open_gauge_->Add(open_ - open_before);
     }
     connection.reset();
     retired.clear();
@@ -157,6 +180,10 @@ class ConnectionPool {
   const PoolOptions options_;
   const Factory factory_;
   Metrics* const metrics_;
+  GaugeSeries* const open_gauge_;
+  GaugeSeries* const in_use_gauge_;
+  GaugeSeries* const max_gauge_;
+  HistogramSeries* const wait_;
   absl::Mutex mu_;
   std::vector<Idle> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;

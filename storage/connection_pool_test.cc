@@ -41,6 +41,34 @@ TEST_CASE("leases are reused and bounded by the pool size") {
   CHECK(f.connects == 2);
 }
 
+TEST_CASE("pool gauges follow open and leased connections, and a failed wait is timed") {
+  PoolFixture f;
+  GaugeSeries* open = f.metrics.Series(GaugeFamily::pool_connections, {"test pool", "open"});
+  GaugeSeries* in_use = f.metrics.Series(GaugeFamily::pool_connections, {"test pool", "in_use"});
+  HistogramSeries* wait = f.metrics.Series(HistogramFamily::pool_wait_seconds, {"test pool"});
+  CHECK(f.metrics.Series(GaugeFamily::pool_max_connections, {"test pool"})->Get() == 2);
+  {
+    auto a = f.pool.Acquire(f.Later());
+    auto b = f.pool.Acquire(f.Later());
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    CHECK(open->Get() == 2);
+    CHECK(in_use->Get() == 2);
+    CHECK_FALSE(f.pool.Acquire(f.Later()).ok());  // waits wait_timeout (50 ms), then fails
+    CHECK(wait->Count() == 3);
+    CHECK(wait->SumNanos() >= absl::ToInt64Nanoseconds(absl::Milliseconds(50)));
+    b->MarkBroken();
+  }
+  // b, released first, broke: it is closed and its generation retired, so
+  // a, released after it, is closed too.
+  CHECK(in_use->Get() == 0);
+  CHECK(open->Get() == 0);
+  auto c = f.pool.Acquire(f.Later());
+  REQUIRE(c.ok());
+  CHECK(open->Get() == 1);
+  CHECK(in_use->Get() == 1);
+}
+
 TEST_CASE("a waiter gets the connection released by another thread") {
   PoolFixture f;
   auto a = f.pool.Acquire(f.Later());

@@ -91,4 +91,25 @@
   X(l1_bytes, "Bytes held by L1 (ids, values, bookkeeping).")                                                          \
   X(l1_entries, "Entries held by L1.")
 
-#define CATALOG_HISTOGRAMS(X) X(rpc_duration_seconds, "Time from receiving a gRPC call to its status, all methods.")
+// Labelled families: X(name, "label,label", help). A series (one set of
+// label values) is registered once and then updated lock-free; only
+// registered series are exported, so a family shows what happened, e.g. only
+// the status codes a method has answered.
+#define CATALOG_LABELLED_COUNTERS(X)                                                                                 \
+  X(redis_command_errors_total, "pool,operation",                                                                   \
+    "Redis round trips that failed (I/O, timeout, error reply, no connection), by pool and first command.")        \
+  X(mysql_statement_errors_total, "pool,operation",                                                                 \
+    "MySQL statements that failed (or found no connection), by pool and statement kind.")
+
+#define CATALOG_LABELLED_GAUGES(X)                                                                                   \
+  X(pool_connections, "pool,state", "Connections of a pool: open (idle or leased) and in_use (leased now).")        \
+  X(pool_max_connections, "pool", "Most connections a pool may open (redis_pool_size, mysql_pool_size).")         \
+  X(build_info, "version,revision,grpc,protobuf", "Always 1; the labels say which build is running.")
+
+#define CATALOG_LABELLED_HISTOGRAMS(X)                                                                               \
+  X(rpc_duration_seconds, "service,method,code",                                                                    \
+    "Time from receiving a gRPC call to its status; _count is the number of calls, by service, method and code.")   \
+  X(redis_command_duration_seconds, "pool,operation",                                                               \
+    "Time of one Redis round trip (a pipeline counts once), by pool and first command.")                            \
+  X(mysql_statement_duration_seconds, "pool,operation", "Time of one MySQL statement, by pool and statement kind.") \
+  X(pool_wait_seconds, "pool", "Time spent waiting for a pooled connection (0 when one was idle).")

@@ -302,13 +302,14 @@ TEST_CASE("topology file: maintenance watches every deployment and expires the o
   // A policy that would evict records, set on the offers' Redis after
   // start-up, is reported naming that deployment.
   REQUIRE(offers_redis.Command({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"})->type == REDIS_REPLY_STATUS);
-  while (!absl::StrContains(server.Log(), "deployment \"offers\": ")) {
+  // JSON lines: the message's quotes are escaped.
+  while (!absl::StrContains(server.Log(), "deployment \\\"offers\\\": ")) {
     INFO(server.Log());
     REQUIRE(absl::Now() < until + absl::Seconds(30));
     absl::SleepFor(absl::Milliseconds(100));
   }
   CHECK(absl::StrContains(server.Log(), "allkeys-lru"));
-  CHECK_FALSE(absl::StrContains(server.Log(), "deployment \"products\": "));
+  CHECK_FALSE(absl::StrContains(server.Log(), "deployment \\\"products\\\": "));
   // The gauge says so too (the products' deployment alone is fine).
   while (!absl::StrContains(HttpGet(metrics_port, "/metrics"), "catalog_redis_maxmemory_policy_ok 0\n")) {
     REQUIRE(absl::Now() < until + absl::Seconds(30));

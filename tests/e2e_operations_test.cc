@@ -69,7 +69,7 @@ TEST_CASE("drain: SIGTERM reports NOT_SERVING at once, calls are still served fo
   CHECK(server.Terminate(absl::Seconds(30)) == 0);  // Already stopping: exits by itself.
   INFO(server.Log());
   CHECK(absl::StrContains(server.Log(), "NOT_SERVING, draining for 10000 ms"));
-  CHECK(absl::StrContains(server.Log(), "catalog-server: stopped"));
+  CHECK(absl::StrContains(server.Log(), "\"channel\":\"server\",\"msg\":\"stopped\""));
 }
 
 }  // namespace

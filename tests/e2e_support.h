@@ -9,12 +9,15 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "catalog/admin/v1/admin.grpc.pb.h"
 #include "catalog/v1/catalog.grpc.pb.h"
@@ -125,8 +128,8 @@ inline std::vector<std::string> Ids(const std::string& prefix, int n) {
   return ids;
 }
 
-// A plain HTTP/1.1 GET on loopback: the whole response, headers included.
-// The value of sample `name` (no labels) in Prometheus text, -1 if absent.
+// The value of sample `name` (labels included, exactly as rendered) in
+// Prometheus text, -1 if absent.
 inline int64_t MetricIn(const std::string& text, const std::string& name) {
   const std::string key = "\n" + name + " ";
   const size_t at = text.find(key);
@@ -134,6 +137,25 @@ inline int64_t MetricIn(const std::string& text, const std::string& name) {
   int64_t value = 0;
   (void)absl::SimpleAtoi(text.substr(at + key.size(), text.find('\n', at + 1) - at - key.size()), &value);
   return value;
+}
+
+// The sum of the samples of `name` (e.g. "catalog_pool_connections") whose
+// labels contain every one of `label_pairs` (e.g. "state=\"open\""); -1 if
+// none does.
+inline int64_t SumOf(const std::string& text, const std::string& name, const std::vector<std::string>& label_pairs) {
+  int64_t sum = -1;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::StartsWith(line, name + "{")) continue;
+    const size_t close = line.rfind("} ");
+    if (close == absl::string_view::npos) continue;
+    const absl::string_view labels = line.substr(name.size(), close - name.size() + 1);
+    bool all = true;
+    for (const std::string& pair : label_pairs) all = all && absl::StrContains(labels, pair);
+    int64_t value = 0;
+    if (!all || !absl::SimpleAtoi(line.substr(close + 2), &value)) continue;
+    sum = std::max<int64_t>(sum, 0) + value;
+  }
+  return sum;
 }
 
 // The Prometheus text of a server, through the admin RPC.

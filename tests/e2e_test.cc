@@ -223,7 +223,8 @@ TEST_CASE("Redis down: UNAVAILABLE inside a 1 s deadline, then recovery without 
   // Operators see why in the log: method, code, and Redis's own words.
   const std::string log = s.server.Log();
   INFO(log);
-  CHECK(log.find("WARNING rpc catalog.v1.CatalogService/BatchGetProducts UNAVAILABLE") != std::string::npos);
+  CHECK(log.find("\"level\":\"warning\",\"channel\":\"rpc\",\"request_id\":") != std::string::npos);
+  CHECK(log.find("\"msg\":\"catalog.v1.CatalogService/BatchGetProducts UNAVAILABLE: ") != std::string::npos);
   CHECK(log.find("Connection refused") != std::string::npos);
   s.redis.Start();  // Empty again: this test Redis keeps no data.
   REQUIRE(s.client.Upsert({MakeProduct("a")}).ok());
@@ -335,6 +336,48 @@ TEST_CASE("metrics are served over HTTP for Prometheus and pass promtool") {
   std::ofstream(path) << body;
   CHECK(std::system(("promtool check metrics < " + path + " > /dev/null 2>&1").c_str()) == 0);
   CHECK(HttpGet(metrics_port, "/other").rfind("HTTP/1.1 404", 0) == 0);
+}
+
+TEST_CASE("labelled metrics tell v1 from v2, codes, backend operations and pools apart, matching Redis's count") {
+  Stack s;
+  s.redis.ResetStats();
+  // s.client speaks catalog.v1.
+  BatchGetProductsResponse batch;
+  for (int i = 0; i < 3; ++i) REQUIRE(s.client.BatchGet({"a", "b"}, &batch).ok());  // misses: MGET, then SELECT
+  Product got;
+  REQUIRE(s.client.Get(std::string(200, 'x'), &got).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  auto v2 = catalog::v2::CatalogService::NewStub(s.client.channel);
+  {
+    grpc::ClientContext context;
+    Client::Deadline(context);
+    catalog::v2::BatchGetProductsRequest request;
+    request.add_ids("c");
+    catalog::v2::BatchGetProductsResponse response;
+    REQUIRE(v2->BatchGetProducts(&context, request, &response).ok());
+  }
+  const std::string text = Metrics(s.client);
+  INFO(text);
+  auto rpc = [&](const std::string& service, const std::string& method, const std::string& code) {
+    return MetricIn(text, absl::StrCat("catalog_rpc_duration_seconds_count{service=\"", service, "\",method=\"", method,
+                                       "\",code=\"", code, "\"}"));
+  };
+  CHECK(rpc("catalog.v2.CatalogService", "BatchGetProducts", "OK") == 1);
+  CHECK(rpc("catalog.v1.CatalogService", "GetProduct", "INVALID_ARGUMENT") == 1);
+  CHECK(rpc("catalog.v1.CatalogService", "BatchGetProducts", "OK") == 3);
+  CHECK(rpc("catalog.v1.CatalogService", "BatchGetProducts", "INTERNAL") == -1);  // only codes that happened
+  // Every MGET the server sent, by its own count, is one Redis counted.
+  const int64_t mgets = SumOf(text, "catalog_redis_command_duration_seconds_count", {"operation=\"MGET\""});
+  CHECK(mgets >= 4);
+  CHECK(mgets == s.redis.CommandCalls("mget"));
+  CHECK(SumOf(text, "catalog_mysql_statement_duration_seconds_count", {"operation=\"SELECT\""}) >= 4);
+  CHECK(SumOf(text, "catalog_redis_command_errors_total", {}) <= 0);  // none failed
+  CHECK(SumOf(text, "catalog_pool_connections", {"state=\"open\""}) >= 1);
+  CHECK(SumOf(text, "catalog_pool_connections", {"state=\"in_use\""}) == 0);
+  CHECK(SumOf(text, "catalog_pool_max_connections", {}) >= 2);
+  CHECK(SumOf(text, "catalog_build_info", {"version=\"", "revision=\"", "grpc=\"1."}) == 1);
+  CHECK(MetricIn(text, "process_resident_memory_bytes") > 1'000'000);
+  CHECK(MetricIn(text, "process_open_fds") > 3);
+  CHECK(MetricIn(text, "process_threads") > 2);
 }
 
 TEST_CASE("admin metrics are exported as Prometheus text") {

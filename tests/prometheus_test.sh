@@ -45,6 +45,11 @@ policy="$(query 'catalog_redis_maxmemory_policy_ok{job="catalog"}')"
 [ "$policy" = 1 ] || die "catalog_redis_maxmemory_policy_ok is '$policy', not 1"
 requests="$(query 'catalog_rpc_requests_total{job="catalog"}')"
 [ -n "$requests" ] || die "no catalog_rpc_requests_total series"
+# A labelled series, selected by its labels through the API.
+build="$(query 'catalog_build_info{job="catalog", version=~".+", revision=~".+"}')"
+[ "$build" = 1 ] || die "catalog_build_info{version, revision} is '$build', not 1"
+pools="$(query 'count(catalog_pool_max_connections{job="catalog"} > 0)')"
+[ -n "$pools" ] && [ "$pools" -ge 2 ] || die "pools with catalog_pool_max_connections > 0: '$pools' (want a Redis and a MySQL pool)"
 # Rules are "unknown" until their first evaluation (every second here).
 rules=""
 for _ in $(seq 300); do
@@ -56,4 +61,5 @@ print(len(rules), sum(r["health"] == "ok" for r in rules))' || true)"
   sleep 0.1
 done
 [ "$rules" = "7 7" ] || die "rules loaded / healthy: '$rules' (want 7 7)"
-echo "prometheus scraped $CATALOG_TEST_METRICS_TARGET: up 1, policy_ok $policy, rpc_requests_total $requests, rules $rules"
+echo "prometheus scraped $CATALOG_TEST_METRICS_TARGET: up 1, policy_ok $policy, rpc_requests_total $requests," \
+  "build_info 1, pools $pools, rules $rules"

@@ -2,6 +2,7 @@
 // plane (its admin_listen_address, default 127.0.0.1:50052).
 //   catalog-admin [--target=host:port] [--token_file=F] demote --idle-seconds N [--limit K] [--records products|offers]
 //   catalog-admin [--target=host:port] [--token_file=F] metrics
+//   catalog-admin [--target=host:port] [--token_file=F] log-level [CHANNEL LEVEL]
 // The bearer token, where the server requires one: from --token_file, else
 // the environment variable CATALOG_ADMIN_TOKEN (never a flag's value: a
 // command line is readable by every local user).
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -23,6 +25,9 @@ int Usage() {
                "usage: catalog-admin [--target=host:port] [--token_file=F] demote --idle-seconds N [--limit K] "
                "[--records products|offers]\n"
                "       catalog-admin [--target=host:port] [--token_file=F] metrics\n"
+               "       catalog-admin [--target=host:port] [--token_file=F] log-level [CHANNEL LEVEL]\n"
+               "         (CHANNEL: rpc, access, storage, tiering, admin, server or *; LEVEL: debug, info, warning, "
+               "error; without them: print every channel's level)\n"
                "--target: the server's admin plane (default 127.0.0.1:50052); the token from --token_file or "
                "CATALOG_ADMIN_TOKEN\n");
   return 2;
@@ -37,6 +42,7 @@ int main(int argc, char** argv) {
   int64_t idle_seconds = -1;
   int64_t limit = 0;
   std::string records;
+  std::vector<std::string> positional;  // log-level's CHANNEL LEVEL
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](absl::string_view flag, int64_t* out) {
@@ -65,8 +71,10 @@ int main(int argc, char** argv) {
       if (!value(arg, &limit)) return 2;
     } else if (arg == "--records" && i + 1 < argc) {
       records = argv[++i];
-    } else if (command.empty() && (arg == "demote" || arg == "metrics")) {
+    } else if (command.empty() && (arg == "demote" || arg == "metrics" || arg == "log-level")) {
       command = arg;
+    } else if (command == "log-level" && positional.size() < 2 && !absl::StartsWith(arg, "-")) {
+      positional.push_back(arg);
     } else {
       return Usage();
     }
@@ -101,6 +109,23 @@ int main(int argc, char** argv) {
                    static_cast<long long>(response.too_large()), response.too_large_ids(0).c_str());
       return 3;
     }
+    return 0;
+  }
+  if (command == "log-level") {
+    if (positional.size() == 1) return Usage();
+    catalog::admin::v1::SetLogLevelRequest request;
+    if (positional.size() == 2) {
+      request.set_channel(positional[0]);
+      request.set_level(positional[1]);
+    }
+    catalog::admin::v1::SetLogLevelResponse response;
+    grpc::Status status = stub->SetLogLevel(&context, request, &response);
+    if (!status.ok()) {
+      std::fprintf(stderr, "catalog-admin: log-level failed: %d %s\n", status.error_code(),
+                   status.error_message().c_str());
+      return 1;
+    }
+    std::printf("%s\n", response.levels().c_str());
     return 0;
   }
   if (command == "metrics") {

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "service/config.h"
+#include "absl/strings/str_cat.h"
 #include "service/server.h"
 
 int main(int argc, char** argv) {
@@ -82,14 +83,14 @@ int main(int argc, char** argv) {
       config->redis_sentinels.empty()
           ? config->redis_host + ":" + std::to_string(config->redis_port)
           : "master '" + config->redis_master_name + "' via sentinels " + config->redis_sentinels;
-  std::fprintf(stderr, "catalog-server: listening on %s (port %d), admin plane %s, redis %s, mysql %s:%lld\n",
-               config->listen_address.c_str(), (*server)->port(),
-               config->admin_listen_address.empty()
-                   ? "off"
-                   : (config->admin_listen_address + " (port " + std::to_string((*server)->admin_port()) + ")" +
-                      (config->admin_token_file.empty() ? "" : ", bearer token required"))
-                         .c_str(),
-               redis.c_str(), config->mysql_host.c_str(), static_cast<long long>(config->mysql_port));
+  (*server)->Log(
+      catalog::service::LogLevel::kInfo,
+      absl::StrCat("listening on ", config->listen_address, " (port ", (*server)->port(), "), admin plane ",
+                   config->admin_listen_address.empty()
+                       ? "off"
+                       : absl::StrCat(config->admin_listen_address, " (port ", (*server)->admin_port(), ")",
+                                      config->admin_token_file.empty() ? "" : ", bearer token required"),
+                   ", redis ", redis, ", mysql ", config->mysql_host, ":", config->mysql_port));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
@@ -97,12 +98,13 @@ int main(int argc, char** argv) {
   // then stop accepting and let in-flight calls finish.
   (*server)->BeginDrain();
   if (config->drain_delay_ms > 0) {
-    std::fprintf(stderr, "catalog-server: signal %d, NOT_SERVING, draining for %lld ms\n", signal_number,
-                 static_cast<long long>(config->drain_delay_ms));
+    (*server)->Log(catalog::service::LogLevel::kInfo,
+                   absl::StrCat("signal ", signal_number, ", NOT_SERVING, draining for ", config->drain_delay_ms, " ms"));
     absl::SleepFor(absl::Milliseconds(config->drain_delay_ms));
   }
-  std::fprintf(stderr, "catalog-server: signal %d, finishing in-flight calls\n", signal_number);
+  (*server)->Log(catalog::service::LogLevel::kInfo,
+                 absl::StrCat("signal ", signal_number, ", finishing in-flight calls"));
   (*server)->Shutdown(absl::Milliseconds(config->shutdown_grace_ms));
-  std::fprintf(stderr, "catalog-server: stopped\n");
+  (*server)->Log(catalog::service::LogLevel::kInfo, "stopped");
   return 0;
 }

@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "storage/status_macros.h"
 
@@ -66,6 +67,20 @@ MySqlConnection::MySqlConnection(std::unique_ptr<sql::Connection> connection, in
     : connection_(std::move(connection)), max_packet_bytes_(max_packet_bytes) {}
 MySqlConnection::~MySqlConnection() = default;
 
+namespace {
+// The statement kinds the operation label names; others are "other".
+const std::vector<absl::string_view>* MySqlOperationNames() {
+  static const auto* const names = new std::vector<absl::string_view>{
+      "SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "START", "BEGIN", "COMMIT", "ROLLBACK", "SET", "DO"};
+  return names;
+}
+// The statement's first keyword ("SELECT ..." -> "SELECT").
+absl::string_view FirstKeyword(absl::string_view sql) {
+  sql = absl::StripLeadingAsciiWhitespace(sql);
+  return sql.substr(0, sql.find_first_of(" \t\n("));
+}
+}  // namespace
+
 MySqlTier::MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metrics)
     : options_(options),
       type_(std::move(type)),
@@ -108,7 +123,9 @@ MySqlTier::MySqlTier(const MySqlOptions& options, RecordType type, Metrics* metr
               return ToStatus(e, options_, deadline);
             }
           },
-          metrics) {
+          metrics),
+      operations_(metrics, HistogramFamily::mysql_statement_duration_seconds, CounterFamily::mysql_statement_errors_total,
+                  Endpoint(options), MySqlOperationNames()) {
   // The driver singleton initializes the client library; do it once here
   // rather than racing from request threads.
   sql::mysql::get_mysql_driver_instance();
@@ -121,6 +138,7 @@ absl::StatusOr<Result> MySqlTier::Execute(const std::string& sql, absl::Time dea
   absl::StatusOr<ConnectionPool<MySqlConnection>::Lease> lease = pool_.Acquire(deadline);
   if (!lease.ok()) {
     metrics_->Add(Counter::mysql_errors_total);
+    operations_.Record(FirstKeyword(sql), absl::ZeroDuration(), /*failed=*/true);
     return lease.status();
   }
   return RunOn(*lease, sql, deadline, run);
@@ -137,13 +155,17 @@ auto MySqlTier::RunOn(ConnectionPool<MySqlConnection>::Lease& lease, const std::
   const std::string bounded = absl::StrFormat("SET STATEMENT max_statement_time=%.3f FOR %s",
                                               std::max(absl::ToDoubleSeconds(remaining), 0.001), sql);
   metrics_->Add(Counter::mysql_queries_total);
+  const absl::Time sent = absl::Now();
   try {
     std::unique_ptr<sql::Statement> statement(lease->get().createStatement());
-    return run(*statement, bounded);
+    auto result = run(*statement, bounded);
+    operations_.Record(FirstKeyword(sql), absl::Now() - sent, /*failed=*/false);
+    return result;
   } catch (const sql::SQLException& e) {
     // The connection's state is unknown after a failure: never reuse it.
     lease.MarkBroken();
     metrics_->Add(Counter::mysql_errors_total);
+    operations_.Record(FirstKeyword(sql), absl::Now() - sent, /*failed=*/true);
     return ToStatus(e, options_, deadline);
   }
 }
@@ -213,13 +235,16 @@ absl::Status MySqlTier::CheckSchema(absl::Time deadline) {
 
 absl::Status MySqlTier::Control(ConnectionPool<MySqlConnection>::Lease& lease, const char* sql) {
   metrics_->Add(Counter::mysql_queries_total);
+  const absl::Time sent = absl::Now();
   try {
     std::unique_ptr<sql::Statement> statement(lease->get().createStatement());
     statement->execute(sql);
+    operations_.Record(FirstKeyword(sql), absl::Now() - sent, /*failed=*/false);
     return absl::OkStatus();
   } catch (const sql::SQLException& e) {
     lease.MarkBroken();  // Closing it rolls back whatever was open.
     metrics_->Add(Counter::mysql_errors_total);
+    operations_.Record(FirstKeyword(sql), absl::Now() - sent, /*failed=*/true);
     return ToStatus(e, options_, absl::InfiniteFuture());
   }
 }

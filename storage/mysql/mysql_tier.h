@@ -117,6 +117,8 @@ class MySqlTier : public ColdTier {
   // max_allowed_packet of the newest connection (0: none yet).
   std::atomic<int64_t> max_packet_bytes_{0};
   ConnectionPool<MySqlConnection> pool_;
+  // catalog_mysql_statement_duration_seconds / _errors_total of this pool.
+  OperationMetrics operations_;
 };
 
 }  // namespace catalog::storage

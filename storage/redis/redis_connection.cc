@@ -141,7 +141,16 @@ RedisPool::RedisPool(const RedisOptions& options, Metrics* metrics, RedisEndpoin
       endpoint_(master_->name()),
       metrics_(metrics),
       pool_(NamedPoolOptions(options.pool, endpoint_), [this](absl::Time deadline) { return Open(deadline); },
-            metrics) {}
+            metrics),
+      operations_(metrics, HistogramFamily::redis_command_duration_seconds, CounterFamily::redis_command_errors_total,
+                  endpoint_, RedisOperationNames()) {}
+
+const std::vector<absl::string_view>* RedisOperationNames() {
+  static const auto* const names = new std::vector<absl::string_view>{
+      "MGET", "GET", "SET", "EVAL", "EVALSHA", "DEL", "SCAN", "INFO", "PING", "ROLE", "WAIT", "CLUSTER", "ASKING",
+      "CLIENT", "CONFIG", "DBSIZE", "EXISTS", "ZADD", "ZRANGEBYLEX", "HGET", "TTL", "TIME", "SUBSCRIBE", "AUTH"};
+  return names;
+}
 
 absl::StatusOr<std::unique_ptr<RedisConnection>> RedisPool::Open(absl::Time deadline) {
   const RedisAddress address = master_->Current();
@@ -168,8 +177,11 @@ absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::RoundTrip(const std::vecto
                                                                 absl::Time deadline, bool idempotent) {
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<ConnectionPool<RedisConnection>::Lease> lease = pool_.Acquire(deadline);
+    const absl::string_view operation =
+        commands.empty() || commands[0].empty() ? absl::string_view() : absl::string_view(commands[0][0]);
     if (!lease.ok()) {
       metrics_->Add(Counter::redis_errors_total);
+      operations_.Record(operation, absl::ZeroDuration(), /*failed=*/true);
       return lease.status();
     }
     if ((*lease)->epoch() != master_->epoch()) {
@@ -181,7 +193,13 @@ absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::RoundTrip(const std::vecto
       continue;
     }
     metrics_->Add(Counter::redis_round_trips_total);
+    const absl::Time sent = absl::Now();
     absl::StatusOr<std::vector<RedisReplyPtr>> replies = (*lease)->RoundTrip(commands, deadline);
+    bool error_reply = false;
+    if (replies.ok()) {
+      for (const RedisReplyPtr& reply : *replies) error_reply |= reply->type == REDIS_REPLY_ERROR;
+    }
+    operations_.Record(operation, absl::Now() - sent, !replies.ok() || error_reply);
     if (replies.ok()) {
       for (const RedisReplyPtr& reply : *replies) {
         if (IsReadOnlyError(*reply)) {

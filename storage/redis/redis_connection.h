@@ -117,6 +117,11 @@ class RedisPool {
   const std::string endpoint_;
   Metrics* const metrics_;
   ConnectionPool<RedisConnection> pool_;
+  // catalog_redis_command_duration_seconds / _errors_total of this pool.
+  OperationMetrics operations_;
 };
+
+// The Redis commands the operation label names; others are "other".
+const std::vector<absl::string_view>* RedisOperationNames();
 
 }  // namespace catalog::storage

@@ -129,7 +129,16 @@ RedisTier::RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRe
       async_(async),
       replica_(replica),
       options_(options),
-      token_prefix_(RandomTokenPrefix()) {}
+      token_prefix_(RandomTokenPrefix()) {
+  auto series = [metrics](AsyncRedis* to) {
+    if (to == nullptr) return AsyncMgetSeries{};
+    const std::string pool = absl::StrCat("async ", to->endpoint());
+    return AsyncMgetSeries{metrics->Series(HistogramFamily::redis_command_duration_seconds, {pool, "MGET"}),
+                           metrics->Series(CounterFamily::redis_command_errors_total, {pool, "MGET"})};
+  };
+  async_mget_ = series(async_);
+  replica_mget_ = series(replica_);
+}
 
 std::string RedisTier::Key(absl::string_view id) const { return absl::StrCat(type_.key_prefix, id); }
 
@@ -241,9 +250,13 @@ void RedisTier::SendMultiGet(AsyncRedis* to, absl::Span<const absl::string_view>
   RespCommand mget(ids.size() + 1, bytes);
   mget.Add("MGET");
   for (absl::string_view id : ids) mget.AddPrefixed(type_.key_prefix, id);
+  const AsyncMgetSeries& series = to == async_ ? async_mget_ : replica_mget_;
   to->SendFormatted(mget.Take(), deadline,
-                    [this, count = ids.size(), done = std::move(done)](absl::StatusOr<const redisReply*> reply) {
+                    [this, &series, sent = absl::Now(), count = ids.size(),
+                     done = std::move(done)](absl::StatusOr<const redisReply*> reply) {
+                      series.duration->Observe(absl::Now() - sent);
                       if (!reply.ok()) {
+                        series.errors->Add();
                         metrics_->Add(Counter::redis_errors_total);
                         return done(reply.status());
                       }

@@ -53,4 +53,22 @@ class CatalogAdminServiceClient extends \Grpc\BaseStub {
         $metadata, $options);
     }
 
+    /**
+     * Sets one log channel's level while the server runs (channel "*": every
+     * channel), until the next change or a restart; with channel and level
+     * both empty, changes nothing. Answers every channel's level after it.
+     * An unknown channel or level is INVALID_ARGUMENT naming the valid ones.
+     * @param \Catalog\Admin\V1\SetLogLevelRequest $argument input argument
+     * @param array $metadata metadata
+     * @param array $options call options
+     * @return \Grpc\UnaryCall
+     */
+    public function SetLogLevel(\Catalog\Admin\V1\SetLogLevelRequest $argument,
+      $metadata = [], $options = []) {
+        return $this->_simpleRequest('/catalog.admin.v1.CatalogAdminService/SetLogLevel',
+        $argument,
+        ['\Catalog\Admin\V1\SetLogLevelResponse', 'decode'],
+        $metadata, $options);
+    }
+
 }

@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61talog/admin/v1/admin.proto\x12\x10\x63\x61talog.admin.v1\"I\n\rDemoteRequest\x12\x14\n\x0cidle_seconds\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x03\x12\x13\n\x0brecord_type\x18\x03 \x01(\t\"\xa0\x01\n\x0e\x44\x65moteResponse\x12\x0f\n\x07scanned\x18\x01 \x01(\x03\x12\x0f\n\x07\x64\x65moted\x18\x02 \x01(\x03\x12\x1a\n\x12tombstones_demoted\x18\x03 \x01(\x03\x12\x17\n\x0fskipped_changed\x18\x04 \x01(\x03\x12\x11\n\ttoo_large\x18\x05 \x01(\x03\x12\x15\n\rtoo_large_ids\x18\x06 \x03(\t\x12\r\n\x05\x62ytes\x18\x07 \x01(\x03\"\x13\n\x11GetMetricsRequest\"\"\n\x12GetMetricsResponse\x12\x0c\n\x04text\x18\x01 \x01(\t2\xbb\x01\n\x13\x43\x61talogAdminService\x12K\n\x06\x44\x65mote\x12\x1f.catalog.admin.v1.DemoteRequest\x1a .catalog.admin.v1.DemoteResponse\x12W\n\nGetMetrics\x12#.catalog.admin.v1.GetMetricsRequest\x1a$.catalog.admin.v1.GetMetricsResponseB\x13\xca\x02\x10\x43\x61talog\\Admin\\V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61talog/admin/v1/admin.proto\x12\x10\x63\x61talog.admin.v1\"I\n\rDemoteRequest\x12\x14\n\x0cidle_seconds\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x03\x12\x13\n\x0brecord_type\x18\x03 \x01(\t\"\xa0\x01\n\x0e\x44\x65moteResponse\x12\x0f\n\x07scanned\x18\x01 \x01(\x03\x12\x0f\n\x07\x64\x65moted\x18\x02 \x01(\x03\x12\x1a\n\x12tombstones_demoted\x18\x03 \x01(\x03\x12\x17\n\x0fskipped_changed\x18\x04 \x01(\x03\x12\x11\n\ttoo_large\x18\x05 \x01(\x03\x12\x15\n\rtoo_large_ids\x18\x06 \x03(\t\x12\r\n\x05\x62ytes\x18\x07 \x01(\x03\"\x13\n\x11GetMetricsRequest\"\"\n\x12GetMetricsResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\"4\n\x12SetLogLevelRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\t\"%\n\x13SetLogLevelResponse\x12\x0e\n\x06levels\x18\x01 \x01(\t2\x97\x02\n\x13\x43\x61talogAdminService\x12K\n\x06\x44\x65mote\x12\x1f.catalog.admin.v1.DemoteRequest\x1a .catalog.admin.v1.DemoteResponse\x12W\n\nGetMetrics\x12#.catalog.admin.v1.GetMetricsRequest\x1a$.catalog.admin.v1.GetMetricsResponse\x12Z\n\x0bSetLogLevel\x12$.catalog.admin.v1.SetLogLevelRequest\x1a%.catalog.admin.v1.SetLogLevelResponseB\x13\xca\x02\x10\x43\x61talog\\Admin\\V1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'catalog.admin.v1.admin_pb2', globals())
@@ -29,6 +29,10 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _GETMETRICSREQUEST._serialized_end=307
   _GETMETRICSRESPONSE._serialized_start=309
   _GETMETRICSRESPONSE._serialized_end=343
-  _CATALOGADMINSERVICE._serialized_start=346
-  _CATALOGADMINSERVICE._serialized_end=533
+  _SETLOGLEVELREQUEST._serialized_start=345
+  _SETLOGLEVELREQUEST._serialized_end=397
+  _SETLOGLEVELRESPONSE._serialized_start=399
+  _SETLOGLEVELRESPONSE._serialized_end=436
+  _CATALOGADMINSERVICE._serialized_start=439
+  _CATALOGADMINSERVICE._serialized_end=718
 # @@protoc_insertion_point(module_scope)

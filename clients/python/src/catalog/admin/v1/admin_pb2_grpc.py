@@ -24,6 +24,11 @@ class CatalogAdminServiceStub(object):
                 request_serializer=catalog_dot_admin_dot_v1_dot_admin__pb2.GetMetricsRequest.SerializeToString,
                 response_deserializer=catalog_dot_admin_dot_v1_dot_admin__pb2.GetMetricsResponse.FromString,
                 )
+        self.SetLogLevel = channel.unary_unary(
+                '/catalog.admin.v1.CatalogAdminService/SetLogLevel',
+                request_serializer=catalog_dot_admin_dot_v1_dot_admin__pb2.SetLogLevelRequest.SerializeToString,
+                response_deserializer=catalog_dot_admin_dot_v1_dot_admin__pb2.SetLogLevelResponse.FromString,
+                )
 
 
 class CatalogAdminServiceServicer(object):
@@ -48,6 +53,16 @@ class CatalogAdminServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetLogLevel(self, request, context):
+        """Sets one log channel's level while the server runs (channel "*": every
+        channel), until the next change or a restart; with channel and level
+        both empty, changes nothing. Answers every channel's level after it.
+        An unknown channel or level is INVALID_ARGUMENT naming the valid ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogAdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +75,11 @@ def add_CatalogAdminServiceServicer_to_server(servicer, server):
                     servicer.GetMetrics,
                     request_deserializer=catalog_dot_admin_dot_v1_dot_admin__pb2.GetMetricsRequest.FromString,
                     response_serializer=catalog_dot_admin_dot_v1_dot_admin__pb2.GetMetricsResponse.SerializeToString,
+            ),
+            'SetLogLevel': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLogLevel,
+                    request_deserializer=catalog_dot_admin_dot_v1_dot_admin__pb2.SetLogLevelRequest.FromString,
+                    response_serializer=catalog_dot_admin_dot_v1_dot_admin__pb2.SetLogLevelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -102,5 +122,22 @@ class CatalogAdminService(object):
         return grpc.experimental.unary_unary(request, target, '/catalog.admin.v1.CatalogAdminService/GetMetrics',
             catalog_dot_admin_dot_v1_dot_admin__pb2.GetMetricsRequest.SerializeToString,
             catalog_dot_admin_dot_v1_dot_admin__pb2.GetMetricsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SetLogLevel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/catalog.admin.v1.CatalogAdminService/SetLogLevel',
+            catalog_dot_admin_dot_v1_dot_admin__pb2.SetLogLevelRequest.SerializeToString,
+            catalog_dot_admin_dot_v1_dot_admin__pb2.SetLogLevelResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -16,7 +16,7 @@ class Admin
         }
         $pool->internalAddGeneratedFile(
             '
-²
+ë
 catalog/admin/v1/admin.protocatalog.admin.v1"I
 DemoteRequest
 idle_seconds (
@@ -32,11 +32,17 @@ class Admin
 bytes ("
 GetMetricsRequest""
 GetMetricsResponse
-text (	2»
+text (	"4
+SetLogLevelRequest
+channel (	
+level (	"%
+SetLogLevelResponse
+levels (	2—
 CatalogAdminServiceK
 Demote.catalog.admin.v1.DemoteRequest .catalog.admin.v1.DemoteResponseW
 
-GetMetrics#.catalog.admin.v1.GetMetricsRequest$.catalog.admin.v1.GetMetricsResponseBÊCatalog\\Admin\\V1bproto3'
+GetMetrics#.catalog.admin.v1.GetMetricsRequest$.catalog.admin.v1.GetMetricsResponseZ
+SetLogLevel$.catalog.admin.v1.SetLogLevelRequest%.catalog.admin.v1.SetLogLevelResponseBÊCatalog\\Admin\\V1bproto3'
         , true);
 
         static::$is_initialized = true;

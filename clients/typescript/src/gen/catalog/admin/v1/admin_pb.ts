@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file catalog/admin/v1/admin.proto.
  */
 export const file_catalog_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChxjYXRhbG9nL2FkbWluL3YxL2FkbWluLnByb3RvEhBjYXRhbG9nLmFkbWluLnYxIkkKDURlbW90ZVJlcXVlc3QSFAoMaWRsZV9zZWNvbmRzGAEgASgDEg0KBWxpbWl0GAIgASgDEhMKC3JlY29yZF90eXBlGAMgASgJIqABCg5EZW1vdGVSZXNwb25zZRIPCgdzY2FubmVkGAEgASgDEg8KB2RlbW90ZWQYAiABKAMSGgoSdG9tYnN0b25lc19kZW1vdGVkGAMgASgDEhcKD3NraXBwZWRfY2hhbmdlZBgEIAEoAxIRCgl0b29fbGFyZ2UYBSABKAMSFQoNdG9vX2xhcmdlX2lkcxgGIAMoCRINCgVieXRlcxgHIAEoAyITChFHZXRNZXRyaWNzUmVxdWVzdCIiChJHZXRNZXRyaWNzUmVzcG9uc2USDAoEdGV4dBgBIAEoCTK7AQoTQ2F0YWxvZ0FkbWluU2VydmljZRJLCgZEZW1vdGUSHy5jYXRhbG9nLmFkbWluLnYxLkRlbW90ZVJlcXVlc3QaIC5jYXRhbG9nLmFkbWluLnYxLkRlbW90ZVJlc3BvbnNlElcKCkdldE1ldHJpY3MSIy5jYXRhbG9nLmFkbWluLnYxLkdldE1ldHJpY3NSZXF1ZXN0GiQuY2F0YWxvZy5hZG1pbi52MS5HZXRNZXRyaWNzUmVzcG9uc2VCE8oCEENhdGFsb2dcQWRtaW5cVjFiBnByb3RvMw");
+  fileDesc("ChxjYXRhbG9nL2FkbWluL3YxL2FkbWluLnByb3RvEhBjYXRhbG9nLmFkbWluLnYxIkkKDURlbW90ZVJlcXVlc3QSFAoMaWRsZV9zZWNvbmRzGAEgASgDEg0KBWxpbWl0GAIgASgDEhMKC3JlY29yZF90eXBlGAMgASgJIqABCg5EZW1vdGVSZXNwb25zZRIPCgdzY2FubmVkGAEgASgDEg8KB2RlbW90ZWQYAiABKAMSGgoSdG9tYnN0b25lc19kZW1vdGVkGAMgASgDEhcKD3NraXBwZWRfY2hhbmdlZBgEIAEoAxIRCgl0b29fbGFyZ2UYBSABKAMSFQoNdG9vX2xhcmdlX2lkcxgGIAMoCRINCgVieXRlcxgHIAEoAyITChFHZXRNZXRyaWNzUmVxdWVzdCIiChJHZXRNZXRyaWNzUmVzcG9uc2USDAoEdGV4dBgBIAEoCSI0ChJTZXRMb2dMZXZlbFJlcXVlc3QSDwoHY2hhbm5lbBgBIAEoCRINCgVsZXZlbBgCIAEoCSIlChNTZXRMb2dMZXZlbFJlc3BvbnNlEg4KBmxldmVscxgBIAEoCTKXAgoTQ2F0YWxvZ0FkbWluU2VydmljZRJLCgZEZW1vdGUSHy5jYXRhbG9nLmFkbWluLnYxLkRlbW90ZVJlcXVlc3QaIC5jYXRhbG9nLmFkbWluLnYxLkRlbW90ZVJlc3BvbnNlElcKCkdldE1ldHJpY3MSIy5jYXRhbG9nLmFkbWluLnYxLkdldE1ldHJpY3NSZXF1ZXN0GiQuY2F0YWxvZy5hZG1pbi52MS5HZXRNZXRyaWNzUmVzcG9uc2USWgoLU2V0TG9nTGV2ZWwSJC5jYXRhbG9nLmFkbWluLnYxLlNldExvZ0xldmVsUmVxdWVzdBolLmNhdGFsb2cuYWRtaW4udjEuU2V0TG9nTGV2ZWxSZXNwb25zZUITygIQQ2F0YWxvZ1xBZG1pblxWMWIGcHJvdG8z");
 
 /**
  * @generated from message catalog.admin.v1.DemoteRequest
@@ -138,6 +138,51 @@ export const GetMetricsResponseSchema: GenMessage<GetMetricsResponse> = /*@__PUR
   messageDesc(file_catalog_admin_v1_admin, 3);
 
 /**
+ * @generated from message catalog.admin.v1.SetLogLevelRequest
+ */
+export type SetLogLevelRequest = Message<"catalog.admin.v1.SetLogLevelRequest"> & {
+  /**
+   * rpc, access, storage, tiering, admin, server, or "*".
+   *
+   * @generated from field: string channel = 1;
+   */
+  channel: string;
+
+  /**
+   * debug, info, warning or error.
+   *
+   * @generated from field: string level = 2;
+   */
+  level: string;
+};
+
+/**
+ * Describes the message catalog.admin.v1.SetLogLevelRequest.
+ * Use `create(SetLogLevelRequestSchema)` to create a new message.
+ */
+export const SetLogLevelRequestSchema: GenMessage<SetLogLevelRequest> = /*@__PURE__*/
+  messageDesc(file_catalog_admin_v1_admin, 4);
+
+/**
+ * @generated from message catalog.admin.v1.SetLogLevelResponse
+ */
+export type SetLogLevelResponse = Message<"catalog.admin.v1.SetLogLevelResponse"> & {
+  /**
+   * Every channel's level, e.g. "rpc=debug,access=info,storage=info,...".
+   *
+   * @generated from field: string levels = 1;
+   */
+  levels: string;
+};
+
+/**
+ * Describes the message catalog.admin.v1.SetLogLevelResponse.
+ * Use `create(SetLogLevelResponseSchema)` to create a new message.
+ */
+export const SetLogLevelResponseSchema: GenMessage<SetLogLevelResponse> = /*@__PURE__*/
+  messageDesc(file_catalog_admin_v1_admin, 5);
+
+/**
  * @generated from service catalog.admin.v1.CatalogAdminService
  */
 export const CatalogAdminService: GenService<{
@@ -165,6 +210,19 @@ export const CatalogAdminService: GenService<{
     methodKind: "unary";
     input: typeof GetMetricsRequestSchema;
     output: typeof GetMetricsResponseSchema;
+  },
+  /**
+   * Sets one log channel's level while the server runs (channel "*": every
+   * channel), until the next change or a restart; with channel and level
+   * both empty, changes nothing. Answers every channel's level after it.
+   * An unknown channel or level is INVALID_ARGUMENT naming the valid ones.
+   *
+   * @generated from rpc catalog.admin.v1.CatalogAdminService.SetLogLevel
+   */
+  setLogLevel: {
+    methodKind: "unary";
+    input: typeof SetLogLevelRequestSchema;
+    output: typeof SetLogLevelResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_catalog_admin_v1_admin, 0);
