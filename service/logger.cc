@@ -79,7 +79,11 @@ std::string RequestIdFor(absl::string_view from_caller) {
   if (usable) return std::string(from_caller);
   // Per-thread generator: no lock, and ids from different threads and
   // processes differ (seeded from the OS).
-  thread_local std::mt19937_64 random(std::random_device{}());
+  thread_local std::mt19937_64 random = [] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }();
   return absl::StrFormat("%016x%016x", random(), random());
 }
 
@@ -219,10 +223,15 @@ void Logger::Write(LogChannel channel, LogLevel level, absl::string_view message
   if (level >= LogLevel::kWarning || message.size() <= options_.short_message_chars) {
     return put(main_, level >= LogLevel::kWarning ? whole : absl::StrCat(head, JsonEscape(message), "\"}\n"));
   }
-  // Cut on a character boundary: JsonEscape replaces a split sequence.
+  // Cut on a character boundary: a sequence the cut would split goes whole.
   absl::string_view cut = message.substr(0, options_.short_message_chars);
-  while (!cut.empty() && (static_cast<unsigned char>(cut.back()) & 0xC0) == 0x80) cut.remove_suffix(1);
-  if (!cut.empty() && static_cast<unsigned char>(cut.back()) >= 0xC0) cut.remove_suffix(1);
+  size_t lead = cut.size();
+  while (lead > 0 && (static_cast<unsigned char>(cut[lead - 1]) & 0xC0) == 0x80) --lead;
+  if (lead > 0 && static_cast<unsigned char>(cut[lead - 1]) >= 0xC0) {
+    const unsigned char c = static_cast<unsigned char>(cut[lead - 1]);
+    const size_t length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    if (lead - 1 + length > cut.size()) cut = cut.substr(0, lead - 1);
+  }
   put(main_, absl::StrCat(head, JsonEscape(cut), "...\",\"truncated\":\"true\"}\n"));
 }
 

@@ -113,6 +113,8 @@ TEST_CASE("with a log directory, channel files get every line whole and the main
     logger->Log(LogChannel::kRpc, LogLevel::kInfo, "short", {{"k", "v"}});
     // A cut that would split a two-byte character drops it whole.
     logger->Log(LogChannel::kRpc, LogLevel::kInfo, "123456789\xC3\xA9xyz");
+    // A cut just after a whole two-byte character keeps it.
+    logger->Log(LogChannel::kRpc, LogLevel::kInfo, "12345678\xC3\xA9xyz");
   }
   auto read = [](const std::string& path) {
     std::ifstream in(path);
@@ -129,6 +131,7 @@ TEST_CASE("with a log directory, channel files get every line whole and the main
   CHECK(absl::StrContains(main, "\"msg\":\"a warning longer than ten\",\"k\":\"v\"}\n"));  // warnings whole
   CHECK(absl::StrContains(main, "\"msg\":\"short\"}\n"));                                 // no fields
   CHECK(absl::StrContains(main, "\"msg\":\"123456789...\""));
+  CHECK(absl::StrContains(main, "\"msg\":\"12345678\xC3\xA9...\""));
   CHECK_FALSE(absl::StrContains(main, "\xEF\xBF\xBD"));
   std::system(("rm -rf " + dir).c_str());
 }

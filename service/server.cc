@@ -370,7 +370,7 @@ std::unique_ptr<storage::RedisMonitor> MakeMonitor(RedisDeploymentParts& d, stor
 // holds only JSON lines: channel server, field "source":"grpc". One logger
 // per process (the newest server's), shared so that a gRPC thread logging
 // while a server is destroyed still holds a live one.
-absl::Mutex grpc_log_mu;
+ABSL_CONST_INIT absl::Mutex grpc_log_mu(absl::kConstInit);
 std::shared_ptr<const Logger>& GrpcLogTarget() {
   static auto* target = new std::shared_ptr<const Logger>();
   return *target;

@@ -63,10 +63,52 @@ TEST_CASE("pool gauges follow open and leased connections, and a failed wait is 
   // a, released after it, is closed too.
   CHECK(in_use->Get() == 0);
   CHECK(open->Get() == 0);
-  auto c = f.pool.Acquire(f.Later());
-  REQUIRE(c.ok());
+  {
+    auto c = f.pool.Acquire(f.Later());
+    REQUIRE(c.ok());
+    CHECK(open->Get() == 1);
+    CHECK(in_use->Get() == 1);
+  }
+  // Reused from idle: leased again, nothing newly open.
+  {
+    auto d = f.pool.Acquire(f.Later());
+    REQUIRE(d.ok());
+    CHECK(d->reused());
+    CHECK(open->Get() == 1);
+    CHECK(in_use->Get() == 1);
+  }
+  CHECK(in_use->Get() == 0);
+  // A connect that fails leaves no slot counted.
+  {
+    auto e = f.pool.Acquire(f.Later());
+    auto g = f.pool.Acquire(f.Later());
+    REQUIRE(g.ok());
+    REQUIRE(e.ok());
+    f.connect_error = absl::UnavailableError("refused");
+    CHECK(open->Get() == 2);
+    g->MarkBroken();
+  }
+  CHECK(open->Get() == 0);
+  CHECK_FALSE(f.pool.Acquire(f.Later()).ok());
+  CHECK(open->Get() == 0);
+  CHECK(in_use->Get() == 0);
+}
+
+TEST_CASE("a pool's gauges leave the shared series as they were when it is destroyed") {
+  Metrics metrics;
+  auto factory = [](absl::Time) -> absl::StatusOr<std::unique_ptr<Conn>> { return std::make_unique<Conn>(Conn{1}); };
+  ConnectionPool<Conn> first(PoolOptions{"shared", 3}, factory, &metrics);
+  GaugeSeries* open = metrics.Series(GaugeFamily::pool_connections, {"shared", "open"});
+  GaugeSeries* max = metrics.Series(GaugeFamily::pool_max_connections, {"shared"});
+  REQUIRE(first.Acquire(absl::Now() + absl::Seconds(5)).ok());  // one idle now
+  {
+    ConnectionPool<Conn> second(PoolOptions{"shared", 2}, factory, &metrics);
+    REQUIRE(second.Acquire(absl::Now() + absl::Seconds(5)).ok());
+    CHECK(max->Get() == 5);
+    CHECK(open->Get() == 2);
+  }
+  CHECK(max->Get() == 3);
   CHECK(open->Get() == 1);
-  CHECK(in_use->Get() == 1);
 }
 
 TEST_CASE("a waiter gets the connection released by another thread") {

@@ -129,6 +129,9 @@ int64_t CounterSeries::Get() const {
 
 void HistogramSeries::Observe(absl::Duration value) {
   if (!*counting_) return;
+  // Timings come from the wall clock: a step backwards must not make _sum
+  // fall (Prometheus would read a counter reset).
+  value = std::max(value, absl::ZeroDuration());
   Cells& cells = shards_[metrics_internal::ThreadShard()];
   const double seconds = absl::ToDoubleSeconds(value);
   size_t bucket = 0;
@@ -205,6 +208,9 @@ std::string Metrics::RenderPrometheusText() const {
     AppendHeader(&out, d.name, d.help, "gauge");
     absl::StrAppend(&out, "catalog_", d.name, " ", gauges_[i].load(std::memory_order_relaxed), "\n");
   }
+  {
+  // Held only over the labelled families: a series' first use waits for
+  // this, so /proc is read after it is released.
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < counter_families_.size(); ++i) {
     const LabelledDescription& d = kCounterFamilies[i];
@@ -236,6 +242,7 @@ std::string Metrics::RenderPrometheusText() const {
                       "\n", "catalog_", d.name, "_count", pairs, "} ", cumulative, "\n");
     }
   }
+  }
   AppendProcessMetrics(&out, created_);
   return out;
 }
@@ -249,17 +256,26 @@ OperationMetrics::OperationMetrics(Metrics* metrics, HistogramFamily durations, 
   }
 }
 
-void OperationMetrics::Record(absl::string_view operation, absl::Duration took, bool failed) {
-  size_t index = known_->size();  // "other"
+size_t OperationMetrics::Index(absl::string_view operation) const {
   for (size_t i = 0; i < known_->size(); ++i) {
-    if (absl::EqualsIgnoreCase((*known_)[i], operation)) {
-      index = i;
-      break;
-    }
+    if (absl::EqualsIgnoreCase((*known_)[i], operation)) return i;
   }
-  const absl::string_view name = index < known_->size() ? (*known_)[index] : absl::string_view("other");
-  durations_.At(index, name)->Observe(took);
-  if (failed) errors_.At(index, name)->Add();
+  return known_->size();  // "other"
+}
+
+absl::string_view OperationMetrics::Name(size_t index) const {
+  return index < known_->size() ? (*known_)[index] : absl::string_view("other");
+}
+
+void OperationMetrics::Record(absl::string_view operation, absl::Duration took, bool failed) {
+  const size_t index = Index(operation);
+  durations_.At(index, Name(index))->Observe(took);
+  if (failed) errors_.At(index, Name(index))->Add();
+}
+
+void OperationMetrics::RecordError(absl::string_view operation) {
+  const size_t index = Index(operation);
+  errors_.At(index, Name(index))->Add();
 }
 
 }  // namespace catalog::storage

@@ -248,8 +248,15 @@ class OperationMetrics {
   // One operation that took `took` and failed or not. `operation` is
   // matched without regard to case.
   void Record(absl::string_view operation, absl::Duration took, bool failed);
+  // An operation that failed before it was sent (no connection): counted
+  // as an error only, so the duration histogram stays "time of operations
+  // sent" (an outage must not pull its p99 down with zeros).
+  void RecordError(absl::string_view operation);
 
  private:
+  size_t Index(absl::string_view operation) const;
+  absl::string_view Name(size_t index) const;
+
   const std::vector<absl::string_view>* const known_;
   SeriesRow<HistogramSeries, HistogramFamily, kMaxOperations> durations_;
   SeriesRow<CounterSeries, CounterFamily, kMaxOperations> errors_;

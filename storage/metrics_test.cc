@@ -45,6 +45,22 @@ TEST_CASE("a labelled series is registered once: the same labels give the same s
   CHECK(text.find("operation=\"DELETE\"") == std::string::npos);
 }
 
+TEST_CASE("a series row's first use from many threads at once gives one series that counts every observation") {
+  Metrics m;
+  SeriesRow<HistogramSeries, HistogramFamily, 4> row(&m, HistogramFamily::pool_wait_seconds, {});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) row.At(static_cast<size_t>(i % 2), i % 2 == 0 ? "even" : "odd")->Observe(absl::Microseconds(1));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  CHECK(m.Series(HistogramFamily::pool_wait_seconds, {"even"})->Count() == 4000);
+  CHECK(m.Series(HistogramFamily::pool_wait_seconds, {"odd"})->Count() == 4000);
+  const std::string text = m.RenderPrometheusText();
+  CHECK(text.find("catalog_pool_wait_seconds_count{pool=\"even\"} 4000\n") != std::string::npos);
+}
+
 TEST_CASE("operation metrics name known operations in any case, and the rest other") {
   Metrics m;
   const std::vector<absl::string_view> known = {"MGET", "SET"};

@@ -8,7 +8,10 @@ source "$(dirname "$0")/../tools/lib.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/deploy-config.XXXXXX")"
 cleanup() {
   local rc=$?
-  [ -n "${REDIS_PID:-}" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
+  if [ -n "${REDIS_PID:-}" ]; then
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+  fi
   rm -rf "$WORK"
   exit $rc
 }

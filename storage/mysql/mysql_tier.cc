@@ -138,7 +138,7 @@ absl::StatusOr<Result> MySqlTier::Execute(const std::string& sql, absl::Time dea
   absl::StatusOr<ConnectionPool<MySqlConnection>::Lease> lease = pool_.Acquire(deadline);
   if (!lease.ok()) {
     metrics_->Add(Counter::mysql_errors_total);
-    operations_.Record(FirstKeyword(sql), absl::ZeroDuration(), /*failed=*/true);
+    operations_.RecordError(FirstKeyword(sql));
     return lease.status();
   }
   return RunOn(*lease, sql, deadline, run);

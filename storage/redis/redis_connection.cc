@@ -181,7 +181,7 @@ absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::RoundTrip(const std::vecto
         commands.empty() || commands[0].empty() ? absl::string_view() : absl::string_view(commands[0][0]);
     if (!lease.ok()) {
       metrics_->Add(Counter::redis_errors_total);
-      operations_.Record(operation, absl::ZeroDuration(), /*failed=*/true);
+      operations_.RecordError(operation);
       return lease.status();
     }
     if ((*lease)->epoch() != master_->epoch()) {
