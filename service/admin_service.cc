@@ -16,15 +16,14 @@ AdminService::AdminService(CatalogCore* core, CallObservers observers, const std
 
 grpc::Status AdminService::Authorize(const grpc::ServerContext& context) const {
   if (expected_authorization_.empty()) return grpc::Status::OK;
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
+  const absl::string_view given = ClientMetadataValue(context, "authorization");
   // Compared in time independent of where they differ, so the token cannot
   // be guessed byte by byte from response times.
-  bool match = it != metadata.end() && it->second.size() == expected_authorization_.size();
+  bool match = given.size() == expected_authorization_.size();
   if (match) {
     unsigned char diff = 0;
     for (size_t i = 0; i < expected_authorization_.size(); ++i) {
-      diff |= static_cast<unsigned char>(it->second.data()[i] ^ expected_authorization_[i]);
+      diff |= static_cast<unsigned char>(given[i] ^ expected_authorization_[i]);
     }
     match = diff == 0;
   }

@@ -19,20 +19,18 @@ absl::Time CallDeadline(const grpc::ServerContextBase& context, absl::Duration m
   return std::min(cap, absl::FromUnixSeconds(real.tv_sec) + absl::Nanoseconds(real.tv_nsec));
 }
 
-namespace {
-absl::string_view ClientValue(const grpc::ServerContextBase& context, absl::string_view key) {
+absl::string_view ClientMetadataValue(const grpc::ServerContextBase& context, absl::string_view key) {
   const auto& metadata = context.client_metadata();
   const auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
   return it == metadata.end() ? absl::string_view() : absl::string_view(it->second.data(), it->second.size());
 }
-}  // namespace
 
 CallRecord::CallRecord(const CallObservers& observers, grpc::ServerContextBase* context, absl::string_view method)
     : observers_(observers),
       context_(context),
       method_(method),
       start_(absl::Now()),
-      request_id_(RequestIdFor(ClientValue(*context, "x-request-id"))) {
+      request_id_(RequestIdFor(ClientMetadataValue(*context, "x-request-id"))) {
   observers_.metrics->Add(storage::Counter::rpc_requests_total);
   // In the trailers, not the headers: gRPC clients commit a call once they
   // see response headers and then no longer retry it, so an id in the
@@ -58,11 +56,12 @@ grpc::Status CallRecord::Finish(const absl::Status& status) {
   thread_local int64_t calls = 0;
   const bool access = observers_.access_log_every > 0 && ++calls % observers_.access_log_every == 0 &&
                       observers_.logger->Enabled(LogChannel::kAccess, LogLevel::kInfo);
-  if (observers_.logger->Enabled(LogChannel::kRpc, level) || access) {
+  const bool rpc_line = observers_.logger->Enabled(LogChannel::kRpc, level);
+  if (rpc_line || access) {
     const RequestIdScope scope(request_id_);
     const std::string code(absl::StatusCodeToString(status.code()));
     const std::string ms = absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(took));
-    if (observers_.logger->Enabled(LogChannel::kRpc, level)) {
+    if (rpc_line) {
       observers_.logger->Log(LogChannel::kRpc, level,
                              status.ok() ? absl::StrCat(method_, " OK") : absl::StrCat(method_, " ", code, ": ",
                                                                                        status.message()),

@@ -20,6 +20,10 @@ namespace catalog::service {
 // absl and gRPC share canonical codes; the message is kept verbatim.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// The caller's metadata value under `key` (lower case), empty if absent;
+// valid while the call is.
+absl::string_view ClientMetadataValue(const grpc::ServerContextBase& context, absl::string_view key);
+
 // The call's deadline, capped at now + max_call (also used when the caller
 // set none).
 absl::Time CallDeadline(const grpc::ServerContextBase& context, absl::Duration max_call);

@@ -213,25 +213,21 @@ void Logger::Write(LogChannel channel, LogLevel level, absl::string_view message
     absl::StrAppend(&tail, ",\"", JsonEscape(field.first), "\":\"", JsonEscape(field.second), "\"");
   }
   tail += "}\n";
-  const std::string whole = absl::StrCat(head, JsonEscape(message), tail);
+  const std::string escaped = JsonEscape(message);
+  const std::string whole = absl::StrCat(head, escaped, tail);
   auto put = [](std::FILE* out, const std::string& line) {
     std::fwrite(line.data(), 1, line.size(), out);
     std::fflush(out);
   };
   if (files_[c] == nullptr) return put(main_, whole);
   put(files_[c], whole);
-  if (level >= LogLevel::kWarning || message.size() <= options_.short_message_chars) {
-    return put(main_, level >= LogLevel::kWarning ? whole : absl::StrCat(head, JsonEscape(message), "\"}\n"));
-  }
+  if (level >= LogLevel::kWarning) return put(main_, whole);
+  if (message.size() <= options_.short_message_chars) return put(main_, absl::StrCat(head, escaped, "\"}\n"));
   // Cut on a character boundary: a sequence the cut would split goes whole.
   absl::string_view cut = message.substr(0, options_.short_message_chars);
   size_t lead = cut.size();
   while (lead > 0 && (static_cast<unsigned char>(cut[lead - 1]) & 0xC0) == 0x80) --lead;
-  if (lead > 0 && static_cast<unsigned char>(cut[lead - 1]) >= 0xC0) {
-    const unsigned char c = static_cast<unsigned char>(cut[lead - 1]);
-    const size_t length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-    if (lead - 1 + length > cut.size()) cut = cut.substr(0, lead - 1);
-  }
+  if (lead > 0 && lead - 1 + Utf8SequenceLength(message.substr(lead - 1)) > cut.size()) cut = cut.substr(0, lead - 1);
   put(main_, absl::StrCat(head, JsonEscape(cut), "...\",\"truncated\":\"true\"}\n"));
 }
 

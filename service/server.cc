@@ -13,6 +13,8 @@
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "catalog/v1/catalog.grpc.pb.h"
+#include "catalog/v2/catalog.grpc.pb.h"
 #include "grpc/health/v1/health.pb.h"
 #include "service/admin_service.h"
 #include "service/catalog_core.h"
@@ -396,8 +398,9 @@ void GrpcLog(gpr_log_func_args* args) {
 // Every method a CallRecord counts: the public services and the admin plane.
 std::vector<std::string> InstrumentedMethods() {
   std::vector<std::string> methods;
-  for (const char* name : {"catalog.v1.CatalogService", "catalog.v2.CatalogService",
-                           "catalog.admin.v1.CatalogAdminService"}) {
+  for (const char* name : {catalog::v1::CatalogService::service_full_name(),
+                           catalog::v2::CatalogService::service_full_name(),
+                           catalog::admin::v1::CatalogAdminService::service_full_name()}) {
     const google::protobuf::ServiceDescriptor* service =
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
     if (service == nullptr) continue;

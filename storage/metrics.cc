@@ -140,15 +140,17 @@ void HistogramSeries::Observe(absl::Duration value) {
   cells.sum_nanos.fetch_add(absl::ToInt64Nanoseconds(value), std::memory_order_relaxed);
 }
 
-int64_t HistogramSeries::Cumulative(size_t b) const {
+int64_t HistogramSeries::Bucket(size_t b) const {
   int64_t total = 0;
-  for (size_t i = 0; i <= b; ++i) {
-    for (const Cells& cells : shards_) total += cells.buckets[i].load(std::memory_order_relaxed);
-  }
+  for (const Cells& cells : shards_) total += cells.buckets[b].load(std::memory_order_relaxed);
   return total;
 }
 
-int64_t HistogramSeries::Count() const { return Cumulative(kBucketBounds.size()); }
+int64_t HistogramSeries::Count() const {
+  int64_t total = 0;
+  for (size_t b = 0; b <= kBucketBounds.size(); ++b) total += Bucket(b);
+  return total;
+}
 
 int64_t HistogramSeries::SumNanos() const {
   int64_t total = 0;
@@ -196,6 +198,43 @@ HistogramSeries* Metrics::Series(HistogramFamily family, const std::vector<std::
   return Register(histogram_families_, family, kHistogramFamilies[static_cast<size_t>(family)].labels, label_values);
 }
 
+namespace {
+// Counter and gauge families: one sample per series.
+template <typename Families>
+void AppendSimpleFamilies(std::string* out, const Families& families, const LabelledDescription* descriptions,
+                          const char* type) {
+  for (size_t i = 0; i < families.size(); ++i) {
+    const LabelledDescription& d = descriptions[i];
+    AppendHeader(out, d.name, d.help, type);
+    for (const auto& [labels, series] : families[i].series) {
+      absl::StrAppend(out, "catalog_", d.name, LabelPairs(d.labels, labels), "} ", series->Get(), "\n");
+    }
+  }
+}
+}  // namespace
+
+void Metrics::AppendLabelled(std::string* out) const {
+  absl::MutexLock lock(&mu_);
+  AppendSimpleFamilies(out, counter_families_, kCounterFamilies, "counter");
+  AppendSimpleFamilies(out, gauge_families_, kGaugeFamilies, "gauge");
+  for (size_t i = 0; i < histogram_families_.size(); ++i) {
+    const LabelledDescription& d = kHistogramFamilies[i];
+    AppendHeader(out, d.name, d.help, "histogram");
+    for (const auto& [labels, series] : histogram_families_[i].series) {
+      const std::string pairs = LabelPairs(d.labels, labels);
+      int64_t cumulative = 0;
+      for (size_t b = 0; b < kBucketBounds.size() + 1; ++b) {
+        cumulative += series->Bucket(b);
+        const std::string bound = b < kBucketBounds.size() ? absl::StrFormat("%g", kBucketBounds[b]) : "+Inf";
+        absl::StrAppend(out, "catalog_", d.name, "_bucket", pairs, ",le=\"", bound, "\"} ", cumulative, "\n");
+      }
+      // _count is +Inf's figure, so the two always agree in one render.
+      absl::StrAppend(out, "catalog_", d.name, "_sum", pairs, "} ", absl::StrFormat("%.9f", series->SumNanos() / 1e9),
+                      "\n", "catalog_", d.name, "_count", pairs, "} ", cumulative, "\n");
+    }
+  }
+}
+
 std::string Metrics::RenderPrometheusText() const {
   std::string out;
   for (size_t i = 0; i < static_cast<size_t>(Counter::kCount); ++i) {
@@ -208,41 +247,8 @@ std::string Metrics::RenderPrometheusText() const {
     AppendHeader(&out, d.name, d.help, "gauge");
     absl::StrAppend(&out, "catalog_", d.name, " ", gauges_[i].load(std::memory_order_relaxed), "\n");
   }
-  {
-  // Held only over the labelled families: a series' first use waits for
-  // this, so /proc is read after it is released.
-  absl::MutexLock lock(&mu_);
-  for (size_t i = 0; i < counter_families_.size(); ++i) {
-    const LabelledDescription& d = kCounterFamilies[i];
-    AppendHeader(&out, d.name, d.help, "counter");
-    for (const auto& [labels, series] : counter_families_[i].series) {
-      absl::StrAppend(&out, "catalog_", d.name, LabelPairs(d.labels, labels), "} ", series->Get(), "\n");
-    }
-  }
-  for (size_t i = 0; i < gauge_families_.size(); ++i) {
-    const LabelledDescription& d = kGaugeFamilies[i];
-    AppendHeader(&out, d.name, d.help, "gauge");
-    for (const auto& [labels, series] : gauge_families_[i].series) {
-      absl::StrAppend(&out, "catalog_", d.name, LabelPairs(d.labels, labels), "} ", series->Get(), "\n");
-    }
-  }
-  for (size_t i = 0; i < histogram_families_.size(); ++i) {
-    const LabelledDescription& d = kHistogramFamilies[i];
-    AppendHeader(&out, d.name, d.help, "histogram");
-    for (const auto& [labels, series] : histogram_families_[i].series) {
-      const std::string pairs = LabelPairs(d.labels, labels);
-      int64_t cumulative = 0;
-      for (size_t b = 0; b < kBucketBounds.size() + 1; ++b) {
-        cumulative = series->Cumulative(b);
-        const std::string bound = b < kBucketBounds.size() ? absl::StrFormat("%g", kBucketBounds[b]) : "+Inf";
-        absl::StrAppend(&out, "catalog_", d.name, "_bucket", pairs, ",le=\"", bound, "\"} ", cumulative, "\n");
-      }
-      // _count is +Inf's figure, so the two always agree in one render.
-      absl::StrAppend(&out, "catalog_", d.name, "_sum", pairs, "} ", absl::StrFormat("%.9f", series->SumNanos() / 1e9),
-                      "\n", "catalog_", d.name, "_count", pairs, "} ", cumulative, "\n");
-    }
-  }
-  }
+  AppendLabelled(&out);
+  // After the registry lock is released: a series' first use waits for it.
   AppendProcessMetrics(&out, created_);
   return out;
 }

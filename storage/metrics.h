@@ -114,12 +114,13 @@ class HistogramSeries {
   // Observations so far, and their sum in nanoseconds.
   int64_t Count() const;
   int64_t SumNanos() const;
-  // Cumulative count of bucket `b` (kBucketBounds.size(): +Inf).
-  int64_t Cumulative(size_t b) const;
+  // Observations in bucket `b` alone (kBucketBounds.size(): above the
+  // last bound); the exposition accumulates them.
+  int64_t Bucket(size_t b) const;
 
  private:
   struct alignas(64) Cells {
-    // Stored non-cumulatively; Cumulative() adds them up.
+    // Stored non-cumulatively.
     std::array<std::atomic<int64_t>, kBucketBounds.size() + 1> buckets{};
     std::atomic<int64_t> sum_nanos{0};
   };
@@ -182,6 +183,8 @@ class Metrics {
     // Label values joined by '\0' -> series; ordered, so renders are stable.
     std::map<std::string, std::unique_ptr<SeriesT>> series;
   };
+  // HELP, TYPE and the series of every labelled family, under mu_.
+  void AppendLabelled(std::string* out) const;
   template <typename SeriesT, typename FamilyEnum>
   SeriesT* Register(std::vector<Family<SeriesT>>& families, FamilyEnum family, const char* label_names,
                     const std::vector<std::string>& label_values);

@@ -175,10 +175,10 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisPool::Open(absl::Time dead
 
 absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::RoundTrip(const std::vector<RedisCommand>& commands,
                                                                 absl::Time deadline, bool idempotent) {
+  const absl::string_view operation =
+      commands.empty() || commands[0].empty() ? absl::string_view() : absl::string_view(commands[0][0]);
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<ConnectionPool<RedisConnection>::Lease> lease = pool_.Acquire(deadline);
-    const absl::string_view operation =
-        commands.empty() || commands[0].empty() ? absl::string_view() : absl::string_view(commands[0][0]);
     if (!lease.ok()) {
       metrics_->Add(Counter::redis_errors_total);
       operations_.RecordError(operation);

@@ -130,14 +130,14 @@ RedisTier::RedisTier(RedisPool* pool, RecordType type, Metrics* metrics, AsyncRe
       replica_(replica),
       options_(options),
       token_prefix_(RandomTokenPrefix()) {
-  auto series = [metrics](AsyncRedis* to) {
-    if (to == nullptr) return AsyncMgetSeries{};
-    const std::string pool = absl::StrCat("async ", to->endpoint());
-    return AsyncMgetSeries{metrics->Series(HistogramFamily::redis_command_duration_seconds, {pool, "MGET"}),
-                           metrics->Series(CounterFamily::redis_command_errors_total, {pool, "MGET"})};
+  auto operations = [metrics](AsyncRedis* to) -> std::unique_ptr<OperationMetrics> {
+    if (to == nullptr) return nullptr;
+    return std::make_unique<OperationMetrics>(metrics, HistogramFamily::redis_command_duration_seconds,
+                                              CounterFamily::redis_command_errors_total,
+                                              absl::StrCat("async ", to->endpoint()), RedisOperationNames());
   };
-  async_mget_ = series(async_);
-  replica_mget_ = series(replica_);
+  async_operations_ = operations(async_);
+  replica_operations_ = operations(replica_);
 }
 
 std::string RedisTier::Key(absl::string_view id) const { return absl::StrCat(type_.key_prefix, id); }
@@ -250,13 +250,12 @@ void RedisTier::SendMultiGet(AsyncRedis* to, absl::Span<const absl::string_view>
   RespCommand mget(ids.size() + 1, bytes);
   mget.Add("MGET");
   for (absl::string_view id : ids) mget.AddPrefixed(type_.key_prefix, id);
-  const AsyncMgetSeries& series = to == async_ ? async_mget_ : replica_mget_;
+  OperationMetrics* operations = to == async_ ? async_operations_.get() : replica_operations_.get();
   to->SendFormatted(mget.Take(), deadline,
-                    [this, &series, sent = absl::Now(), count = ids.size(),
+                    [this, operations, sent = absl::Now(), count = ids.size(),
                      done = std::move(done)](absl::StatusOr<const redisReply*> reply) {
-                      series.duration->Observe(absl::Now() - sent);
+                      operations->Record("MGET", absl::Now() - sent, /*failed=*/!reply.ok());
                       if (!reply.ok()) {
-                        series.errors->Add();
                         metrics_->Add(Counter::redis_errors_total);
                         return done(reply.status());
                       }

@@ -121,14 +121,10 @@ class RedisTier : public PrimaryTier, public ViewTier {
   Metrics* const metrics_;
   AsyncRedis* const async_;
   AsyncRedis* const replica_;
-  // MGETs on the async connections: catalog_redis_command_duration_seconds
-  // {pool="async <endpoint>", operation="MGET"} and its errors.
-  struct AsyncMgetSeries {
-    HistogramSeries* duration = nullptr;
-    CounterSeries* errors = nullptr;
-  };
-  AsyncMgetSeries async_mget_;
-  AsyncMgetSeries replica_mget_;
+  // MGETs on the async connections, under pool "async <endpoint>" (null
+  // without that connection).
+  std::unique_ptr<OperationMetrics> async_operations_;
+  std::unique_ptr<OperationMetrics> replica_operations_;
   const RedisTierOptions options_;
   const std::string token_prefix_;
   std::atomic<uint64_t> token_counter_{0};
