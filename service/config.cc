@@ -135,7 +135,9 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
   for (const auto& [cert, key, cert_name, key_name] :
        {std::tuple{&config.tls_cert_file, &config.tls_key_file, "tls_cert_file", "tls_key_file"},
         std::tuple{&config.mysql_tls_cert_file, &config.mysql_tls_key_file, "mysql_tls_cert_file",
-                   "mysql_tls_key_file"}}) {
+                   "mysql_tls_key_file"},
+        std::tuple{&config.redis_tls_cert_file, &config.redis_tls_key_file, "redis_tls_cert_file",
+                   "redis_tls_key_file"}}) {
     if (cert->empty() != key->empty()) {
       return absl::InvalidArgumentError(cert->empty() ? absl::StrCat("option ", cert_name, ": required with ", key_name)
                                                       : absl::StrCat("option ", key_name, ": required with ", cert_name));
@@ -144,6 +146,12 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
   if (!config.mysql_tls_cert_file.empty() && config.mysql_tls_ca_file.empty()) {
     return absl::InvalidArgumentError(
         "option mysql_tls_ca_file: required with mysql_tls_cert_file (TLS to MySQL is verified or not used)");
+  }
+  if (config.redis_tls_ca_file.empty() && (!config.redis_tls_cert_file.empty() || !config.redis_tls_server_name.empty())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "option redis_tls_ca_file: required with ",
+        config.redis_tls_cert_file.empty() ? "redis_tls_server_name" : "redis_tls_cert_file",
+        " (TLS to Redis is verified or not used)"));
   }
   if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
     return absl::InvalidArgumentError(

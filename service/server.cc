@@ -35,6 +35,7 @@
 #include "storage/redis/redis_async.h"
 #include "storage/redis/redis_monitor.h"
 #include "storage/redis/redis_tier.h"
+#include "storage/redis/redis_transport.h"
 #include "storage/redis/replica_endpoint.h"
 #include "storage/redis/sentinel.h"
 #include "storage/record_types.h"
@@ -196,6 +197,18 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenerCredentials(con
 absl::StatusOr<storage::RedisCredentials> RedisCredentialsOf(const Config& config,
                                                             const catalog::config::v1::RedisDeployment& deployment) {
   storage::RedisCredentials credentials;
+  const std::string what = absl::StrCat("topology redis \"", deployment.name(), "\"");
+  if (!deployment.tls_ca_file().empty()) {
+    // The options become the default deployment's fields (TopologyFromConfig).
+    ASSIGN_OR_RETURN(credentials.tls, storage::RedisTls::Create(storage::RedisTlsOptions{
+                                          .ca_file = deployment.tls_ca_file(),
+                                          .cert_file = deployment.tls_cert_file(),
+                                          .key_file = deployment.tls_key_file(),
+                                          .server_name = deployment.tls_server_name(),
+                                          .what = config.topology_file.empty() ? "option redis_tls"
+                                                                               : absl::StrCat(what, ": tls"),
+                                      }));
+  }
   if (config.topology_file.empty()) {
     credentials.user = config.redis_user;
     ASSIGN_OR_RETURN(credentials.password,
@@ -203,7 +216,6 @@ absl::StatusOr<storage::RedisCredentials> RedisCredentialsOf(const Config& confi
     return credentials;
   }
   credentials.user = deployment.user();
-  const std::string what = absl::StrCat("topology redis \"", deployment.name(), "\"");
   ASSIGN_OR_RETURN(credentials.password, TopologySecret(deployment.password_file(), deployment.password_env(), what));
   if (credentials.password.empty() && !credentials.user.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": user \"", credentials.user,
@@ -313,6 +325,7 @@ absl::Status BuildBackends(const Config& config, CatalogServer::Parts* parts) {
       async.endpoint = d->endpoint.get();
       async.connections = static_cast<int>(config.redis_async_connections);
       async.command_timeout = absl::Milliseconds(config.redis_command_timeout_ms);
+      async.connect_timeout = d->options.connect_timeout;
       async.credentials = d->options.credentials;
       d->async = std::make_unique<storage::AsyncRedis>(async);
       if (deployment.has_sentinel() && config.redis_replica_connections > 0) {

@@ -96,6 +96,19 @@ absl::Status Check(const Topology& topology, const Checker& check) {
     }
     return absl::OkStatus();
   };
+  // TLS files: a client certificate and its key go together, and only with
+  // a CA (TLS is verified or not used).
+  auto check_tls = [&](const auto& entry, const std::vector<std::pair<const FieldDescriptor*, int>>& at,
+                       const std::string& path) -> absl::Status {
+    if (entry.tls_cert_file().empty() != entry.tls_key_file().empty()) {
+      return check.Error(at, nullptr, -1, path + (entry.tls_cert_file().empty() ? ".tls_cert_file" : ".tls_key_file"),
+                         "tls_cert_file and tls_key_file go together");
+    }
+    if (!entry.tls_cert_file().empty() && entry.tls_ca_file().empty()) {
+      return check.Error(at, nullptr, -1, path + ".tls_ca_file", "required with tls_cert_file");
+    }
+    return absl::OkStatus();
+  };
   absl::flat_hash_set<std::string> redis_names, mysql_names;
   for (int i = 0; i < topology.redis_size(); ++i) {
     const auto& r = topology.redis(i);
@@ -106,6 +119,10 @@ absl::Status Check(const Topology& topology, const Checker& check) {
                          "give password_env or password_file, not both");
     }
     RETURN_IF_ERROR(check_name(r, at, path, &redis_names));
+    RETURN_IF_ERROR(check_tls(r, at, path));
+    if (!r.tls_server_name().empty() && r.tls_ca_file().empty()) {
+      return check.Error(at, nullptr, -1, path + ".tls_ca_file", "required with tls_server_name");
+    }
     if (r.write_replicas() < 0) {
       return check.Error(at, field_of(r, "write_replicas"), -1, path + ".write_replicas", "must be >= 0");
     }
@@ -170,13 +187,7 @@ absl::Status Check(const Topology& topology, const Checker& check) {
       return check.Error(at, field_of(m, "password_file"), -1, path + ".password_file",
                          "give password_env or password_file, not both");
     }
-    if (m.tls_cert_file().empty() != m.tls_key_file().empty()) {
-      return check.Error(at, nullptr, -1, path + (m.tls_cert_file().empty() ? ".tls_cert_file" : ".tls_key_file"),
-                         "tls_cert_file and tls_key_file go together");
-    }
-    if (!m.tls_cert_file().empty() && m.tls_ca_file().empty()) {
-      return check.Error(at, nullptr, -1, path + ".tls_ca_file", "required with tls_cert_file");
-    }
+    RETURN_IF_ERROR(check_tls(m, at, path));
   }
   absl::flat_hash_set<std::string> placed;
   for (int i = 0; i < topology.records_size(); ++i) {
@@ -277,6 +288,10 @@ Topology TopologyFromConfig(const Config& config) {
     }
     redis->mutable_sentinel()->set_master_name(config.redis_master_name);
   }
+  redis->set_tls_ca_file(config.redis_tls_ca_file);
+  redis->set_tls_cert_file(config.redis_tls_cert_file);
+  redis->set_tls_key_file(config.redis_tls_key_file);
+  redis->set_tls_server_name(config.redis_tls_server_name);
   auto* mysql = topology.add_mysql();
   mysql->set_name("default");
   mysql->set_address(absl::StrCat(config.mysql_host, ":", config.mysql_port));

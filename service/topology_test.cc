@@ -69,6 +69,10 @@ TEST_CASE("topology: bad files stop start-up naming the line and the field") {
         "topology t.textproto line 4: mysql[0].tls_ca_file: required with tls_cert_file");
   CHECK(Error(edited(user, user + " tls_ca_file: \"/ca.pem\" tls_key_file: \"/k.pem\"")) ==
         "topology t.textproto line 4: mysql[0].tls_cert_file: tls_cert_file and tls_key_file go together");
+  CHECK(Error(edited("write_replicas: 1 }", "write_replicas: 1 tls_ca_file: \"/ca.pem\" tls_cert_file: \"/c.pem\" }")) ==
+        "topology t.textproto line 2: redis[0].tls_key_file: tls_cert_file and tls_key_file go together");
+  CHECK(Error(edited("write_replicas: 1 }", "write_replicas: 1 tls_server_name: \"redis.internal\" }")) ==
+        "topology t.textproto line 2: redis[0].tls_ca_file: required with tls_server_name");
   text = kGood;
   text.replace(text.find("name: \"side\""), 12, "name: \"main\"");
   CHECK(Error(text) == "topology t.textproto line 3: redis[1].name: \"main\" is named twice");

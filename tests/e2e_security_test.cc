@@ -2,8 +2,8 @@
 // the service's MySQL account holds rows only (deploy/mariadb/accounts.sql),
 // schema changes go through `catalog-server migrate` with an account of
 // their own, the password never needs the command line, and the admin plane
-// has its own listener, behind a bearer token when one is set; gRPC over TLS
-// and mTLS with certificates made at test time.
+// has its own listener, behind a bearer token when one is set; gRPC, Redis
+// and MySQL over TLS (and mTLS) with certificates made at test time.
 #include <cppconn/exception.h>
 
 #include <algorithm>
@@ -63,6 +63,32 @@ std::vector<std::string> ServeArgs(RedisServer& redis, MySql& mysql) {
 }
 
 constexpr int kTableAccessDenied = 1142;  // ER_TABLEACCESS_DENIED_ERROR
+
+// Work that uses every kind of Redis connection the server opens: writes
+// (the pool), demotion (SCAN and its scripts), cold reads promoted and then
+// hot reads (the async read loops), L1 hits (the invalidation stream), and
+// the INFO monitor. Ids are `prefix`0..19.
+void UseEveryRedisConnection(Client& client, const std::string& prefix) {
+  std::vector<Product> products;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back(absl::StrCat(prefix, i));
+    products.push_back(MakeProduct(ids.back(), "title " + prefix));
+  }
+  REQUIRE(client.Upsert(products).ok());
+  CHECK(client.Demote(0).demoted() == 20);
+  for (int round = 0; round < 50; ++round) {  // Cold reads promote; then L1 (the stream) answers.
+    BatchGetProductsResponse response;
+    REQUIRE(client.BatchGet(ids, &response).ok());
+    REQUIRE(response.products_size() == 20);
+    CHECK(response.products(0).title() == "title " + prefix);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  const std::string metrics = Metrics(client);
+  CHECK(MetricIn(metrics, "catalog_l1_subscriptions_total") >= 1);
+  CHECK(MetricIn(metrics, "catalog_l1_hits_total") > 0);
+  CHECK(MetricIn(metrics, "catalog_redis_maxmemory_policy_ok") == 1);  // INFO, from the monitor.
+}
 
 TEST_CASE("MySQL accounts: the service account reads and writes rows of its database, nothing else") {
   SharedMySql mysql;
@@ -438,25 +464,7 @@ TEST_CASE("Redis AUTH: the server runs as the ACL user of deploy/redis/catalog.a
                                 {"--redis_user=catalog", "--redis_password_file=" + password_file,
                                  "--redis_info_interval_ms=200"});
     Client client(server);
-    std::vector<Product> products;
-    std::vector<std::string> ids;
-    for (int i = 0; i < 20; ++i) {
-      ids.push_back(absl::StrCat("acl", i));
-      products.push_back(MakeProduct(ids.back(), "under acl"));
-    }
-    REQUIRE(client.Upsert(products).ok());
-    CHECK(client.Demote(0).demoted() == 20);  // SCAN and the demotion scripts.
-    for (int round = 0; round < 50; ++round) {  // Cold reads promote; then L1 (the stream) answers.
-      BatchGetProductsResponse response;
-      REQUIRE(client.BatchGet(ids, &response).ok());
-      REQUIRE(response.products_size() == 20);
-      CHECK(response.products(0).title() == "under acl");
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    const std::string metrics = Metrics(client);
-    CHECK(MetricIn(metrics, "catalog_l1_subscriptions_total") >= 1);
-    CHECK(MetricIn(metrics, "catalog_l1_hits_total") > 0);
-    CHECK(MetricIn(metrics, "catalog_redis_maxmemory_policy_ok") == 1);  // INFO allowed.
+    UseEveryRedisConnection(client, "acl");
     // Every connection authenticated as catalog, and Redis refused none of
     // its commands.
     auto log = redis.Command({"ACL", "LOG"});
@@ -527,6 +535,75 @@ TEST_CASE("MySQL TLS: with mysql_tls_ca_file every connection is encrypted and t
   auto [missing_code, missing_log] = RunToExit(missing);
   CHECK(missing_code == 1);
   CHECK(absl::StrContains(missing_log, "option mysql_tls_ca_file: cannot read \"/nonexistent/ca.pem\""));
+}
+
+TEST_CASE("Redis TLS: with redis_tls_ca_file every Redis connection is encrypted, both ends verified") {
+  SharedMySql mysql;
+  catalog::testing::TestCertificates certs, other;
+  const int tls_port = catalog::testing::FreePort();
+  // Client certificates required (Redis's default for tls-auth-clients);
+  // the plaintext port is the harness's own.
+  RedisServer redis({"--tls-port", std::to_string(tls_port), "--tls-cert-file", certs.server_cert, "--tls-key-file",
+                     certs.server_key, "--tls-ca-cert-file", certs.ca, "--tls-auth-clients", "yes"});
+  const std::vector<std::string> tls_flags = {"--redis_tls_ca_file=" + certs.ca,
+                                              "--redis_tls_cert_file=" + certs.client_cert,
+                                              "--redis_tls_key_file=" + certs.client_key};
+  {
+    std::vector<std::string> flags = tls_flags;
+    flags.push_back("--redis_info_interval_ms=200");
+    CatalogServerProcess server(tls_port, mysql.port(), mysql.database(), flags);
+    Client client(server);
+    UseEveryRedisConnection(client, "tls");
+    CHECK(redis.CommandCalls("mget") > 0);  // The async read loops.
+    // Every one of the server's connections came in on the TLS port; on
+    // the plaintext port only the harness's (this CLIENT LIST, and an INFO
+    // connection whose close Redis may not have processed yet).
+    auto clients = redis.Command({"CLIENT", "LIST"});
+    const std::string list(clients->str, clients->len);
+    INFO(list);
+    int on_tls = 0, on_plain = 0;
+    for (absl::string_view line : absl::StrSplit(list, '\n', absl::SkipEmpty())) {
+      on_tls += absl::StrContains(line, absl::StrCat(" laddr=127.0.0.1:", tls_port, " "));
+      on_plain += absl::StrContains(line, absl::StrCat(" laddr=127.0.0.1:", redis.port(), " ")) &&
+                  !absl::StrContains(line, " cmd=client|list ") && !absl::StrContains(line, " cmd=info ");
+    }
+    CHECK(on_tls >= 4);  // The pool, the two async read loops and the invalidation stream at least.
+    CHECK(on_plain == 0);
+  }
+  // A Redis whose certificate another CA signed: nothing is sent to it,
+  // readiness stays NOT_SERVING, and the log says why.
+  {
+    CatalogServerProcess server(tls_port, mysql.port(), mysql.database(),
+                                {"--redis_tls_ca_file=" + other.ca, "--redis_tls_cert_file=" + certs.client_cert,
+                                 "--redis_tls_key_file=" + certs.client_key});
+    Client client(server);
+    Product read;
+    const grpc::Status status = client.Get("tls0", &read);
+    CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
+    CHECK(Eventually([&] { return absl::StrContains(server.Log(), "certificate verify failed"); }));
+  }
+  // Without a client certificate: Redis refuses, and the log names it.
+  {
+    CatalogServerProcess server(tls_port, mysql.port(), mysql.database(), {"--redis_tls_ca_file=" + certs.ca});
+    CHECK(Eventually([&] { return absl::StrContains(server.Log(), "certificate required"); }));
+  }
+  // Option errors name the option.
+  const std::vector<std::string> serve = {"--listen_address=127.0.0.1:0", absl::StrCat("--redis_port=", tls_port),
+                                          absl::StrCat("--mysql_port=", mysql.port()),
+                                          "--mysql_database=" + mysql.database()};
+  std::vector<std::string> half = serve;
+  half.push_back("--redis_tls_cert_file=" + certs.client_cert);
+  half.push_back("--redis_tls_ca_file=" + certs.ca);
+  auto [half_code, half_log] = RunToExit(half);
+  INFO(half_log);
+  CHECK(half_code == 2);
+  CHECK(absl::StrContains(half_log, "option redis_tls_key_file: required with redis_tls_cert_file"));
+  std::vector<std::string> missing = serve;
+  missing.push_back("--redis_tls_ca_file=/nonexistent/ca.pem");
+  auto [missing_code, missing_log] = RunToExit(missing);
+  INFO(missing_log);
+  CHECK(missing_code == 1);
+  CHECK(absl::StrContains(missing_log, "option redis_tls_ca_file: cannot read \"/nonexistent/ca.pem\""));
 }
 
 }  // namespace

@@ -7,7 +7,7 @@ BUILD_DIR="${CATALOG_BUILD_DIR:-$ROOT/build}"
 APT_PACKAGES=(
   build-essential cmake pkg-config ccache git
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev grpc-proto
-  libabsl-dev libhiredis-dev libevent-dev libmysqlcppconn-dev catch2 libcivetweb-dev civetweb
+  libabsl-dev libhiredis-dev libevent-dev libssl-dev openssl libmysqlcppconn-dev catch2 libcivetweb-dev civetweb
   redis-server redis-sentinel redis-tools mariadb-server mariadb-client
   nghttp2-client prometheus haproxy
   python3 python3-grpcio python3-protobuf php-cli

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,8 @@ struct redisReply;
 
 namespace catalog::storage {
 
+class RedisTls;
+
 // An ACL user and password, sent with AUTH first on every connection to a
 // data node (master, replica, cluster node); never to a sentinel. Empty
 // password: no AUTH (a server without requirepass or ACL users). Empty user
@@ -39,6 +42,9 @@ namespace catalog::storage {
 struct RedisCredentials {
   std::string user;
   std::string password;
+  // TLS for every connection of the deployment, its sentinels included
+  // (storage/redis/redis_transport.h); null: plain TCP.
+  std::shared_ptr<const RedisTls> tls;
 };
 
 struct HostPort {

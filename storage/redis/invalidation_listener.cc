@@ -14,11 +14,6 @@ namespace catalog::storage {
 
 namespace {
 
-struct ContextDeleter {
-  void operator()(redisContext* context) const { redisFree(context); }
-};
-using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
-
 struct ReplyDeleter {
   void operator()(void* reply) const { freeReplyObject(reply); }
 };
@@ -65,25 +60,27 @@ void InvalidationListener::Session() {
   const timeval connect_timeout = absl::ToTimeval(options_.connect_timeout);
   const RedisAddress address = master_->Current();
   if (address.host.empty()) return;
-  ContextPtr context(redisConnectWithTimeout(address.host.c_str(), address.port, connect_timeout));
-  if (context == nullptr || context->err != 0) {
+  absl::StatusOr<RedisLink> link =
+      DialRedis(address.host, address.port, options_.connect_timeout, options_.credentials.tls.get());
+  if (!link.ok()) {
     master_->Suspect(address.epoch);
     return;
   }
-  redisSetTimeout(context.get(), connect_timeout);
+  redisContext* const context = link->context.get();
+  redisSetTimeout(context, connect_timeout);
   // Refused: no stream, so L1 serves nothing (its lease lapses); the server
   // logs the same refusal from its other connections.
-  if (!Authenticate(context.get(), options_.credentials, "redis invalidation stream").ok()) return;
-  if (master_->verify_role() && !IsMasterRole(Command(context.get(), "ROLE").get())) {
+  if (!Authenticate(*link, options_.credentials, "redis invalidation stream").ok()) return;
+  if (master_->verify_role() && !IsMasterRole(Command(context, "ROLE").get())) {
     master_->Suspect(address.epoch);
     return;
   }
-  ReplyPtr id = Command(context.get(), "CLIENT ID");
+  ReplyPtr id = Command(context, "CLIENT ID");
   if (id == nullptr || id->type != REDIS_REPLY_INTEGER) return;
-  ReplyPtr tracking = Command(context.get(), "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %b", id->integer,
+  ReplyPtr tracking = Command(context, "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %b", id->integer,
                               options_.key_prefix.data(), options_.key_prefix.size());
   if (!IsString(tracking.get(), "OK")) return;
-  ReplyPtr subscribed = Command(context.get(), "SUBSCRIBE __redis__:invalidate");
+  ReplyPtr subscribed = Command(context, "SUBSCRIBE __redis__:invalidate");
   if (subscribed == nullptr || subscribed->type != REDIS_REPLY_ARRAY) return;
 
   // From here on every change under the prefix reaches this connection.
@@ -97,7 +94,7 @@ void InvalidationListener::Session() {
   while (healthy && !stop_ && master_->epoch() == address.epoch) {
     const absl::Time now = cache_->Now();
     if (now >= next_ping) {
-      if (!SendPing(context.get())) break;
+      if (!SendPing(context)) break;
       pings.push_back(now);
       next_ping = now + options_.heartbeat;
     }
@@ -110,7 +107,7 @@ void InvalidationListener::Session() {
     // Readers stop using the cache from here until every message read now
     // is applied (the socket looks empty to them meanwhile).
     cache_->BeginApply();
-    healthy = ApplyWhatArrived(context.get(), &pings);
+    healthy = ApplyWhatArrived(context, &pings);
     cache_->EndApply();
   }
   // Whatever ended the session, invalidations may have gone missing from

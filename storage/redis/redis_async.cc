@@ -159,14 +159,15 @@ class AsyncRedis::Loop {
       return false;
     }
     connects_.fetch_add(1, std::memory_order_relaxed);
-    redisAsyncContext* context = redisAsyncConnect(address.host.c_str(), address.port);
-    if (context == nullptr || context->err != 0) {
-      item.done(absl::UnavailableError(
-          absl::StrCat(endpoint_, ": connect: ", context != nullptr ? context->errstr : "out of memory")));
-      if (context != nullptr) redisAsyncFree(context);
+    absl::StatusOr<AsyncRedisLink> link =
+        DialRedisAsync(address.host, address.port, options_.connect_timeout, options_.credentials.tls.get());
+    if (!link.ok()) {
+      item.done(absl::Status(link.status().code(), absl::StrCat(endpoint_, ": ", link.status().message())));
       master_->Suspect(address.epoch);
       return false;
     }
+    redisAsyncContext* context = link->context;
+    tls_ = std::move(link->tls);
     context->data = this;
     // Replies of a 1000-key MGET reach ~600 KB: keep the reader's buffer.
     context->c.reader->maxbuf = 1 << 20;
@@ -261,9 +262,11 @@ class AsyncRedis::Loop {
         loop->Finish(pending,
                      absl::UnavailableError(absl::StrCat(
                          loop->endpoint_, ": ",
-                         context->errstr != nullptr && context->err != 0 ? std::string(context->errstr)
-                         : !loop->drop_reason_.empty()                   ? loop->drop_reason_
-                                                                         : std::string("connection closed"))));
+                         WithTlsFailure(context->errstr != nullptr && context->err != 0
+                                               ? std::string(context->errstr)
+                                           : !loop->drop_reason_.empty() ? loop->drop_reason_
+                                                                         : std::string("connection closed"),
+                                        loop->tls_.get()))));
       }
     }
     delete pending;
@@ -316,6 +319,7 @@ class AsyncRedis::Loop {
   redisAsyncContext* context_ = nullptr;
   uint64_t context_epoch_ = 0;  // The endpoint epoch context_ was opened for.
   std::string drop_reason_;     // Why the last connection was closed by us.
+  std::shared_ptr<const TlsTunnelState> tls_;  // context_'s tunnel; null: plain TCP.
   int outstanding_ = 0;        // Commands sent on context_ and not answered.
   absl::Time last_progress_;   // Last reply on context_ (or its start).
   std::vector<Item> retries_;  // Commands whose connection went away.

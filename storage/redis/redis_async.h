@@ -60,9 +60,11 @@ struct AsyncRedisOptions {
   RedisEndpoint* endpoint = nullptr;
   // Event-loop threads, one connection each. Default 2.
   int connections = 2;
+  // Bound on opening a connection (over TLS, the handshake). Default 250 ms.
+  absl::Duration connect_timeout = absl::Milliseconds(250);
   // Bound on a reply whatever the deadline. Default 1 s.
   absl::Duration command_timeout = absl::Seconds(1);
-  // AUTH first on every connection; default none.
+  // AUTH first on every connection, and TLS; default none.
   RedisCredentials credentials;
 };
 

@@ -31,21 +31,16 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const 
   if (budget <= absl::ZeroDuration()) {
     return absl::DeadlineExceededError(absl::StrCat(endpoint, ": deadline exceeded before connect"));
   }
-  redisContext* context = redisConnectWithTimeout(address.host.c_str(), address.port, SocketTimeout(budget));
-  if (context == nullptr) return absl::ResourceExhaustedError("redis: cannot allocate context");
-  if (context->err != 0) {
-    absl::Status status = absl::UnavailableError(absl::StrCat(endpoint, ": connect: ", context->errstr));
-    redisFree(context);
-    return status;
-  }
+  absl::StatusOr<RedisLink> link = DialRedis(address.host, address.port, budget, options.credentials.tls.get());
+  if (!link.ok()) return absl::Status(link.status().code(), absl::StrCat(endpoint, ": ", link.status().message()));
   // Replies of a 1000-key MGET reach ~600 KB: keep the reader's buffer
   // instead of shrinking it back to 16 KB after every reply.
-  context->reader->maxbuf = 1 << 20;
-  auto connection =
-      std::unique_ptr<RedisConnection>(new RedisConnection(context, options, std::move(endpoint), address.epoch));
+  link->context->reader->maxbuf = 1 << 20;
+  auto connection = std::unique_ptr<RedisConnection>(
+      new RedisConnection(*std::move(link), options, std::move(endpoint), address.epoch));
   if (!options.credentials.password.empty()) {
-    redisSetTimeout(context, SocketTimeout(std::min(options.command_timeout, deadline - absl::Now())));
-    RETURN_IF_ERROR(Authenticate(context, options.credentials, connection->endpoint_));
+    redisSetTimeout(connection->context_, SocketTimeout(std::min(options.command_timeout, deadline - absl::Now())));
+    RETURN_IF_ERROR(Authenticate(connection->link_, options.credentials, connection->endpoint_));
   }
   if (verify_role) {
     // Before anything else is sent: an address from someone else's view
@@ -59,8 +54,9 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const 
   return connection;
 }
 
-absl::Status Authenticate(redisContext* context, const RedisCredentials& credentials, absl::string_view endpoint) {
+absl::Status Authenticate(const RedisLink& link, const RedisCredentials& credentials, absl::string_view endpoint) {
   if (credentials.password.empty()) return absl::OkStatus();
+  redisContext* context = link.context.get();
   // Binary-safe arguments (%b): a password may hold any byte.
   auto* reply = static_cast<redisReply*>(
       credentials.user.empty()
@@ -68,7 +64,7 @@ absl::Status Authenticate(redisContext* context, const RedisCredentials& credent
           : redisCommand(context, "AUTH %b %b", credentials.user.data(), credentials.user.size(),
                          credentials.password.data(), credentials.password.size()));
   if (reply == nullptr) {
-    return absl::UnavailableError(absl::StrCat(endpoint, ": AUTH: ", context->errstr));
+    return absl::UnavailableError(absl::StrCat(endpoint, ": AUTH: ", link.Explain(context->errstr)));
   }
   absl::Status status = absl::OkStatus();
   if (reply->type == REDIS_REPLY_ERROR) {
@@ -78,11 +74,9 @@ absl::Status Authenticate(redisContext* context, const RedisCredentials& credent
   return status;
 }
 
-RedisConnection::RedisConnection(redisContext* context, const RedisOptions& options, std::string endpoint,
-                                 uint64_t epoch)
-    : context_(context), options_(options), endpoint_(std::move(endpoint)), epoch_(epoch) {}
-
-RedisConnection::~RedisConnection() { redisFree(context_); }
+RedisConnection::RedisConnection(RedisLink link, const RedisOptions& options, std::string endpoint, uint64_t epoch)
+    : link_(std::move(link)), context_(link_.context.get()), options_(options), endpoint_(std::move(endpoint)),
+      epoch_(epoch) {}
 
 absl::Status RedisConnection::ToStatus(absl::Time timeout_at, absl::Time deadline) const {
   const bool timed_out = context_->err == REDIS_ERR_IO && absl::Now() >= timeout_at - absl::Milliseconds(1);
@@ -93,7 +87,7 @@ absl::Status RedisConnection::ToStatus(absl::Time timeout_at, absl::Time deadlin
     return absl::UnavailableError(
         absl::StrCat(endpoint_, ": no reply within ", absl::FormatDuration(options_.command_timeout)));
   }
-  return absl::UnavailableError(absl::StrCat(endpoint_, ": ", context_->errstr));
+  return absl::UnavailableError(absl::StrCat(endpoint_, ": ", link_.Explain(context_->errstr)));
 }
 
 absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::RoundTrip(const std::vector<RedisCommand>& commands,

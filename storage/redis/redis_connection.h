@@ -17,6 +17,7 @@
 #include "storage/connection_pool.h"
 #include "storage/metrics.h"
 #include "storage/redis/endpoint.h"
+#include "storage/redis/redis_transport.h"
 
 namespace catalog::storage {
 
@@ -43,11 +44,12 @@ struct RedisOptions {
   RedisCredentials credentials;
 };
 
-// Sends AUTH on a freshly connected blocking `context` (nothing without a
+// Sends AUTH on a freshly connected blocking `link` (nothing without a
 // password). OK once Redis accepts; INTERNAL with Redis's answer
 // (WRONGPASS, NOPERM...) naming `endpoint` if it refuses; UNAVAILABLE if it
-// does not answer (the context's timeout bounds the wait).
-absl::Status Authenticate(redisContext* context, const RedisCredentials& credentials, absl::string_view endpoint);
+// does not answer (the context's timeout bounds the wait), with the TLS
+// failure if the tunnel had one.
+absl::Status Authenticate(const RedisLink& link, const RedisCredentials& credentials, absl::string_view endpoint);
 
 // The host's first IPv4/IPv6 address as text, or the host itself if it
 // does not resolve now. For clients that must not wait for DNS later.
@@ -61,7 +63,6 @@ class RedisConnection {
   // master).
   static absl::StatusOr<std::unique_ptr<RedisConnection>> Connect(const RedisAddress& address, bool verify_role,
                                                                   const RedisOptions& options, absl::Time deadline);
-  ~RedisConnection();
 
   // The endpoint epoch the connection was opened for.
   uint64_t epoch() const { return epoch_; }
@@ -73,10 +74,11 @@ class RedisConnection {
   absl::StatusOr<std::vector<RedisReplyPtr>> RoundTrip(const std::vector<RedisCommand>& commands, absl::Time deadline);
 
  private:
-  RedisConnection(redisContext* context, const RedisOptions& options, std::string endpoint, uint64_t epoch);
+  RedisConnection(RedisLink link, const RedisOptions& options, std::string endpoint, uint64_t epoch);
   absl::Status ToStatus(absl::Time timeout_at, absl::Time deadline) const;
 
-  redisContext* const context_;
+  const RedisLink link_;
+  redisContext* const context_;  // link_'s.
   const RedisOptions& options_;
   const std::string endpoint_;
   const uint64_t epoch_;

@@ -17,17 +17,12 @@
 namespace catalog::storage {
 namespace {
 
-struct ContextDeleter {
-  void operator()(redisContext* context) const { redisFree(context); }
-};
-using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
-
-ContextPtr ConnectTo(const HostPort& sentinel, absl::Duration timeout) {
-  const timeval tv = absl::ToTimeval(timeout);
-  ContextPtr context(redisConnectWithTimeout(ResolveHost(sentinel.host).c_str(), sentinel.port, tv));
-  if (context == nullptr || context->err != 0) return nullptr;
-  redisSetTimeout(context.get(), tv);
-  return context;
+RedisContextPtr ConnectTo(const HostPort& sentinel, const SentinelOptions& options) {
+  absl::StatusOr<RedisLink> link =
+      DialRedis(ResolveHost(sentinel.host), sentinel.port, options.connect_timeout, options.data_credentials.tls.get());
+  if (!link.ok()) return nullptr;
+  redisSetTimeout(link->context.get(), absl::ToTimeval(options.connect_timeout));
+  return std::move(link->context);
 }
 
 std::string Describe(const SentinelOptions& options) {
@@ -100,7 +95,7 @@ bool SentinelEndpoint::Ask() {
   bool all_agree = true;
   for (const HostPort& sentinel : options_.sentinels) {
     if (stop_) return found;
-    ContextPtr context = ConnectTo(sentinel, options_.connect_timeout);
+    RedisContextPtr context = ConnectTo(sentinel, options_);
     if (context == nullptr) {
       metrics_->Add(Counter::redis_sentinel_errors_total);
       continue;
@@ -158,7 +153,7 @@ void SentinelEndpoint::Run() {
   size_t next = 0;
   while (!stop_) {
     // One subscription to one sentinel, for as long as it lasts.
-    ContextPtr subscription = ConnectTo(options_.sentinels[next % n], options_.connect_timeout);
+    RedisContextPtr subscription = ConnectTo(options_.sentinels[next % n], options_);
     if (subscription != nullptr) {
       auto* reply = static_cast<redisReply*>(redisCommand(subscription.get(), "SUBSCRIBE +switch-master"));
       const bool ok = reply != nullptr && reply->type == REDIS_REPLY_ARRAY;

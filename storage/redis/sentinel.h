@@ -56,9 +56,15 @@ struct SentinelOptions {
   // Suspect() asks at most this often. Default 50 ms.
   absl::Duration min_ask_interval = absl::Milliseconds(50);
   // For the data nodes the sentinels name (ReplicaEndpoint asks the master
-  // and the replicas directly); the sentinels themselves get no AUTH.
+  // and the replicas directly); the sentinels themselves get no AUTH, but
+  // the same TLS (data_credentials.tls).
   RedisCredentials data_credentials;
 };
+
+// What a connection to a sentinel presents: no AUTH; the deployment's TLS.
+inline RedisCredentials SentinelCredentials(const SentinelOptions& options) {
+  return RedisCredentials{.tls = options.data_credentials.tls};
+}
 
 class SentinelEndpoint : public RedisEndpoint {
  public:
