@@ -113,12 +113,13 @@
   X(redis_password_file, "", "File holding the Redis password; not together with redis_password.")            \
   X(redis_tls_ca_file, "",                                                                                    \
     "PEM CA file: every Redis connection (data nodes and sentinels) uses TLS, and the server's certificate "  \
-    "must be signed by it and name the host dialled (or redis_tls_server_name); empty: plain TCP.")           \
+    "must be signed by it and name the address dialled (or redis_tls_server_name); empty: plain TCP. L1 is "  \
+    "off over TLS (README, Redis over TLS).")                                                                 \
   X(redis_tls_cert_file, "", "PEM client certificate for Redis over TLS (servers with tls-auth-clients).")   \
   X(redis_tls_key_file, "", "PEM private key of redis_tls_cert_file.")                                        \
   X(redis_tls_server_name, "",                                                                                \
-    "Name Redis's certificates must carry instead of the host dialled (sentinels and clusters announce "     \
-    "addresses); empty: the host dialled.")                                                                   \
+    "Name Redis's certificates must carry instead of the address dialled (host names are resolved first); "  \
+    "empty: that address.")                                                                                   \
   X(mysql_host, "127.0.0.1", "MySQL/MariaDB cold tier host.")                                                 \
   X(mysql_user, "catalog", "MySQL user.")                                                                     \
   X(mysql_password, "",                                                                                        \

@@ -502,6 +502,16 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
     parts->logger->Log(LogChannel::kStorage, LogLevel::kWarning,
                        "l1_max_bytes is ignored: the products' deployment is a Redis Cluster, which L1 does not "
                        "support yet (README, Redis Cluster)");
+  } else if (config.l1_max_bytes > 0 && product_redis.options.credentials.tls != nullptr) {
+    // L1 serves only while its stream's socket holds no unread byte
+    // (storage/SAFETY.md, L3). Over TLS that socket is the tunnel's local
+    // end: an invalidation can sit in the TCP socket, in OpenSSL or in the
+    // pump while it polls empty, so serving could return a value older than
+    // an acknowledged write. L1 stays off until the pump reports what it
+    // holds.
+    parts->logger->Log(LogChannel::kStorage, LogLevel::kWarning,
+                       "l1_max_bytes is ignored: the products' deployment is reached over TLS, which L1 does not "
+                       "support yet (README, Redis over TLS)");
   } else if (config.l1_max_bytes > 0) {
     storage::HotCacheOptions hot;
     hot.max_bytes = config.l1_max_bytes;

@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -119,7 +120,7 @@ struct Tunnel {
   Buffer down;       // server -> hiredis.
   bool plain_eof = false;  // hiredis closed its end (or it failed).
   bool tls_eof = false;    // The server closed (or the TLS read failed).
-  std::string failure;     // Why, if the server side ended abnormally.
+  absl::Status failure;     // Why, if the server side ended abnormally.
   // What the last handshake, write and read step waits for
   // (SSL_ERROR_WANT_READ/WRITE), 0 for nothing.
   int handshake_wants = 0;
@@ -239,7 +240,7 @@ class RedisTls::Pump {
       int err = 0;
       socklen_t len = sizeof err;
       if (getsockopt(t->tcp, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-      if (err != 0) return Close(t, absl::StrCat("connect: ", std::strerror(err)));
+      if (err != 0) return Close(t, absl::UnavailableError(absl::StrCat("connect: ", std::strerror(err))));
       sockaddr_storage peer;
       socklen_t peer_len = sizeof peer;
       if (getpeername(t->tcp, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) return;  // Still connecting.
@@ -254,7 +255,7 @@ class RedisTls::Pump {
           t->handshake_wants = e;
           return;
         }
-        return Close(t, HandshakeFailure(t, e));
+        return Close(t, absl::UnavailableError(HandshakeFailure(t, e)));
       }
       t->handshake_wants = 0;
       t->phase = Tunnel::Phase::kOpen;
@@ -272,7 +273,12 @@ class RedisTls::Pump {
         }
         progress |= n >= 0 || !Retryable(errno);
       }
-      if (!t->up.empty()) {
+      if (t->tls_eof) {
+        // The server's side is over: what hiredis still sends has nowhere
+        // to go, and a write now would fail and hide the real reason.
+        t->up.Taken(t->up.size());
+        t->write_wants = 0;
+      } else if (!t->up.empty()) {
         ERR_clear_error();
         const int n = SSL_write(t->ssl, t->up.head(), static_cast<int>(t->up.size()));
         if (n > 0) {
@@ -282,7 +288,7 @@ class RedisTls::Pump {
         } else if (const int e = SSL_get_error(t->ssl, n); e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
           t->write_wants = e;
         } else {
-          return Close(t, IoFailure(t, "write", e));
+          return Close(t, absl::UnavailableError(IoFailure(t, "write", e)));
         }
       } else {
         t->write_wants = 0;
@@ -302,7 +308,7 @@ class RedisTls::Pump {
           // close_notify): what it sent before still reaches hiredis.
           t->tls_eof = true;
           t->read_wants = 0;
-          if (e != SSL_ERROR_ZERO_RETURN) t->failure = IoFailure(t, "read", e);
+          if (e != SSL_ERROR_ZERO_RETURN) t->failure = absl::UnavailableError(IoFailure(t, "read", e));
           progress = true;
         }
       }
@@ -312,15 +318,15 @@ class RedisTls::Pump {
           t->down.Taken(static_cast<size_t>(n));
           progress = true;
         } else if (n < 0 && !Retryable(errno)) {
-          return Close(t, "");  // hiredis closed its end: nobody to deliver to.
+          return Close(t, absl::OkStatus());  // hiredis closed its end: nobody to deliver to.
         }
       }
     }
+    if (t->tls_eof && t->down.empty()) return Close(t, t->failure);  // OK after close_notify.
     if (t->plain_eof && t->up.empty()) {
       SSL_shutdown(t->ssl);  // Best effort close_notify; the socket closes next.
-      return Close(t, "");
+      return Close(t, absl::OkStatus());
     }
-    if (t->tls_eof && t->down.empty()) return Close(t, t->failure);
   }
 
   // Registers each socket for what the tunnel waits for on it.
@@ -336,25 +342,32 @@ class RedisTls::Pump {
     }
     if (open && !t->plain_eof && !t->up.full()) plain |= EPOLLIN;
     if (!t->down.empty()) plain |= EPOLLOUT;
-    Register(t->tcp, &t->tcp_side, &t->tcp_events, tcp);
-    Register(t->plain, &t->plain_side, &t->plain_events, plain);
+    if (!Register(t->tcp, &t->tcp_side, &t->tcp_events, tcp) ||
+        !Register(t->plain, &t->plain_side, &t->plain_events, plain)) {
+      Close(t, absl::ResourceExhaustedError(absl::StrCat("TLS: epoll: ", std::strerror(errno))));
+    }
   }
 
-  void Register(int fd, Side* side, uint32_t* registered, uint32_t wanted) {
-    if (wanted == *registered) return;
+  // False if epoll refuses (ENOMEM, ENOSPC: fs.epoll.max_user_watches).
+  bool Register(int fd, Side* side, uint32_t* registered, uint32_t wanted) {
+    if (wanted == *registered) return true;
     epoll_event event{};
     event.events = wanted;
     event.data.ptr = side;
     const int op = *registered == 0 ? EPOLL_CTL_ADD : wanted == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
-    if (epoll_ctl(epoll_, op, fd, &event) != 0) std::abort();  // Our own open fd: cannot fail.
+    if (epoll_ctl(epoll_, op, fd, &event) != 0) return false;
     *registered = wanted;
+    return true;
   }
 
-  void Close(Tunnel* t, std::string failure) {
+  // `why`: OK when either end closed cleanly.
+  void Close(Tunnel* t, absl::Status why) {
+    // Unwatched before the sockets close, so a reused descriptor never gets
+    // this tunnel's events.
     Register(t->tcp, &t->tcp_side, &t->tcp_events, 0);
     Register(t->plain, &t->plain_side, &t->plain_events, 0);
     t->phase = Tunnel::Phase::kClosed;
-    t->state->MarkClosed(std::move(failure));
+    t->state->MarkClosed(std::move(why));
     auto it = tunnels_.find(t);
     dead_.push_back(std::move(it->second));  // Sockets close at the end of the batch.
     tunnels_.erase(it);
@@ -364,10 +377,11 @@ class RedisTls::Pump {
   void CloseAll() {
     std::vector<Tunnel*> all;
     for (auto& [t, owned] : tunnels_) all.push_back(t);
-    for (Tunnel* t : all) Close(t, "the Redis TLS transport was shut down");
+    const absl::Status down = absl::UnavailableError("the Redis TLS transport was shut down");
+    for (Tunnel* t : all) Close(t, down);
     dead_.clear();
     absl::MutexLock lock(&mu_);
-    for (std::unique_ptr<Tunnel>& t : incoming_) t->state->MarkClosed("the Redis TLS transport was shut down");
+    for (std::unique_ptr<Tunnel>& t : incoming_) t->state->MarkClosed(down);
     open_.fetch_sub(static_cast<int>(incoming_.size()), std::memory_order_relaxed);
     incoming_.clear();
   }
@@ -389,8 +403,8 @@ class RedisTls::Pump {
       if (t->phase != Tunnel::Phase::kOpen && t->handshake_deadline <= now) late.push_back(t);
     }
     for (Tunnel* t : late) {
-      Close(t, absl::StrCat(t->phase == Tunnel::Phase::kConnecting ? "connect" : "TLS handshake", " not done within ",
-                            absl::FormatDuration(t->handshake_timeout)));
+      Close(t, absl::DeadlineExceededError(absl::StrCat(t->phase == Tunnel::Phase::kConnecting ? "connect" : "TLS handshake",
+                                                        " not done within ", absl::FormatDuration(t->handshake_timeout))));
     }
   }
 
@@ -427,7 +441,7 @@ class RedisTls::Pump {
 
 std::string TlsTunnelState::Failure() const {
   absl::MutexLock lock(&mu_);
-  return failure_;
+  return std::string(failure_.message());
 }
 
 absl::Status TlsTunnelState::AwaitHandshake(absl::Time deadline) const {
@@ -435,7 +449,7 @@ absl::Status TlsTunnelState::AwaitHandshake(absl::Time deadline) const {
   const auto done = [](const TlsTunnelState* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->established_ || s->closed_; };
   mu_.AwaitWithDeadline(absl::Condition(+done, this), deadline);
   if (established_) return absl::OkStatus();
-  if (closed_) return absl::UnavailableError(failure_.empty() ? "closed during the TLS handshake" : failure_);
+  if (closed_) return failure_.ok() ? absl::UnavailableError("closed during the TLS handshake") : failure_;
   return absl::DeadlineExceededError("TLS handshake not done in time");
 }
 
@@ -444,10 +458,10 @@ void TlsTunnelState::MarkEstablished() {
   established_ = true;
 }
 
-void TlsTunnelState::MarkClosed(std::string failure) {
+void TlsTunnelState::MarkClosed(absl::Status why) {
   absl::MutexLock lock(&mu_);
   closed_ = true;
-  failure_ = std::move(failure);
+  failure_ = std::move(why);
 }
 
 absl::StatusOr<std::shared_ptr<RedisTls>> RedisTls::Create(RedisTlsOptions options) {
@@ -510,7 +524,18 @@ RedisTls::~RedisTls() {
 
 int RedisTls::open_tunnels() const { return pump_->open(); }
 
-std::string RedisTls::NewSocketPath() const {
+absl::StatusOr<std::string> RedisTls::NewSocketPath() const {
+  // The directory again if something removed it (a tmp cleaner, after a
+  // long idle spell); only as this user's own 0700 directory.
+  if (mkdir(socket_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError(absl::StrCat("TLS: cannot create \"", socket_dir_, "\": ", std::strerror(errno)));
+  }
+  struct stat st {};
+  if (lstat(socket_dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+      (st.st_mode & 0777) != 0700) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("TLS: \"", socket_dir_, "\" is not this user's private (0700) directory"));
+  }
   return absl::StrCat(socket_dir_, "/", sockets_.fetch_add(1, std::memory_order_relaxed), ".sock");
 }
 
@@ -558,11 +583,11 @@ absl::StatusOr<std::shared_ptr<TlsTunnelState>> RedisTls::Start(int plain_fd, co
   // The certificate must name what was dialled (or server_name): a CA
   // signing many servers' certificates must not let one stand in for another.
   const std::string& name = server_name_.empty() ? host : server_name_;
-  if (IsIpAddress(name)) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name.c_str());
-  } else {
-    SSL_set_tlsext_host_name(t->ssl, name.c_str());
-    SSL_set1_host(t->ssl, name.c_str());
+  const bool named = IsIpAddress(name) ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name.c_str()) == 1
+                                        : SSL_set_tlsext_host_name(t->ssl, name.c_str()) == 1 &&
+                                              SSL_set1_host(t->ssl, name.c_str()) == 1;
+  if (!named) {  // Never verify the chain alone.
+    return absl::InvalidArgumentError(absl::StrCat("TLS: cannot check certificates for \"", name, "\": ", OpenSslErrors()));
   }
   t->state = std::make_shared<TlsTunnelState>();
   std::shared_ptr<TlsTunnelState> state = t->state;
@@ -593,7 +618,9 @@ absl::StatusOr<RedisLink> DialRedis(const std::string& host, int port, absl::Dur
   }
   absl::Cleanup close_ours = [fd = pair[0]] { close(fd); };
   ASSIGN_OR_RETURN(std::shared_ptr<TlsTunnelState> state, tls->Start(pair[1], host, port, timeout));
-  RETURN_IF_ERROR(state->AwaitHandshake(deadline));
+  // The pump closes the tunnel at `deadline` (DEADLINE_EXCEEDED, naming
+  // the bound); waiting a little longer lets its status be the one returned.
+  RETURN_IF_ERROR(state->AwaitHandshake(deadline + absl::Seconds(1)));
   link.context.reset(redisConnectFd(pair[0]));
   if (link.context == nullptr) return absl::ResourceExhaustedError("cannot allocate a hiredis context");
   std::move(close_ours).Cancel();  // hiredis owns it now.
@@ -604,7 +631,10 @@ absl::StatusOr<RedisLink> DialRedis(const std::string& host, int port, absl::Dur
 absl::StatusOr<AsyncRedisLink> DialRedisAsync(const std::string& host, int port, absl::Duration timeout,
                                               const RedisTls* tls) {
   AsyncRedisLink link;
-  const std::string path = tls != nullptr ? tls->NewSocketPath() : std::string();
+  std::string path;
+  if (tls != nullptr) {
+    ASSIGN_OR_RETURN(path, tls->NewSocketPath());
+  }
   int listener = -1;
   absl::Cleanup close_listener = [&] {
     if (listener >= 0) close(listener);

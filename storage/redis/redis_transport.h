@@ -41,34 +41,39 @@ struct RedisTlsOptions {
   std::string cert_file;
   std::string key_file;
   // The name the server's certificate must carry (and the SNI sent);
-  // empty: the host each connection dials. An IP address is matched
-  // against the certificate's IP SANs.
+  // empty: the host each connection dials (the endpoints dial resolved,
+  // numeric addresses). An IP address is matched against the
+  // certificate's IP SANs.
   std::string server_name;
   // How errors name the files: what + "_ca_file" etc. Default "option
   // redis_tls" (so "option redis_tls_ca_file: ...").
   std::string what = "option redis_tls";
 };
 
-// What became of one TLS tunnel. Thread-safe. Callers get it const; the
-// pump is the only writer.
+// What became of one TLS tunnel. Thread-safe. Callers get it const; only
+// the pump calls the Mark methods.
 class TlsTunnelState {
  public:
   // Why the pump closed the tunnel (handshake refused, certificate not
-  // trusted, the server's alert, an I/O error); "" while it is open, or
-  // after either end closed it cleanly.
+  // trusted, the server's alert, an I/O error, a handshake past its
+  // deadline); "" while it is open, or after either end closed it cleanly.
   std::string Failure() const;
-  // OK once the handshake completed; UNAVAILABLE with the failure if the
-  // tunnel closed first; DEADLINE_EXCEEDED at `deadline`.
+  // OK once the handshake completed. Otherwise the reason the tunnel
+  // closed first: DEADLINE_EXCEEDED for a connect or handshake not done by
+  // its deadline (the pump enforces it), UNAVAILABLE for the rest.
+  // `deadline` is only a safety net beyond the pump's own (also
+  // DEADLINE_EXCEEDED).
   absl::Status AwaitHandshake(absl::Time deadline) const;
 
   void MarkEstablished();
-  void MarkClosed(std::string failure);
+  // `why`: OK for a clean close.
+  void MarkClosed(absl::Status why);
 
  private:
   mutable absl::Mutex mu_;
   bool established_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  std::string failure_ ABSL_GUARDED_BY(mu_);
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
 };
 
 class RedisTls {
@@ -91,15 +96,21 @@ class RedisTls {
 
   // For DialRedis and DialRedisAsync below.
   //
-  // Connects to host:port (TCP now, the handshake on the pump) and makes
-  // `plain_fd` (taken over) its local end. UNAVAILABLE if the TCP connect
-  // fails at once; later failures close plain_fd's peer and are recorded
-  // in the returned state.
+  // Connects to host:port (name resolution and the TCP connect start here,
+  // the handshake runs on the pump) and makes `plain_fd` (taken over, closed
+  // on every error too) its local end. The pump closes the tunnel if the
+  // connect and handshake are not done within `handshake_timeout`.
+  // UNAVAILABLE if the name does not resolve or the connect fails at once;
+  // INVALID_ARGUMENT if the name to verify cannot be set; later failures
+  // close plain_fd's peer and are recorded in the returned state.
+  // Thread-safe, as are DialRedis and DialRedisAsync.
   absl::StatusOr<std::shared_ptr<TlsTunnelState>> Start(int plain_fd, const std::string& host, int port,
                                                         absl::Duration handshake_timeout) const;
   // A fresh path for a Unix socket in this RedisTls's private directory
-  // (mode 0700, removed with it).
-  std::string NewSocketPath() const;
+  // (mode 0700, removed with it; made again if something removed it).
+  // FAILED_PRECONDITION if it cannot be made, or is not this user's 0700
+  // directory.
+  absl::StatusOr<std::string> NewSocketPath() const;
 
  private:
   class Pump;
