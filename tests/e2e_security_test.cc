@@ -545,8 +545,7 @@ TEST_CASE("Redis TLS: with redis_tls_ca_file every Redis connection is encrypted
   const int tls_port = catalog::testing::FreePort();
   // Client certificates required (Redis's default for tls-auth-clients);
   // the plaintext port is the harness's own.
-  RedisServer redis({"--tls-port", std::to_string(tls_port), "--tls-cert-file", certs.server_cert, "--tls-key-file",
-                     certs.server_key, "--tls-ca-cert-file", certs.ca, "--tls-auth-clients", "yes"});
+  RedisServer redis(catalog::testing::RedisTlsArgs(certs, tls_port, "yes"));
   const std::vector<std::string> tls_flags = {"--redis_tls_ca_file=" + certs.ca,
                                               "--redis_tls_cert_file=" + certs.client_cert,
                                               "--redis_tls_key_file=" + certs.client_key};

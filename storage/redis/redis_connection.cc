@@ -74,6 +74,15 @@ absl::Status Authenticate(const RedisLink& link, const RedisCredentials& credent
   return status;
 }
 
+RedisContextPtr TryConnect(const std::string& host, int port, absl::Duration timeout,
+                           const RedisCredentials& credentials) {
+  absl::StatusOr<RedisLink> link = DialRedis(host, port, timeout, credentials.tls.get());
+  if (!link.ok()) return nullptr;
+  redisSetTimeout(link->context.get(), absl::ToTimeval(timeout));
+  if (!Authenticate(*link, credentials, absl::StrCat("redis ", host, ":", port)).ok()) return nullptr;
+  return std::move(link->context);
+}
+
 RedisConnection::RedisConnection(RedisLink link, const RedisOptions& options, std::string endpoint, uint64_t epoch)
     : link_(std::move(link)), context_(link_.context.get()), options_(options), endpoint_(std::move(endpoint)),
       epoch_(epoch) {}

@@ -51,6 +51,13 @@ struct RedisOptions {
 // failure if the tunnel had one.
 absl::Status Authenticate(const RedisLink& link, const RedisCredentials& credentials, absl::string_view endpoint);
 
+// A blocking connection to host:port opened within `timeout`, which then
+// also bounds each read and write, over credentials.tls if set and
+// authenticated (nothing without a password); null on any failure. For
+// callers that only try and move on (sentinel and replica queries).
+RedisContextPtr TryConnect(const std::string& host, int port, absl::Duration timeout,
+                           const RedisCredentials& credentials);
+
 // The host's first IPv4/IPv6 address as text, or the host itself if it
 // does not resolve now. For clients that must not wait for DNS later.
 std::string ResolveHost(const std::string& host);

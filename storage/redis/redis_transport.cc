@@ -29,6 +29,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "storage/status_macros.h"
@@ -223,6 +224,7 @@ class RedisTls::Pump {
     for (std::unique_ptr<Tunnel>& tunnel : incoming) {
       Tunnel* t = tunnel.get();
       tunnels_[t] = std::move(tunnel);
+      handshaking_.insert(t);
       Step(t);
     }
     return true;
@@ -259,6 +261,7 @@ class RedisTls::Pump {
       }
       t->handshake_wants = 0;
       t->phase = Tunnel::Phase::kOpen;
+      handshaking_.erase(t);
       t->state->MarkEstablished();
     }
     // Open: move bytes both ways until no step makes progress.
@@ -367,6 +370,7 @@ class RedisTls::Pump {
     Register(t->tcp, &t->tcp_side, &t->tcp_events, 0);
     Register(t->plain, &t->plain_side, &t->plain_events, 0);
     t->phase = Tunnel::Phase::kClosed;
+    handshaking_.erase(t);
     t->state->MarkClosed(std::move(why));
     auto it = tunnels_.find(t);
     dead_.push_back(std::move(it->second));  // Sockets close at the end of the batch.
@@ -389,18 +393,17 @@ class RedisTls::Pump {
   // Until the earliest handshake deadline; -1: none pending.
   int NextTimeoutMs() const {
     absl::Time next = absl::InfiniteFuture();
-    for (const auto& [t, owned] : tunnels_) {
-      if (t->phase != Tunnel::Phase::kOpen) next = std::min(next, t->handshake_deadline);
-    }
+    for (const Tunnel* t : handshaking_) next = std::min(next, t->handshake_deadline);
     if (next == absl::InfiniteFuture()) return -1;
     return static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(absl::Ceil(next - absl::Now(), absl::Milliseconds(1)))));
   }
 
   void ExpireHandshakes() {
+    if (handshaking_.empty()) return;
     const absl::Time now = absl::Now();
     std::vector<Tunnel*> late;
-    for (const auto& [t, owned] : tunnels_) {
-      if (t->phase != Tunnel::Phase::kOpen && t->handshake_deadline <= now) late.push_back(t);
+    for (Tunnel* t : handshaking_) {
+      if (t->handshake_deadline <= now) late.push_back(t);
     }
     for (Tunnel* t : late) {
       Close(t, absl::DeadlineExceededError(absl::StrCat(t->phase == Tunnel::Phase::kConnecting ? "connect" : "TLS handshake",
@@ -435,6 +438,9 @@ class RedisTls::Pump {
   std::vector<std::unique_ptr<Tunnel>> incoming_ ABSL_GUARDED_BY(mu_);
   // The pump thread's own.
   absl::flat_hash_map<Tunnel*, std::unique_ptr<Tunnel>> tunnels_;
+  // Those of tunnels_ still connecting or handshaking: the only ones with a
+  // deadline, so an event batch looks at them alone.
+  absl::flat_hash_set<Tunnel*> handshaking_;
   std::vector<std::unique_ptr<Tunnel>> dead_;
   std::thread thread_;
 };

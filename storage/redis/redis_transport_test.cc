@@ -28,8 +28,7 @@ using catalog::testing::TestCertificates;
 struct TlsRedis {
   TlsRedis(const TestCertificates& certs, const std::string& auth_clients)
       : tls_port(catalog::testing::FreePort()),
-        server({"--tls-port", std::to_string(tls_port), "--tls-cert-file", certs.server_cert, "--tls-key-file",
-                certs.server_key, "--tls-ca-cert-file", certs.ca, "--tls-auth-clients", auth_clients}) {}
+        server(catalog::testing::RedisTlsArgs(certs, tls_port, auth_clients)) {}
   const int tls_port;
   RedisServer server;
   // CLIENT LIST as the plaintext port sees it: each client's laddr names

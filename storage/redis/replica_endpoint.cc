@@ -19,17 +19,6 @@ namespace {
 
 using ReplyPtr = std::unique_ptr<redisReply, void (*)(void*)>;
 
-// A blocking connection, authenticated with `credentials` (a sentinel gets
-// none); null on any failure.
-RedisContextPtr Connect(const std::string& host, int port, absl::Duration timeout,
-                        const RedisCredentials& credentials) {
-  absl::StatusOr<RedisLink> link = DialRedis(host, port, timeout, credentials.tls.get());
-  if (!link.ok()) return nullptr;
-  redisSetTimeout(link->context.get(), absl::ToTimeval(timeout));
-  if (!Authenticate(*link, credentials, absl::StrCat("redis ", host, ":", port)).ok()) return nullptr;
-  return std::move(link->context);
-}
-
 std::string Text(const redisReply* reply) {
   return reply != nullptr && (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS)
              ? std::string(reply->str, reply->len)
@@ -154,8 +143,8 @@ void ReplicaEndpoint::Refresh() {
   // master's replicas (the master's view and ROLE below weed them out).
   std::set<std::pair<std::string, int>> listed, flagged;
   for (const HostPort& sentinel : options_.sentinels) {
-    RedisContextPtr context = Connect(ResolveHost(sentinel.host), sentinel.port, options_.connect_timeout,
-                                           SentinelCredentials(options_));
+    RedisContextPtr context = TryConnect(ResolveHost(sentinel.host), sentinel.port, options_.connect_timeout,
+                                              SentinelCredentials(options_));
     if (context == nullptr) continue;
     ReplyPtr reply(static_cast<redisReply*>(redisCommand(context.get(), "SENTINEL replicas %b",
                                                          options_.master_name.data(), options_.master_name.size())),
@@ -176,7 +165,7 @@ void ReplicaEndpoint::Refresh() {
   }
   // The master's view: online, acknowledged within max_lag.
   std::set<std::string> caught_up;
-  if (RedisContextPtr context = Connect(master.host, master.port, options_.connect_timeout, options_.data_credentials);
+  if (RedisContextPtr context = TryConnect(master.host, master.port, options_.connect_timeout, options_.data_credentials);
       context != nullptr) {
     ReplyPtr info(static_cast<redisReply*>(redisCommand(context.get(), "INFO replication")), freeReplyObject);
     caught_up = CaughtUp(Text(info.get()), absl::ToInt64Seconds(max_lag_));
@@ -199,7 +188,7 @@ void ReplicaEndpoint::Refresh() {
   }
   HostPort chosen;
   for (const HostPort& c : order) {
-    RedisContextPtr context = Connect(c.host, c.port, options_.connect_timeout, options_.data_credentials);
+    RedisContextPtr context = TryConnect(c.host, c.port, options_.connect_timeout, options_.data_credentials);
     if (context == nullptr) continue;
     ReplyPtr role(static_cast<redisReply*>(redisCommand(context.get(), "ROLE")), freeReplyObject);
     if (IsLiveReplicaOf(role.get(), master)) {

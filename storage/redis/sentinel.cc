@@ -18,11 +18,7 @@ namespace catalog::storage {
 namespace {
 
 RedisContextPtr ConnectTo(const HostPort& sentinel, const SentinelOptions& options) {
-  absl::StatusOr<RedisLink> link =
-      DialRedis(ResolveHost(sentinel.host), sentinel.port, options.connect_timeout, options.data_credentials.tls.get());
-  if (!link.ok()) return nullptr;
-  redisSetTimeout(link->context.get(), absl::ToTimeval(options.connect_timeout));
-  return std::move(link->context);
+  return TryConnect(ResolveHost(sentinel.host), sentinel.port, options.connect_timeout, SentinelCredentials(options));
 }
 
 std::string Describe(const SentinelOptions& options) {

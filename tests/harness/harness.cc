@@ -465,6 +465,12 @@ TestCertificates::TestCertificates() : dir(TempDir("catalog-certs")) {
   if (openssl.Wait(absl::Seconds(60)) != 0) Fail("openssl failed; see " + dir + "/openssl.log");
 }
 
+std::vector<std::string> RedisTlsArgs(const TestCertificates& certs, int tls_port, const std::string& auth_clients) {
+  return {"--tls-port",         std::to_string(tls_port), "--tls-cert-file",    certs.server_cert,
+          "--tls-key-file",     certs.server_key,         "--tls-ca-cert-file", certs.ca,
+          "--tls-auth-clients", auth_clients};
+}
+
 std::string ReadFileText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -235,6 +235,11 @@ struct TestCertificates {
   std::string dir, ca, server_cert, server_key, client_cert, client_key;
 };
 
+// redis-server arguments adding a TLS port `tls_port` that presents
+// `certs`' server certificate and trusts its CA; `auth_clients` is Redis's
+// tls-auth-clients (yes, optional, no).
+std::vector<std::string> RedisTlsArgs(const TestCertificates& certs, int tls_port, const std::string& auth_clients);
+
 // A file's content ("" if it cannot be read).
 std::string ReadFileText(const std::string& path);
 
