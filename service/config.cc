@@ -11,6 +11,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "service/logger.h"
 #include "storage/redis/endpoint.h"
 
@@ -119,6 +121,32 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args,
   if (!config.metrics_listen_address.empty() && config.metrics_listen_address.find(':') == std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("option metrics_listen_address: \"", config.metrics_listen_address, "\" is not host:port"));
+  }
+  if (!config.http_listen_address.empty()) {
+    const size_t colon = config.http_listen_address.rfind(':');
+    if (colon == std::string::npos || colon + 1 == config.http_listen_address.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("option http_listen_address: \"", config.http_listen_address, "\" is not host:port"));
+    }
+    for (const std::string* other :
+         {&config.listen_address, &config.metrics_listen_address, &config.admin_listen_address}) {
+      if (*other == config.http_listen_address && !absl::EndsWith(config.http_listen_address, ":0")) {
+        return absl::InvalidArgumentError(absl::StrCat("option http_listen_address: \"", config.http_listen_address,
+                                                       "\" is also the gRPC, metrics or admin address"));
+      }
+    }
+  }
+  for (absl::string_view origin : absl::StrSplit(config.http_cors_allowed_origins, ',', absl::SkipWhitespace())) {
+    origin = absl::StripAsciiWhitespace(origin);
+    const bool scheme = absl::StartsWith(origin, "http://") || absl::StartsWith(origin, "https://");
+    const absl::string_view rest = origin.substr(origin.find("//") + 2);
+    if (origin != "*" && (!scheme || rest.empty() || absl::StrContains(rest, "/"))) {
+      return absl::InvalidArgumentError(absl::StrCat("option http_cors_allowed_origins: \"", origin,
+                                                     "\" is not * or an origin like https://shop.example.com"));
+    }
+  }
+  if (!config.http_cors_allowed_origins.empty() && config.http_listen_address.empty()) {
+    return absl::InvalidArgumentError("option http_cors_allowed_origins: set, but http_listen_address is empty");
   }
   // A secret from its option (or environment variable) or from its file,
   // never both: which one wins would be a guess.

@@ -47,6 +47,23 @@ TEST_CASE("bad configuration is rejected with a precise message") {
         "option log_level: \"loud\" is not one of debug, info, warning, error");
   CHECK(ParseConfig({"--metrics_listen_address=9464"}, Env({})).status().message() ==
         "option metrics_listen_address: \"9464\" is not host:port");
+  CHECK(ParseConfig({"--http_listen_address=8080"}, Env({})).status().message() ==
+        "option http_listen_address: \"8080\" is not host:port");
+  CHECK(ParseConfig({"--http_listen_address=127.0.0.1:50051"}, Env({})).status().message() ==
+        "option http_listen_address: \"127.0.0.1:50051\" is also the gRPC, metrics or admin address");
+  CHECK(ParseConfig({"--http_listen_address=127.0.0.1:8080", "--http_cors_allowed_origins=https://a.example/x"},
+                    Env({}))
+            .status()
+            .message() == "option http_cors_allowed_origins: \"https://a.example/x\" is not * or an origin like "
+                          "https://shop.example.com");
+  CHECK(ParseConfig({"--http_cors_allowed_origins=*"}, Env({})).status().message() ==
+        "option http_cors_allowed_origins: set, but http_listen_address is empty");
+  CHECK(ParseConfig({"--http_listen_address=127.0.0.1:8080",
+                     "--http_cors_allowed_origins=https://a.example, http://localhost:3000,*"},
+                    Env({}))
+            .ok());
+  CHECK(ParseConfig({"--http_max_concurrent_streams=0"}, Env({})).status().message() ==
+        "option http_max_concurrent_streams: 0 is out of range [1, 10000]");
   CHECK(ParseConfig({"--redis_sentinels=127.0.0.1:26379,sentinel2"}, Env({})).status().message() ==
         "option redis_sentinels: \"sentinel2\" is not host:port");
   CHECK(ParseConfig({"--redis_sentinels=h:0"}, Env({})).status().message() ==

@@ -70,12 +70,25 @@
   X(grpc_completion_queues, 1, 1, 64, "gRPC sync server completion queues.")                                           \
   X(grpc_min_pollers, 2, 1, 1024, "gRPC sync server threads kept polling for new calls.")                              \
   X(grpc_max_pollers, 16, 1, 4096,                                                                                     \
-    "gRPC sync server polling threads kept alive between calls (fewer: threads are created and destroyed per call).")
+    "gRPC sync server polling threads kept alive between calls (fewer: threads are created and destroyed per call).") \
+  X(http_io_threads, 1, 1, 64, "Threads serving the Connect listener's connections (epoll loops).")                   \
+  X(http_max_connections, 10000, 1, 1000000,                                                                           \
+    "Connections the Connect listener keeps open at once; more are closed as soon as they are accepted.")            \
+  X(http_idle_timeout_ms, 60000, 100, 3600000,                                                                         \
+    "Connect listener: a connection idle this long is closed, and a request not received whole in this time gets "  \
+    "408.")                                                                                                            \
+  X(http_max_concurrent_streams, 100, 1, 10000, "Connect listener over h2c: streams (calls) at once per connection.")
 
 // X(name, default, help)
 #define CATALOG_STRING_OPTIONS(X)                                                                             \
   X(listen_address, "127.0.0.1:50051", "host:port the gRPC server listens on.")                               \
   X(metrics_listen_address, "", "host:port serving GET /metrics over HTTP (empty: off).")                     \
+  X(http_listen_address, "",                                                                                  \
+    "host:port serving every catalog.v1/v2 method over the Connect protocol (HTTP/1.1 and h2c; JSON or "      \
+    "binary protobuf), for PHP and browser callers without gRPC (README, Connect). Empty: off.")             \
+  X(http_cors_allowed_origins, "",                                                                            \
+    "Comma-separated origins browsers may call the Connect listener from (https://shop.example.com), or *; "  \
+    "empty: no CORS (browsers on other origins are refused).")                                               \
   X(admin_listen_address, "127.0.0.1:50052",                                                                  \
     "host:port of the admin plane (catalog.admin.v1: demote, metrics; its own reflection), apart from the "    \
     "public port. A non-loopback host needs admin_token_file. Empty: no admin plane.")                        \

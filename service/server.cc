@@ -13,7 +13,10 @@
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "catalog/v1/catalog.grpc.pb.h"
+#include "catalog/v2/catalog.pb.h"
 #include "catalog/v2/catalog.grpc.pb.h"
 #include "grpc/health/v1/health.pb.h"
 #include "service/admin_service.h"
@@ -24,6 +27,8 @@
 #include "service/maintenance.h"
 #include "service/topology.h"
 #include "storage/status_macros.h"
+#include "service/connect/connect_service.h"
+#include "service/connect/http_server.h"
 #include "service/metrics_http_server.h"
 #include "service/readiness.h"
 #include "storage/executor.h"
@@ -105,6 +110,10 @@ struct CatalogServer::Parts {
   std::unique_ptr<MetricsHttpServer> metrics_http;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<grpc::Server> admin_server;  // Null without admin_listen_address.
+  // Connect (null without http_listen_address): after the gRPC server whose
+  // in-process channel it calls, so destroyed before it.
+  std::unique_ptr<ConnectService> connect;
+  std::unique_ptr<HttpServer> http;
   std::unique_ptr<Maintenance> maintenance;
   std::unique_ptr<DemotionJob> demotion_job;
   // Set at SIGTERM: long operations (demotion) stop between batches.
@@ -636,6 +645,38 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
           " for the admin plane (port in use? choose another with --admin_listen_address=host:port)"));
     }
   }
+  // Connect: its own listener, translating onto the public server's
+  // in-process channel (the same handlers, limits, metrics and logs).
+  if (!config.http_listen_address.empty()) {
+    grpc::ChannelArguments channel_args;
+    channel_args.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
+    channel_args.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes));
+    ConnectOptions connect_options;
+    for (absl::string_view origin :
+         absl::StrSplit(config.http_cors_allowed_origins, ',', absl::SkipWhitespace())) {
+      connect_options.cors_allowed_origins.emplace_back(absl::StripAsciiWhitespace(origin));
+    }
+    parts->connect = std::make_unique<ConnectService>(
+        parts->server->InProcessChannel(channel_args),
+        std::vector<const google::protobuf::ServiceDescriptor*>{
+            catalog::v1::Product::descriptor()->file()->FindServiceByName("CatalogService"),
+            catalog::v2::Product::descriptor()->file()->FindServiceByName("CatalogService")},
+        std::move(connect_options), &parts->metrics);
+    HttpServerOptions http;
+    http.listen_address = config.http_listen_address;
+    http.io_threads = static_cast<int>(config.http_io_threads);
+    http.max_request_bytes = config.max_message_bytes;
+    http.max_connections = config.http_max_connections;
+    http.idle_timeout = absl::Milliseconds(config.http_idle_timeout_ms);
+    http.max_concurrent_streams = config.http_max_concurrent_streams;
+    absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(http, parts->connect.get(), &parts->metrics);
+    if (!started.ok()) {
+      parts->server->Shutdown();
+      if (parts->admin_server != nullptr) parts->admin_server->Shutdown();
+      return started.status();
+    }
+    parts->http = *std::move(started);
+  }
   // gRPC health (service "", which balancers and `grpc_health_probe` ask)
   // follows readiness; the server starts SERVING.
   grpc::HealthCheckServiceInterface* health = parts->server->GetHealthCheckService();
@@ -712,6 +753,9 @@ void CatalogServer::Shutdown(absl::Duration grace) {
   // admin plane first: a demotion it runs stops between batches (stopping
   // is set) while the public port drains.
   const auto deadline = absl::ToChronoTime(absl::Now() + grace);
+  // Connect first: its calls run on the gRPC server, which must still serve
+  // them while they finish.
+  if (parts_->http != nullptr) parts_->http->Shutdown(absl::FromChrono(deadline));
   if (parts_->admin_server != nullptr) {
     parts_->admin_server->Shutdown(deadline);
     parts_->admin_server->Wait();

@@ -70,7 +70,12 @@
   X(l1_invalidations_total, "L1 invalidations applied (from Redis, or from this instance's own writes).")           \
   X(l1_flushes_total, "Times L1 was emptied (invalidation connection lost, or FLUSHALL in Redis).")                 \
   X(l1_subscriptions_total, "Invalidation connections set up (CLIENT TRACKING BCAST + SUBSCRIBE).")                 \
-  X(l1_connection_losses_total, "Invalidation connections lost (error, EOF, pong overdue); each empties L1.")
+  X(l1_connection_losses_total, "Invalidation connections lost (error, EOF, pong overdue); each empties L1.")   \
+  X(http_requests_total, "Requests received on the Connect listener (HTTP/1.1 and h2c), whatever their outcome.")  \
+  X(http_rejected_total,                                                                                           \
+    "Connect listener requests answered without reaching a method: malformed HTTP, limits, unknown path, wrong "    \
+    "HTTP method, content type or header, undecodable JSON, CORS origin not allowed.")                              \
+  X(http_connections_refused_total, "Connect listener connections closed at once because http_max_connections were open.")
 
 #define CATALOG_GAUGES(X)                                                                                              \
   X(rpc_in_flight, "Calls being handled now.")                                                                         \
@@ -89,7 +94,8 @@
     "1 if every Redis deployment's maxmemory-policy cannot evict records and keeps idle times, 0 if one can, "        \
     "-1 if one is not known yet.")                                                                                   \
   X(l1_bytes, "Bytes held by L1 (ids, values, bookkeeping).")                                                          \
-  X(l1_entries, "Entries held by L1.")
+  X(l1_entries, "Entries held by L1.")                                                                                 \
+  X(http_connections, "Connections open on the Connect listener.")
 
 // Labelled families: X(name, "label,label", help). A series (one set of
 // label values) is registered once and then updated lock-free; only

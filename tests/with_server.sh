@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # usage: tests/with_server.sh SERVER_BINARY COMMAND [ARGS...]
 # Runs COMMAND with CATALOG_TEST_TARGET=127.0.0.1:PORT (and its /metrics at
-# CATALOG_TEST_METRICS_TARGET=127.0.0.1:PORT) pointing at a fresh
+# CATALOG_TEST_METRICS_TARGET=127.0.0.1:PORT, its Connect listener at
+# CATALOG_TEST_CONNECT_TARGET=127.0.0.1:PORT) pointing at a fresh
 # catalog-server: its own redis-server on a free port, its own database in
 # the MariaDB of tools/test (CATALOG_TEST_MYSQL_PORT). Stops both afterwards,
 # and exits with COMMAND's status. For the client suites written in other
@@ -34,12 +35,15 @@ BUILD_DIR="$(dirname "$SERVER")/.." migrate_schema "$CATALOG_TEST_MYSQL_PORT" --
 PORT="$(free_port)"
 ADMIN_PORT="$(free_port)"
 METRICS_PORT="$(free_port)"
+CONNECT_PORT="$(free_port)"
 CATALOG_MYSQL_PASSWORD="$CATALOG_LOCAL_SERVICE_PASSWORD" "$SERVER" --listen_address="127.0.0.1:$PORT" \
   --admin_listen_address="127.0.0.1:$ADMIN_PORT" --metrics_listen_address="127.0.0.1:$METRICS_PORT" \
-  --redis_port="$REDIS_PORT" \
+  --http_listen_address="127.0.0.1:$CONNECT_PORT" --redis_port="$REDIS_PORT" \
   --mysql_port="$CATALOG_TEST_MYSQL_PORT" --mysql_database="$DATABASE" 2>"$WORK/server.log" &
 SERVER_PID=$!
-(wait_for_port "$PORT" 30 catalog-server) || { tail -5 "$WORK/server.log" >&2; exit 1; }
+(wait_for_port "$PORT" 30 catalog-server && wait_for_port "$CONNECT_PORT" 10 "catalog-server (Connect)") || { tail -5 "$WORK/server.log" >&2; exit 1; }
 export CATALOG_TEST_TARGET="127.0.0.1:$PORT"
 export CATALOG_TEST_METRICS_TARGET="127.0.0.1:$METRICS_PORT"
+export CATALOG_TEST_CONNECT_TARGET="127.0.0.1:$CONNECT_PORT"
+export CATALOG_TEST_REDIS_PORT="$REDIS_PORT"
 "$@"

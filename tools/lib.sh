@@ -9,8 +9,8 @@ APT_PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev grpc-proto
   libabsl-dev libhiredis-dev libevent-dev libssl-dev openssl libmysqlcppconn-dev catch2 libcivetweb-dev civetweb
   redis-server redis-sentinel redis-tools mariadb-server mariadb-client
-  nghttp2-client prometheus haproxy
-  python3 python3-grpcio python3-protobuf php-cli
+  nghttp2-client libnghttp2-dev prometheus haproxy
+  python3 python3-grpcio python3-protobuf php-cli php-curl php-bcmath php-google-protobuf composer
 )
 
 log() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*" >&2; }
