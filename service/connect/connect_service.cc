@@ -101,6 +101,9 @@ ConnectService::ConnectService(std::shared_ptr<grpc::Channel> channel,
   std::vector<const google::protobuf::Descriptor*> outputs;
   for (const auto& [path, method] : methods_) outputs.push_back(method.response_prototype->GetDescriptor());
   wire_json_ = std::make_unique<const WireJson>(outputs);
+  std::vector<const google::protobuf::Descriptor*> inputs;
+  for (const auto& [path, method] : methods_) inputs.push_back(method.request_prototype->GetDescriptor());
+  json_wire_ = std::make_unique<const JsonWire>(inputs);
 }
 
 ConnectService::~ConnectService() {
@@ -221,6 +224,9 @@ void ConnectService::Handle(HttpRequest request, Respond respond) {
     auto* body = new std::string(std::move(request.body));
     grpc::Slice slice(body->data(), body->size(), [](void* p) { delete static_cast<std::string*>(p); }, body);
     call->request = grpc::ByteBuffer(&slice, 1);
+  } else if (std::string fast; json_wire_->Parse(method.request_prototype->GetDescriptor(), request.body, &fast)) {
+    grpc::Slice slice(fast);
+    call->request = grpc::ByteBuffer(&slice, 1);
   } else {
     std::unique_ptr<google::protobuf::Message> message(method.request_prototype->New());
     google::protobuf::util::JsonParseOptions parse;
@@ -274,21 +280,29 @@ void ConnectService::Finished(Call* raw, const grpc::Status& status) {
   }
   grpc::Status outcome = status;
   if (outcome.ok()) {
-    std::vector<grpc::Slice> slices;
-    std::string bytes;
-    if (call->response.Dump(&slices).ok()) {
-      for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    // The answer's bytes: its one slice as it is (the usual case), else joined.
+    grpc::Slice single;
+    std::string joined;
+    absl::string_view bytes;
+    if (call->response.TrySingleSlice(&single).ok()) {
+      bytes = absl::string_view(reinterpret_cast<const char*>(single.begin()), single.size());
+    } else {
+      std::vector<grpc::Slice> slices;
+      if (call->response.Dump(&slices).ok()) {
+        for (const grpc::Slice& s : slices) joined.append(reinterpret_cast<const char*>(s.begin()), s.size());
+      }
+      bytes = joined;
     }
     if (call->encoding == Encoding::kProto) {
       response.headers.emplace_back("Content-Type", "application/proto");
-      response.body = std::move(bytes);
+      response.body.assign(bytes.data(), bytes.size());
     } else {
       std::unique_ptr<google::protobuf::Message> message(call->method->response_prototype->New());
       std::string problem = "the answer does not parse";
       response.body.reserve(bytes.size() + bytes.size() / 4 + 64);
       if (wire_json_->Write(message->GetDescriptor(), bytes, &response.body)) {
         problem.clear();
-      } else if (response.body.clear(), message->ParseFromString(bytes)) {
+      } else if (response.body.clear(), message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
         const google::protobuf::util::Status printed =
             google::protobuf::util::MessageToJsonString(*message, &response.body);
         problem = printed.ok() ? "" : std::string(printed.message().data(), printed.message().size());

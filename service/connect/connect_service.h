@@ -9,7 +9,8 @@
 // Requests: POST /<package.Service>/<Method>, Content-Type application/proto
 // (the request message's bytes, passed through unparsed: the server parses
 // them exactly as a gRPC call's) or application/json (proto3 JSON mapping,
-// converted here; unknown fields are an error). Optional headers:
+// converted here, by JsonWire where it covers the request, else by
+// protobuf's parser; unknown fields are an error). Optional headers:
 // Connect-Protocol-Version (must be 1), Connect-Timeout-Ms (the deadline),
 // X-Request-Id (forwarded as the call's x-request-id metadata).
 //
@@ -50,6 +51,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "service/connect/http_server.h"
+#include "service/connect/json_wire.h"
 #include "service/connect/wire_json.h"
 #include "storage/metrics.h"
 
@@ -89,6 +91,7 @@ class ConnectService final : public HttpHandler {
   storage::Metrics* const metrics_;
   absl::flat_hash_map<std::string, Method> methods_;
   std::unique_ptr<const WireJson> wire_json_;  // JSON answers written from the bytes.
+  std::unique_ptr<const JsonWire> json_wire_;  // JSON requests read into bytes.
   std::string method_list_;  // For the unknown-path message.
   absl::Mutex mu_;
   int64_t calls_ ABSL_GUARDED_BY(mu_) = 0;

@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -123,6 +124,11 @@ struct Conn {
   std::string in;
   std::string out;
   size_t out_offset = 0;
+  // HTTP/1: a response body waits here after its head in `out`, so that it
+  // is written (writev) without being copied again.
+  std::string body_out;
+  size_t body_offset = 0;
+  bool Writing() const { return out_offset < out.size() || body_offset < body_out.size(); }
   uint32_t events = 0;
   absl::Time last_activity;
   // HTTP/1: one request at a time, answered in order.
@@ -361,7 +367,7 @@ struct HttpServer::Loop {
                                            c->parser->error_message());
           c->in.clear();
           c->keep_alive = false;
-          WriteHttp1(c, response);
+          WriteHttp1(c, std::move(response));
           return;
         }
         case Http1Parser::State::kRequest: {
@@ -383,19 +389,28 @@ struct HttpServer::Loop {
     handler->Handle(std::move(request), Respond(Responder(mailbox, in_flight, conn_id, stream_id)));
   }
 
-  void WriteHttp1(Conn* c, const HttpResponse& response) {
+  void WriteHttp1(Conn* c, HttpResponse response) {
     const bool close_after = !c->keep_alive || drain_started;
-    absl::StrAppend(&c->out, "HTTP/1.1 ", response.status, " ", HttpReason(response.status), "\r\n");
-    for (const auto& [name, value] : response.headers) absl::StrAppend(&c->out, name, ": ", value, "\r\n");
-    absl::StrAppend(&c->out, "Content-Length: ", response.body.size(), "\r\n");
-    if (close_after) c->out += "Connection: close\r\n";
-    c->out += "\r\n";
-    c->out += response.body;
+    std::string head = absl::StrCat("HTTP/1.1 ", response.status, " ", HttpReason(response.status), "\r\n");
+    for (const auto& [name, value] : response.headers) absl::StrAppend(&head, name, ": ", value, "\r\n");
+    absl::StrAppend(&head, "Content-Length: ", response.body.size(), "\r\n");
+    if (close_after) head += "Connection: close\r\n";
+    head += "\r\n";
+    if (c->body_offset < c->body_out.size()) {
+      // An earlier body is still being sent: this answer goes after it.
+      c->body_out += head;
+      c->body_out += response.body;
+    } else {
+      c->out += head;
+      c->body_out = std::move(response.body);
+      c->body_offset = 0;
+    }
     if (close_after) c->close_after_write = true;
   }
 
   // Writes pending output; returns false if `c` was closed.
   bool Flush(Conn* c) {
+    if (c->mode != Conn::Mode::kHttp2) return FlushHttp1(c);
     while (true) {
       if (c->mode == Conn::Mode::kHttp2) {
         while (c->out.size() - c->out_offset < kMaxPendingOutput) {
@@ -439,12 +454,47 @@ struct HttpServer::Loop {
     return true;
   }
 
+  bool FlushHttp1(Conn* c) {
+    while (c->Writing()) {
+      iovec parts[2];
+      int n = 0;
+      if (c->out_offset < c->out.size()) parts[n++] = {c->out.data() + c->out_offset, c->out.size() - c->out_offset};
+      if (c->body_offset < c->body_out.size()) {
+        parts[n++] = {c->body_out.data() + c->body_offset, c->body_out.size() - c->body_offset};
+      }
+      ssize_t written = writev(c->fd, parts, n);
+      if (written < 0 && errno == EINTR) continue;
+      if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (written <= 0) {
+        Close(c);
+        return false;
+      }
+      const size_t head = std::min(static_cast<size_t>(written), c->out.size() - c->out_offset);
+      c->out_offset += head;
+      c->body_offset += static_cast<size_t>(written) - head;
+    }
+    if (c->out_offset == c->out.size()) {
+      c->out.clear();
+      c->out_offset = 0;
+    }
+    if (c->body_offset == c->body_out.size()) {
+      c->body_out.clear();
+      c->body_offset = 0;
+    }
+    if (!c->Writing() && c->close_after_write) {
+      Close(c);
+      return false;
+    }
+    UpdateInterest(c);
+    return true;
+  }
+
   void UpdateInterest(Conn* c) {
     // HTTP/1 reads nothing while a request is answered (the next one waits
     // in the kernel), so a pipelining peer cannot grow our buffers.
     uint32_t want = 0;
     if (!(c->mode == Conn::Mode::kHttp1 && (c->in_flight || c->close_after_write))) want |= EPOLLIN;
-    if (c->out_offset < c->out.size()) want |= EPOLLOUT;
+    if (c->Writing()) want |= EPOLLOUT;
     if (want == c->events) return;
     epoll_event ev{};
     ev.events = want;
@@ -474,7 +524,7 @@ struct HttpServer::Loop {
       }
       if (!c->in_flight) continue;
       c->in_flight = false;
-      WriteHttp1(c, done.response);
+      WriteHttp1(c, std::move(done.response));
       ProcessHttp1(c, now);  // Pipelined requests already read.
       Flush(c);
     }
@@ -487,7 +537,7 @@ struct HttpServer::Loop {
     for (auto& [id, conn] : conns) {
       Conn* c = conn.get();
       const bool busy = c->mode == Conn::Mode::kHttp2 ? !c->streams.empty() : c->in_flight;
-      const bool writing = c->out_offset < c->out.size();
+      const bool writing = c->Writing();
       if (drain_started && !busy && !writing && (c->mode != Conn::Mode::kHttp1 || c->in.empty())) {
         to_close.push_back(c);
       } else if (c->mode == Conn::Mode::kHttp1 && !busy && c->request_started != absl::InfiniteFuture() &&
@@ -505,7 +555,7 @@ struct HttpServer::Loop {
       response.body = ConnectErrorJson("deadline_exceeded", "request not received in time (http_idle_timeout_ms)");
       c->keep_alive = false;
       c->in.clear();
-      WriteHttp1(c, response);
+      WriteHttp1(c, std::move(response));
       Flush(c);
     }
   }

@@ -9,6 +9,9 @@
 
 #include <algorithm>
 #include <cstring>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/escaping.h"
@@ -125,6 +128,21 @@ inline bool PlainWord(const char* p) {
            has_zero(w ^ (kOnes * '<')) || has_zero(w ^ (kOnes * '>')));
 }
 
+#ifdef __SSE2__
+// The same for 16 bytes with SSE2 (every x86-64): a signed compare below
+// 0x20 also flags bytes >= 0x80, which are not plain either.
+inline bool Plain16(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  __m128i bad = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+  bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+  bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+  bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+  bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8('<')));
+  bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8('>')));
+  return _mm_movemask_epi8(bad) == 0;
+}
+#endif
+
 void AppendU(uint32_t unit, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   const char esc[6] = {'\\', 'u', kHex[(unit >> 12) & 15], kHex[(unit >> 8) & 15], kHex[(unit >> 4) & 15],
@@ -141,6 +159,9 @@ bool AppendString(absl::string_view s, std::string* out) {
     if (c < 0x80) {
       // The common case: a run of characters that need nothing.
       size_t j = i;
+#ifdef __SSE2__
+      while (j + 16 <= s.size() && Plain16(s.data() + j)) j += 16;
+#endif
       while (j + 8 <= s.size() && PlainWord(s.data() + j)) j += 8;
       while (j < s.size() && kPlain.bytes[static_cast<uint8_t>(s[j])]) ++j;
       if (j > i) {
@@ -377,7 +398,20 @@ bool WireJson::WritePlan(const Plan& plan_ref, absl::string_view wire, std::stri
   if (plan->special == Plan::Special::kUnsupported) return false;
   if (plan->special == Plan::Special::kTimestamp) return AppendTimestamp(wire, out);
 
-  absl::InlinedVector<Occurrence, 24> seen;
+  // Occurrences go to one per-thread vector shared by the nested calls
+  // (each uses the range after its caller's), so no call allocates.
+  thread_local std::vector<Occurrence> scratch;
+  const size_t start = scratch.size();
+  struct Restore {
+    size_t start;
+    ~Restore() { scratch.resize(start); }
+  } restore{start};
+  const auto add = [](int field, uint64_t value, absl::string_view bytes) {
+    Occurrence& o = scratch.emplace_back();
+    o.field = field;
+    o.value = value;
+    o.bytes = bytes;
+  };
   while (!wire.empty()) {
     uint64_t tag;
     if (!ReadVarint(wire, &tag)) return false;
@@ -396,7 +430,7 @@ bool WireJson::WritePlan(const Plan& plan_ref, absl::string_view wire, std::stri
         uint64_t v;
         const int element = WireTypeOf(kind);
         if (!(element == 0 ? ReadVarint(packed, &v) : ReadFixed(packed, element == 5 ? 4 : 8, &v))) return false;
-        seen.push_back({index, v, {}});
+        add(index, v, {});
       }
       continue;
     }
@@ -423,22 +457,27 @@ bool WireJson::WritePlan(const Plan& plan_ref, absl::string_view wire, std::stri
       default:
         return false;  // Groups.
     }
-    if (index >= 0) seen.push_back({index, v, bytes});  // Unknown fields are dropped, as protobuf's printer does.
+    if (index >= 0) add(index, v, bytes);  // Unknown fields are dropped, as protobuf's printer does.
   }
   const auto by_field = [](const Occurrence& a, const Occurrence& b) { return a.field < b.field; };
-  if (!std::is_sorted(seen.begin(), seen.end(), by_field)) std::stable_sort(seen.begin(), seen.end(), by_field);
+  if (!std::is_sorted(scratch.begin() + static_cast<ptrdiff_t>(start), scratch.end(), by_field)) {
+    std::stable_sort(scratch.begin() + static_cast<ptrdiff_t>(start), scratch.end(), by_field);
+  }
+  const size_t count = scratch.size() - start;
 
   out->push_back('{');
   bool first = true;
   const google::protobuf::OneofDescriptor* oneof_seen[8] = {};
   int oneofs = 0;
-  for (size_t i = 0; i < seen.size();) {
+  // Indexes, not references: nested calls append to `scratch`.
+  const auto at = [start](size_t k) -> const Occurrence& { return scratch[start + k]; };
+  for (size_t i = 0; i < count;) {
     size_t end = i + 1;
-    while (end < seen.size() && seen[end].field == seen[i].field) ++end;
-    const Plan::Field& field = plan->fields[static_cast<size_t>(seen[i].field)];
+    while (end < count && at(end).field == at(i).field) ++end;
+    const Plan::Field& field = plan->fields[static_cast<size_t>(at(i).field)];
     if (!field.repeated) {
       if (field.kind == Kind::kMessage && end - i > 1) return false;  // protobuf merges them.
-      const Occurrence& last = seen[end - 1];
+      const Occurrence last = at(end - 1);
       if (const google::protobuf::OneofDescriptor* oneof = field.descriptor->real_containing_oneof()) {
         for (int k = 0; k < oneofs; ++k) {
           if (oneof_seen[k] == oneof) return false;  // Two members: the last one wins in protobuf.
@@ -458,7 +497,7 @@ bool WireJson::WritePlan(const Plan& plan_ref, absl::string_view wire, std::stri
     if (field.repeated) out->push_back('[');
     for (size_t k = i; k < end; ++k) {
       if (k > i) out->push_back(',');
-      const Occurrence& o = seen[k];
+      const Occurrence o = at(k);
       switch (field.kind) {
         case Kind::kInt32: absl::StrAppend(out, static_cast<int32_t>(static_cast<uint32_t>(o.value))); break;
         case Kind::kSFixed32: absl::StrAppend(out, static_cast<int32_t>(static_cast<uint32_t>(o.value))); break;
