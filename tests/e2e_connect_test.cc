@@ -240,7 +240,7 @@ TEST_CASE("Connect limits: max_in_flight_calls at and past it, max_message_bytes
   }
 }
 
-TEST_CASE("Connect drain: SIGTERM while an upsert waits on a paused Redis; it is answered, and kept", "[connect]") {
+TEST_CASE("Connect drain: SIGTERM while an upsert waits on a paused Redis, which is answered and kept", "[connect]") {
   // Redis round trips may take the whole pause.
   auto s = std::make_unique<ConnectStack>(
       std::vector<std::string>{"--redis_command_timeout_ms=20000", "--max_call_ms=30000"});

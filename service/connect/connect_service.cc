@@ -129,7 +129,7 @@ void ConnectService::Handle(HttpRequest request, Respond respond) {
   bool origin_allowed = false;
   if (origin.has_value()) {
     for (const std::string& allowed : options_.cors_allowed_origins) {
-      if (allowed == "*" || allowed == *origin) origin_allowed = true;
+      if (allowed == "*" || absl::EqualsIgnoreCase(allowed, *origin)) origin_allowed = true;  // Hosts are case-blind.
     }
     if (origin_allowed) {
       headers.emplace_back("Access-Control-Allow-Origin", std::string(*origin));

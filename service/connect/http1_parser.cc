@@ -55,6 +55,7 @@ void Http1Parser::Reset() {
   expect_continue_ = false;
   continue_sent_ = false;
   consumed_ = 0;
+  chunk_scan_ = 0;
 }
 
 Http1Parser::State Http1Parser::Fail(int status, std::string message) {
@@ -65,17 +66,18 @@ Http1Parser::State Http1Parser::Fail(int status, std::string message) {
 
 Http1Parser::State Http1Parser::Parse(absl::string_view buffer) {
   if (!head_done_) {
-    // RFC 9112 2.2: empty lines before the request line are ignored.
+    // RFC 9112 2.2: empty lines before the request line are ignored (they
+    // count against the head's limit, so they cannot pile up).
     size_t skip = 0;
     while (skip + 1 < buffer.size() && buffer[skip] == '\r' && buffer[skip + 1] == '\n') skip += 2;
     const size_t end = buffer.find("\r\n\r\n", skip);
     if (end == absl::string_view::npos) {
-      if (static_cast<int64_t>(buffer.size() - skip) > max_header_bytes_) {
+      if (static_cast<int64_t>(buffer.size()) > max_header_bytes_) {
         return Fail(431, absl::StrCat("request head exceeds ", max_header_bytes_, " bytes"));
       }
       return State::kNeedMore;
     }
-    if (static_cast<int64_t>(end + 4 - skip) > max_header_bytes_) {
+    if (static_cast<int64_t>(end + 4) > max_header_bytes_) {
       return Fail(431, absl::StrCat("request head exceeds ", max_header_bytes_, " bytes"));
     }
     if (State s = ParseHead(buffer.substr(skip, end - skip)); s == State::kError) return s;
@@ -84,6 +86,12 @@ Http1Parser::State Http1Parser::Parse(absl::string_view buffer) {
   }
   absl::string_view rest = buffer.substr(head_size_);
   if (chunked_) {
+    // Chunk sizes, extensions and trailers may take max_header_bytes on top
+    // of the body, no more: what a peer sends is bounded either way.
+    if (static_cast<int64_t>(rest.size()) > max_request_bytes_ + max_header_bytes_ + 16) {
+      return Fail(413, absl::StrCat("chunked request exceeds the limit of ", max_request_bytes_,
+                                    " bytes (max_message_bytes)"));
+    }
     State s = ParseChunked(rest);
     if (s == State::kNeedMore && expect_continue_ && !continue_sent_) {
       continue_sent_ = true;
@@ -165,7 +173,8 @@ Http1Parser::State Http1Parser::ParseHead(absl::string_view head) {
                                   max_request_bytes_, " bytes (max_message_bytes)"));
   }
   if (http10) {
-    keep_alive_ = connection.has_value() && absl::StrContains(*connection, "keep-alive");
+    // RFC 9112 6.1: chunked over HTTP/1.0 means the connection closes.
+    keep_alive_ = connection.has_value() && absl::StrContains(*connection, "keep-alive") && !transfer_encoding;
   } else {
     keep_alive_ = !(connection.has_value() && absl::StrContains(*connection, "close"));
   }
@@ -173,11 +182,12 @@ Http1Parser::State Http1Parser::ParseHead(absl::string_view head) {
 }
 
 // RFC 9112 7.1: chunk-size [ext] CRLF data CRLF ... 0 CRLF [trailers] CRLF.
-// Trailers are read and dropped. Re-parsed from the body's start on every
-// call (bodies are small; this keeps no partial state).
+// Trailers are read and dropped. Whole chunks are appended to the body as
+// they arrive and not looked at again (chunk_scan_: where the next chunk's
+// size line starts), so a body sent in tiny chunks costs linear time.
 Http1Parser::State Http1Parser::ParseChunked(absl::string_view rest) {
-  std::string body;
-  size_t pos = 0;
+  std::string& body = request_.body;
+  size_t pos = chunk_scan_;
   while (true) {
     const size_t eol = rest.find("\r\n", pos);
     if (eol == absl::string_view::npos) {
@@ -210,7 +220,6 @@ Http1Parser::State Http1Parser::ParseChunked(absl::string_view rest) {
         pos = end + 2;
         if (empty) break;
       }
-      request_.body = std::move(body);
       consumed_ = head_size_ + pos;
       return State::kRequest;
     }
@@ -219,10 +228,10 @@ Http1Parser::State Http1Parser::ParseChunked(absl::string_view rest) {
                                     " bytes (max_message_bytes)"));
     }
     if (rest.size() < pos + static_cast<size_t>(size) + 2) return State::kNeedMore;
+    if (rest.substr(pos + static_cast<size_t>(size), 2) != "\r\n") return Fail(400, "chunk not followed by CRLF");
     body.append(rest.data() + pos, static_cast<size_t>(size));
-    pos += static_cast<size_t>(size);
-    if (rest.substr(pos, 2) != "\r\n") return Fail(400, "chunk not followed by CRLF");
-    pos += 2;
+    pos += static_cast<size_t>(size) + 2;
+    chunk_scan_ = pos;
   }
 }
 

@@ -42,6 +42,14 @@ constexpr size_t kMaxPendingOutput = 1 << 20;
 // Bytes read from one connection per event, so one busy peer cannot starve
 // the others of its loop.
 constexpr size_t kMaxReadPerEvent = 1 << 20;
+// HTTP/1: answers written but not yet taken by the peer above which no
+// further request is read (a pipelining peer that does not read cannot
+// make the server buffer answer after answer).
+constexpr size_t kMaxPendingHttp1 = 64 << 10;
+// After an answer that closes the connection, how long what the peer still
+// sends is read and dropped (closing with unread input would reset the
+// connection and could destroy the answer before the peer reads it).
+constexpr absl::Duration kLinger = absl::Seconds(2);
 
 struct Completion {
   uint64_t conn_id;
@@ -108,6 +116,8 @@ class Responder {
 };
 
 struct Stream {
+  absl::Time started;
+  bool dispatched = false;  // Whole, and handed to the handler.
   HttpRequest request;
   int64_t header_bytes = 0;
   bool failed = false;      // Answered before its request was whole (limits).
@@ -129,6 +139,20 @@ struct Conn {
   std::string body_out;
   size_t body_offset = 0;
   bool Writing() const { return out_offset < out.size() || body_offset < body_out.size(); }
+  size_t Pending() const { return out.size() - out_offset + body_out.size() - body_offset; }
+  // Output bytes that must follow everything queued (100 Continue).
+  void AppendRaw(absl::string_view bytes) {
+    if (body_offset < body_out.size()) {
+      body_out.append(bytes.data(), bytes.size());
+    } else {
+      out.append(bytes.data(), bytes.size());
+    }
+  }
+  // Write side shut after the last answer; input read and dropped until
+  // EOF or linger_until.
+  bool lingering = false;
+  bool held_for_output = false;  // HTTP/1: requests wait in `in` until output drains.
+  absl::Time linger_until;
   uint32_t events = 0;
   absl::Time last_activity;
   // HTTP/1: one request at a time, answered in order.
@@ -237,6 +261,12 @@ struct HttpServer::Loop {
       }
       DeliverCompletions();
       if (draining.load() && !drain_started) StartDrain();
+      if (accept_paused && !drain_started && now >= accept_resume) {
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+        ev.data.u64 = kListenerId;
+        if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev) == 0) accept_paused = false;
+      }
       if (now - last_sweep >= absl::Seconds(1) || drain_started) {
         last_sweep = now;
         Sweep(now);
@@ -248,7 +278,16 @@ struct HttpServer::Loop {
     if (drain_started) return;
     while (true) {
       const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN (another loop took it) or a transient error: wait for the next event.
+      if (fd < 0) {
+        // Out of descriptors: the listener stays readable, so stop polling
+        // it for a moment instead of spinning.
+        if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) && !accept_paused) {
+          epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+          accept_paused = true;
+          accept_resume = now + absl::Milliseconds(100);
+        }
+        return;  // EAGAIN (another loop took it) or the above: wait.
+      }
       if (connections->fetch_add(1) >= options.max_connections) {
         connections->fetch_sub(1);
         metrics->Add(storage::Counter::http_connections_refused_total);
@@ -289,6 +328,14 @@ struct HttpServer::Loop {
     if (events & (EPOLLERR)) return Close(c);
     if (events & EPOLLOUT) {
       if (!Flush(c)) return;
+    }
+    if (c->lingering) {
+      char drop[65536];
+      ssize_t got;
+      while ((got = read(c->fd, drop, sizeof(drop))) > 0) {
+      }
+      if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) Close(c);
+      return;
     }
     if (events & (EPOLLIN | EPOLLHUP)) {
       size_t total = 0;
@@ -347,12 +394,16 @@ struct HttpServer::Loop {
 
   void ProcessHttp1(Conn* c, absl::Time now) {
     while (!c->in_flight && !c->close_after_write && !c->in.empty()) {
+      if (c->Pending() >= kMaxPendingHttp1) {
+        c->held_for_output = true;  // FlushHttp1 goes on once the peer took enough.
+        return;
+      }
       if (c->request_started == absl::InfiniteFuture()) c->request_started = now;
       switch (c->parser->Parse(c->in)) {
         case Http1Parser::State::kNeedMore:
           return;
         case Http1Parser::State::kExpectContinue:
-          c->out += "HTTP/1.1 100 Continue\r\n\r\n";
+          c->AppendRaw("HTTP/1.1 100 Continue\r\n\r\n");
           return;
         case Http1Parser::State::kError: {
           metrics->Add(storage::Counter::http_requests_total);
@@ -367,6 +418,7 @@ struct HttpServer::Loop {
                                            c->parser->error_message());
           c->in.clear();
           c->keep_alive = false;
+          c->request_started = absl::InfiniteFuture();
           WriteHttp1(c, std::move(response));
           return;
         }
@@ -393,7 +445,7 @@ struct HttpServer::Loop {
     const bool close_after = !c->keep_alive || drain_started;
     std::string head = absl::StrCat("HTTP/1.1 ", response.status, " ", HttpReason(response.status), "\r\n");
     for (const auto& [name, value] : response.headers) absl::StrAppend(&head, name, ": ", value, "\r\n");
-    absl::StrAppend(&head, "Content-Length: ", response.body.size(), "\r\n");
+    if (response.status != 204) absl::StrAppend(&head, "Content-Length: ", response.body.size(), "\r\n");
     if (close_after) head += "Connection: close\r\n";
     head += "\r\n";
     if (c->body_offset < c->body_out.size()) {
@@ -425,7 +477,9 @@ struct HttpServer::Loop {
         }
       }
       if (c->out_offset == c->out.size()) break;
-      const ssize_t n = write(c->fd, c->out.data() + c->out_offset, c->out.size() - c->out_offset);
+      // MSG_NOSIGNAL: a peer gone mid-answer is EPIPE here, not a SIGPIPE
+      // that would end the process.
+      const ssize_t n = send(c->fd, c->out.data() + c->out_offset, c->out.size() - c->out_offset, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       if (n <= 0) {
@@ -433,6 +487,7 @@ struct HttpServer::Loop {
         return false;
       }
       c->out_offset += static_cast<size_t>(n);
+      c->last_activity = absl::Now();
       if (c->out_offset == c->out.size()) {
         c->out.clear();
         c->out_offset = 0;
@@ -462,13 +517,17 @@ struct HttpServer::Loop {
       if (c->body_offset < c->body_out.size()) {
         parts[n++] = {c->body_out.data() + c->body_offset, c->body_out.size() - c->body_offset};
       }
-      ssize_t written = writev(c->fd, parts, n);
+      msghdr message{};
+      message.msg_iov = parts;
+      message.msg_iovlen = static_cast<size_t>(n);
+      const ssize_t written = sendmsg(c->fd, &message, MSG_NOSIGNAL);
       if (written < 0 && errno == EINTR) continue;
       if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       if (written <= 0) {
         Close(c);
         return false;
       }
+      c->last_activity = absl::Now();
       const size_t head = std::min(static_cast<size_t>(written), c->out.size() - c->out_offset);
       c->out_offset += head;
       c->body_offset += static_cast<size_t>(written) - head;
@@ -481,9 +540,17 @@ struct HttpServer::Loop {
       c->body_out.clear();
       c->body_offset = 0;
     }
-    if (!c->Writing() && c->close_after_write) {
-      Close(c);
-      return false;
+    if (c->held_for_output && c->Pending() < kMaxPendingHttp1) {
+      // Requests read while answers waited: on with them (each dispatch
+      // waits for its answer, so this does not recurse deeply).
+      c->held_for_output = false;
+      ProcessHttp1(c, absl::Now());
+      return FlushHttp1(c);
+    }
+    if (!c->Writing() && c->close_after_write && !c->lingering) {
+      shutdown(c->fd, SHUT_WR);
+      c->lingering = true;
+      c->linger_until = absl::Now() + kLinger;
     }
     UpdateInterest(c);
     return true;
@@ -493,7 +560,10 @@ struct HttpServer::Loop {
     // HTTP/1 reads nothing while a request is answered (the next one waits
     // in the kernel), so a pipelining peer cannot grow our buffers.
     uint32_t want = 0;
-    if (!(c->mode == Conn::Mode::kHttp1 && (c->in_flight || c->close_after_write))) want |= EPOLLIN;
+    if (c->lingering ||
+        !(c->mode == Conn::Mode::kHttp1 && (c->in_flight || c->close_after_write || c->Pending() >= kMaxPendingHttp1))) {
+      want |= EPOLLIN;
+    }
     if (c->Writing()) want |= EPOLLOUT;
     if (want == c->events) return;
     epoll_event ev{};
@@ -534,9 +604,25 @@ struct HttpServer::Loop {
   void Sweep(absl::Time now) {
     std::vector<Conn*> to_close;
     std::vector<Conn*> to_timeout;
+    std::vector<std::pair<Conn*, int32_t>> expired_streams;
     for (auto& [id, conn] : conns) {
       Conn* c = conn.get();
-      const bool busy = c->mode == Conn::Mode::kHttp2 ? !c->streams.empty() : c->in_flight;
+      if (c->lingering) {
+        if (now >= c->linger_until) to_close.push_back(c);
+        continue;
+      }
+      bool busy = c->in_flight;
+      if (c->mode == Conn::Mode::kHttp2) {
+        // Busy while a call runs or its answer is sent; a stream whose
+        // request is not whole within the idle timeout is reset.
+        busy = false;
+        for (const auto& [stream_id, stream] : c->streams) {
+          busy = busy || stream->dispatched || stream->failed;
+          if (!stream->dispatched && !stream->failed && now - stream->started > options.idle_timeout) {
+            expired_streams.emplace_back(c, stream_id);
+          }
+        }
+      }
       const bool writing = c->Writing();
       if (drain_started && !busy && !writing && (c->mode != Conn::Mode::kHttp1 || c->in.empty())) {
         to_close.push_back(c);
@@ -548,6 +634,14 @@ struct HttpServer::Loop {
       }
     }
     for (Conn* c : to_close) Close(c);
+    for (const auto& [c, stream_id] : expired_streams) {
+      if (std::find(to_close.begin(), to_close.end(), c) != to_close.end()) continue;
+      nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+    }
+    for (const auto& [c, stream_id] : expired_streams) {
+      if (std::find(to_close.begin(), to_close.end(), c) != to_close.end()) continue;
+      if (conns.contains(c->id)) Flush(c);
+    }
     for (Conn* c : to_timeout) {
       HttpResponse response;
       response.status = 408;
@@ -555,6 +649,7 @@ struct HttpServer::Loop {
       response.body = ConnectErrorJson("deadline_exceeded", "request not received in time (http_idle_timeout_ms)");
       c->keep_alive = false;
       c->in.clear();
+      c->request_started = absl::InfiniteFuture();
       WriteHttp1(c, std::move(response));
       Flush(c);
     }
@@ -602,6 +697,7 @@ struct HttpServer::Loop {
     auto* c = static_cast<Conn*>(user);
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     auto stream = std::make_unique<Stream>();
+    stream->started = absl::Now();
     stream->request.protocol = HttpRequest::Protocol::kHttp2;
     c->streams[frame->hd.stream_id] = std::move(stream);
     return 0;
@@ -673,6 +769,7 @@ struct HttpServer::Loop {
     }
     auto it = c->streams.find(frame->hd.stream_id);
     if (it == c->streams.end() || it->second->failed) return 0;
+    it->second->dispatched = true;
     c->loop->Dispatch(c->id, frame->hd.stream_id, std::move(it->second->request));
     return 0;
   }
@@ -710,7 +807,7 @@ struct HttpServer::Loop {
     static const std::string kLength = "content-length";
     add(kStatus, status);
     for (size_t i = 0; i < names.size(); ++i) add(names[i], s->response.headers[i].second);
-    add(kLength, length);
+    if (s->response.status != 204) add(kLength, length);
     nghttp2_data_provider provider{};
     provider.source.ptr = s;
     provider.read_callback = &Loop::ReadBody;
@@ -730,6 +827,8 @@ struct HttpServer::Loop {
   std::atomic<bool> stop{false};
   std::atomic<bool> draining{false};
   std::atomic<bool> drain_acknowledged{false};
+  bool accept_paused = false;
+  absl::Time accept_resume;
   bool drain_started = false;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Conn>> conns;
   uint64_t next_id = 2;
@@ -795,12 +894,14 @@ void HttpServer::Shutdown(absl::Time deadline) {
     close(listen_fd_);
     listen_fd_ = -1;
   }
-  // Every answer given and every connection closed (a drained HTTP/1.1 or
-  // HTTP/2 connection closes once its last answer is written), or the
-  // deadline.
-  while (absl::Now() < deadline && (in_flight_->load() > 0 || connections_->load() > 0)) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  // Every answer given, or the deadline. Only calls in flight are waited
+  // for: a connection holding half a request or not reading must not take
+  // the gRPC server's grace (CatalogServer::Shutdown comes next).
+  while (absl::Now() < deadline && in_flight_->load() > 0) absl::SleepFor(absl::Milliseconds(5));
+  // Then a moment for the answers to be written and the connections to
+  // close; what is left is closed by the destructor.
+  const absl::Time flushed = std::min(deadline, absl::Now() + absl::Seconds(1));
+  while (absl::Now() < flushed && connections_->load() > 0) absl::SleepFor(absl::Milliseconds(5));
 }
 
 }  // namespace catalog::service

@@ -172,6 +172,7 @@ class Http1Parser {
   bool expect_continue_ = false;
   bool continue_sent_ = false;
   size_t consumed_ = 0;
+  size_t chunk_scan_ = 0;  // Chunked: where the next chunk's size line starts (after the head).
   int error_status_ = 0;
   std::string error_message_;
 };

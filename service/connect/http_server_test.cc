@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -25,6 +26,8 @@ class EchoHandler : public HttpHandler {
     HttpResponse response;
     response.headers.emplace_back("Content-Type", "text/plain");
     response.body = absl::StrCat(request.path, ":", request.body);
+    handled_.fetch_add(1);
+    if (request.path == "/big") response.body += std::string(100 << 10, 'b');
     if (absl::StartsWith(request.path, "/slow")) {
       absl::MutexLock lock(&mu_);
       held_.emplace_back(std::move(respond), std::move(response));
@@ -32,6 +35,7 @@ class EchoHandler : public HttpHandler {
     }
     std::move(respond)(std::move(response));
   }
+  int Handled() const { return handled_.load(); }
   int Held() {
     absl::MutexLock lock(&mu_);
     return static_cast<int>(held_.size());
@@ -50,6 +54,7 @@ class EchoHandler : public HttpHandler {
  private:
   absl::Mutex mu_;
   std::vector<std::pair<Respond, HttpResponse>> held_;
+  std::atomic<int> handled_{0};
 };
 
 int Connect(int port) {
@@ -69,27 +74,27 @@ void Send(int fd, const std::string& bytes) { REQUIRE(write(fd, bytes.data(), by
 // Reads until `n` whole responses (by Content-Length) arrived or EOF.
 std::string ReadResponses(int fd, int n, bool* eof = nullptr) {
   std::string got;
-  char buffer[4096];
+  std::vector<char> buffer(1 << 16);
+  int whole = 0;
+  size_t pos = 0;  // Start of the first response not yet whole.
   while (true) {
-    int whole = 0;
-    size_t pos = 0;
     while (true) {
       const size_t head_end = got.find("\r\n\r\n", pos);
       if (head_end == std::string::npos) break;
       const size_t cl = got.find("Content-Length: ", pos);
       size_t length = 0;
-      if (cl != std::string::npos && cl < head_end) length = std::stoul(got.substr(cl + 16));
+      if (cl != std::string::npos && cl < head_end) length = std::stoul(got.substr(cl + 16, 12));
       if (got.size() < head_end + 4 + length) break;
       pos = head_end + 4 + length;
       ++whole;
     }
     if (whole >= n) break;
-    const ssize_t r = read(fd, buffer, sizeof(buffer));
+    const ssize_t r = read(fd, buffer.data(), buffer.size());
     if (r <= 0) {
       if (eof != nullptr) *eof = true;
       break;
     }
-    got.append(buffer, static_cast<size_t>(r));
+    got.append(buffer.data(), static_cast<size_t>(r));
   }
   return got;
 }
@@ -152,6 +157,53 @@ TEST_CASE("HttpServer: 100-continue, and a body past the limit refused before it
   CHECK(absl::StrContains(refused, "{\"code\":\"resource_exhausted\",\"message\":\"request body of 9 bytes exceeds"));
   CHECK(ClosedByPeer(fd));
   CHECK(f.metrics.Get(storage::Counter::http_rejected_total) == 1);
+  close(fd);
+}
+
+TEST_CASE("HttpServer: a pipelining peer that does not read is not answered further; then all, in order",
+          "[http]") {
+  Fixture f;
+  const int fd = Connect(f.server->port());
+  std::string pipeline;
+  for (int i = 0; i < 500; ++i) pipeline += "POST /big HTTP/1.1\r\nContent-Length: 1\r\n\r\nx";
+  Send(fd, pipeline);
+  // Each answer is 100 KiB, 50 MB in all: once the kernel's socket buffers
+  // are full and an answer waits in the server, it stops taking requests.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int handled = f.handler.Handled();
+  CHECK(handled < 500);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(f.handler.Handled() == handled);  // Still waiting for the peer.
+  const std::string all = ReadResponses(fd, 500);
+  size_t count = 0;
+  for (size_t at = 0; (at = all.find("HTTP/1.1 200 OK", at)) != std::string::npos; ++at) ++count;
+  CHECK(count == 500);
+  CHECK(f.handler.Handled() == 500);
+  // A peer that leaves in the middle of an answer (EPIPE, never SIGPIPE).
+  const int quitter = Connect(f.server->port());
+  Send(quitter, "POST /big HTTP/1.1\r\n\r\nPOST /big HTTP/1.1\r\n\r\nPOST /big HTTP/1.1\r\n\r\n");
+  close(quitter);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Send(fd, "POST /after HTTP/1.1\r\nContent-Length: 1\r\n\r\n1");
+  CHECK(absl::StrContains(ReadResponses(fd, 1), "/after:1"));
+  close(fd);
+}
+
+TEST_CASE("HttpServer: a body in one-byte chunks, and a flood of empty lines", "[http]") {
+  Fixture f;
+  int fd = Connect(f.server->port());
+  std::string request = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 20000; ++i) request += "1\r\nz\r\n";
+  request += "0\r\n\r\n";
+  Send(fd, request);
+  const std::string answer = ReadResponses(fd, 1);
+  CHECK(absl::StrContains(answer, "/c:" + std::string(20000, 'z')));
+  close(fd);
+  fd = Connect(f.server->port());
+  std::string flood;
+  for (int i = 0; i < 20000; ++i) flood += "\r\n";
+  Send(fd, flood);
+  CHECK(absl::StartsWith(ReadResponses(fd, 1), "HTTP/1.1 431 "));
   close(fd);
 }
 

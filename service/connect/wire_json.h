@@ -6,9 +6,9 @@
 //
 // Covered: every scalar type but float and double, enums, strings (with
 // protobuf's escaping, code points included), bytes, nested messages,
-// repeated fields (packed or not), oneofs, google.protobuf.Timestamp and
-// FieldMask. Anything else — float/double values, maps, other well-known
-// types, groups, a singular message field or oneof met twice (merged by
+// repeated fields (packed or not), oneofs, google.protobuf.Timestamp.
+// Anything else — float/double values, maps, other well-known types
+// (FieldMask...), groups, a singular message field or oneof met twice (merged by
 // protobuf), invalid UTF-8, out-of-range timestamps, malformed bytes —
 // makes Write return false: the caller then uses MessageToJsonString,
 // which is always right.
