@@ -160,7 +160,7 @@ TEST_CASE("HttpServer: 100-continue, and a body past the limit refused before it
   close(fd);
 }
 
-TEST_CASE("HttpServer: a pipelining peer that does not read is not answered further; then all, in order",
+TEST_CASE("HttpServer: a pipelining peer that does not read is not answered further, then all in order",
           "[http]") {
   Fixture f;
   const int fd = Connect(f.server->port());
