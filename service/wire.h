@@ -1,9 +1,11 @@
-// Small helpers for protobuf wire format by hand (the raw reads): reading
-// one field of a message, and the size and bytes of one length-delimited
-// field.
+// Small helpers for protobuf wire format by hand (the raw reads, the read
+// masks, and Connect's JSON written from and read into wire bytes): reading
+// varints, fixed values and one field of a message, appending a varint, and
+// the size and bytes of one length-delimited field.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "absl/strings/string_view.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -38,6 +40,22 @@ inline bool ReadVarint(absl::string_view& in, uint64_t* value) {
     }
   }
   return false;
+}
+
+// Reads a little-endian fixed value of `n` bytes (4 or 8) and consumes it.
+inline bool ReadFixed(absl::string_view& in, size_t n, uint64_t* value) {
+  if (in.size() < n) return false;
+  uint64_t result = 0;
+  for (size_t i = 0; i < n; ++i) result |= static_cast<uint64_t>(static_cast<uint8_t>(in[i])) << (8 * i);
+  in.remove_prefix(n);
+  *value = result;
+  return true;
+}
+
+inline void AppendVarint(uint64_t value, std::string* out) {
+  uint8_t buffer[10];
+  const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(value, buffer);
+  out->append(reinterpret_cast<const char*>(buffer), static_cast<size_t>(end - buffer));
 }
 
 // Reads the next field of `in` (non-empty) into `field` and consumes it.

@@ -12,15 +12,10 @@ namespace {
 
 using google::protobuf::internal::WireFormatLite;
 using google::protobuf::io::CodedOutputStream;
+using wire::AppendVarint;
 using wire::FieldSize;
 using wire::LengthTag;
 using wire::WriteField;
-
-void AppendVarint(uint64_t value, std::string* out) {
-  uint8_t buffer[10];
-  const uint8_t* end = CodedOutputStream::WriteVarint64ToArray(value, buffer);
-  out->append(reinterpret_cast<const char*>(buffer), end - buffer);
-}
 
 }  // namespace
 

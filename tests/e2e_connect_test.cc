@@ -30,30 +30,18 @@ struct HttpAnswer {
   std::string body;
 };
 
-// One HTTP/1.1 POST on its own connection (bounded by a 15 s socket timeout).
+// One HTTP/1.1 POST on its own connection (bounded by a 15 s socket
+// timeout); status 0 if the connection is refused.
 HttpAnswer Post(int port, const std::string& path, const std::string& content_type, const std::string& body,
                 const std::vector<std::string>& headers = {}) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  HttpAnswer answer;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return answer;  // status 0: refused.
-  }
-  const timeval timeout{15, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   std::string request = absl::StrCat("POST ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ", content_type,
                                      "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n");
   for (const std::string& h : headers) absl::StrAppend(&request, h, "\r\n");
   request += "\r\n" + body;
-  (void)!write(fd, request.data(), request.size());
-  std::string response;
-  char buffer[65536];
-  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, static_cast<size_t>(n));
-  close(fd);
+  HttpAnswer answer;
+  const std::optional<std::string> exchanged = HttpExchange(port, request, 15);
+  if (!exchanged.has_value()) return answer;
+  const std::string& response = *exchanged;
   const size_t head_end = response.find("\r\n\r\n");
   if (head_end == std::string::npos) return answer;
   std::vector<std::string> lines = absl::StrSplit(response.substr(0, head_end), "\r\n");

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -181,22 +182,35 @@ inline bool Eventually(const std::function<bool()>& done, absl::Duration timeout
   return true;
 }
 
-inline std::string HttpGet(int port, const std::string& path) {
+// Sends `request` (whole, asking the server to close) on a new loopback
+// connection to `port` and returns all it answers; nullopt if the
+// connection is refused. A server that never answers fails the test after
+// `timeout`, not the suite.
+inline std::optional<std::string> HttpExchange(int port, const std::string& request, int timeout_seconds = 10) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  const timeval timeout{10, 0};  // A server that never answers fails the test, not the suite.
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return std::nullopt;
+  }
+  const timeval timeout{timeout_seconds, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   REQUIRE(write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
   std::string response;
-  char buffer[4096];
+  char buffer[65536];
   for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, static_cast<size_t>(n));
   close(fd);
   return response;
+}
+
+inline std::string HttpGet(int port, const std::string& path) {
+  std::optional<std::string> response =
+      HttpExchange(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  REQUIRE(response.has_value());
+  return *response;
 }
 
 }  // namespace catalog

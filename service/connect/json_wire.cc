@@ -3,6 +3,8 @@
 #include <limits>
 
 #include "absl/container/inlined_vector.h"
+#include "service/connect/utf8.h"
+#include "service/wire.h"
 
 namespace catalog::service {
 
@@ -51,16 +53,10 @@ void JsonWire::Add(const Descriptor* type) {
 
 namespace {
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
+using wire::AppendVarint;
 
 void PutTag(const FieldDescriptor* f, int wire_type, std::string* out) {
-  PutVarint((static_cast<uint64_t>(f->number()) << 3) | static_cast<uint64_t>(wire_type), out);
+  AppendVarint((static_cast<uint64_t>(f->number()) << 3) | static_cast<uint64_t>(wire_type), out);
 }
 
 class Reader {
@@ -101,34 +97,9 @@ class Reader {
         return true;
       }
       if (c == '\\' || c < 0x20) return false;
-      if (c < 0x80) {
-        ++pos_;
-        continue;
-      }
-      size_t n;
       uint32_t cp;
-      if ((c & 0xe0) == 0xc0) {
-        n = 2;
-        cp = c & 0x1f;
-      } else if ((c & 0xf0) == 0xe0) {
-        n = 3;
-        cp = c & 0x0f;
-      } else if ((c & 0xf8) == 0xf0) {
-        n = 4;
-        cp = c & 0x07;
-      } else {
-        return false;
-      }
-      if (pos_ + n > in_.size()) return false;
-      for (size_t k = 1; k < n; ++k) {
-        const uint8_t d = static_cast<uint8_t>(in_[pos_ + k]);
-        if ((d & 0xc0) != 0x80) return false;
-        cp = (cp << 6) | (d & 0x3f);
-      }
-      if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-          (cp >= 0xd800 && cp <= 0xdfff)) {
-        return false;
-      }
+      const size_t n = DecodeUtf8(in_, pos_, &cp);
+      if (n == 0) return false;
       pos_ += n;
     }
     return false;
@@ -212,12 +183,12 @@ bool PutInteger(const FieldDescriptor* f, bool negative, uint64_t magnitude, boo
     case FieldDescriptor::TYPE_UINT32:
     case FieldDescriptor::TYPE_UINT64:
       PutTag(f, 0, out);
-      PutVarint(bits, out);
+      AppendVarint(bits, out);
       return true;
     case FieldDescriptor::TYPE_SINT32:
     case FieldDescriptor::TYPE_SINT64:
       PutTag(f, 0, out);
-      PutVarint((static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63), out);
+      AppendVarint((static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63), out);
       return true;
     case FieldDescriptor::TYPE_FIXED32:
     case FieldDescriptor::TYPE_SFIXED32:
@@ -253,7 +224,7 @@ bool ParseValue(const JsonWire::Plan& plan, const FieldDescriptor* f, Reader& in
       if (!in.String(&s)) return false;
       if (s.empty() && skip_default) return true;
       PutTag(f, 2, out);
-      PutVarint(s.size(), out);
+      AppendVarint(s.size(), out);
       out->append(s.data(), s.size());
       return true;
     }
@@ -268,7 +239,7 @@ bool ParseValue(const JsonWire::Plan& plan, const FieldDescriptor* f, Reader& in
       }
       if (!value && skip_default) return true;
       PutTag(f, 0, out);
-      PutVarint(value ? 1 : 0, out);
+      AppendVarint(value ? 1 : 0, out);
       return true;
     }
     case FieldDescriptor::TYPE_ENUM: {
@@ -288,7 +259,7 @@ bool ParseValue(const JsonWire::Plan& plan, const FieldDescriptor* f, Reader& in
       }
       if (number == 0 && skip_default) return true;
       PutTag(f, 0, out);
-      PutVarint(static_cast<uint64_t>(number), out);
+      AppendVarint(static_cast<uint64_t>(number), out);
       return true;
     }
     case FieldDescriptor::TYPE_MESSAGE: {
@@ -297,7 +268,7 @@ bool ParseValue(const JsonWire::Plan& plan, const FieldDescriptor* f, Reader& in
       std::string nested;
       if (!ParseObject(*it->second, in, &nested, depth + 1)) return false;
       PutTag(f, 2, out);
-      PutVarint(nested.size(), out);
+      AppendVarint(nested.size(), out);
       out->append(nested);
       return true;
     }

@@ -13,9 +13,10 @@
 #include <emmintrin.h>
 #endif
 
-#include "absl/container/inlined_vector.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "service/connect/utf8.h"
+#include "service/wire.h"
 
 namespace catalog::service {
 
@@ -67,28 +68,8 @@ int WireTypeOf(Kind kind) {
   }
 }
 
-bool ReadVarint(absl::string_view& in, uint64_t* value) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    const uint8_t byte = static_cast<uint8_t>(in[0]);
-    in.remove_prefix(1);
-    v |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *value = v;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool ReadFixed(absl::string_view& in, size_t n, uint64_t* value) {
-  if (in.size() < n) return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(in[i])) << (8 * i);
-  in.remove_prefix(n);
-  *value = v;
-  return true;
-}
+using wire::ReadFixed;
+using wire::ReadVarint;
 
 // Code points protobuf's JSON printer writes as \u escapes (format and
 // invisible characters), measured from its output for every code point.
@@ -182,32 +163,10 @@ bool AppendString(absl::string_view s, std::string* out) {
       ++i;
       continue;
     }
-    // A multi-byte sequence: decoded and checked (no overlong forms, no
-    // surrogates, nothing past U+10FFFF).
-    size_t n;
+    // A multi-byte sequence.
     uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      n = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k) {
-      const uint8_t d = static_cast<uint8_t>(s[i + k]);
-      if ((d & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
+    const size_t n = DecodeUtf8(s, i, &cp);
+    if (n == 0) return false;
     if (EscapedCodePoint(cp)) {
       if (cp >= 0x10000) {
         const uint32_t v = cp - 0x10000;
