@@ -121,6 +121,11 @@ struct Tunnel {
   Buffer down;       // server -> hiredis.
   bool plain_eof = false;  // hiredis closed its end (or it failed).
   bool tls_eof = false;    // The server closed (or the TLS read failed).
+  // The server asked for a client certificate and none is configured; and
+  // whether anything at all came back after the handshake. Together they
+  // explain a refusal whose alert a reset dropped (see Hint()).
+  bool certificate_requested = false;
+  bool received = false;
   absl::Status failure;     // Why, if the server side ended abnormally.
   // What the last handshake, write and read step waits for
   // (SSL_ERROR_WANT_READ/WRITE), 0 for nothing.
@@ -144,7 +149,8 @@ struct Tunnel {
 // without progress.
 class RedisTls::Pump {
  public:
-  explicit Pump(SSL_CTX* ctx) : ctx_(ctx) {
+  // cert_option: the client certificate option's name, for messages.
+  Pump(SSL_CTX* ctx, std::string cert_option) : ctx_(ctx), cert_option_(std::move(cert_option)) {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epoll_ < 0 || wake_ < 0) std::abort();
@@ -302,6 +308,7 @@ class RedisTls::Pump {
         if (n > 0) {
           t->down.Added(static_cast<size_t>(n));
           t->read_wants = 0;
+          t->received = true;
           progress = true;
         } else if (const int e = SSL_get_error(t->ssl, n); e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
           t->read_wants = e;
@@ -411,7 +418,7 @@ class RedisTls::Pump {
     }
   }
 
-  static std::string HandshakeFailure(Tunnel* t, int error) {
+  std::string HandshakeFailure(Tunnel* t, int error) const {
     const long verify = SSL_get_verify_result(t->ssl);
     std::string errors = OpenSslErrors();
     if (verify != X509_V_OK) {
@@ -420,16 +427,28 @@ class RedisTls::Pump {
     if (errors.empty()) {
       errors = error == SSL_ERROR_SYSCALL && errno != 0 ? std::strerror(errno) : "connection closed by the server";
     }
-    return absl::StrCat("TLS handshake: ", errors);
+    return absl::StrCat("TLS handshake: ", errors, Hint(t));
   }
 
-  static std::string IoFailure(Tunnel* t, const char* what, int error) {
+  std::string IoFailure(Tunnel* t, const char* what, int error) const {
     std::string errors = OpenSslErrors();
     if (errors.empty()) errors = error == SSL_ERROR_SYSCALL && errno != 0 ? std::strerror(errno) : "connection lost";
-    return absl::StrCat("TLS ", what, ": ", errors);
+    return absl::StrCat("TLS ", what, ": ", errors, Hint(t));
+  }
+
+  // Over TLS 1.3 a server that requires a client certificate refuses after
+  // our side of the handshake is done: its alert ("certificate required")
+  // is followed at once by a close, and when our first command crosses the
+  // close, the reset can discard the alert before it is read. The log must
+  // still say why, so a failure before any answer, on a connection whose
+  // server asked for a certificate we do not have, names the option.
+  std::string Hint(const Tunnel* t) const {
+    if (!t->certificate_requested || t->received) return "";
+    return absl::StrCat(" (Redis asked for a client certificate and ", cert_option_, " is not set)");
   }
 
   SSL_CTX* const ctx_;
+  const std::string cert_option_;
   int epoll_ = -1;
   int wake_ = -1;
   std::atomic<int> open_{0};
@@ -504,6 +523,13 @@ absl::StatusOr<std::shared_ptr<RedisTls>> RedisTls::Create(RedisTlsOptions optio
       return absl::InvalidArgumentError(
           absl::StrCat(option("_key_file"), ": \"", options.key_file, "\" is not the key of ", options.cert_file));
     }
+  } else {
+    // Called only when the server asks for a certificate and none is set:
+    // noted for the failure message (Pump::Hint), and none is sent.
+    SSL_CTX_set_client_cert_cb(ctx, [](SSL* ssl, X509**, EVP_PKEY**) {
+      if (auto* t = static_cast<Tunnel*>(SSL_get_app_data(ssl))) t->certificate_requested = true;
+      return 0;
+    });
   }
   // hiredis's event-loop contexts reach their tunnel through a Unix socket
   // path: under a directory only this user can enter.
@@ -516,7 +542,7 @@ absl::StatusOr<std::shared_ptr<RedisTls>> RedisTls::Create(RedisTlsOptions optio
   struct sigaction current {};
   if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
   std::move(free_ctx).Cancel();
-  return std::shared_ptr<RedisTls>(new RedisTls(std::make_unique<Pump>(ctx), std::move(dir), options.server_name));
+  return std::shared_ptr<RedisTls>(new RedisTls(std::make_unique<Pump>(ctx, option("_cert_file")), std::move(dir), options.server_name));
 }
 
 RedisTls::RedisTls(std::unique_ptr<Pump> pump, std::string socket_dir, std::string server_name)
@@ -586,6 +612,7 @@ absl::StatusOr<std::shared_ptr<TlsTunnelState>> RedisTls::Start(int plain_fd, co
     return absl::ResourceExhaustedError(absl::StrCat("TLS: ", OpenSslErrors()));
   }
   SSL_set_connect_state(t->ssl);
+  SSL_set_app_data(t->ssl, t.get());  // For the client certificate callback.
   // The certificate must name what was dialled (or server_name): a CA
   // signing many servers' certificates must not let one stand in for another.
   const std::string& name = server_name_.empty() ? host : server_name_;
