@@ -77,7 +77,10 @@
   X(http_idle_timeout_ms, 60000, 100, 3600000,                                                                         \
     "Connect listener: a connection idle this long is closed, and a request not received whole in this time gets "  \
     "408.")                                                                                                            \
-  X(http_max_concurrent_streams, 100, 1, 10000, "Connect listener over h2c: streams (calls) at once per connection.")
+  X(http_max_concurrent_streams, 100, 1, 10000, "Connect listener over h2c: streams (calls) at once per connection.") \
+  X(http_json_cache_bytes, 67108864, 0, 68719476736,                                                                   \
+    "Connect JSON answers: bytes of records' JSON kept, found again by their exact encoding (so never stale), so a "  \
+    "record read often is written as JSON once; 0: off.")
 
 // X(name, default, help)
 #define CATALOG_STRING_OPTIONS(X)                                                                             \

@@ -652,6 +652,7 @@ absl::StatusOr<std::unique_ptr<CatalogServer>> CatalogServer::Start(const Config
     channel_args.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
     channel_args.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes));
     ConnectOptions connect_options;
+    connect_options.json_cache_bytes = static_cast<size_t>(config.http_json_cache_bytes);
     for (absl::string_view origin :
          absl::StrSplit(config.http_cors_allowed_origins, ',', absl::SkipWhitespace())) {
       connect_options.cors_allowed_origins.emplace_back(absl::StripAsciiWhitespace(origin));

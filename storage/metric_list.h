@@ -75,7 +75,10 @@
   X(http_rejected_total,                                                                                           \
     "Connect listener requests answered without reaching a method: malformed HTTP, limits, unknown path, wrong "    \
     "HTTP method, content type or header, undecodable JSON, CORS origin not allowed.")                              \
-  X(http_connections_refused_total, "Connect listener connections closed at once because http_max_connections were open.")
+  X(http_connections_refused_total, "Connect listener connections closed at once because http_max_connections were open.") \
+  X(http_json_cache_hits_total,                                                                                   \
+    "Records in Connect JSON answers copied from the JSON cache (http_json_cache_bytes) instead of written.")       \
+  X(http_json_cache_misses_total, "Records in Connect JSON answers written as JSON and then kept in the JSON cache.")
 
 #define CATALOG_GAUGES(X)                                                                                              \
   X(rpc_in_flight, "Calls being handled now.")                                                                         \
@@ -95,7 +98,8 @@
     "-1 if one is not known yet.")                                                                                   \
   X(l1_bytes, "Bytes held by L1 (ids, values, bookkeeping).")                                                          \
   X(l1_entries, "Entries held by L1.")                                                                                 \
-  X(http_connections, "Connections open on the Connect listener.")
+  X(http_connections, "Connections open on the Connect listener.")                                                  \
+  X(http_json_cache_bytes, "Bytes held by the Connect JSON cache (records' encodings, JSON and bookkeeping).")
 
 // Labelled families: X(name, "label,label", help). A series (one set of
 // label values) is registered once and then updated lock-free; only

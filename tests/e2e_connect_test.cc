@@ -159,6 +159,66 @@ TEST_CASE("Connect answers equal gRPC's: binary and JSON, HTTP/1.1 and h2c, v1 a
   CHECK(absl::StrContains(stale.body, R"("code":"aborted")"));
 }
 
+TEST_CASE("Connect JSON cache: records are copied from it, and a changed or deleted record is answered as it now is",
+          "[connect]") {
+  ConnectStack s;
+  Product product = MakeProduct("jc-1");
+  (*product.mutable_attributes())["size"] = "42";  // Two map entries.
+  REQUIRE(s.client.Upsert({product, MakeProduct("jc-2")}).ok());
+  const std::string path = absl::StrCat(kV1, "BatchGetProducts");
+  const std::string body = R"({"ids":["jc-1","jc-2","jc-none"]})";
+  // What gRPC answers now, as protobuf's JSON (maps compared as objects).
+  const auto expect_now = [&](HttpAnswer answer) {
+    BatchGetProductsResponse via_grpc;
+    REQUIRE(s.client.BatchGet({"jc-1", "jc-2", "jc-none"}, &via_grpc).ok());
+    CHECK(answer.status == 200);
+    BatchGetProductsResponse via_json;
+    INFO(answer.body);
+    REQUIRE(google::protobuf::util::JsonStringToMessage(answer.body, &via_json).ok());
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(via_json, via_grpc));
+    return via_grpc;
+  };
+  expect_now(Post(s.http_port, path, "application/json", body));
+  std::string text = Metrics(s.client);
+  CHECK(MetricIn(text, "catalog_http_json_cache_misses_total") == 2);
+  CHECK(MetricIn(text, "catalog_http_json_cache_hits_total") == 0);
+  CHECK(MetricIn(text, "catalog_http_json_cache_bytes") > 0);
+  expect_now(Post(s.http_port, path, "application/json", body));
+  CHECK(MetricIn(Metrics(s.client), "catalog_http_json_cache_hits_total") == 2);
+  // Changed through gRPC, deleted through Connect: the next JSON answer is
+  // the new state, not the cached one.
+  product.set_title("Changed");
+  product.set_version(1);
+  REQUIRE(s.client.Upsert({product}).ok());
+  HttpAnswer deleted = Post(s.http_port, absl::StrCat(kV1, "DeleteProducts"), "application/json",
+                            R"({"ids":["jc-2"]})");
+  CHECK(deleted.status == 200);
+  BatchGetProductsResponse now = expect_now(Post(s.http_port, path, "application/json", body));
+  REQUIRE(now.products_size() == 1);
+  CHECK(now.products(0).title() == "Changed");
+  CHECK(now.missing_ids_size() == 2);
+  text = Metrics(s.client);
+  CHECK(MetricIn(text, "catalog_http_json_cache_misses_total") == 3);  // The changed record.
+  CHECK(MetricIn(text, "catalog_http_json_cache_hits_total") == 2);
+}
+
+TEST_CASE("Connect JSON cache off (http_json_cache_bytes=0): the same answers, nothing kept", "[connect]") {
+  ConnectStack s({"--http_json_cache_bytes=0"});
+  REQUIRE(s.client.Upsert({MakeProduct("jc-1")}).ok());
+  BatchGetProductsResponse via_grpc;
+  REQUIRE(s.client.BatchGet({"jc-1"}, &via_grpc).ok());
+  for (int i = 0; i < 2; ++i) {
+    HttpAnswer answer = Post(s.http_port, absl::StrCat(kV1, "BatchGetProducts"), "application/json",
+                             R"({"ids":["jc-1"]})");
+    CHECK(answer.status == 200);
+    CHECK(answer.body == Json(via_grpc));
+  }
+  const std::string text = Metrics(s.client);
+  CHECK(MetricIn(text, "catalog_http_json_cache_hits_total") == 0);
+  CHECK(MetricIn(text, "catalog_http_json_cache_misses_total") == 0);
+  CHECK(MetricIn(text, "catalog_http_json_cache_bytes") == 0);
+}
+
 TEST_CASE("Connect deadlines: Connect-Timeout-Ms and max_call_ms bound a call whose Redis is paused", "[connect]") {
   // The deadline comes before the Redis round trip's own bound (1 s).
   ConnectStack s({"--max_call_ms=700"});

@@ -52,14 +52,19 @@ int main(int argc, char** argv) {
 
   // glibc would hand heap back to the kernel after most freed ~60 KB
   // response buffers and fetch it again for the next call (issue 7 measured
-  // 7-14 us a call). Keep up to 16 MiB of free heap at the top instead.
+  // 7-14 us a call). Keep up to 4 MiB of free heap at the top of each arena
+  // instead. Not more: the top of a thread's arena is only returned when a
+  // free leaves more than this above it (malloc_trim does not trim those
+  // tops), so each of up to 8 arenas per core may keep this much after a
+  // burst; at 16 MiB a burst of refused 52 MB requests left 20-70 MiB
+  // (e2e test "twenty 52 MB requests"), at 4 MiB 3-18 MiB.
   // Setting it also fixes the mmap threshold at its 128 KiB default (no
   // dynamic raise), so large buffers (a rejected 52 MB request) are mapped
   // and unmapped on their own, and the maintenance thread's malloc_trim
-  // returns idle memory: RSS comes back after a burst (e2e test). A 4 MiB
-  // mmap threshold measured no better within the noise and kept ~70 MiB
-  // after the burst.
-  mallopt(M_TRIM_THRESHOLD, 16 << 20);
+  // returns idle memory of the main arena and the free chunks of all.
+  // A 4 MiB mmap threshold measured no better within the noise and kept
+  // ~70 MiB after the burst.
+  mallopt(M_TRIM_THRESHOLD, 4 << 20);
 
   // Debian's abseil checks every mutex acquisition for lock-order cycles
   // (~1% of a loaded server's CPU). Lock order here is flat and reviewed.

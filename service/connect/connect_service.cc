@@ -100,7 +100,10 @@ ConnectService::ConnectService(std::shared_ptr<grpc::Channel> channel,
   method_list_ = absl::StrJoin(names, ", ");
   std::vector<const google::protobuf::Descriptor*> outputs;
   for (const auto& [path, method] : methods_) outputs.push_back(method.response_prototype->GetDescriptor());
-  wire_json_ = std::make_unique<const WireJson>(outputs);
+  if (options_.json_cache_bytes > 0) {
+    json_memo_ = std::make_unique<JsonMemo>(JsonMemo::Options{.max_bytes = options_.json_cache_bytes});
+  }
+  wire_json_ = std::make_unique<const WireJson>(outputs, json_memo_.get());
   std::vector<const google::protobuf::Descriptor*> inputs;
   for (const auto& [path, method] : methods_) inputs.push_back(method.request_prototype->GetDescriptor());
   json_wire_ = std::make_unique<const JsonWire>(inputs);
@@ -299,9 +302,17 @@ void ConnectService::Finished(Call* raw, const grpc::Status& status) {
     } else {
       std::unique_ptr<google::protobuf::Message> message(call->method->response_prototype->New());
       std::string problem = "the answer does not parse";
-      response.body.reserve(bytes.size() + bytes.size() / 4 + 64);
-      if (wire_json_->Write(message->GetDescriptor(), bytes, &response.body)) {
+      // JSON is ~1.3 times the encoding for products: room for it at once
+      // (growing a 76 KB string copies it).
+      response.body.reserve(bytes.size() + bytes.size() / 2 + 64);
+      WireJson::MemoUse memo;
+      if (wire_json_->Write(message->GetDescriptor(), bytes, &response.body, &memo)) {
         problem.clear();
+        if (memo.hits > 0) metrics_->Add(storage::Counter::http_json_cache_hits_total, memo.hits);
+        if (memo.misses > 0) {
+          metrics_->Add(storage::Counter::http_json_cache_misses_total, memo.misses);
+          metrics_->Set(storage::Gauge::http_json_cache_bytes, json_memo_->bytes());  // Misses need a memo.
+        }
       } else if (response.body.clear(), message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
         const google::protobuf::util::Status printed =
             google::protobuf::util::MessageToJsonString(*message, &response.body);

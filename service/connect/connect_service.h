@@ -17,7 +17,7 @@
 // Answers: 200 with the response message in the request's encoding (JSON as
 // `buf curl` prints it: lowerCamelCase names, defaults omitted; written from
 // the answer's bytes by WireJson, protobuf's printer where it does not
-// cover a message), or the
+// cover a message; each record's JSON kept in a JsonMemo), or the
 // Connect error: HTTP status for the code, Content-Type application/json,
 // body {"code":"not_found","message":"..."}. The server's trailing metadata
 // (x-request-id) comes back as `trailer-` prefixed headers, as the protocol
@@ -61,6 +61,9 @@ struct ConnectOptions {
   // Origins browsers may call from ("https://shop.example.com"), or "*" for
   // any; empty: no CORS headers, preflights refused. Default empty.
   std::vector<std::string> cors_allowed_origins;
+  // JSON answers: bytes of records' JSON kept by their encoding (JsonMemo;
+  // never stale); 0: none. Default 64 MiB.
+  size_t json_cache_bytes = size_t{64} << 20;
 };
 
 class ConnectService final : public HttpHandler {
@@ -90,6 +93,7 @@ class ConnectService final : public HttpHandler {
   const ConnectOptions options_;
   storage::Metrics* const metrics_;
   absl::flat_hash_map<std::string, Method> methods_;
+  std::unique_ptr<JsonMemo> json_memo_;        // Records' JSON, by their bytes.
   std::unique_ptr<const WireJson> wire_json_;  // JSON answers written from the bytes.
   std::unique_ptr<const JsonWire> json_wire_;  // JSON requests read into bytes.
   std::string method_list_;  // For the unknown-path message.

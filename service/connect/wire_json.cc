@@ -28,11 +28,11 @@ namespace {
 enum class Kind {
   kInt32, kSInt32, kUInt32, kFixed32, kSFixed32,
   kInt64, kSInt64, kUInt64, kFixed64, kSFixed64,
-  kBool, kEnum, kString, kBytes, kMessage, kUnsupported,
+  kBool, kEnum, kString, kBytes, kMessage, kMap, kUnsupported,
 };
 
 Kind KindOf(const FieldDescriptor* f) {
-  if (f->is_map()) return Kind::kUnsupported;
+  if (f->is_map()) return Kind::kMap;  // A repeated entry message: key = 1, value = 2.
   switch (f->type()) {
     case FieldDescriptor::TYPE_INT32: return Kind::kInt32;
     case FieldDescriptor::TYPE_SINT32: return Kind::kSInt32;
@@ -63,7 +63,8 @@ int WireTypeOf(Kind kind) {
     case Kind::kSFixed64: return 1;
     case Kind::kString:
     case Kind::kBytes:
-    case Kind::kMessage: return 2;
+    case Kind::kMessage:
+    case Kind::kMap: return 2;
     default: return 0;
   }
 }
@@ -258,25 +259,29 @@ bool AppendTimestamp(absl::string_view wire, std::string* out) {
 
 }  // namespace
 
+struct WireJson::PlanField {
+  const FieldDescriptor* descriptor;
+  std::string key;  // "\"jsonName\":"
+  Kind kind;
+  bool repeated;
+  bool presence;  // Printed even at its default value.
+  const Plan* message = nullptr;  // Messages, and map entries.
+};
+
 struct WireJson::Plan {
-  struct Field {
-    const FieldDescriptor* descriptor;
-    std::string key;  // "\"jsonName\":"
-    Kind kind;
-    bool repeated;
-    bool presence;  // Printed even at its default value.
-    const Plan* message = nullptr;
-  };
+  using Field = PlanField;
   enum class Special { kNone, kTimestamp, kUnsupported } special = Special::kNone;
   std::vector<Field> fields;     // By field number.
   std::vector<int> by_number;    // Field number -> index in fields, -1.
 };
 
-WireJson::WireJson(const std::vector<const Descriptor*>& roots) {
+WireJson::WireJson(const std::vector<const Descriptor*>& roots, JsonMemo* memo) : memo_(memo) {
   for (const Descriptor* root : roots) Add(root);
   for (auto& [type, plan] : plans_) {
     for (Plan::Field& field : plan->fields) {
-      if (field.kind == Kind::kMessage) field.message = plans_.at(field.descriptor->message_type()).get();
+      if (field.kind == Kind::kMessage || field.kind == Kind::kMap) {
+        field.message = plans_.at(field.descriptor->message_type()).get();
+      }
     }
   }
 }
@@ -313,7 +318,7 @@ void WireJson::Add(const Descriptor* type) {
                          f->has_presence()});
   }
   for (const FieldDescriptor* f : fields) {
-    if (f->type() == FieldDescriptor::TYPE_MESSAGE && !f->is_map()) Add(f->message_type());
+    if (f->type() == FieldDescriptor::TYPE_MESSAGE) Add(f->message_type());  // Map entries too.
   }
 }
 
@@ -322,19 +327,33 @@ const WireJson::Plan* WireJson::PlanOf(const Descriptor* type) const {
   return it == plans_.end() ? nullptr : it->second.get();
 }
 
-namespace {
-
-struct Occurrence {
+struct WireJson::Occurrence {
   int field;           // Index in Plan::fields.
   uint64_t value;      // Numbers.
   absl::string_view bytes;  // Strings, bytes, messages.
+};
+
+namespace {
+
+using Occurrence = WireJson::Occurrence;
+
+// Occurrences go to one per-thread vector shared by nested messages (each
+// uses the range after its caller's), so no message allocates; indexes,
+// not references, into it: a nested message's occurrences may move it.
+thread_local std::vector<Occurrence> scratch;
+
+// Gives back the range a message took when it is done with it.
+struct ScratchMark {
+  size_t start = scratch.size();
+  ~ScratchMark() { scratch.resize(start); }
 };
 
 bool IsDefault(Kind kind, const Occurrence& o) {
   switch (kind) {
     case Kind::kString:
     case Kind::kBytes: return o.bytes.empty();
-    case Kind::kMessage: return false;
+    case Kind::kMessage:
+    case Kind::kMap: return false;
     case Kind::kInt32:
     case Kind::kSInt32:
     case Kind::kUInt32:
@@ -347,24 +366,71 @@ bool IsDefault(Kind kind, const Occurrence& o) {
 
 }  // namespace
 
-bool WireJson::Write(const Descriptor* type, absl::string_view wire, std::string* out) const {
+bool WireJson::Write(const Descriptor* type, absl::string_view wire, std::string* out, MemoUse* use) const {
   const Plan* plan = PlanOf(type);
-  return plan != nullptr && WritePlan(*plan, wire, out);
+  MemoUse ignored;
+  return plan != nullptr && WritePlan(*plan, wire, out, use != nullptr ? use : &ignored);
 }
 
-bool WireJson::WritePlan(const Plan& plan_ref, absl::string_view wire, std::string* out) const {
-  const Plan* plan = &plan_ref;
-  if (plan->special == Plan::Special::kUnsupported) return false;
-  if (plan->special == Plan::Special::kTimestamp) return AppendTimestamp(wire, out);
+// Appends the occurrences of `wire`'s fields that `plan` knows to scratch,
+// in field order (stable: repeated values keep theirs); false if not
+// covered.
+static bool Scan(const WireJson::Plan& plan, absl::string_view wire);
 
-  // Occurrences go to one per-thread vector shared by the nested calls
-  // (each uses the range after its caller's), so no call allocates.
-  thread_local std::vector<Occurrence> scratch;
+bool WireJson::WritePlan(const Plan& plan, absl::string_view wire, std::string* out, MemoUse* use) const {
+  if (plan.special == Plan::Special::kUnsupported) return false;
+  if (plan.special == Plan::Special::kTimestamp) return AppendTimestamp(wire, out);
+  const ScratchMark mark;
+  const size_t start = mark.start;
+  if (!Scan(plan, wire)) return false;
+  const size_t count = scratch.size() - start;
+  const auto at = [start](size_t k) -> const Occurrence& { return scratch[start + k]; };
+
+  out->push_back('{');
+  bool first = true;
+  const google::protobuf::OneofDescriptor* oneof_seen[8] = {};
+  int oneofs = 0;
+  for (size_t i = 0; i < count;) {
+    size_t end = i + 1;
+    while (end < count && at(end).field == at(i).field) ++end;
+    const Plan::Field& field = plan.fields[static_cast<size_t>(at(i).field)];
+    if (!field.repeated) {
+      if (field.kind == Kind::kMessage && end - i > 1) return false;  // protobuf merges them.
+      const Occurrence last = at(end - 1);
+      if (const google::protobuf::OneofDescriptor* oneof = field.descriptor->real_containing_oneof()) {
+        for (int k = 0; k < oneofs; ++k) {
+          if (oneof_seen[k] == oneof) return false;  // Two members: the last one wins in protobuf.
+        }
+        if (oneofs == 8) return false;
+        oneof_seen[oneofs++] = oneof;
+      }
+      if (!field.presence && IsDefault(field.kind, last)) {
+        i = end;
+        continue;
+      }
+      i = end - 1;  // Print only the last.
+    }
+    if (!first) out->push_back(',');
+    first = false;
+    out->append(field.key);
+    if (field.kind == Kind::kMap) {
+      if (!WriteMap(field, start + i, start + end, out, use)) return false;
+    } else {
+      if (field.repeated) out->push_back('[');
+      for (size_t k = i; k < end; ++k) {
+        if (k > i) out->push_back(',');
+        if (!WriteValue(field, at(k), out, use)) return false;
+      }
+      if (field.repeated) out->push_back(']');
+    }
+    i = end;
+  }
+  out->push_back('}');
+  return true;
+}
+
+static bool Scan(const WireJson::Plan& plan, absl::string_view wire) {
   const size_t start = scratch.size();
-  struct Restore {
-    size_t start;
-    ~Restore() { scratch.resize(start); }
-  } restore{start};
   const auto add = [](int field, uint64_t value, absl::string_view bytes) {
     Occurrence& o = scratch.emplace_back();
     o.field = field;
@@ -376,10 +442,10 @@ bool WireJson::WritePlan(const Plan& plan_ref, absl::string_view wire, std::stri
     if (!ReadVarint(wire, &tag)) return false;
     const uint64_t number = tag >> 3;
     const int wire_type = static_cast<int>(tag & 7);
-    const int index = number < plan->by_number.size() ? plan->by_number[number] : -1;
-    const Kind kind = index >= 0 ? plan->fields[static_cast<size_t>(index)].kind : Kind::kUnsupported;
+    const int index = number < plan.by_number.size() ? plan.by_number[number] : -1;
+    const Kind kind = index >= 0 ? plan.fields[static_cast<size_t>(index)].kind : Kind::kUnsupported;
     if (index >= 0 && kind == Kind::kUnsupported) return false;
-    if (index >= 0 && wire_type == 2 && WireTypeOf(kind) != 2 && plan->fields[static_cast<size_t>(index)].repeated) {
+    if (index >= 0 && wire_type == 2 && WireTypeOf(kind) != 2 && plan.fields[static_cast<size_t>(index)].repeated) {
       // Packed numbers.
       uint64_t length;
       if (!ReadVarint(wire, &length) || length > wire.size()) return false;
@@ -422,82 +488,130 @@ bool WireJson::WritePlan(const Plan& plan_ref, absl::string_view wire, std::stri
   if (!std::is_sorted(scratch.begin() + static_cast<ptrdiff_t>(start), scratch.end(), by_field)) {
     std::stable_sort(scratch.begin() + static_cast<ptrdiff_t>(start), scratch.end(), by_field);
   }
-  const size_t count = scratch.size() - start;
+  return true;
+}
 
+bool WireJson::WriteValue(const PlanField& field, const Occurrence& o, std::string* out, MemoUse* use) const {
+  switch (field.kind) {
+    case Kind::kInt32: absl::StrAppend(out, static_cast<int32_t>(static_cast<uint32_t>(o.value))); return true;
+    case Kind::kSFixed32: absl::StrAppend(out, static_cast<int32_t>(static_cast<uint32_t>(o.value))); return true;
+    case Kind::kSInt32: {
+      const uint32_t u = static_cast<uint32_t>(o.value);
+      absl::StrAppend(out, static_cast<int32_t>((u >> 1) ^ (~(u & 1) + 1)));
+      return true;
+    }
+    case Kind::kUInt32:
+    case Kind::kFixed32: absl::StrAppend(out, static_cast<uint32_t>(o.value)); return true;
+    case Kind::kInt64:
+    case Kind::kSFixed64: absl::StrAppend(out, "\"", static_cast<int64_t>(o.value), "\""); return true;
+    case Kind::kSInt64:
+      absl::StrAppend(out, "\"", static_cast<int64_t>((o.value >> 1) ^ (~(o.value & 1) + 1)), "\"");
+      return true;
+    case Kind::kUInt64:
+    case Kind::kFixed64: absl::StrAppend(out, "\"", o.value, "\""); return true;
+    case Kind::kBool: out->append(o.value != 0 ? "true" : "false"); return true;
+    case Kind::kEnum: {
+      const int32_t number = static_cast<int32_t>(static_cast<uint32_t>(o.value));
+      if (const auto* value = field.descriptor->enum_type()->FindValueByNumber(number)) {
+        absl::StrAppend(out, "\"", value->name(), "\"");
+      } else {
+        absl::StrAppend(out, number);
+      }
+      return true;
+    }
+    case Kind::kString: return AppendString(o.bytes, out);
+    case Kind::kBytes: absl::StrAppend(out, "\"", absl::Base64Escape(o.bytes), "\""); return true;
+    case Kind::kMessage: {
+      if (field.message == nullptr) return false;
+      // The memo: only the outermost message large enough (what is in it
+      // is copied with it), only a type the plan covers.
+      if (memo_ == nullptr || use == nullptr || o.bytes.size() < memo_->options().min_message_bytes ||
+          field.message->special != Plan::Special::kNone) {
+        return WritePlan(*field.message, o.bytes, out, use);
+      }
+      const JsonMemo::Key key = JsonMemo::KeyOf(field.message, o.bytes);
+      if (memo_->Append(key, out)) {
+        ++use->hits;
+        return true;
+      }
+      ++use->misses;
+      const size_t mark = out->size();
+      if (!WritePlan(*field.message, o.bytes, out, nullptr)) return false;
+      memo_->Insert(key, absl::string_view(*out).substr(mark));
+      return true;
+    }
+    case Kind::kMap:
+    case Kind::kUnsupported: return false;
+  }
+  return false;
+}
+
+// A map is a repeated entry message (key = 1, value = 2), printed as a JSON
+// object with the keys as strings. Entries are printed in wire order: what
+// protobuf prints after serializing, which for a map is its iteration order
+// (unspecified, and JSON objects have none). Declined, for protobuf's path:
+// an entry without its key or value (protobuf's serializer writes both), a
+// message value given twice (merged), a key given twice (the last wins).
+bool WireJson::WriteMap(const PlanField& field, size_t begin, size_t end, std::string* out, MemoUse* use) const {
+  const Plan* entry = field.message;
+  if (entry == nullptr || entry->special != Plan::Special::kNone || entry->by_number.size() != 3 ||
+      entry->by_number[1] < 0 || entry->by_number[2] < 0) {
+    return false;
+  }
+  const Plan::Field& key_field = entry->fields[static_cast<size_t>(entry->by_number[1])];
+  const Plan::Field& value_field = entry->fields[static_cast<size_t>(entry->by_number[2])];
+  std::vector<std::string> keys;  // To refuse a key given twice; only with several entries.
   out->push_back('{');
-  bool first = true;
-  const google::protobuf::OneofDescriptor* oneof_seen[8] = {};
-  int oneofs = 0;
-  // Indexes, not references: nested calls append to `scratch`.
-  const auto at = [start](size_t k) -> const Occurrence& { return scratch[start + k]; };
-  for (size_t i = 0; i < count;) {
-    size_t end = i + 1;
-    while (end < count && at(end).field == at(i).field) ++end;
-    const Plan::Field& field = plan->fields[static_cast<size_t>(at(i).field)];
-    if (!field.repeated) {
-      if (field.kind == Kind::kMessage && end - i > 1) return false;  // protobuf merges them.
-      const Occurrence last = at(end - 1);
-      if (const google::protobuf::OneofDescriptor* oneof = field.descriptor->real_containing_oneof()) {
-        for (int k = 0; k < oneofs; ++k) {
-          if (oneof_seen[k] == oneof) return false;  // Two members: the last one wins in protobuf.
-        }
-        if (oneofs == 8) return false;
-        oneof_seen[oneofs++] = oneof;
-      }
-      if (!field.presence && IsDefault(field.kind, last)) {
-        i = end;
-        continue;
-      }
-      i = end - 1;  // Print only the last.
+  for (size_t k = begin; k < end; ++k) {
+    const absl::string_view bytes = scratch[k].bytes;
+    const ScratchMark mark;
+    if (!Scan(*entry, bytes)) return false;
+    const Occurrence* key = nullptr;
+    const Occurrence* value = nullptr;
+    int values = 0;
+    for (size_t j = mark.start; j < scratch.size(); ++j) {
+      const bool is_key = &entry->fields[static_cast<size_t>(scratch[j].field)] == &key_field;
+      (is_key ? key : value) = &scratch[j];  // The last of each wins.
+      values += is_key ? 0 : 1;
     }
-    if (!first) out->push_back(',');
-    first = false;
-    out->append(field.key);
-    if (field.repeated) out->push_back('[');
-    for (size_t k = i; k < end; ++k) {
-      if (k > i) out->push_back(',');
-      const Occurrence o = at(k);
-      switch (field.kind) {
-        case Kind::kInt32: absl::StrAppend(out, static_cast<int32_t>(static_cast<uint32_t>(o.value))); break;
-        case Kind::kSFixed32: absl::StrAppend(out, static_cast<int32_t>(static_cast<uint32_t>(o.value))); break;
-        case Kind::kSInt32: {
-          const uint32_t u = static_cast<uint32_t>(o.value);
-          absl::StrAppend(out, static_cast<int32_t>((u >> 1) ^ (~(u & 1) + 1)));
-          break;
-        }
-        case Kind::kUInt32:
-        case Kind::kFixed32: absl::StrAppend(out, static_cast<uint32_t>(o.value)); break;
-        case Kind::kInt64:
-        case Kind::kSFixed64: absl::StrAppend(out, "\"", static_cast<int64_t>(o.value), "\""); break;
-        case Kind::kSInt64:
-          absl::StrAppend(out, "\"", static_cast<int64_t>((o.value >> 1) ^ (~(o.value & 1) + 1)), "\"");
-          break;
-        case Kind::kUInt64:
-        case Kind::kFixed64: absl::StrAppend(out, "\"", o.value, "\""); break;
-        case Kind::kBool: out->append(o.value != 0 ? "true" : "false"); break;
-        case Kind::kEnum: {
-          const int32_t number = static_cast<int32_t>(static_cast<uint32_t>(o.value));
-          if (const auto* value = field.descriptor->enum_type()->FindValueByNumber(number)) {
-            absl::StrAppend(out, "\"", value->name(), "\"");
-          } else {
-            absl::StrAppend(out, number);
-          }
-          break;
-        }
-        case Kind::kString:
-          if (!AppendString(o.bytes, out)) return false;
-          break;
-        case Kind::kBytes: absl::StrAppend(out, "\"", absl::Base64Escape(o.bytes), "\""); break;
-        case Kind::kMessage:
-          if (field.message == nullptr || !WritePlan(*field.message, o.bytes, out)) return false;
-          break;
-        case Kind::kUnsupported: return false;
-      }
+    if (key == nullptr || value == nullptr || (value_field.kind == Kind::kMessage && values > 1)) return false;
+    const Occurrence key_value = *key;
+    const Occurrence value_value = *value;  // Copies: writing the value may move scratch.
+    const size_t key_at = out->size() + (k > begin ? 1 : 0);
+    if (k > begin) out->push_back(',');
+    switch (key_field.kind) {
+      case Kind::kString:
+        if (!AppendString(key_value.bytes, out)) return false;
+        break;
+      case Kind::kInt64:
+      case Kind::kSInt64:
+      case Kind::kUInt64:
+      case Kind::kFixed64:
+      case Kind::kSFixed64:  // Quoted already.
+        if (!WriteValue(key_field, key_value, out, nullptr)) return false;
+        break;
+      case Kind::kInt32:
+      case Kind::kSInt32:
+      case Kind::kUInt32:
+      case Kind::kFixed32:
+      case Kind::kSFixed32:
+      case Kind::kBool:
+        out->push_back('"');
+        if (!WriteValue(key_field, key_value, out, nullptr)) return false;
+        out->push_back('"');
+        break;
+      default:
+        return false;  // Not a valid map key type.
     }
-    if (field.repeated) out->push_back(']');
-    i = end;
+    if (end - begin > 1) keys.emplace_back(absl::string_view(*out).substr(key_at));
+    out->push_back(':');
+    if (!WriteValue(value_field, value_value, out, use)) return false;
   }
   out->push_back('}');
+  if (keys.size() > 1) {
+    std::sort(keys.begin(), keys.end());
+    if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) return false;
+  }
   return true;
 }
 

@@ -5,8 +5,11 @@
 
 #include "catalog/v1/catalog.pb.h"
 #include "catalog/v2/catalog.pb.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace catalog::service {
 namespace {
@@ -125,9 +128,13 @@ TEST_CASE("WireJson writes what MessageToJsonString writes, byte for byte", "[wi
     CHECK(Fast(encoder, parsed, wire) == Reference(parsed));
   }
   SECTION("not covered: answered by protobuf's own path") {
+    // A map key given twice (protobuf keeps the last value).
     catalog::v1::Product with_map = FullProduct("T");
     (*with_map.mutable_attributes())["colour"] = "red";
-    CHECK(Fast(encoder, with_map, with_map.SerializeAsString()) == "(fallback)");
+    std::string twice = with_map.SerializeAsString();
+    (*with_map.mutable_attributes())["colour"] = "blue";
+    twice += with_map.SerializeAsString();
+    CHECK(Fast(encoder, with_map, twice) == "(fallback)");
     catalog::v1::Product bad_utf8;
     bad_utf8.set_id("p");
     std::string wire = bad_utf8.SerializeAsString() + std::string("\x1a\x02\xff\xfe", 4);  // title: invalid UTF-8
@@ -142,9 +149,135 @@ TEST_CASE("WireJson writes what MessageToJsonString writes, byte for byte", "[wi
   }
 }
 
+// A message with a map of every key type, each with another value kind,
+// built at run time (the catalog's protos have map<string, string> only).
+struct MapsType {
+  MapsType() {
+    using google::protobuf::FieldDescriptorProto;
+    google::protobuf::FileDescriptorProto file;
+    file.set_name("maps_test.proto");
+    file.set_package("mapstest");
+    file.set_syntax("proto3");
+    auto* colour = file.add_enum_type();
+    colour->set_name("Colour");
+    colour->add_value()->set_name("COLOUR_UNSPECIFIED");
+    auto* red = colour->add_value();
+    red->set_name("RED");
+    red->set_number(1);
+    auto* inner = file.add_message_type();
+    inner->set_name("Inner");
+    auto* name = inner->add_field();
+    name->set_name("name");
+    name->set_number(1);
+    name->set_type(FieldDescriptorProto::TYPE_STRING);
+    name->set_label(FieldDescriptorProto::LABEL_OPTIONAL);
+    auto* maps = file.add_message_type();
+    maps->set_name("Maps");
+    struct Map {
+      const char* name;
+      FieldDescriptorProto::Type key;
+      FieldDescriptorProto::Type value;
+      const char* value_type;
+    };
+    const Map kMaps[] = {
+        {"ss", FieldDescriptorProto::TYPE_STRING, FieldDescriptorProto::TYPE_STRING, nullptr},
+        {"i32", FieldDescriptorProto::TYPE_INT32, FieldDescriptorProto::TYPE_STRING, nullptr},
+        {"i64", FieldDescriptorProto::TYPE_INT64, FieldDescriptorProto::TYPE_INT64, nullptr},
+        {"u32", FieldDescriptorProto::TYPE_UINT32, FieldDescriptorProto::TYPE_BOOL, nullptr},
+        {"u64", FieldDescriptorProto::TYPE_UINT64, FieldDescriptorProto::TYPE_BYTES, nullptr},
+        {"s32", FieldDescriptorProto::TYPE_SINT32, FieldDescriptorProto::TYPE_ENUM, ".mapstest.Colour"},
+        {"s64", FieldDescriptorProto::TYPE_SINT64, FieldDescriptorProto::TYPE_MESSAGE, ".mapstest.Inner"},
+        {"f32", FieldDescriptorProto::TYPE_FIXED32, FieldDescriptorProto::TYPE_INT32, nullptr},
+        {"f64", FieldDescriptorProto::TYPE_FIXED64, FieldDescriptorProto::TYPE_UINT64, nullptr},
+        {"sf32", FieldDescriptorProto::TYPE_SFIXED32, FieldDescriptorProto::TYPE_SINT64, nullptr},
+        {"sf64", FieldDescriptorProto::TYPE_SFIXED64, FieldDescriptorProto::TYPE_STRING, nullptr},
+        {"b", FieldDescriptorProto::TYPE_BOOL, FieldDescriptorProto::TYPE_STRING, nullptr},
+    };
+    int number = 0;
+    for (const Map& m : kMaps) {
+      auto* entry = maps->add_nested_type();
+      std::string entry_name = m.name;
+      entry_name[0] = static_cast<char>(std::toupper(entry_name[0]));
+      entry->set_name(entry_name + "Entry");
+      entry->mutable_options()->set_map_entry(true);
+      auto* key = entry->add_field();
+      key->set_name("key");
+      key->set_number(1);
+      key->set_type(m.key);
+      key->set_label(FieldDescriptorProto::LABEL_OPTIONAL);
+      auto* value = entry->add_field();
+      value->set_name("value");
+      value->set_number(2);
+      value->set_type(m.value);
+      value->set_label(FieldDescriptorProto::LABEL_OPTIONAL);
+      if (m.value_type != nullptr) value->set_type_name(m.value_type);
+      auto* field = maps->add_field();
+      field->set_name(m.name);
+      field->set_number(++number);
+      field->set_type(FieldDescriptorProto::TYPE_MESSAGE);
+      field->set_label(FieldDescriptorProto::LABEL_REPEATED);
+      field->set_type_name(".mapstest.Maps." + entry_name + "Entry");
+    }
+    REQUIRE(pool.BuildFile(file) != nullptr);
+    type = pool.FindMessageTypeByName("mapstest.Maps");
+    REQUIRE(type != nullptr);
+  }
+  // `json` parsed by protobuf into a Maps message.
+  std::unique_ptr<google::protobuf::Message> Parse(const std::string& json) {
+    std::unique_ptr<google::protobuf::Message> m(factory.GetPrototype(type)->New());
+    INFO(json);
+    REQUIRE(google::protobuf::util::JsonStringToMessage(json, m.get()).ok());
+    return m;
+  }
+  google::protobuf::DescriptorPool pool;
+  google::protobuf::DynamicMessageFactory factory{&pool};
+  const google::protobuf::Descriptor* type = nullptr;
+};
+
+TEST_CASE("WireJson maps: every key type, values of every kind, the same object protobuf prints", "[wire_json]") {
+  MapsType maps;
+  WireJson encoder({maps.type});
+  // One entry per map (and one map with none): byte for byte, key order
+  // cannot differ.
+  const std::string one =
+      R"({"ss":{"k \"q\" <é>":"v\n"},"i32":{"-2147483648":"min"},"i64":{"-9223372036854775808":"-1"},)"
+      R"("u32":{"4294967295":true},"u64":{"18446744073709551615":"AAEC"},"s32":{"-7":"RED"},)"
+      R"("s64":{"-9":{"name":"inner"}},"f32":{"1":-5},"f64":{"2":"18446744073709551615"},)"
+      R"("sf32":{"-3":"-4"},"sf64":{"-1":""},"b":{"true":"yes"}})";
+  auto message = maps.Parse(one);
+  std::string out;
+  REQUIRE(encoder.Write(maps.type, message->SerializeAsString(), &out));
+  CHECK(out == Reference(*message));
+  // Defaults inside an entry (key 0, empty value) are printed.
+  auto defaults = maps.Parse(R"({"i32":{"0":""},"b":{"false":""},"s32":{"0":"COLOUR_UNSPECIFIED"}})");
+  out.clear();
+  REQUIRE(encoder.Write(maps.type, defaults->SerializeAsString(), &out));
+  CHECK(out == Reference(*defaults));
+  // Several entries: protobuf prints them in its map's iteration order, we
+  // in wire order; the objects are equal, which is what JSON means.
+  auto many = maps.Parse(
+      R"({"ss":{"a":"1","b":"2","c":"3"},"i64":{"1":"1","-1":"2"},"s64":{"1":{"name":"x"},"2":{}},)"
+      R"("b":{"true":"t","false":"f"}})");
+  out.clear();
+  REQUIRE(encoder.Write(maps.type, many->SerializeAsString(), &out));
+  auto back = maps.Parse(out);
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*back, *many));
+  CHECK(out.size() == Reference(*many).size());
+  // Declined, for protobuf's path: an entry without its value, a message
+  // value given twice.
+  const std::string no_value("\x0a\x03\x0a\x01k", 5);  // ss: {key: "k"}
+  out.clear();
+  CHECK(!encoder.Write(maps.type, no_value, &out));
+  const std::string twice("\x3a\x0a\x08\x02\x12\x02\x0a\x00\x12\x02\x0a\x00", 12);  // s64: {1: {} {}}
+  out.clear();
+  CHECK(!encoder.Write(maps.type, twice, &out));
+}
+
 TEST_CASE("WireJson on random edits of real encodings: equal to protobuf's or not covered", "[wire_json]") {
   WireJson encoder({catalog::v1::Product::descriptor()});
-  const std::string base = FullProduct("Café").SerializeAsString();
+  catalog::v1::Product product = FullProduct("Café");
+  (*product.mutable_attributes())["colour"] = "red";  // One entry: the same bytes as protobuf's.
+  const std::string base = product.SerializeAsString();
   std::mt19937 random(42);
   int covered = 0;
   google::protobuf::LogSilencer quiet;  // Parsing logs every invalid UTF-8 string it meets.
