@@ -78,7 +78,9 @@
   X(http_connections_refused_total, "Connect listener connections closed at once because http_max_connections were open.") \
   X(http_json_cache_hits_total,                                                                                   \
     "Records in Connect JSON answers copied from the JSON cache (http_json_cache_bytes) instead of written.")       \
-  X(http_json_cache_misses_total, "Records in Connect JSON answers written as JSON and then kept in the JSON cache.")
+  X(http_json_cache_misses_total,                                                                                 \
+    "Records in Connect JSON answers not in the JSON cache: written as JSON, then kept (unless larger than a "      \
+    "sixteenth of http_json_cache_bytes).")
 
 #define CATALOG_GAUGES(X)                                                                                              \
   X(rpc_in_flight, "Calls being handled now.")                                                                         \

@@ -33,6 +33,9 @@ bool JsonMemo::Append(const Key& key, std::string* out) {
 
 void JsonMemo::Insert(const Key& key, absl::string_view json) {
   const size_t budget = options_.max_bytes / kShards;
+  // Too large for a shard's share: known before anything is allocated
+  // (cost() adds at least this to the bytes).
+  if (key.wire.size() + json.size() + sizeof(Entry) + sizeof(Key) + 64 > budget) return;
   Entry entry{key.type, key.hash, key.wire.size(), {}};
   // Built before the lock: the allocation and copy need no mutex.
   entry.data.reserve(key.wire.size() + json.size());

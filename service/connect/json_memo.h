@@ -15,8 +15,15 @@
 // shard's share is not kept.
 //
 // Thread-safety: every method may run concurrently; each shard has its own
-// mutex, held for one map lookup and one copy (no I/O, no allocation on a
-// hit).
+// mutex, held for one map lookup and one copy into the caller's string (no
+// I/O; an insertion's entry is built before the lock).
+//
+// Answers whose bytes are not stable for the same record (a typed answer
+// re-serialized by protobuf, whose maps of two or more entries come out in
+// an order seeded per map) miss and add entries that are not used again;
+// the CLOCK drops those first, so they cost the writing they would have
+// cost anyway plus one insertion. The hot reads (BatchGetProducts, v1 and
+// v2) pass the stored bytes through and are stable.
 #pragma once
 
 #include <atomic>

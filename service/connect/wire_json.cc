@@ -529,7 +529,9 @@ bool WireJson::WriteValue(const PlanField& field, const Occurrence& o, std::stri
           field.message->special != Plan::Special::kNone) {
         return WritePlan(*field.message, o.bytes, out, use);
       }
-      const JsonMemo::Key key = JsonMemo::KeyOf(field.message, o.bytes);
+      // Keyed by the descriptor (what the JSON depends on, with the bytes),
+      // not the plan: a memo may outlive one WireJson's plans.
+      const JsonMemo::Key key = JsonMemo::KeyOf(field.descriptor->message_type(), o.bytes);
       if (memo_->Append(key, out)) {
         ++use->hits;
         return true;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "catalog/v1/catalog.pb.h"
 #include "catalog/v2/catalog.pb.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -128,13 +129,14 @@ TEST_CASE("WireJson writes what MessageToJsonString writes, byte for byte", "[wi
     CHECK(Fast(encoder, parsed, wire) == Reference(parsed));
   }
   SECTION("not covered: answered by protobuf's own path") {
-    // A map key given twice (protobuf keeps the last value).
-    catalog::v1::Product with_map = FullProduct("T");
-    (*with_map.mutable_attributes())["colour"] = "red";
-    std::string twice = with_map.SerializeAsString();
-    (*with_map.mutable_attributes())["colour"] = "blue";
-    twice += with_map.SerializeAsString();
-    CHECK(Fast(encoder, with_map, twice) == "(fallback)");
+    // A map key given twice (protobuf keeps the last value): two
+    // attributes entries {k: v1}, {k: v2}, nothing else; a different key
+    // is covered.
+    const std::string k_v1("\x3a\x07\x0a\x01k\x12\x02v1", 9);
+    const std::string k_v2("\x3a\x07\x0a\x01k\x12\x02v2", 9);
+    const std::string j_v2("\x3a\x07\x0a\x01j\x12\x02v2", 9);
+    CHECK(Fast(encoder, catalog::v1::Product(), k_v1 + k_v2) == "(fallback)");
+    CHECK(Fast(encoder, catalog::v1::Product(), k_v1 + j_v2) == R"({"attributes":{"k":"v1","j":"v2"}})");
     catalog::v1::Product bad_utf8;
     bad_utf8.set_id("p");
     std::string wire = bad_utf8.SerializeAsString() + std::string("\x1a\x02\xff\xfe", 4);  // title: invalid UTF-8
@@ -268,9 +270,41 @@ TEST_CASE("WireJson maps: every key type, values of every kind, the same object 
   const std::string no_value("\x0a\x03\x0a\x01k", 5);  // ss: {key: "k"}
   out.clear();
   CHECK(!encoder.Write(maps.type, no_value, &out));
+  const std::string no_key("\x0a\x03\x12\x01v", 5);  // ss: {value: "v"}
+  out.clear();
+  CHECK(!encoder.Write(maps.type, no_key, &out));
   const std::string twice("\x3a\x0a\x08\x02\x12\x02\x0a\x00\x12\x02\x0a\x00", 12);  // s64: {1: {} {}}
   out.clear();
   CHECK(!encoder.Write(maps.type, twice, &out));
+  // Bool keys 1 and 2 are both true: the same key twice.
+  const std::string bools("\x62\x05\x08\x01\x12\x01" "a" "\x62\x05\x08\x02\x12\x01" "b", 14);  // b: {1: a} {2: b}
+  out.clear();
+  CHECK(!encoder.Write(maps.type, bools, &out));
+  // Message values large enough go through a memo like any message.
+  JsonMemo memo({});
+  WireJson memoized({maps.type}, &memo);
+  const std::string long_name(200, 'n');
+  auto large = maps.Parse(absl::StrCat(R"({"s64":{"1":{"name":"a)", long_name, R"("},"2":{"name":"b)", long_name,
+                                       R"("}}})"));
+  const std::string large_wire = large->SerializeAsString();
+  std::string first;
+  for (int pass = 0; pass < 2; ++pass) {
+    out.clear();
+    WireJson::MemoUse use;
+    REQUIRE(memoized.Write(maps.type, large_wire, &out, &use));
+    CHECK(use.hits == (pass == 0 ? 0 : 2));
+    CHECK(use.misses == (pass == 0 ? 2 : 0));
+    if (pass == 0) first = out;
+    CHECK(out == first);
+  }
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(*maps.Parse(out), *large));
+  // One of each is covered, and prints what protobuf prints.
+  const std::string one_bool = bools.substr(0, 7);
+  auto parsed = maps.Parse("{}");
+  REQUIRE(parsed->ParseFromString(one_bool));
+  out.clear();
+  REQUIRE(encoder.Write(maps.type, one_bool, &out));
+  CHECK(out == Reference(*parsed));
 }
 
 TEST_CASE("WireJson on random edits of real encodings: equal to protobuf's or not covered", "[wire_json]") {
