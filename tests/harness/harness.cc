@@ -574,11 +574,15 @@ CatalogServerProcess::CatalogServerProcess(int redis_port, int mysql_port, const
                                    "--mysql_database=" + database};
   UseServiceAccountPassword();
   bool admin_set = false;
+  int http_port = 0;
   for (const std::string& flag : extra_flags) {
+    const size_t colon = flag.rfind(':');
     if (absl::StartsWith(flag, "--admin_listen_address=")) {
       admin_set = true;
-      const size_t colon = flag.rfind(':');
       if (colon != std::string::npos) (void)absl::SimpleAtoi(flag.substr(colon + 1), &admin_port_);
+    }
+    if (absl::StartsWith(flag, "--http_listen_address=") && colon != std::string::npos) {
+      (void)absl::SimpleAtoi(flag.substr(colon + 1), &http_port);
     }
   }
   if (!admin_set) {
@@ -589,6 +593,11 @@ CatalogServerProcess::CatalogServerProcess(int redis_port, int mysql_port, const
   log_path_ = TempDir("catalog-server") + "/server.log";
   process_.Start(argv, log_path_);
   if (!WaitForPort(port_, absl::Seconds(30))) Fail("catalog-server did not start; see " + log_path_);
+  // The Connect listener opens after the gRPC port (and before readiness):
+  // a test may call it as soon as this returns.
+  if (http_port > 0 && !WaitForPort(http_port, absl::Seconds(30))) {
+    Fail("catalog-server's Connect listener did not open; see " + log_path_);
+  }
 }
 
 std::string CatalogServerProcess::Log() const {
