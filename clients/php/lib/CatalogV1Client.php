@@ -30,25 +30,9 @@ use Catalog\V1\UpsertProductsResponse;
 
 final class CatalogV1Client
 {
+    use ServiceClient;
+
     public const SERVICE = 'catalog.v1.CatalogService';
-
-    private ConnectTransport $transport;
-
-    public function __construct(ConnectTransport|string $target, ?ConnectOptions $options = null)
-    {
-        $this->transport = ServiceClients::transport($target, $options);
-    }
-
-    public function transport(): ConnectTransport
-    {
-        return $this->transport;
-    }
-
-    /** What the last call of this client's transport learnt (request id, trailers, connection reuse). */
-    public function lastCall(): ?CallInfo
-    {
-        return $this->transport->lastCall();
-    }
 
     /** @throws CatalogException not_found if no product has the id */
     public function getProduct(GetProductRequest $request, ?CallOptions $options = null): Product
